@@ -1,0 +1,68 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components
+from redis.asyncio import Redis
+
+import service
+from service.api.auth import SECURITY_SCHEMES
+from service.api.health import HealthController
+from service.api.middleware import RequestLogMiddleware
+from service.api.ocr import OcrController
+from service.api.responses import EXCEPTION_HANDLERS
+from service.errors import SettingsError
+from service.settings import Settings, get_settings
+
+#: Room in a request body beyond the document itself: base64 adds a third, form fields a little.
+_BODY_OVERHEAD = 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the Litestar application; refuses to build without API keys unless auth is off."""
+    settings = settings or get_settings()
+    if settings.auth_enabled and not settings.api_keys:
+        raise SettingsError(
+            "No API key configured: set LECTOR_API_KEYS (comma-separated), "
+            "or LECTOR_AUTH=off to run without auth."
+        )
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await redis.aclose()
+
+    async def provide_redis() -> Redis:
+        return redis
+
+    return Litestar(
+        route_handlers=[HealthController, OcrController],
+        state=State({"settings": settings}),
+        dependencies={"redis": Provide(provide_redis)},
+        middleware=[RequestLogMiddleware()],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Lector",
+            version=service.__version__,
+            description="Self-hosted OCR and document extraction.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            components=Components(security_schemes=SECURITY_SCHEMES),
+        ),
+        # Lector configures logging itself (service.logging); Litestar must not replace it.
+        logging_config=None,
+        debug=False,
+    )

@@ -1,0 +1,57 @@
+"""Liveness and readiness probes (no API key needed)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import anyio
+from litestar import Controller, Response, get
+from litestar.openapi.datastructures import ResponseSpec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from service.models import Health
+
+
+def _tesseract_runs() -> bool:
+    binary = shutil.which("tesseract")
+    if binary is None:
+        return False
+    try:
+        return (
+            subprocess.run([binary, "--version"], capture_output=True, timeout=5, check=False).returncode == 0
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+class HealthController(Controller):
+    """``/health``: the process answers. ``/ready``: it can do its work."""
+
+    tags = ("Health",)
+
+    @get("/health", summary="The process answers")
+    async def health(self) -> Health:
+        """Always 200 while the server runs."""
+        return Health(status="ok")
+
+    @get(
+        "/ready",
+        summary="Redis is reachable and Tesseract runs",
+        responses={503: ResponseSpec(data_container=Health, description="Not ready")},
+    )
+    async def ready(self, redis: Redis) -> Response[Health]:
+        """200 when Redis answers a PING and Tesseract starts; 503 with the failing checks otherwise."""
+        checks: dict[str, str] = {}
+        try:
+            with anyio.fail_after(2):
+                await redis.ping()
+            checks["redis"] = "ok"
+        except (RedisError, OSError, TimeoutError):
+            checks["redis"] = "unreachable"
+        checks["tesseract"] = "ok" if await anyio.to_thread.run_sync(_tesseract_runs) else "not runnable"
+        ready = all(value == "ok" for value in checks.values())
+        return Response(
+            Health(status="ok" if ready else "unavailable", checks=checks), status_code=200 if ready else 503
+        )

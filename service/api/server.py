@@ -1,0 +1,31 @@
+"""``lector serve``: the API under uvicorn, logging through Lector's own set-up."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from service.api.app import create_app
+from service.errors import SettingsError
+from service.logging import configure_logging, get_logger
+from service.settings import Settings
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
+    """Run the API until interrupted; returns the exit status."""
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        app = create_app(settings)
+    except SettingsError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 2
+    host, port = host or settings.host, port or settings.port
+    get_logger("lector.api").info("starting api", host=host, port=port, auth=settings.auth)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, server_header=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    # uvicorn leaves `started` False when it could not bind or start the app.
+    return 0 if server.started else 1

@@ -1,0 +1,101 @@
+"""The ``lector`` command.
+
+- ``lector ocr FILE``: the extraction core in this process; no server, no Redis.
+- ``lector serve``: the HTTP API.
+- ``lector worker``: one RQ worker.
+- ``lector up``: what ``make run`` starts: Redis if none answers, the API and the workers.
+
+The web framework and the queue are imported only by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import msgspec
+
+from service.errors import LectorError, SettingsError
+from service.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="lector", description="Self-hosted OCR and document extraction.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ocr = commands.add_parser("ocr", help="extract the text of a file in this process")
+    ocr.add_argument("file", type=Path)
+    ocr.add_argument("--lang", default="eng", help="Tesseract language(s), e.g. eng or eng+deu")
+    ocr.add_argument("--pages", help="page selection such as 1-3,5")
+    ocr.add_argument("--psm", type=int, help="Tesseract page segmentation mode")
+    ocr.add_argument("--force-ocr", action="store_true", help="OCR PDF pages even with a text layer")
+    ocr.add_argument("--password", help="password of an encrypted PDF")
+    ocr.add_argument("--json", action="store_true", help="print the full result as JSON")
+    ocr.add_argument("--words", action="store_true", help="with --json: include word boxes")
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", help="default: LECTOR_HOST")
+    serve.add_argument("--port", type=int, help="default: LECTOR_PORT")
+
+    commands.add_parser("worker", help="run one queue worker")
+    commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
+
+    args = parser.parse_args(argv)
+    try:
+        settings = get_settings()
+        if args.command == "ocr":
+            return _ocr(args)
+        if args.command == "serve":
+            from service.api.server import serve as run_server
+
+            return run_server(settings, host=args.host, port=args.port)
+        if args.command == "worker":
+            from service.worker import run_worker
+
+            return run_worker(settings)
+        from service.launcher import launch
+
+        return launch(settings)
+    except SettingsError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _ocr(args: argparse.Namespace) -> int:
+    from service.extract import ExtractOptions, extract
+    from service.models import ocr_data
+
+    settings = get_settings()
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"lector: cannot read {args.file}: {exc.strerror}.", file=sys.stderr)
+        return 2
+    options = ExtractOptions(
+        lang=args.lang,
+        psm=args.psm,
+        pages=args.pages,
+        force_ocr=args.force_ocr,
+        include_words=args.words,
+        password=args.password,
+        dpi=settings.ocr_dpi,
+        max_pages=settings.max_pages,
+    )
+    try:
+        extraction = extract(data, options)
+    except LectorError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 1
+    if args.json:
+        sys.stdout.buffer.write(msgspec.json.encode(ocr_data(extraction)) + b"\n")
+    else:
+        sys.stdout.write(extraction.text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The exception tree, and the HTTP status each error maps to.
+
+::
+
+    LectorError                    500  something on our side went wrong
+    ├── SettingsError                   a bad LECTOR_* value (start-up only)
+    ├── InputError                 422  the client can fix the request
+    │   ├── InvalidOption               an option is malformed or out of range
+    │   ├── InvalidBase64               the base64 payload does not decode
+    │   ├── UnsupportedFormat           the bytes are no format Lector reads
+    │   ├── CorruptDocument             a known format, but broken or truncated
+    │   ├── DecompressionBomb           an image declares too many pixels
+    │   └── EncryptedDocument           a PDF needs a (correct) password
+    ├── TooLarge                   413  too many bytes or pages for this endpoint
+    │   ├── DocumentTooLarge
+    │   └── TooManyPages
+    ├── Unauthorized               401  missing or wrong API key
+    └── EngineError                500  an OCR engine failed on a valid page
+        └── EngineUnavailable      503  an engine cannot run on this machine
+
+Every message is one sentence meant for the person who sent the request. Messages never
+contain the document's content or a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LectorError(Exception):
+    """Base of every error Lector raises on purpose."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class SettingsError(LectorError):
+    """A LECTOR_* environment variable has a bad value."""
+
+
+class InputError(LectorError):
+    """The request or the document is wrong in a way the client can fix."""
+
+    status_code = 422
+
+
+class InvalidOption(InputError):
+    """An option is malformed, unknown or out of range."""
+
+
+class InvalidBase64(InputError):
+    """The base64 payload does not decode."""
+
+
+class UnsupportedFormat(InputError):
+    """The bytes are in no format Lector reads."""
+
+
+class CorruptDocument(InputError):
+    """The document is in a known format but cannot be read."""
+
+
+class DecompressionBomb(InputError):
+    """An image declares more pixels than Lector will allocate."""
+
+
+class EncryptedDocument(InputError):
+    """A PDF is encrypted and no correct password was given."""
+
+
+class TooLarge(LectorError):
+    """Too many bytes or pages for this endpoint."""
+
+    status_code = 413
+
+
+class DocumentTooLarge(TooLarge):
+    """The document is larger than LECTOR_MAX_UPLOAD_MB."""
+
+
+class TooManyPages(TooLarge):
+    """More pages were asked for than the endpoint allows."""
+
+    def __init__(self, count: int, limit: int, *, advice: str = "") -> None:
+        message = f"The request asks for {count} pages; the limit is {limit}."
+        super().__init__(f"{message} {advice}".strip(), details={"pages": count, "limit": limit})
+        self.count = count
+        self.limit = limit
+
+
+class Unauthorized(LectorError):
+    """The API key is missing or wrong."""
+
+    status_code = 401
+
+
+class EngineError(LectorError):
+    """An OCR engine failed on a page it was given."""
+
+
+class EngineUnavailable(EngineError):
+    """An engine cannot run here (its binary or model is missing)."""
+
+    status_code = 503

@@ -1,0 +1,137 @@
+"""The one entry point of the core: ``extract(data, options) -> Extraction``.
+
+Pages stream out of ``service.pages`` and into the engine's shared pool. At most
+``engine.concurrency`` rendered pages wait for or sit in the engine beyond the one being
+rendered, so a 500-page scan never holds 500 rasters in memory, and rendering the next page
+overlaps with the OCR of the previous ones.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import msgspec
+
+from service.engines import Engine, ReadOptions, get_engine
+from service.errors import TooManyPages
+from service.models import Extraction, PageResult, Word
+from service.pages import Document, Page, open_document, select_pages
+
+#: Called as pages finish, with (pages done, pages selected).
+ProgressCallback = Callable[[int, int], None]
+
+
+class ExtractOptions(msgspec.Struct, frozen=True):
+    """Everything that shapes one extraction."""
+
+    engine: str = "auto"
+    lang: str = "eng"
+    psm: int | None = None
+    pages: str | None = None
+    force_ocr: bool = False
+    include_words: bool = False
+    password: str | None = None
+    dpi: int = 300
+    max_pages: int = 500
+
+
+def extract(
+    data: bytes, options: ExtractOptions, *, on_progress: ProgressCallback | None = None
+) -> Extraction:
+    """Read the text of every selected page of ``data``.
+
+    Raises an InputError for a document or option the client must fix, TooManyPages when
+    the selection exceeds ``options.max_pages``, and EngineError when the engine fails.
+    """
+    started = time.perf_counter()
+    engine = get_engine(options.engine)
+    read_options = ReadOptions(lang=options.lang, psm=options.psm, include_words=options.include_words)
+    engine.check(read_options)
+    with open_document(data, password=options.password) as document:
+        numbers = select_pages(options.pages, document.page_count)
+        if len(numbers) > options.max_pages:
+            raise TooManyPages(len(numbers), options.max_pages)
+        pages = _read_pages(document, numbers, engine, read_options, options, on_progress)
+        page_count = document.page_count
+    return Extraction(
+        engine=engine.name,
+        language=options.lang,
+        page_count=page_count,
+        pages=pages,
+        processing_time=round(time.perf_counter() - started, 3),
+    )
+
+
+def _read_pages(
+    document: Document,
+    numbers: list[int],
+    engine: Engine,
+    read_options: ReadOptions,
+    options: ExtractOptions,
+    on_progress: ProgressCallback | None,
+) -> list[PageResult]:
+    results: list[PageResult | None] = [None] * len(numbers)
+    pending: deque[tuple[int, Future[PageResult]]] = deque()
+    done = 0
+
+    def finish(index: int, result: PageResult) -> None:
+        nonlocal done
+        results[index] = result
+        done += 1
+        if on_progress is not None:
+            on_progress(done, len(numbers))
+
+    pool = _pool(engine)
+    try:
+        for index, page in enumerate(document.pages(numbers, dpi=options.dpi, force_ocr=options.force_ocr)):
+            if page.has_text_layer:
+                finish(index, _text_layer_result(page, include_words=options.include_words))
+                continue
+            pending.append((index, pool.submit(engine.read, page, read_options)))
+            while len(pending) > engine.concurrency:
+                oldest, future = pending.popleft()
+                finish(oldest, future.result())
+        while pending:
+            oldest, future = pending.popleft()
+            finish(oldest, future.result())
+    finally:
+        for _, future in pending:
+            future.cancel()
+    return [result for result in results if result is not None]
+
+
+def _text_layer_result(page: Page, *, include_words: bool) -> PageResult:
+    words = [Word(text=text, confidence=100.0, box=box) for text, box in page.words] if include_words else []
+    return PageResult(
+        page=page.number,
+        text=page.text,
+        confidence=100.0,
+        width=page.width,
+        height=page.height,
+        source="text-layer",
+        words=words,
+    )
+
+
+# One pool per engine and process, shared by every request, so concurrent requests
+# together never run more pages than the engine's concurrency.
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(engine: Engine) -> ThreadPoolExecutor:
+    with _pools_lock:
+        if engine.name not in _pools:
+            _pools[engine.name] = ThreadPoolExecutor(
+                engine.concurrency, thread_name_prefix=f"lector-{engine.name}"
+            )
+        return _pools[engine.name]
+
+
+# A forked child (an RQ work horse) inherits the pools but not their threads: start afresh.
+os.register_at_fork(after_in_child=_pools.clear)

@@ -1,0 +1,201 @@
+"""``lector up`` (what ``make run`` starts): Redis when none answers, the API, the workers.
+
+It keeps the children in their own session, so Ctrl-C reaches only this supervisor, which
+then stops the workers, the API and the Redis it started, in that order. A worker that dies
+is started again; the API dying stops everything. Running it again is safe: the API key and
+Redis's data under ``./var`` are reused.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from service.settings import Settings
+
+VAR = Path("var")
+KEY_FILE = VAR / "api-key"
+SAMPLE = Path("fixtures") / "sample.png"
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def say(message: str) -> None:
+    """A line for the person at the terminal."""
+    print(f"lector: {message}", flush=True)
+
+
+def api_key(settings: Settings) -> str | None:
+    """The key to print: the configured one, else the one kept in ./var/api-key (made once)."""
+    if not settings.auth_enabled:
+        return None
+    if settings.api_keys:
+        return settings.api_keys[0]
+    if KEY_FILE.exists():
+        return KEY_FILE.read_text().strip()
+    VAR.mkdir(exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    KEY_FILE.touch(mode=0o600)
+    KEY_FILE.write_text(key + "\n")
+    say(f"generated an API key in {KEY_FILE}")
+    return key
+
+
+def redis_answers(url: str) -> bool:
+    """True when a Redis answers PING at ``url`` within a second."""
+    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except (RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def start_redis(url: str) -> subprocess.Popen | None:
+    """Start a local redis-server for ``url`` with its data in ./var/redis (append-only)."""
+    parts = urlsplit(url)
+    if parts.hostname not in _LOCAL_HOSTS:
+        say(
+            f"no Redis answers at {parts.hostname}:{parts.port or 6379}, and it is not local; start it first."
+        )
+        return None
+    binary = shutil.which("redis-server")
+    if binary is None:
+        say("no Redis answers and redis-server is not installed (apt-get install redis-server).")
+        return None
+    data_dir = VAR / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        binary,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(parts.port or 6379),
+        "--dir",
+        str(data_dir.resolve()),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--logfile",
+        "redis.log",
+    ]
+    say(f"no Redis answered; starting redis-server on port {parts.port or 6379} (data in {data_dir})")
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        if redis_answers(url):
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    say(f"redis-server did not start; see {data_dir / 'redis.log'}.")
+    stop([process])
+    return None
+
+
+def wait_for_api(url: str, process: subprocess.Popen, timeout: float = 60) -> bool:
+    """True once ``url``/health answers; False if the API process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def stop(processes: list[subprocess.Popen], grace: float = 10) -> None:
+    """SIGTERM each process, then SIGKILL whatever still runs after ``grace`` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def banner(url: str, key: str | None) -> str:
+    """What to tell the person who ran ``make run``."""
+    auth = f' -H "Authorization: Bearer {key}"' if key else ""
+    lines = [
+        f"Lector is running at {url}  (API docs: {url}/schema)",
+        f"API key: {key}" if key else "Authentication is off (LECTOR_AUTH=off).",
+        "Try it:",
+        f"  curl -s{auth} -F file=@{SAMPLE} {url}/api/ocr/extract-text-from-file",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
+
+
+def launch(settings: Settings) -> int:
+    """Start everything, supervise it, and stop it all on Ctrl-C; returns the exit status."""
+    key = api_key(settings)
+    env = dict(os.environ)
+    if key and not settings.api_keys:
+        env["LECTOR_API_KEYS"] = key
+    lector = [sys.executable, "-m", "service.cli"]
+
+    started: list[subprocess.Popen] = []
+    if not redis_answers(settings.redis_url):
+        redis = start_redis(settings.redis_url)
+        if redis is None:
+            return 1
+        started.append(redis)
+
+    interrupted = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    url = f"http://{host}:{settings.port}"
+    api = subprocess.Popen([*lector, "serve"], env=env, start_new_session=True)
+    if not wait_for_api(url, api):
+        say(f"the API did not start (is port {settings.port} already in use?); stopping.")
+        stop([api, *reversed(started)])
+        return 1
+    workers = [
+        subprocess.Popen([*lector, "worker"], env=env, start_new_session=True)
+        for _ in range(settings.workers)
+    ]
+    print("\n" + banner(url, key) + "\n", flush=True)
+
+    status = 0
+    while not interrupted:
+        time.sleep(0.5)
+        if api.poll() is not None:
+            say(f"the API exited with status {api.returncode}; stopping.")
+            status = 1
+            break
+        for index, worker in enumerate(workers):
+            if worker.poll() is not None and not interrupted:
+                say(f"worker {index + 1} exited with status {worker.returncode}; starting it again.")
+                workers[index] = subprocess.Popen([*lector, "worker"], env=env, start_new_session=True)
+    say("stopping")
+    stop([*workers, api])
+    stop(list(reversed(started)))
+    return status

@@ -1,0 +1,155 @@
+"""Wire types: what the core returns and what the API reads and answers.
+
+msgspec Structs, so the schema is the type: the same classes validate requests, encode
+responses and feed the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+PageSource = Literal["ocr", "text-layer"]
+EngineName = Literal["auto", "tesseract"]
+
+#: Tesseract page segmentation modes that produce text (0 is OSD only, 2 is not implemented).
+PSM_CHOICES = (1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+
+
+class Request(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of request bodies: a misspelt field is an error, not silently ignored."""
+
+
+class Word(msgspec.Struct):
+    """One recognised word and where it stands on the page."""
+
+    text: str
+    confidence: float
+    box: Annotated[list[int], Meta(description="[left, top, right, bottom] in page pixels")]
+
+
+class PageResult(msgspec.Struct):
+    """The text of one page and how it was obtained."""
+
+    page: Annotated[int, Meta(description="1-based page number in the document")]
+    text: str
+    confidence: Annotated[float, Meta(description="Mean word confidence, 0 to 100")]
+    width: Annotated[int, Meta(description="Page width in pixels at the OCR resolution")]
+    height: int
+    source: PageSource
+    words: list[Word] = []
+
+
+class Tokens(msgspec.Struct):
+    """Model tokens spent on the request (all zero for Tesseract)."""
+
+    prompt: int = 0
+    completion: int = 0
+    total: int = 0
+
+
+class Extraction(msgspec.Struct):
+    """What the core returns for one document."""
+
+    engine: str
+    language: str
+    page_count: Annotated[int, Meta(description="Pages in the whole document")]
+    pages: list[PageResult]
+    processing_time: float
+    tokens: Tokens = msgspec.field(default_factory=Tokens)
+
+    @property
+    def text(self) -> str:
+        """All pages' text joined by form feeds."""
+        return "\f".join(page.text for page in self.pages)
+
+    @property
+    def confidence(self) -> int:
+        """Mean word confidence over the pages, weighted by each page's word count."""
+        weights = [max(len(page.text.split()), 1) for page in self.pages]
+        if not weights:
+            return 0
+        weighted = sum(page.confidence * weight for page, weight in zip(self.pages, weights, strict=True))
+        return round(weighted / sum(weights))
+
+
+class OcrOptions(Request):
+    """The optional fields shared by both sync OCR endpoints."""
+
+    lang: Annotated[str, Meta(description="Tesseract language(s), e.g. `eng` or `eng+deu`")] = "eng"
+    engine: EngineName = "auto"
+    pages: Annotated[str | None, Meta(description="Page selection such as `1-3,5` or `2-`")] = None
+    force_ocr: Annotated[bool, Meta(description="OCR PDF pages even when they have a text layer")] = False
+    include_words: Annotated[bool, Meta(description="Return each word with its box and confidence")] = False
+    psm: Annotated[int | None, Meta(description="Tesseract page segmentation mode (default 3)")] = None
+    password: Annotated[str | None, Meta(description="Password of an encrypted PDF")] = None
+
+
+class OcrRequest(OcrOptions, kw_only=True):
+    """Body of ``POST /api/ocr/extract-text``."""
+
+    image: Annotated[
+        str,
+        Meta(description="The document as base64 or a data URI (`data:image/png;base64,...`); a PDF too"),
+    ]
+
+
+class RawResponse(msgspec.Struct):
+    """Engine-level detail of a sync OCR answer."""
+
+    engine: str
+    page_count: int
+    pages: list[PageResult]
+    tokens: Tokens
+
+
+class OcrData(msgspec.Struct):
+    """The ``data`` member of a successful sync OCR answer."""
+
+    success: bool
+    text: Annotated[str, Meta(description="All pages' text, joined by form feeds")]
+    processing_time: Annotated[float, Meta(description="Seconds spent on the document")]
+    confidence: int
+    language: str
+    raw_response: RawResponse
+
+
+class OcrResponse(msgspec.Struct):
+    """A successful sync OCR answer."""
+
+    success: bool
+    data: OcrData
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every error answer: one sentence, and details where they help."""
+
+    success: bool
+    message: str
+    errors: dict[str, Any] | None = None
+
+
+class Health(msgspec.Struct):
+    """Answer of ``GET /health`` and ``GET /ready``."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = {}
+
+
+def ocr_data(extraction: Extraction) -> OcrData:
+    """Shape an extraction as the ``data`` of a sync OCR answer (also ``lector ocr --json``)."""
+    return OcrData(
+        success=True,
+        text=extraction.text,
+        processing_time=extraction.processing_time,
+        confidence=extraction.confidence,
+        language=extraction.language,
+        raw_response=RawResponse(
+            engine=extraction.engine,
+            page_count=extraction.page_count,
+            pages=extraction.pages,
+            tokens=extraction.tokens,
+        ),
+    )

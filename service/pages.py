@@ -1,0 +1,355 @@
+"""Bytes in, normalized pages out.
+
+The document type is sniffed from magic bytes (never from a filename or a declared content
+type), then each selected page comes out one at a time, so a long document never sits in
+memory as a whole:
+
+- an image page is decoded by Pillow (restricted to the sniffed format, with a pixel cap
+  checked from the header before any pixel is allocated), turned upright by its EXIF
+  orientation, and flattened to grayscale or RGB;
+- a PDF page either hands over its own text layer (no OCR needed) or is rendered by PyMuPDF
+  at the OCR resolution, with the same pixel cap.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pymupdf
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from service.errors import (
+    CorruptDocument,
+    DecompressionBomb,
+    EncryptedDocument,
+    InvalidOption,
+    UnsupportedFormat,
+)
+
+#: Formats Lector reads, by the name Pillow gives them (PDF aside).
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+FORMATS = (*IMAGE_FORMATS, "PDF")
+
+#: The largest page, in pixels, that is decoded or rendered (Pillow's own default limit).
+MAX_PAGE_PIXELS = 89_478_485
+
+# Pillow only *warns* between 1x and 2x its limit and raises above 2x; Lector refuses
+# everything above it, so the warning becomes an error we can catch.
+warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+# MuPDF prints repair notices for damaged PDFs to stderr; they would break JSON log lines.
+pymupdf.TOOLS.mupdf_display_errors(False)
+pymupdf.TOOLS.mupdf_display_warnings(False)
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+_OTHER_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive (DOCX, XLSX and ODT files are ZIP archives)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"\xd0\xcf\x11\xe0", "a legacy Microsoft Office file"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
+    (b"\xff\x4f\xff\x51", "a JPEG 2000 codestream"),
+    (b"II+\x00", "a BigTIFF image"),
+    (b"8BPS", "a Photoshop document"),
+    (b"%!PS", "a PostScript file"),
+)
+
+_SUPPORTED = "Send PNG, JPEG, GIF, BMP, WEBP, TIFF or PDF."
+
+
+def sniff(data: bytes) -> str:
+    """Name the format of ``data`` from its first bytes, or raise UnsupportedFormat."""
+    for magic, name in _SIGNATURES:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    # PDF readers accept a header anywhere in the first kilobyte; so does Lector.
+    if b"%PDF-" in data[:1024]:
+        return "PDF"
+    raise UnsupportedFormat(f"Unsupported format: the document looks like {_describe(data)}. {_SUPPORTED}")
+
+
+def _describe(data: bytes) -> str:
+    """A short human name for bytes that are no supported format."""
+    if not data:
+        return "an empty file"
+    for magic, name in _OTHER_SIGNATURES:
+        if data.startswith(magic):
+            return name
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
+            return "a HEIC image"
+        if brand in (b"avif", b"avis"):
+            return "an AVIF image"
+        return "an MP4 or QuickTime file"
+    head = data[:512]
+    try:
+        text = head.decode("utf-8").lstrip().lower()
+    except UnicodeDecodeError:
+        return "unrecognised binary data"
+    if text.startswith(("<svg", "<?xml")):
+        return "an SVG or XML document"
+    if text.startswith(("<!doctype html", "<html")):
+        return "an HTML page"
+    return "plain text"
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d*)\s*)?$")
+
+
+def select_pages(spec: str | None, page_count: int) -> list[int]:
+    """Turn a selection such as ``"1-3,5"`` or ``"2-"`` into sorted 1-based page numbers.
+
+    ``None`` or an empty string selects every page. Raises InvalidOption for malformed
+    selections and for pages the document does not have.
+    """
+    if spec is None or not spec.strip():
+        return list(range(1, page_count + 1))
+    chosen: set[int] = set()
+    for part in spec.split(","):
+        match = _RANGE.match(part)
+        if not match:
+            raise InvalidOption(
+                f"Invalid page selection {spec!r}: use page numbers and ranges such as 1-3,5 or 2-."
+            )
+        start = int(match.group(1))
+        end = start if not match.group(2) else int(match.group(3) or page_count)
+        if start < 1 or end < start:
+            raise InvalidOption(f"Invalid page range {part.strip()!r}: pages count from 1, start before end.")
+        if end > page_count:
+            raise InvalidOption(f"Page {end} does not exist: the document has {page_count} pages.")
+        chosen.update(range(start, end + 1))
+    return sorted(chosen)
+
+
+@dataclass(slots=True)
+class Page:
+    """One normalized page: a raster to OCR, or the words of its own text layer."""
+
+    number: int
+    width: int
+    height: int
+    image: Image.Image | None = None
+    dpi: int | None = None
+    text: str = ""
+    words: list[tuple[str, list[int]]] = field(default_factory=list)
+
+    @property
+    def has_text_layer(self) -> bool:
+        """True when the page's text came from the document itself, not from a raster."""
+        return self.image is None
+
+
+class Document:
+    """An opened document: its format, its page count, and a lazy stream of pages."""
+
+    format: str
+    page_count: int
+
+    def pages(self, numbers: list[int], *, dpi: int, force_ocr: bool = False) -> Iterator[Page]:
+        """Yield the selected pages, normalized, one at a time."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the decoder's resources."""
+
+    def __enter__(self) -> Document:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_document(data: bytes, *, password: str | None = None) -> Document:
+    """Sniff ``data`` and open it as a document, or raise a clear InputError."""
+    kind = sniff(data)
+    if kind == "PDF":
+        return PdfDocument(data, password=password)
+    return ImageDocument(data, kind)
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PAGE_PIXELS:
+        raise DecompressionBomb(
+            f"The image declares {width}x{height} pixels, over the limit of "
+            f"{MAX_PAGE_PIXELS // 1_000_000} megapixels per page; it may be a decompression bomb."
+        )
+
+
+class ImageDocument(Document):
+    """A raster image; a TIFF may hold several pages."""
+
+    def __init__(self, data: bytes, kind: str) -> None:
+        self.format = kind
+        try:
+            self._image = Image.open(io.BytesIO(data), formats=[kind])
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DecompressionBomb(
+                f"The {kind} image declares more than {MAX_PAGE_PIXELS // 1_000_000} megapixels; "
+                "it may be a decompression bomb."
+            ) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+            raise CorruptDocument(f"The {kind} image is corrupt and cannot be read.") from None
+        _check_pixels(*self._image.size)
+        # Animated GIF and WEBP frames are not pages; only TIFF pages count.
+        self.page_count = getattr(self._image, "n_frames", 1) if kind == "TIFF" else 1
+
+    def pages(self, numbers: list[int], *, dpi: int, force_ocr: bool = False) -> Iterator[Page]:
+        """Yield each selected frame, upright and flattened to grayscale or RGB."""
+        for number in numbers:
+            try:
+                self._image.seek(number - 1)
+                _check_pixels(*self._image.size)
+                self._image.load()
+                image = _flatten(ImageOps.exif_transpose(self._image))
+            except (OSError, SyntaxError, ValueError, EOFError):
+                where = (
+                    f"Page {number} of the {self.format} image"
+                    if self.page_count > 1
+                    else f"The {self.format} image"
+                )
+                raise CorruptDocument(f"{where} is corrupt or truncated.") from None
+            yield Page(
+                number=number, width=image.width, height=image.height, image=image, dpi=_image_dpi(image)
+            )
+
+    def close(self) -> None:
+        """Close the Pillow image."""
+        self._image.close()
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Return ``image`` as 8-bit grayscale or RGB, transparency composited on white."""
+    if image.mode in ("L", "RGB"):
+        return image
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        # 16-bit and float scans: scale to 8 bits rather than clipping everything to white.
+        low, high = image.getextrema()
+        span = (high - low) or 1
+        return image.convert("F").point(lambda v: (v - low) * 255.0 / span).convert("L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, "white")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _image_dpi(image: Image.Image) -> int | None:
+    """The resolution recorded in the image, when it is plausible."""
+    dpi = image.info.get("dpi")
+    try:
+        value = round(float(dpi[0])) if dpi else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if value and 50 <= value <= 2400 else None
+
+
+class PdfDocument(Document):
+    """A PDF: pages with a usable text layer give their text, the others are rendered."""
+
+    format = "PDF"
+
+    def __init__(self, data: bytes, *, password: str | None = None) -> None:
+        try:
+            self._pdf = pymupdf.open(stream=data, filetype="pdf")
+        except (RuntimeError, ValueError):
+            raise CorruptDocument("The PDF is corrupt and cannot be opened.") from None
+        if self._pdf.needs_pass:
+            if not password:
+                self._pdf.close()
+                raise EncryptedDocument("The PDF is encrypted; send its password in the `password` field.")
+            if not self._pdf.authenticate(password):
+                self._pdf.close()
+                raise EncryptedDocument("The password given for the encrypted PDF is wrong.")
+        self.page_count = self._pdf.page_count
+        if self.page_count == 0:
+            self._pdf.close()
+            raise CorruptDocument("The PDF has no pages.")
+
+    def pages(self, numbers: list[int], *, dpi: int, force_ocr: bool = False) -> Iterator[Page]:
+        """Yield each selected page, from its text layer when usable, else rendered."""
+        for number in numbers:
+            try:
+                page = self._pdf[number - 1]
+                scale = dpi / 72
+                width, height = round(page.rect.width * scale), round(page.rect.height * scale)
+                layer = None if force_ocr else _usable_text_layer(page, scale)
+                if layer is not None:
+                    text, words = layer
+                    yield Page(number=number, width=width, height=height, text=text, words=words)
+                    continue
+                render_dpi = _capped_dpi(page.rect, dpi)
+                pixmap = page.get_pixmap(dpi=render_dpi, colorspace=pymupdf.csGRAY, alpha=False)
+                image = Image.frombytes("L", (pixmap.width, pixmap.height), pixmap.samples)
+            except (RuntimeError, ValueError):
+                raise CorruptDocument(f"Page {number} of the PDF is corrupt and cannot be read.") from None
+            del pixmap  # the raster now lives in `image`; don't hold both while the consumer works
+            yield Page(number=number, width=image.width, height=image.height, image=image, dpi=render_dpi)
+
+    def close(self) -> None:
+        """Close the PyMuPDF document."""
+        self._pdf.close()
+
+
+def _capped_dpi(rect: pymupdf.Rect, dpi: int) -> int:
+    """``dpi``, lowered just enough that the rendered page stays under the pixel cap."""
+    pixels = rect.width * rect.height * (dpi / 72) ** 2
+    if pixels <= MAX_PAGE_PIXELS:
+        return dpi
+    return max(1, math.floor(dpi * math.sqrt(MAX_PAGE_PIXELS / pixels)))
+
+
+# Replacement characters and control codes: what a text layer with a broken font map yields.
+_GARBAGE = re.compile(r"[\ufffd\x00-\x08\x0e-\x1f]")
+
+#: Under this many words, a page mostly covered by images is taken for a scan with a stamp.
+_FEW_WORDS = 30
+
+
+def _usable_text_layer(page: pymupdf.Page, scale: float) -> tuple[str, list[tuple[str, list[int]]]] | None:
+    """The page's text and word boxes (in rendered pixels) when its text layer can be trusted."""
+    textpage = page.get_textpage()
+    raw_words = page.get_text("words", textpage=textpage)
+    if not raw_words:
+        return None
+    text = textpage.extractText()
+    visible = sum(len(word[4]) for word in raw_words)
+    if visible < 3 or len(_GARBAGE.findall(text)) > 0.1 * visible:
+        return None
+    if len(raw_words) < _FEW_WORDS and _image_coverage(page) > 0.5:
+        return None
+    words = [
+        (
+            word[4],
+            [round(word[0] * scale), round(word[1] * scale), round(word[2] * scale), round(word[3] * scale)],
+        )
+        for word in raw_words
+    ]
+    return text.strip(), words
+
+
+def _image_coverage(page: pymupdf.Page) -> float:
+    """The share of the page covered by images (overlaps counted twice, capped at 1)."""
+    area = abs(page.rect) or 1.0
+    covered = sum(abs(pymupdf.Rect(info["bbox"]) & page.rect) for info in page.get_image_info())
+    return min(covered / area, 1.0)

@@ -1,0 +1,89 @@
+"""Every ``LECTOR_*`` environment variable, parsed and validated once.
+
+A bad value stops the process at start-up with one sentence naming the variable,
+instead of surfacing later as a confusing failure in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from service.errors import SettingsError
+
+PREFIX = "LECTOR_"
+
+
+def _env_name(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_env_name):
+    """Lector's configuration; each field is read from ``LECTOR_<FIELD>``."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535)] = 8000
+    redis_url: Annotated[str, Meta(pattern=r"^rediss?://")] = "redis://127.0.0.1:6379/0"
+    workers: Annotated[int, Meta(ge=1, le=64)] = 2
+    api_keys: tuple[Annotated[str, Meta(min_length=8)], ...] = ()
+    auth: Literal["on", "off"] = "on"
+    max_upload_mb: Annotated[int, Meta(ge=1, le=2048)] = 100
+    max_pages: Annotated[int, Meta(ge=1, le=100_000)] = 500
+    sync_max_pages: Annotated[int, Meta(ge=1, le=100_000)] = 20
+    ocr_dpi: Annotated[int, Meta(ge=72, le=1200)] = 300
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest document accepted, in bytes."""
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether requests must carry an API key."""
+        return self.auth == "on"
+
+
+_PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+)`.*$")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``environ`` (default: the process environment).
+
+    Raises SettingsError with a sentence that names the bad variable.
+    """
+    environ = os.environ if environ is None else environ
+    known = {_env_name(field) for field in Settings.__struct_fields__}
+    raw: dict[str, object] = {name: value for name, value in environ.items() if name in known}
+    if "LECTOR_API_KEYS" in raw:
+        raw["LECTOR_API_KEYS"] = [
+            key.strip() for key in str(raw["LECTOR_API_KEYS"]).split(",") if key.strip()
+        ]
+    for name in ("LECTOR_AUTH", "LECTOR_LOG_FORMAT", "LECTOR_LOG_LEVEL"):
+        if name in raw:
+            raw[name] = str(raw[name]).strip().lower()
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        match = _PATH.search(message)
+        if not match:
+            raise SettingsError(f"Invalid configuration: {message}.") from None
+        name = match.group("name").split("[")[0]
+        value = environ.get(name, "")
+        shown = "<hidden>" if name == "LECTOR_API_KEYS" else repr(value)
+        reason = _PATH.sub("", message)
+        raise SettingsError(f"Invalid {name}={shown}: {reason}.") from None
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return load_settings()

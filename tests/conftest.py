@@ -1,0 +1,44 @@
+"""Session-wide fixtures: generated documents, a real Redis, a real Lector server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fixtures.generate import write_all
+from tests.helpers import API_KEY, Server, start_redis, start_server
+
+
+@pytest.fixture(scope="session")
+def docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every generated test document, by name."""
+    return write_all(tmp_path_factory.mktemp("docs"))
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real redis-server started for this test session."""
+    process, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A Lector API with default limits, on loopback."""
+    running = start_server(tmp_path_factory.mktemp("server"), LECTOR_REDIS_URL=redis_url)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    """An HTTP client for ``server`` that sends the test API key."""
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=120
+    ) as http:
+        yield http

@@ -1,0 +1,143 @@
+"""What the tests share: ports, real servers on loopback, and how text is scored."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+API_KEY = "test-key-0123456789"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """This process's environment without any LECTOR_* variable, plus ``overrides``."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("LECTOR_")}
+    env.update(overrides)
+    return env
+
+
+def wait_until(check, timeout: float, what: str) -> None:
+    """Poll ``check()`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def port_open(port: int) -> bool:
+    """True when something accepts connections on 127.0.0.1:``port``."""
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
+    """A real redis-server on a free port, keeping nothing on disk."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: `make test` installs it"
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    wait_until(lambda: port_open(port), 10, "redis-server")
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+@dataclass
+class Server:
+    """A ``lector serve`` process on loopback, its output kept in a file."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def logs(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        """Stop the server and wait for it."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(log_dir: Path, **settings: str) -> Server:
+    """Start ``lector serve`` with ``settings`` (LECTOR_* names) and wait for /health."""
+    port = free_port()
+    env = clean_env(LECTOR_PORT=str(port), LECTOR_API_KEYS=API_KEY, LECTOR_LOG_FORMAT="json", **settings)
+    log_path = log_dir / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+
+    def healthy() -> bool:
+        assert process.poll() is None, f"server exited early:\n{server.logs()}"
+        try:
+            return httpx.get(f"{server.url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, 30, "lector serve")
+    return server
+
+
+def normalize(text: str) -> str:
+    """Whitespace folded to single spaces, so layout differences do not count as errors."""
+    return " ".join(text.split())
+
+
+def character_error_rate(expected: str, actual: str) -> float:
+    """Levenshtein distance over the expected length, after folding whitespace."""
+    a, b = normalize(expected), normalize(actual)
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1] / max(len(a), 1)
+
+
+def page_text(lines: list[str]) -> str:
+    """The expected text of a fixture page."""
+    return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""`lector up`, which `make run` starts: Redis when none answers, the API, the workers."""
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from redis import Redis
+from rq import Worker
+
+from tests.helpers import ROOT, clean_env, free_port, port_open, wait_until
+
+
+def start(cwd, api_port: int, redis_port: int) -> tuple[subprocess.Popen, list[str]]:
+    """Run `lector up` and read its output up to the banner's last line."""
+    env = clean_env(
+        LECTOR_PORT=str(api_port),
+        LECTOR_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        LECTOR_WORKERS="2",
+        LECTOR_LOG_FORMAT="json",
+        PYTHONPATH=str(ROOT),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "up"],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        assert line, f"lector up ended early: {lines}"
+        lines.append(line.rstrip("\n"))
+        if "Press Ctrl-C to stop." in line:
+            return process, lines
+    raise AssertionError(f"no banner: {lines}")
+
+
+def interrupt(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=30)
+
+
+def test_up_starts_redis_api_and_workers_and_ctrl_c_stops_them(tmp_path):
+    (tmp_path / "fixtures").mkdir()
+    shutil.copy(ROOT / "fixtures" / "sample.png", tmp_path / "fixtures" / "sample.png")
+    api_port, redis_port = free_port(), free_port()
+    process, lines = start(tmp_path, api_port, redis_port)
+    try:
+        banner = "\n".join(lines)
+        assert f"Lector is running at http://127.0.0.1:{api_port}" in banner
+        key = next(line.split(": ", 1)[1] for line in lines if line.startswith("API key: "))
+        assert (tmp_path / "var" / "api-key").read_text().strip() == key
+        assert (tmp_path / "var" / "redis").is_dir()
+
+        # The printed curl line works as printed.
+        curl = next(line.strip() for line in lines if line.strip().startswith("curl "))
+        answer = subprocess.run(curl, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert '"success":true' in answer.stdout and "Hello from Lector" in answer.stdout
+
+        redis = Redis(port=redis_port)
+        wait_until(lambda: len(Worker.all(connection=redis)) == 2, 30, "two registered workers")
+        assert httpx.get(f"http://127.0.0.1:{api_port}/ready").json()["checks"]["redis"] == "ok"
+    finally:
+        status = interrupt(process)
+    assert status == 0
+    assert not port_open(api_port) and not port_open(redis_port)
+
+    # A second run reuses the key and Redis's data directory.
+    again, lines = start(tmp_path, api_port, redis_port)
+    try:
+        assert f"API key: {key}" in lines
+    finally:
+        assert interrupt(again) == 0

@@ -1,0 +1,178 @@
+import time
+
+import pytest
+from PIL import Image
+
+from fixtures import generate
+from service.errors import (
+    CorruptDocument,
+    DecompressionBomb,
+    EncryptedDocument,
+    InvalidOption,
+    UnsupportedFormat,
+)
+from service.pages import MAX_PAGE_PIXELS, _capped_dpi, open_document, select_pages, sniff
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("page.png", "PNG"),
+        ("page.jpg", "JPEG"),
+        ("page.gif", "GIF"),
+        ("page.bmp", "BMP"),
+        ("page.webp", "WEBP"),
+        ("page.tif", "TIFF"),
+        ("scanned.pdf", "PDF"),
+        ("encrypted.pdf", "PDF"),
+    ],
+)
+def test_formats_are_sniffed_from_bytes(docs, name, kind):
+    assert sniff(docs[name].read_bytes()) == kind
+
+
+def test_a_pdf_header_after_leading_junk_is_found():
+    assert sniff(b"\r\n\x00junk" + b"%PDF-1.7\n") == "PDF"
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        (b"", "an empty file"),
+        (b"PK\x03\x04rest", "a ZIP archive"),
+        (b"\x00\x00\x00\x18ftypheic", "a HEIC image"),
+        (b"<?xml version='1.0'?><svg/>", "an SVG or XML document"),
+        (b"Dear customer, your invoice", "plain text"),
+        (generate.random_bytes(), "unrecognised binary data"),
+    ],
+)
+def test_unsupported_formats_say_what_was_detected(data, named):
+    with pytest.raises(UnsupportedFormat) as caught:
+        sniff(data)
+    assert named in caught.value.message
+    assert "PNG, JPEG, GIF, BMP, WEBP, TIFF or PDF" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("spec", "count", "expected"),
+    [
+        (None, 3, [1, 2, 3]),
+        ("", 2, [1, 2]),
+        ("1-3,5", 6, [1, 2, 3, 5]),
+        ("5,1-2,2", 5, [1, 2, 5]),
+        ("2-", 4, [2, 3, 4]),
+        (" 3 ", 3, [3]),
+    ],
+)
+def test_page_selection(spec, count, expected):
+    assert select_pages(spec, count) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("1-x", "Invalid page selection"),
+        ("0", "pages count from 1"),
+        ("4-2", "start before end"),
+        ("7", "Page 7 does not exist: the document has 5 pages."),
+        ("2-999999999", "Page 999999999 does not exist"),
+    ],
+)
+def test_bad_page_selections_are_refused(spec, message):
+    with pytest.raises(InvalidOption) as caught:
+        select_pages(spec, 5)
+    assert message in caught.value.message
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_quickly(docs):
+    started = time.perf_counter()
+    with pytest.raises(DecompressionBomb) as caught:
+        open_document(docs["bomb.png"].read_bytes())
+    assert time.perf_counter() - started < 1.0
+    assert "decompression bomb" in caught.value.message
+
+
+def test_an_image_just_over_the_cap_is_refused_before_decoding():
+    side = int(MAX_PAGE_PIXELS**0.5) + 10
+    data = generate.decompression_bomb(side)
+    with pytest.raises(DecompressionBomb):
+        open_document(data)
+
+
+def test_a_truncated_png_is_corrupt(docs):
+    with (
+        pytest.raises(CorruptDocument) as caught,
+        open_document(docs["truncated.png"].read_bytes()) as document,
+    ):
+        list(document.pages([1], dpi=300))
+    assert caught.value.message == "The PNG image is corrupt or truncated."
+
+
+def test_a_pdf_that_is_only_a_header_is_corrupt():
+    with pytest.raises(CorruptDocument):
+        open_document(b"%PDF-1.7\n% nothing else")
+
+
+def test_an_encrypted_pdf_needs_its_password(docs):
+    data = docs["encrypted.pdf"].read_bytes()
+    with pytest.raises(EncryptedDocument) as missing:
+        open_document(data)
+    assert "password" in missing.value.message
+    with pytest.raises(EncryptedDocument) as wrong:
+        open_document(data, password="guess")
+    assert "wrong" in wrong.value.message
+    with open_document(data, password="s3cret") as document:
+        (page,) = document.pages([1], dpi=300)
+    assert page.has_text_layer and "Northwind" in page.text
+
+
+def test_exif_orientation_is_applied(docs):
+    with open_document(docs["exif-rotated.jpg"].read_bytes()) as document:
+        (page,) = document.pages([1], dpi=300)
+    stored = Image.open(docs["exif-rotated.jpg"])
+    assert stored.width > stored.height  # kept on its side in the file
+    assert page.height > page.width  # upright as a reader sees it
+
+
+def test_pdf_pages_report_text_layer_or_raster(docs):
+    with open_document(docs["mixed.pdf"].read_bytes()) as document:
+        first, second = document.pages([1, 2], dpi=150)
+    assert first.has_text_layer and first.text.startswith("Invoice 2024-0117")
+    assert first.words[0][0] == "Invoice" and first.words[0][1][0] == round(60 * 150 / 72)
+    assert (first.width, first.height) == (round(595 * 150 / 72), round(842 * 150 / 72))
+    assert not second.has_text_layer and second.image is not None and second.dpi == 150
+
+
+def test_force_ocr_renders_text_layer_pages(docs):
+    with open_document(docs["text-layer.pdf"].read_bytes()) as document:
+        pages = list(document.pages([1, 3], dpi=100, force_ocr=True))
+    assert [page.number for page in pages] == [1, 3]
+    assert all(page.image is not None and page.image.mode == "L" for page in pages)
+
+
+def test_a_multipage_tiff_has_one_page_per_frame(docs):
+    with open_document(docs["multipage.tif"].read_bytes()) as document:
+        assert document.page_count == 3
+        sizes = [page.image.size for page in document.pages([2, 3], dpi=300)]
+    assert len(sizes) == 2
+
+
+def test_huge_pdf_pages_are_rendered_under_the_pixel_cap():
+    import pymupdf
+
+    poster = pymupdf.Rect(0, 0, 72 * 100, 72 * 100)  # 100 x 100 inches
+    dpi = _capped_dpi(poster, 300)
+    assert dpi < 300
+    assert (100 * dpi) ** 2 <= MAX_PAGE_PIXELS
+    assert _capped_dpi(pymupdf.Rect(0, 0, 595, 842), 300) == 300
+
+
+def test_transparent_images_are_flattened_on_white():
+    from service.pages import _flatten
+
+    image = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    flat = _flatten(image)
+    assert flat.mode == "RGB" and flat.getpixel((0, 0)) == (255, 255, 255)
+    sixteen = Image.new("I;16", (2, 1))
+    sixteen.putpixel((1, 0), 65535)
+    assert _flatten(sixteen).getextrema() == (0, 255)

@@ -1,0 +1,237 @@
+"""``make bench``: the sync endpoint against raw Tesseract, measured in one run.
+
+Every row compares Lector with a reference measured in the same run on the same inputs,
+with runs interleaved so that noise on a shared machine hits both sides alike. Medians,
+not single runs. The table is printed as Markdown, ready for the README.
+
+1. one A4 page scanned at 300 dpi: the sync endpoint against ``tesseract page.png stdout``;
+2. a 12-page image-only PDF: the sync endpoint against 12 sequential CLI runs of its pages;
+3. a 200-page PDF with a text layer: pages per second, and the server's peak memory;
+4. why Tesseract runs single-threaded: two pages at once, with and without its own threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import msgspec
+import pymupdf
+from PIL import Image, ImageFilter
+
+from fixtures.generate import DPI, image_pdf, render, text_pdf
+from service.engines.tesseract import version as tesseract_version
+from tests.helpers import API_KEY, start_redis, start_server
+
+WORDS = (
+    "the invoice total amount payment due date customer account number order quantity price "
+    "description shipping address tax subtotal balance reference service delivery product item "
+    "unit credit bank transfer of for and with from to on at by please remit within days thank you"
+).split()
+
+
+def dense_lines(seed: int, count: int = 52) -> list[str]:
+    """Lines of business prose that fill an A4 page, the same for the same seed."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(count):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(8, 11))]
+        if rng.random() < 0.4:
+            words.append(f"{rng.randint(1, 9999)}.{rng.randint(0, 99):02d}")
+        lines.append(" ".join(words).capitalize())
+    return lines
+
+
+def scanned(seed: int) -> Image.Image:
+    """An A4 page of text as a scanner would give it: slightly skewed, soft, a little noisy."""
+    page = render(text_pdf([dense_lines(seed)], fontsize=10.5)[0], DPI)
+    rng = random.Random(seed)
+    page = page.rotate(rng.uniform(-0.6, 0.6), resample=Image.Resampling.BICUBIC, fillcolor=255)
+    page = page.filter(ImageFilter.GaussianBlur(0.6))
+    noise = Image.effect_noise(page.size, 12).point(lambda v: v - 128)
+    page = Image.blend(page, noise.convert("L"), 0.04)
+    page.info["dpi"] = (DPI, DPI)
+    return page
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", dpi=(DPI, DPI))
+    return buffer.getvalue()
+
+
+def tesseract_cli(path: Path, *, single_thread: bool = True) -> float:
+    """Seconds for one ``tesseract FILE stdout`` run."""
+    env = dict(os.environ)
+    if single_thread:
+        env["OMP_THREAD_LIMIT"] = "1"
+    else:
+        env.pop("OMP_THREAD_LIMIT", None)
+    started = time.perf_counter()
+    subprocess.run(["tesseract", str(path), "stdout"], env=env, capture_output=True, check=True)
+    return time.perf_counter() - started
+
+
+def two_at_once(path: Path, *, single_thread: bool) -> float:
+    """Seconds for two concurrent CLI runs on ``path`` (a busy 2-core machine)."""
+    env = dict(os.environ)
+    if single_thread:
+        env["OMP_THREAD_LIMIT"] = "1"
+    else:
+        env.pop("OMP_THREAD_LIMIT", None)
+    started = time.perf_counter()
+    runs = [
+        subprocess.Popen(
+            ["tesseract", str(path), "stdout"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        run.wait()
+    return time.perf_counter() - started
+
+
+def request_body(document: bytes) -> bytes:
+    """The JSON body for ``document``, encoded once: the client's encoding is not Lector's time."""
+    return msgspec.json.encode({"image": base64.b64encode(document).decode()})
+
+
+def post(client: httpx.Client, body: bytes) -> float:
+    """Seconds for one sync OCR request (the HTTP exchange and the server's work), checked."""
+    started = time.perf_counter()
+    headers = {"Content-Type": "application/json"}
+    response = client.post("/api/ocr/extract-text", content=body, headers=headers)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.text
+    return elapsed
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The resident-set high-water mark of process ``pid``, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="runs per side for the one-page row")
+    parser.add_argument("--pdf-runs", type=int, default=3, help="runs per side for the 12-page row")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="lector-bench-"))
+    redis_process, redis_url = start_redis(work)
+    rows: list[tuple[str, str, str, str, str]] = []
+    try:
+        server = start_server(
+            work, LECTOR_REDIS_URL=redis_url, LECTOR_SYNC_MAX_PAGES="200", LECTOR_LOG_LEVEL="warning"
+        )
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=600) as client:
+            # 1. One A4 page.
+            page_path = work / "page.png"
+            page_path.write_bytes(png(scanned(1)))
+            document = request_body(page_path.read_bytes())
+            post(client, document)  # warm both sides up
+            tesseract_cli(page_path)
+            ours, raw = [], []
+            for _ in range(args.runs):
+                raw.append(tesseract_cli(page_path))
+                ours.append(post(client, document))
+            ours_s, raw_s = statistics.median(ours), statistics.median(raw)
+            rows.append(
+                (
+                    "1 A4 page, 300 dpi scan: median latency",
+                    f"{ours_s:.2f} s",
+                    f"{raw_s:.2f} s (tesseract CLI)",
+                    f"{ours_s / raw_s:.2f}",
+                    "≤ 1.10",
+                )
+            )
+
+            # 2. A 12-page scanned PDF.
+            images = [scanned(seed) for seed in range(100, 112)]
+            page_paths = []
+            for index, image in enumerate(images):
+                path = work / f"scan-{index:02d}.png"
+                path.write_bytes(png(image))
+                page_paths.append(path)
+            pdf = request_body(image_pdf(images))
+            ours, raw = [], []
+            for _ in range(args.pdf_runs):
+                raw.append(sum(tesseract_cli(path) for path in page_paths))
+                ours.append(post(client, pdf))
+            ours_s, raw_s = statistics.median(ours), statistics.median(raw)
+            rows.append(
+                (
+                    "12-page image-only PDF: median wall time",
+                    f"{ours_s:.2f} s",
+                    f"{raw_s:.2f} s (12 sequential CLI runs)",
+                    f"{ours_s / raw_s:.2f}",
+                    "≤ 0.60",
+                )
+            )
+        server.stop()
+
+        # 3. A 200-page text-layer PDF, on a fresh server so its peak memory is this run's.
+        server = start_server(
+            work, LECTOR_REDIS_URL=redis_url, LECTOR_SYNC_MAX_PAGES="200", LECTOR_LOG_LEVEL="warning"
+        )
+        text_pages = [dense_lines(seed) for seed in range(200)]
+        text_pdf_bytes = text_pdf(text_pages, fontsize=10.5).tobytes(deflate=True)
+        assert pymupdf.open(stream=text_pdf_bytes).page_count == 200
+        text_doc = request_body(text_pdf_bytes)
+        with httpx.Client(base_url=server.url, headers=headers, timeout=600) as client:
+            post(client, text_doc)
+            seconds = statistics.median(post(client, text_doc) for _ in range(5))
+        rows.append(
+            ("200-page text-layer PDF: throughput", f"{200 / seconds:.0f} pages/s", "—", "—", "≥ 100 pages/s")
+        )
+        rows.append(
+            (
+                "200-page text-layer PDF: server peak memory",
+                f"{peak_memory_mb(server.process.pid):.0f} MiB",
+                "—",
+                "—",
+                "—",
+            )
+        )
+        server.stop()
+
+        # 4. Tesseract's own threads on a busy machine.
+        single = statistics.median(two_at_once(page_path, single_thread=True) for _ in range(3))
+        threaded = two_at_once(page_path, single_thread=False)
+        rows.append(
+            (
+                "2 pages at once, OMP_THREAD_LIMIT=1 vs Tesseract's threads",
+                f"{single:.2f} s",
+                f"{threaded:.2f} s",
+                f"{single / threaded:.2f}",
+                "—",
+            )
+        )
+    finally:
+        redis_process.terminate()
+
+    print(
+        f"\nLector sync benchmark — {os.cpu_count()} cores, Tesseract {tesseract_version()}, "
+        f"{time.strftime('%Y-%m-%d')}\n"
+    )
+    print("| measure | Lector | reference | ratio | goal |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ocr(args: argparse.Namespace) -> int:
-    from service.extract import ExtractOptions, extract
-    from service.models import ocr_data
+    from service.extract import extract, options_for
+    from service.models import OcrOptions, ocr_data
 
     settings = get_settings()
     try:
@@ -75,16 +75,15 @@ def _ocr(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"lector: cannot read {args.file}: {exc.strerror}.", file=sys.stderr)
         return 2
-    options = ExtractOptions(
+    request = OcrOptions(
         lang=args.lang,
         psm=args.psm,
         pages=args.pages,
         force_ocr=args.force_ocr,
         include_words=args.words,
         password=args.password,
-        dpi=settings.ocr_dpi,
-        max_pages=settings.max_pages,
     )
+    options = options_for(request, dpi=settings.ocr_dpi, max_pages=settings.max_pages)
     try:
         extraction = extract(data, options)
     except LectorError as exc:

@@ -19,7 +19,7 @@ import msgspec
 
 from service.engines import Engine, ReadOptions, get_engine
 from service.errors import TooManyPages
-from service.models import Extraction, PageResult, Word
+from service.models import Extraction, OcrOptions, PageResult, Word
 from service.pages import Document, Page, open_document, select_pages
 
 #: Called as pages finish, with (pages done, pages selected).
@@ -38,6 +38,21 @@ class ExtractOptions(msgspec.Struct, frozen=True):
     password: str | None = None
     dpi: int = 300
     max_pages: int = 500
+
+
+def options_for(request: OcrOptions, *, dpi: int, max_pages: int) -> ExtractOptions:
+    """The core's options for a request's (or the command line's) OCR options."""
+    return ExtractOptions(
+        engine=request.engine,
+        lang=request.lang,
+        psm=request.psm,
+        pages=request.pages,
+        force_ocr=request.force_ocr,
+        include_words=request.include_words,
+        password=request.password,
+        dpi=dpi,
+        max_pages=max_pages,
+    )
 
 
 def extract(

@@ -18,7 +18,7 @@ EngineName = Literal["auto", "tesseract"]
 PSM_CHOICES = (1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 
 
-class Request(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class RequestBody(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Base of request bodies: a misspelt field is an error, not silently ignored."""
 
 
@@ -75,7 +75,7 @@ class Extraction(msgspec.Struct):
         return round(weighted / sum(weights))
 
 
-class OcrOptions(Request):
+class OcrOptions(RequestBody):
     """The optional fields shared by both sync OCR endpoints."""
 
     lang: Annotated[str, Meta(description="Tesseract language(s), e.g. `eng` or `eng+deu`")] = "eng"

@@ -13,7 +13,7 @@ from service.api.auth import SECURITY, require_api_key
 from service.api.payloads import check_size, decode_base64_document
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.errors import TooManyPages
-from service.extract import ExtractOptions, extract
+from service.extract import extract, options_for
 from service.models import OcrOptions, OcrRequest, OcrResponse, ocr_data
 from service.settings import Settings
 
@@ -61,17 +61,7 @@ class OcrController(Controller):
 
 def _run(document: bytes, options: OcrOptions, settings: Settings) -> OcrResponse:
     limit = min(settings.sync_max_pages, settings.max_pages)
-    extract_options = ExtractOptions(
-        engine=options.engine,
-        lang=options.lang,
-        psm=options.psm,
-        pages=options.pages,
-        force_ocr=options.force_ocr,
-        include_words=options.include_words,
-        password=options.password,
-        dpi=settings.ocr_dpi,
-        max_pages=limit,
-    )
+    extract_options = options_for(options, dpi=settings.ocr_dpi, max_pages=limit)
     try:
         extraction = extract(document, extract_options)
     except TooManyPages as exc:

@@ -255,3 +255,26 @@ def test_ready_is_503_when_redis_is_unreachable(tmp_path):
         )
     finally:
         running.stop()
+
+
+def test_without_tesseract_ocr_is_503_and_not_ready(redis_url, tmp_path, docs):
+    no_tesseract = str(tmp_path / "empty-bin")
+    running = start_server(tmp_path, LECTOR_REDIS_URL=redis_url, PATH=no_tesseract)
+    try:
+        headers = {"X-API-Key": API_KEY}
+        response = httpx.post(
+            f"{running.url}/api/ocr/extract-text", json={"image": b64(docs["page.png"])}, headers=headers
+        )
+        assert_error(response, 503, "Tesseract is not installed on this server.")
+        ready = httpx.get(f"{running.url}/ready", timeout=10)
+        assert ready.status_code == 503 and ready.json()["checks"]["tesseract"] == "not runnable"
+        # Options are checked against the engine before any page is read, so even a PDF that
+        # needs no OCR gets the same clear 503 rather than a partial result.
+        text_pdf = httpx.post(
+            f"{running.url}/api/ocr/extract-text",
+            json={"image": b64(docs["text-layer.pdf"])},
+            headers=headers,
+        )
+        assert text_pdf.status_code == 503
+    finally:
+        running.stop()

@@ -4,7 +4,11 @@
 
     LectorError                    500  something on our side went wrong
     ├── SettingsError                   a bad LECTOR_* value (start-up only)
+    ├── UrlError                   400  a document URL could not be fetched, or is not allowed
+    ├── UnsupportedMediaType       415  a body in a Content-Type the endpoint does not take
     ├── InputError                 422  the client can fix the request
+    │   ├── ValidationFailed            several fields are wrong (details: a list of sentences)
+    │   ├── IdempotencyConflict         an Idempotency-Key reused with another request
     │   ├── InvalidOption               an option is malformed or out of range
     │   ├── InvalidBase64               the base64 payload does not decode
     │   ├── UnsupportedFormat           the bytes are no format Lector reads
@@ -15,6 +19,7 @@
     │   ├── DocumentTooLarge
     │   └── TooManyPages
     ├── Unauthorized               401  missing or wrong API key
+    ├── NotFound                   404  no such job (or not this key's)
     └── EngineError                500  an OCR engine failed on a valid page
         └── EngineUnavailable      503  an engine cannot run on this machine
 
@@ -32,7 +37,7 @@ class LectorError(Exception):
 
     status_code = 500
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, *, details: dict[str, Any] | list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
@@ -42,10 +47,33 @@ class SettingsError(LectorError):
     """A LECTOR_* environment variable has a bad value."""
 
 
+class UrlError(LectorError):
+    """A document URL could not be fetched, or points where Lector may not go."""
+
+    status_code = 400
+
+
+class UnsupportedMediaType(LectorError):
+    """The body is in a Content-Type the endpoint does not take."""
+
+    status_code = 415
+
+
 class InputError(LectorError):
     """The request or the document is wrong in a way the client can fix."""
 
     status_code = 422
+
+
+class ValidationFailed(InputError):
+    """Several fields are wrong; ``details`` lists one sentence per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Validation error", details=problems)
+
+
+class IdempotencyConflict(InputError):
+    """An Idempotency-Key was already used with a different request."""
 
 
 class InvalidOption(InputError):
@@ -96,6 +124,12 @@ class Unauthorized(LectorError):
     """The API key is missing or wrong."""
 
     status_code = 401
+
+
+class NotFound(LectorError):
+    """No such resource for this API key (another key's job is not found either)."""
+
+    status_code = 404
 
 
 class EngineError(LectorError):

@@ -14,12 +14,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
 
 import msgspec
 
 from service.engines import Engine, ReadOptions, get_engine
 from service.errors import TooManyPages
-from service.models import Extraction, OcrOptions, PageResult, Word
+from service.models import Extraction, PageResult, Word
 from service.pages import Document, Page, open_document, select_pages
 
 #: Called as pages finish, with (pages done, pages selected).
@@ -40,8 +41,20 @@ class ExtractOptions(msgspec.Struct, frozen=True):
     max_pages: int = 500
 
 
-def options_for(request: OcrOptions, *, dpi: int, max_pages: int) -> ExtractOptions:
-    """The core's options for a request's (or the command line's) OCR options."""
+class RequestedOptions(Protocol):
+    """The OCR options a client chooses (a sync request, a queued job, the command line)."""
+
+    engine: str
+    lang: str
+    psm: int | None
+    pages: str | None
+    force_ocr: bool
+    include_words: bool
+    password: str | None
+
+
+def options_for(request: RequestedOptions, *, dpi: int, max_pages: int) -> ExtractOptions:
+    """The core's options for what a client chose, with the server's resolution and page limit."""
     return ExtractOptions(
         engine=request.engine,
         lang=request.lang,

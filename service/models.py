@@ -128,7 +128,7 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 
     success: bool
     message: str
-    errors: dict[str, Any] | None = None
+    errors: dict[str, Any] | list[str] | None = None
 
 
 class Health(msgspec.Struct):
@@ -153,3 +153,56 @@ def ocr_data(extraction: Extraction) -> OcrData:
             tokens=extraction.tokens,
         ),
     )
+
+
+class SubmitOptions(RequestBody):
+    """The fields of ``POST /api/convert-async`` besides the document itself."""
+
+    document_type_code: Annotated[str, Meta(min_length=1, max_length=64)]
+    document_metadata: Annotated[
+        dict[str, Any] | None, Meta(description="Free JSON given to the model as context")
+    ] = None
+    ocr_instructions: Annotated[str, Meta(max_length=4000, description="Free-text guidance")] | None = None
+    engine: EngineName = "auto"
+    lang: str = "eng"
+    pages: str | None = None
+    force_ocr: bool = False
+    include_words: bool = False
+    psm: int | None = None
+    password: str | None = None
+
+
+class Submitted(msgspec.Struct):
+    """Answer of ``POST /api/convert-async`` (202)."""
+
+    conversion_id: str
+    status_url: str
+    status: str
+
+
+class ConversionStatus(msgspec.Struct):
+    """Answer of ``GET /api/convert-async/status/{id}``."""
+
+    conversion_id: str
+    status: Literal["ENQUEUED", "PROCESSING", "SUCCESS", "FAILED"]
+    progress: float
+    document_type_code: str
+    created_at: str
+    started_at: str | None
+    completed_at: str | None
+    data: dict[str, Any] | None
+    error: dict[str, Any] | None
+
+
+class DocumentTypeInfo(msgspec.Struct):
+    """One entry of ``GET /api/document-types``."""
+
+    code: str
+    title: str
+    schema: dict[str, Any] | None
+
+
+class DocumentTypeList(msgspec.Struct):
+    """Answer of ``GET /api/document-types``."""
+
+    document_types: list[DocumentTypeInfo]

@@ -37,6 +37,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_
     max_pages: Annotated[int, Meta(ge=1, le=100_000)] = 500
     sync_max_pages: Annotated[int, Meta(ge=1, le=100_000)] = 20
     ocr_dpi: Annotated[int, Meta(ge=72, le=1200)] = 300
+    result_ttl_hours: Annotated[int, Meta(ge=1, le=24 * 365)] = 168
+    blob_dir: str | None = None
+    url_allow_private: bool = False
+    max_batch_items: Annotated[int, Meta(ge=1, le=100_000)] = 1000
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -44,6 +48,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_
     def max_upload_bytes(self) -> int:
         """The largest document accepted, in bytes."""
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def result_ttl_s(self) -> int:
+        """How long finished jobs and their inputs are kept, in seconds."""
+        return self.result_ttl_hours * 3600
 
     @property
     def auth_enabled(self) -> bool:

@@ -11,15 +11,29 @@ import sys
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
+from rq.job import Job
 
 from service.errors import EngineUnavailable
+from service.jobs import QUEUE_NAME
 from service.logging import configure_logging, get_logger
 from service.settings import Settings
 
-#: The queue every Lector job goes through.
-QUEUE_NAME = "lector"
+#: How often a busy worker tells Redis it is alive, and how long after its last word a job
+#: counts as abandoned. RQ's own grace is 60 s; a job lost with its worker would wait that long.
+HEARTBEAT_S = 5
+HEARTBEAT_GRACE_S = 10
+#: How often a worker looks for abandoned jobs (and requeues them while they have retries).
+MAINTENANCE_S = 15
 
 log = get_logger("lector.worker")
+
+
+class LectorWorker(Worker):
+    """An RQ worker that notices a dead colleague's job within half a minute."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """Seconds a started job stays claimed without a heartbeat."""
+        return self.job_monitoring_interval + HEARTBEAT_GRACE_S
 
 
 def warm_engines() -> None:
@@ -44,7 +58,12 @@ def run_worker(settings: Settings) -> int:
         print(f"lector: Redis does not answer at {_without_password(settings.redis_url)}.", file=sys.stderr)
         return 1
     warm_engines()
-    worker = Worker([Queue(QUEUE_NAME, connection=connection)], connection=connection)
+    worker = LectorWorker(
+        [Queue(QUEUE_NAME, connection=connection)],
+        connection=connection,
+        job_monitoring_interval=HEARTBEAT_S,
+        maintenance_interval=MAINTENANCE_S,
+    )
     worker.work(with_scheduler=True, logging_level=settings.log_level.upper())
     return 0
 

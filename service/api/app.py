@@ -11,14 +11,16 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components
-from redis.asyncio import Redis
+from redis import Redis
 
 import service
 from service.api.auth import SECURITY_SCHEMES
+from service.api.conversions import ConversionsController
 from service.api.health import HealthController
 from service.api.middleware import RequestLogMiddleware
 from service.api.ocr import OcrController
 from service.api.responses import EXCEPTION_HANDLERS
+from service.blobs import BlobStore, blob_store
 from service.errors import SettingsError
 from service.settings import Settings, get_settings
 
@@ -34,25 +36,34 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "No API key configured: set LECTOR_API_KEYS (comma-separated), "
             "or LECTOR_AUTH=off to run without auth."
         )
+    # One synchronous client (RQ is synchronous); handlers call it from worker threads.
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    blobs = blob_store(redis, settings.blob_dir)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            await redis.aclose()
+            redis.close()
 
-    async def provide_redis() -> Redis:
+    def provide_redis() -> Redis:
         return redis
 
+    def provide_blobs() -> BlobStore:
+        return blobs
+
     return Litestar(
-        route_handlers=[HealthController, OcrController],
+        route_handlers=[HealthController, OcrController, ConversionsController],
         state=State({"settings": settings}),
-        dependencies={"redis": Provide(provide_redis)},
+        dependencies={
+            "redis": Provide(provide_redis, sync_to_thread=False),
+            "blobs": Provide(provide_blobs, sync_to_thread=False),
+        },
         middleware=[RequestLogMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD,
+        multipart_form_part_limit=settings.max_batch_items + 50,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Lector",

@@ -62,6 +62,8 @@ def on_http_error(request: Request, exc: HTTPException) -> Response[ErrorBody]:
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         limit_mb = request.app.state.settings.max_upload_mb
         return error_response(413, f"The request body is too large; documents may be at most {limit_mb} MB.")
+    if exc.status_code >= 500:
+        return on_unexpected_error(request, exc)
     message = str(exc.detail).rstrip(".") + "."
     return error_response(exc.status_code, message)
 

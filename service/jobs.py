@@ -28,8 +28,9 @@ from service.blobs import BlobStore
 from service.logging import get_logger
 
 QUEUE_NAME = "lector"
+#: Retries run at once: a delayed one would wait for RQ's scheduler, whose lock a dead worker
+#: may still hold for a minute. Engines back off on their own (per call) where it helps.
 MAX_RETRIES = 2
-RETRY_INTERVALS_S = [5, 15]
 #: Seconds a job may run: a base plus a share per page.
 JOB_BASE_TIMEOUT_S = 120
 JOB_PAGE_TIMEOUT_S = 60
@@ -47,6 +48,11 @@ class Status(StrEnum):
     PROCESSING = "PROCESSING"
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
+
+    @property
+    def finished(self) -> bool:
+        """True once the conversion will not change again."""
+        return self in (Status.SUCCESS, Status.FAILED)
 
 
 class ConversionOptions(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -157,7 +163,7 @@ def enqueue(queue: Queue, conversion_id: str, page_count: int, ttl_s: int) -> Jo
         timeout=job_timeout(page_count),
         result_ttl=600,
         failure_ttl=ttl_s,
-        retry=Retry(max=MAX_RETRIES, interval=RETRY_INTERVALS_S),
+        retry=Retry(max=MAX_RETRIES),
         on_failure=Callback("service.jobs.on_failure"),
     )
 

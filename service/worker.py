@@ -24,6 +24,9 @@ HEARTBEAT_S = 5
 HEARTBEAT_GRACE_S = 10
 #: How often a worker looks for abandoned jobs (and requeues them while they have retries).
 MAINTENANCE_S = 15
+#: How long a worker's registration lives without a heartbeat. An idle worker wakes from its
+#: blocking dequeue every WORKER_TTL_S - 15 s, and only then can it run maintenance.
+WORKER_TTL_S = 30
 
 log = get_logger("lector.worker")
 
@@ -63,8 +66,9 @@ def run_worker(settings: Settings) -> int:
         connection=connection,
         job_monitoring_interval=HEARTBEAT_S,
         maintenance_interval=MAINTENANCE_S,
+        worker_ttl=WORKER_TTL_S,
     )
-    worker.work(with_scheduler=True, logging_level=settings.log_level.upper())
+    worker.work(logging_level=settings.log_level.upper())
     return 0
 
 

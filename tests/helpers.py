@@ -15,6 +15,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "test-key-0123456789"
+OTHER_KEY = "other-key-9876543210"
 
 
 def free_port() -> int:
@@ -87,18 +88,14 @@ class Server:
 
     def stop(self) -> None:
         """Stop the server and wait for it."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_server(log_dir: Path, **settings: str) -> Server:
     """Start ``lector serve`` with ``settings`` (LECTOR_* names) and wait for /health."""
     port = free_port()
-    env = clean_env(LECTOR_PORT=str(port), LECTOR_API_KEYS=API_KEY, LECTOR_LOG_FORMAT="json", **settings)
+    settings = {"LECTOR_API_KEYS": f"{API_KEY},{OTHER_KEY}", **settings}
+    env = clean_env(LECTOR_PORT=str(port), LECTOR_LOG_FORMAT="json", **settings)
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -119,6 +116,29 @@ def start_server(log_dir: Path, **settings: str) -> Server:
 
     wait_until(healthy, 30, "lector serve")
     return server
+
+
+def start_worker(log_dir: Path, redis_url: str, **settings: str) -> subprocess.Popen:
+    """A real ``lector worker`` process on ``redis_url``."""
+    env = clean_env(LECTOR_REDIS_URL=redis_url, LECTOR_LOG_FORMAT="json", **settings)
+    log = (log_dir / f"worker-{time.monotonic_ns()}.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def normalize(text: str) -> str:

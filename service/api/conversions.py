@@ -144,7 +144,8 @@ class ConversionsController(Controller):
         record = await load()
         deadline = time.monotonic() + wait
         first_status = record.status
-        while record.status == first_status and time.monotonic() < deadline:
+        # A finished job's status will not change again: answer at once.
+        while record.status == first_status and not record.status.finished and time.monotonic() < deadline:
             await anyio.sleep(_POLL_S)
             record = await load()
         return conversion_status(record)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 
 import anyio
 import httpx
@@ -50,8 +51,16 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
-async def resolve(host: str, port: int, *, allow_private: bool) -> str:
-    """The address to connect to for ``host``: every address it resolves to must be public."""
+AddressPolicy = Callable[[IPAddress], bool]
+
+
+def allow_any(_address: IPAddress) -> bool:
+    """The policy under LECTOR_URL_ALLOW_PRIVATE (tests and trusted networks only)."""
+    return True
+
+
+async def resolve(host: str, port: int, *, allowed: AddressPolicy) -> str:
+    """The address to connect to for ``host``: every address it resolves to must be allowed."""
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
@@ -59,27 +68,30 @@ async def resolve(host: str, port: int, *, allow_private: bool) -> str:
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     if not addresses:
         raise UrlError(f"Error accessing URL: cannot resolve {host}")
-    if not allow_private and not all(is_public(address) for address in addresses):
+    if not all(allowed(address) for address in addresses):
         raise UrlError(f"URL not allowed: {host} resolves to a non-public address")
     return str(addresses[0])
 
 
-async def fetch_document(url: str, settings: Settings) -> bytes:
-    """Download ``url`` into memory, or raise UrlError (400) or DocumentTooLarge (413)."""
+async def fetch_document(url: str, settings: Settings, *, allowed: AddressPolicy | None = None) -> bytes:
+    """Download ``url`` into memory, or raise UrlError (400) or DocumentTooLarge (413).
+
+    ``allowed`` decides which resolved addresses may be reached; by default public ones only,
+    or any under ``LECTOR_URL_ALLOW_PRIVATE``.
+    """
+    policy = allowed or (allow_any if settings.url_allow_private else is_public)
     try:
         with anyio.fail_after(DEADLINE_S):
-            return await _download(url, settings)
+            return await _download(url, settings, policy)
     except TimeoutError:
         raise UrlError(f"URL download timeout ({DEADLINE_S * 1000}ms)") from None
 
 
-async def _download(url: str, settings: Settings) -> bytes:
+async def _download(url: str, settings: Settings, allowed: AddressPolicy) -> bytes:
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=DEADLINE_S) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             target = _parse(url)
-            address = await resolve(
-                target.host, target.port or _default_port(target), allow_private=settings.url_allow_private
-            )
+            address = await resolve(target.host, target.port or _default_port(target), allowed=allowed)
             extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
             headers = {"Host": target.netloc.decode("ascii"), "User-Agent": "Lector"}
             try:

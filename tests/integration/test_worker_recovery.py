@@ -1,0 +1,120 @@
+"""Nothing is lost when a worker dies mid-job: RQ finds the job abandoned and runs it again."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from fixtures.generate import PAGES, image_pdf, page_image
+from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the work horse, its Tesseracts, the scheduler)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and everything below it, as when its machine dies."""
+    for victim in [pid, *descendants(pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+
+
+def submit_long_job(client: httpx.Client, pages: int) -> str:
+    """Queue a scan long enough to be caught mid-way; returns its status URL."""
+    document = image_pdf([page_image(PAGES[index % len(PAGES)]) for index in range(pages)])
+    files, fields = {"image": ("long.pdf", document)}, {"document_type_code": "text"}
+    conversion_id = client.post("/api/convert-async", files=files, data=fields).json()["conversion_id"]
+    return f"/api/convert-async/status/{conversion_id}"
+
+
+def wait_until_midway(client: httpx.Client, url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = client.get(url).json()
+        if status["status"] == "PROCESSING" and status["progress"] > 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"never caught mid-way: {status}")
+
+
+def wait_until_finished(client: httpx.Client, url: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(url, params={"wait": 5}).json()
+        if status["status"] in ("SUCCESS", "FAILED"):
+            return status
+    return status
+
+
+def test_a_crashed_work_horse_does_not_take_the_worker_down(tmp_path):
+    """What an engine crash or the OOM killer does: the job's process dies, the worker lives."""
+    redis_process, redis_url = start_redis(tmp_path)
+    server = start_server(tmp_path, LECTOR_REDIS_URL=redis_url)
+    worker = start_worker(tmp_path, redis_url)
+    try:
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=60) as client:
+            url = submit_long_job(client, pages=12)
+            wait_until_midway(client, url)
+            (horse,) = [pid for pid in descendants(worker.pid) if _parent(pid) == worker.pid]
+            kill_tree(horse)
+            status = wait_until_finished(client, url, timeout=60)
+            assert status["status"] == "SUCCESS", status
+            assert worker.poll() is None  # the same worker ran the retry
+    finally:
+        stop_process(worker)
+        server.stop()
+        redis_process.terminate()
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_job_survives_its_worker_being_killed(tmp_path):
+    redis_process, redis_url = start_redis(tmp_path)
+    server = start_server(tmp_path, LECTOR_REDIS_URL=redis_url)
+    first = start_worker(tmp_path, redis_url)
+    second = None
+    pages = 24
+    try:
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=60) as client:
+            url = submit_long_job(client, pages)
+            wait_until_midway(client, url)
+            kill_tree(first.pid)
+            first.wait(timeout=10)
+            killed_at = time.monotonic()
+            time.sleep(2)
+            assert client.get(url).json()["status"] in ("PROCESSING", "ENQUEUED")  # not FAILED, not lost
+
+            second = start_worker(tmp_path, redis_url)
+            status = wait_until_finished(client, url, timeout=120)
+            assert status["status"] == "SUCCESS", status
+            assert len(status["data"]["pages"]) == pages
+            # Found abandoned, requeued and run again, all within a minute of the kill.
+            assert time.monotonic() - killed_at < 60
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                stop_process(process)
+        server.stop()
+        redis_process.terminate()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import anyio
 import msgspec
 from redis import Redis
 from rq import Callback, Queue, Retry
@@ -26,6 +27,7 @@ from rq.job import Job
 
 from service.blobs import BlobStore
 from service.logging import get_logger
+from service.settings import Settings
 
 QUEUE_NAME = "lector"
 #: Retries run at once: a delayed one would wait for RQ's scheduler, whose lock a dead worker
@@ -34,6 +36,8 @@ MAX_RETRIES = 2
 #: Seconds a job may run: a base plus a share per page.
 JOB_BASE_TIMEOUT_S = 120
 JOB_PAGE_TIMEOUT_S = 60
+#: The page count a job timeout assumes for a document not fetched yet.
+MAX_URL_PAGES_ESTIMATE = 50
 
 _KEY = "lector:conversion:"
 _IDEMPOTENCY_KEY = "lector:idempotency:"
@@ -69,6 +73,11 @@ class ConversionOptions(msgspec.Struct, frozen=True, omit_defaults=True):
     document_metadata: dict[str, Any] | None = None
 
 
+def conversion_options(requested: msgspec.Struct) -> ConversionOptions:
+    """The job's options out of a request's fields (the others, like the type code, are dropped)."""
+    return msgspec.convert(msgspec.to_builtins(requested), ConversionOptions)
+
+
 class Conversion(msgspec.Struct, kw_only=True):
     """The stored record of one asynchronous conversion."""
 
@@ -85,6 +94,7 @@ class Conversion(msgspec.Struct, kw_only=True):
     blob_id: str | None = None
     source_url: str | None = None
     options: ConversionOptions = ConversionOptions()
+    tokens_used: int = 0
     data: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
@@ -138,6 +148,19 @@ class JobStore:
             raw = pipe.execute()
         return [_decode(fields) for fields in raw]
 
+    def summaries(self, conversion_ids: list[str]) -> list[dict[str, Any] | None]:
+        """Status, progress, error and tokens of several records, without their results."""
+        names = ("status", "progress", "error", "tokens_used")
+        with self._redis.pipeline() as pipe:
+            for conversion_id in conversion_ids:
+                pipe.hmget(_KEY + conversion_id, names)
+            raw = pipe.execute()
+        return [
+            None if values[0] is None else {name: msgspec.json.decode(value) if value else None
+                                           for name, value in zip(names, values, strict=True)}
+            for values in raw
+        ]  # fmt: skip
+
 
 def _decode(fields: dict[bytes, bytes]) -> Conversion | None:
     if not fields:
@@ -188,12 +211,13 @@ def submit(
     owner: str,
     document_type_code: str,
     options: ConversionOptions,
-    document: bytes,
     ttl_s: int,
+    document: bytes | None = None,
+    source_url: str | None = None,
     filename: str | None = None,
     batch_id: str | None = None,
 ) -> Conversion:
-    """Store the document and the record, and queue the job."""
+    """Store the document (or the URL a worker will fetch) and the record, and queue the job."""
     record = Conversion(
         conversion_id=conversion_id,
         owner=owner,
@@ -201,11 +225,14 @@ def submit(
         created_at=now_iso(),
         filename=filename,
         batch_id=batch_id,
-        blob_id=blobs.put(document, ttl_s),
+        blob_id=blobs.put(document, ttl_s) if document is not None else None,
+        source_url=source_url,
         options=options,
     )
     JobStore(redis, ttl_s).create(record)
-    enqueue(Queue(QUEUE_NAME, connection=redis), conversion_id, estimate_pages(document), ttl_s)
+    # A URL's page count is unknown until fetched: give it the largest allowance.
+    pages = estimate_pages(document) if document is not None else MAX_URL_PAGES_ESTIMATE
+    enqueue(Queue(QUEUE_NAME, connection=redis), conversion_id, pages, ttl_s)
     return record
 
 
@@ -241,8 +268,7 @@ def run_conversion(conversion_id: str) -> None:
     """The RQ job: read the stored document, extract it, record the result."""
     from rq import get_current_job
 
-    from service.blobs import blob_store
-    from service.errors import InputError, TooLarge
+    from service.errors import InputError, TooLarge, UrlError
     from service.extract import extract, options_for
     from service.settings import get_settings
 
@@ -254,7 +280,11 @@ def run_conversion(conversion_id: str) -> None:
         log.warning("conversion expired before it ran", conversion_id=conversion_id)
         return
     store.update(conversion_id, status=Status.PROCESSING, started_at=now_iso(), progress=0.0, error=None)
-    data = blob_store(redis, settings.blob_dir).get(record.blob_id) if record.blob_id else None
+    try:
+        data = _document_of(record, redis, settings)
+    except (UrlError, TooLarge) as exc:
+        _fail(store, conversion_id, exc.message)
+        return
     if data is None:
         _fail(store, conversion_id, "The stored document expired before a worker could read it.")
         return
@@ -278,8 +308,26 @@ def run_conversion(conversion_id: str) -> None:
         "engine": extraction.engine,
         "processing_time_ms": round(extraction.processing_time * 1000),
     }
-    store.update(conversion_id, status=Status.SUCCESS, progress=1.0, completed_at=now_iso(), data=result)
+    store.update(
+        conversion_id,
+        status=Status.SUCCESS,
+        progress=1.0,
+        completed_at=now_iso(),
+        data=result,
+        tokens_used=extraction.tokens.total,
+    )
     log.info("conversion done", conversion_id=conversion_id, pages=len(extraction.pages))
+
+
+def _document_of(record: Conversion, redis: Redis, settings: Settings) -> bytes | None:
+    """The document's bytes: from the blob store, or fetched from its URL (batch items)."""
+    from service.blobs import blob_store
+
+    if record.source_url:
+        from service.downloads import fetch_document
+
+        return anyio.run(fetch_document, record.source_url, settings)
+    return blob_store(redis, settings.blob_dir).get(record.blob_id) if record.blob_id else None
 
 
 def _fail(store: JobStore, conversion_id: str, message: str) -> None:

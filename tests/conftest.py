@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from fixtures.generate import write_all
-from tests.helpers import API_KEY, Server, start_redis, start_server
+from tests.helpers import API_KEY, Server, start_redis, start_server, start_worker, stop_process
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +42,13 @@ def client(server: Server) -> Iterator[httpx.Client]:
         base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=120
     ) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def workers(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list]:
+    """Two real `lector worker` processes on the session's Redis."""
+    log_dir = tmp_path_factory.mktemp("workers")
+    processes = [start_worker(log_dir, redis_url) for _ in range(2)]
+    yield processes
+    for process in processes:
+        stop_process(process)

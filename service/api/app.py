@@ -15,6 +15,7 @@ from redis import Redis
 
 import service
 from service.api.auth import SECURITY_SCHEMES
+from service.api.batches import BatchesController
 from service.api.conversions import ConversionsController
 from service.api.health import HealthController
 from service.api.middleware import RequestLogMiddleware
@@ -26,6 +27,8 @@ from service.settings import Settings, get_settings
 
 #: Room in a request body beyond the document itself: base64 adds a third, form fields a little.
 _BODY_OVERHEAD = 1024 * 1024
+#: A batch body may hold this many maximum-size documents' worth (files spool to disk).
+BATCH_BODY_FACTOR = 10
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -53,8 +56,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_blobs() -> BlobStore:
         return blobs
 
+    # The batch body limit depends on the settings, so the controller is specialised here.
+    batches = type(
+        "BatchesController",
+        (BatchesController,),
+        {"request_max_body_size": settings.max_upload_bytes * BATCH_BODY_FACTOR + _BODY_OVERHEAD},
+    )
     return Litestar(
-        route_handlers=[HealthController, OcrController, ConversionsController],
+        route_handlers=[HealthController, OcrController, ConversionsController, batches],
         state=State({"settings": settings}),
         dependencies={
             "redis": Provide(provide_redis, sync_to_thread=False),

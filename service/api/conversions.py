@@ -11,18 +11,18 @@ from litestar.params import Parameter
 from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
-from service.api.downloads import fetch_document
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.submissions import read_submission
 from service.blobs import BlobStore
 from service.doctypes import document_types, get_document_type
+from service.downloads import fetch_document
 from service.errors import NotFound
 from service.jobs import (
     Conversion,
-    ConversionOptions,
     JobStore,
     Status,
     claim_idempotency,
+    conversion_options,
     new_id,
     release_idempotency,
     submit,
@@ -87,6 +87,7 @@ class ConversionsController(Controller):
         if idempotency_key:
             claimed = await anyio.to_thread.run_sync(
                 claim_idempotency,
+                conversion_options,
                 redis,
                 owner,
                 idempotency_key,
@@ -100,9 +101,7 @@ class ConversionsController(Controller):
             document = submission.document
             if document is None:
                 document = await fetch_document(submission.url or "", settings)
-            options = ConversionOptions(
-                **{name: getattr(submission.options, name) for name in ConversionOptions.__struct_fields__}
-            )
+            options = conversion_options(submission.options)
             await anyio.to_thread.run_sync(
                 lambda: submit(
                     redis,

@@ -16,7 +16,7 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 
 from service.api.payloads import check_size, decode_base64_document
-from service.errors import UnsupportedMediaType, ValidationFailed
+from service.errors import InvalidBase64, TooLarge, UnsupportedMediaType, ValidationFailed
 from service.models import SubmitOptions
 from service.settings import Settings
 
@@ -39,7 +39,7 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
     if content_type == "multipart/form-data":
         return await _from_form(request, settings)
     if content_type == "application/json":
-        return _from_json(await request.body(), settings)
+        return _from_json(_json_object(await request.body()), settings)
     raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
 
 
@@ -71,13 +71,7 @@ async def _from_form(request: Request, settings: Settings) -> Submission:
     )
 
 
-def _from_json(body: bytes, settings: Settings) -> Submission:
-    try:
-        fields = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        raise ValidationFailed(["the body is not valid JSON"]) from None
-    if not isinstance(fields, dict):
-        raise ValidationFailed(["the body must be a JSON object"])
+def _from_json(fields: dict[str, Any], settings: Settings) -> Submission:
     problems: list[str] = []
     image_base64, image_url = fields.pop("image_base64", None), fields.pop("image_url", None)
     for name, value in (("image_base64", image_base64), ("image_url", image_url)):
@@ -122,3 +116,93 @@ def fingerprint(options: SubmitOptions, document_identity: str) -> str:
     """What makes two submissions the same request, for Idempotency-Key."""
     encoded = msgspec.json.encode(msgspec.to_builtins(options), order="sorted")
     return hashlib.sha256(encoded + b"\0" + document_identity.encode()).hexdigest()
+
+
+class BatchDocument(msgspec.Struct):
+    """One item of a batch: its bytes, or a URL a worker will fetch."""
+
+    document: bytes | None = None
+    url: str | None = None
+    filename: str | None = None
+
+
+class BatchSubmission(msgspec.Struct):
+    """A batch: shared options, then the items in input order."""
+
+    options: SubmitOptions
+    items: list[BatchDocument]
+
+
+async def read_batch(request: Request, settings: Settings) -> BatchSubmission:
+    """Parse ``POST /api/batches``: multipart with repeated `files`, or JSON with `items`."""
+    content_type = request.content_type[0]
+    if content_type == "multipart/form-data":
+        form = await request.form()
+        uploads = (
+            [value for value in form.getall("files") if isinstance(value, UploadFile)]
+            if "files" in form
+            else []
+        )
+        fields = {name: value for name, value in form.items() if name != "files"}
+        problems = [] if uploads else ["files is required: send each document in a multipart field `files`"]
+        items = [_uploaded(upload, settings) for upload in uploads]
+    elif content_type == "application/json":
+        fields = _json_object(await request.body())
+        raw_items = fields.pop("items", None)
+        problems = []
+        if not isinstance(raw_items, list) or not raw_items:
+            problems.append("items is required: a list of {image_url} or {image_base64, filename} objects")
+            raw_items = []
+        items = [_json_item(index, item, settings, problems) for index, item in enumerate(raw_items)]
+    else:
+        raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
+    _check_count(len(items), settings)
+    options = _options(fields, problems)
+    if problems or options is None:
+        raise ValidationFailed(problems)
+    return BatchSubmission(options=options, items=items)
+
+
+def _uploaded(upload: UploadFile, settings: Settings) -> BatchDocument:
+    check_size(upload.file.seek(0, 2), settings.max_upload_bytes)
+    upload.file.seek(0)
+    return BatchDocument(document=upload.file.read(), filename=upload.filename or None)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        fields = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise ValidationFailed(["the body is not valid JSON"]) from None
+    if not isinstance(fields, dict):
+        raise ValidationFailed(["the body must be a JSON object"])
+    return fields
+
+
+def _json_item(index: int, item: Any, settings: Settings, problems: list[str]) -> BatchDocument:
+    where = f"items[{index}]"
+    if not isinstance(item, dict):
+        problems.append(f"{where} must be an object")
+        return BatchDocument()
+    url, encoded, filename = item.get("image_url"), item.get("image_base64"), item.get("filename")
+    if bool(url) == bool(encoded):
+        problems.append(f"{where}: send exactly one of image_url and image_base64")
+        return BatchDocument()
+    if url:
+        return BatchDocument(url=str(url), filename=filename or str(url).rsplit("/", 1)[-1] or None)
+    try:
+        document = decode_base64_document(
+            str(encoded), field=f"{where}.image_base64", max_bytes=settings.max_upload_bytes
+        )
+    except InvalidBase64 as exc:
+        problems.append(exc.message.rstrip("."))
+        return BatchDocument()
+    return BatchDocument(document=document, filename=filename)
+
+
+def _check_count(count: int, settings: Settings) -> None:
+    if count > settings.max_batch_items:
+        raise TooLarge(
+            f"The batch holds {count} items; the limit is {settings.max_batch_items} "
+            "(LECTOR_MAX_BATCH_ITEMS)."
+        )

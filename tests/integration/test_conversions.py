@@ -12,7 +12,7 @@ import pytest
 from redis import Redis
 
 from fixtures.generate import PAGES
-from service.api.downloads import fetch_document, is_public
+from service.downloads import fetch_document, is_public
 from service.errors import UrlError
 from service.settings import load_settings
 from tests.doc_server import serving
@@ -22,21 +22,9 @@ from tests.helpers import (
     character_error_rate,
     page_text,
     start_server,
-    start_worker,
-    stop_process,
 )
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-@pytest.fixture(scope="module")
-def workers(redis_url, tmp_path_factory):
-    """Two real `lector worker` processes on the session's Redis."""
-    log_dir = tmp_path_factory.mktemp("workers")
-    processes = [start_worker(log_dir, redis_url) for _ in range(2)]
-    yield processes
-    for process in processes:
-        stop_process(process)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,169 @@
+"""Batches: many documents of one type, each its own conversion job, summarized together.
+
+A batch record (``lector:batch:<id>``) lists its items in input order; the items' own
+records say how each is doing. The summary and the results file are computed from them on
+request, so nothing has to be kept in step.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+from redis import Redis
+
+from service.jobs import JobStore, Status, new_id, now_iso
+
+_KEY = "lector:batch:"
+#: Items read from Redis per round trip when a large batch is summarized or exported.
+CHUNK = 200
+#: Columns every results row starts with.
+BASE_COLUMNS = ("index", "filename", "status", "error", "tokens_used")
+
+
+class BatchItem(msgspec.Struct):
+    """One document of a batch."""
+
+    index: int
+    conversion_id: str
+    filename: str | None = None
+
+
+class Batch(msgspec.Struct, kw_only=True):
+    """The stored record of a batch."""
+
+    batch_id: str
+    owner: str
+    document_type_code: str
+    created_at: str
+    items: list[BatchItem]
+
+
+class BatchStore:
+    """Batch records in Redis, expiring with their items."""
+
+    def __init__(self, redis: Redis, ttl_s: int) -> None:
+        self._redis = redis
+        self._ttl_s = ttl_s
+
+    def create(self, owner: str, document_type_code: str, items: list[BatchItem]) -> Batch:
+        """Store a new batch of already-created items."""
+        batch = Batch(
+            batch_id=new_id(),
+            owner=owner,
+            document_type_code=document_type_code,
+            created_at=now_iso(),
+            items=items,
+        )
+        self._redis.set(_KEY + batch.batch_id, msgspec.json.encode(batch), ex=self._ttl_s)
+        return batch
+
+    def get(self, batch_id: str) -> Batch | None:
+        """The batch, or None."""
+        raw = self._redis.get(_KEY + batch_id)
+        return msgspec.json.decode(raw, type=Batch) if raw else None
+
+
+def summarize(batch: Batch, jobs: JobStore) -> dict[str, Any]:
+    """The batch's status, counts, tokens and one line per item, from the items' records."""
+    items, succeeded, failed, tokens, progress = [], 0, 0, 0, 0.0
+    for start in range(0, len(batch.items), CHUNK):
+        chunk = batch.items[start : start + CHUNK]
+        for item, summary in zip(chunk, jobs.summaries([i.conversion_id for i in chunk]), strict=True):
+            summary = summary or {
+                "status": "FAILED",
+                "progress": 0.0,
+                "error": {"message": "The item expired."},
+            }
+            status = Status(summary["status"])
+            succeeded += status is Status.SUCCESS
+            failed += status is Status.FAILED
+            tokens += summary.get("tokens_used") or 0
+            progress += 1.0 if status.finished else float(summary.get("progress") or 0.0)
+            items.append(
+                {
+                    "index": item.index,
+                    "conversion_id": item.conversion_id,
+                    "filename": item.filename,
+                    "status": status.value,
+                    "error": summary.get("error") if status is Status.FAILED else None,
+                }
+            )
+    total = len(batch.items)
+    return {
+        "batch_id": batch.batch_id,
+        "status": batch_status(total, succeeded, failed, any(i["status"] != "ENQUEUED" for i in items)),
+        "progress": round(progress / total, 4) if total else 1.0,
+        "total": total,
+        "succeeded": succeeded,
+        "failed": failed,
+        "tokens_used": tokens,
+        "items": items,
+    }
+
+
+def batch_status(total: int, succeeded: int, failed: int, started: bool) -> str:
+    """ENQUEUED until an item starts; SUCCESS, PARTIAL or FAILED once every item is done."""
+    if succeeded + failed < total:
+        return "PROCESSING" if started else "ENQUEUED"
+    if failed == 0:
+        return "SUCCESS"
+    return "FAILED" if succeeded == 0 else "PARTIAL"
+
+
+def result_columns(schema: dict[str, Any] | None) -> list[str]:
+    """CSV columns: the base ones, then ``text`` or one per top-level field of the schema."""
+    fields = list((schema or {}).get("properties", {})) if schema else ["text"]
+    return [*BASE_COLUMNS, *fields]
+
+
+def result_records(batch: Batch, jobs: JobStore) -> Iterator[dict[str, Any]]:
+    """One record per item, in input order, read from Redis a chunk at a time."""
+    for start in range(0, len(batch.items), CHUNK):
+        chunk = batch.items[start : start + CHUNK]
+        for item, record in zip(chunk, jobs.get_many([i.conversion_id for i in chunk]), strict=True):
+            data = record.data if record is not None and record.status is Status.SUCCESS else None
+            status = record.status.value if record is not None else "FAILED"
+            error = (
+                (record.error if record is not None else {"message": "The item expired."})
+                if not data
+                else None
+            )
+            yield {
+                "index": item.index,
+                "filename": item.filename,
+                "status": status,
+                "error": (error or {}).get("message") if status == "FAILED" else None,
+                "tokens_used": record.tokens_used if record is not None else 0,
+                "fields": data.get("fields") if data else None,
+                "text": data.get("text") if data else None,
+            }
+
+
+def jsonl_lines(records: Iterator[dict[str, Any]], typed: bool) -> Iterator[bytes]:
+    """Each record as one JSON line (``text`` only for the ``text`` type)."""
+    for record in records:
+        if typed:
+            record.pop("text")
+        yield msgspec.json.encode(record) + b"\n"
+
+
+def csv_lines(records: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[bytes]:
+    """A header, then one row per record; nested values JSON-encoded in their cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    yield buffer.getvalue().encode()
+    for record in records:
+        fields = record.get("fields") or {}
+        row = []
+        for column in columns:
+            value = record.get(column) if column in BASE_COLUMNS or column == "text" else fields.get(column)
+            row.append(msgspec.json.encode(value).decode() if isinstance(value, (dict, list)) else value)
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(["" if value is None else value for value in row])
+        yield buffer.getvalue().encode()

@@ -1,0 +1,142 @@
+"""Batches: many documents in, one summary and one results file out, in input order."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import time
+
+import httpx
+
+from fixtures.generate import PAGES, encode, page_image, text_pdf
+from tests.helpers import OTHER_KEY, character_error_rate, page_text
+
+ITEMS = 50
+
+
+def batch_files(docs) -> list[tuple[str, bytes, str | None]]:
+    """50 documents: text-layer PDFs with known text, four scans, and one corrupt file."""
+    files = []
+    for index in range(ITEMS):
+        if index == 17:
+            files.append(("broken.png", docs["truncated.png"].read_bytes(), None))
+        elif index % 12 == 5:
+            lines = PAGES[index % len(PAGES)]
+            files.append((f"scan-{index}.png", encode(page_image(lines), "PNG"), page_text(lines)))
+        else:
+            text = f"Invoice number {1000 + index} for order {index}"
+            files.append((f"doc-{index}.pdf", text_pdf([[text]]).tobytes(), text))
+    return files
+
+
+def wait_for_batch(client: httpx.Client, batch_id: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/batches/{batch_id}").json()
+        if status["status"] in ("SUCCESS", "PARTIAL", "FAILED"):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"batch {batch_id} did not finish: {status}")
+
+
+def test_a_50_item_batch_finishes_with_csv_and_jsonl_in_input_order(client, workers, docs):
+    files = batch_files(docs)
+    response = client.post(
+        "/api/batches/",
+        files=[("files", (name, data)) for name, data, _ in files],
+        data={"document_type_code": "text"},
+    )
+    assert response.status_code == 202, response.text
+    created = response.json()
+    assert created["total"] == ITEMS and created["status"] == "ENQUEUED"
+    assert response.headers["location"] == created["status_url"]
+
+    status = wait_for_batch(client, created["batch_id"])
+    assert (status["status"], status["succeeded"], status["failed"], status["progress"]) == (
+        "PARTIAL",
+        49,
+        1,
+        1.0,
+    )
+    assert [item["index"] for item in status["items"]] == list(range(ITEMS))
+    assert [item["filename"] for item in status["items"]] == [name for name, _, _ in files]
+    assert status["items"][17]["error"] == {"message": "The PNG image is corrupt or truncated."}
+
+    jsonl = client.get(f"/api/batches/{created['batch_id']}/results", params={"format": "jsonl"})
+    assert jsonl.headers["content-type"].startswith("application/x-ndjson")
+    records = [json.loads(line) for line in jsonl.text.splitlines()]
+    as_csv = client.get(f"/api/batches/{created['batch_id']}/results", params={"format": "csv"})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert list(rows[0]) == ["index", "filename", "status", "error", "tokens_used", "text"]
+    assert len(records) == len(rows) == ITEMS
+
+    for (name, _, expected), record, row in zip(files, records, rows, strict=True):
+        assert record["filename"] == row["filename"] == name
+        assert set(record) == {"index", "filename", "status", "error", "tokens_used", "fields", "text"}
+        if expected is None:
+            assert record["status"] == row["status"] == "FAILED"
+            assert record["error"] == row["error"] == "The PNG image is corrupt or truncated."
+        else:
+            assert record["status"] == row["status"] == "SUCCESS"
+            assert record["text"] == row["text"]
+            assert character_error_rate(expected, record["text"]) <= 0.02
+
+
+def test_a_json_batch_fetches_urls_on_the_worker_with_the_same_checks(client, workers, docs):
+    encoded = base64.b64encode(docs["page.png"].read_bytes()).decode()
+    response = client.post(
+        "/api/batches/",
+        json={
+            "document_type_code": "text",
+            "items": [
+                {"image_base64": encoded, "filename": "inline.png"},
+                {"image_url": "http://127.0.0.1:9/private.png"},
+            ],
+        },
+    )
+    assert response.status_code == 202, response.text
+    status = wait_for_batch(client, response.json()["batch_id"])
+    assert [item["status"] for item in status["items"]] == ["SUCCESS", "FAILED"]
+    assert status["items"][1]["filename"] == "private.png"
+    assert (
+        status["items"][1]["error"]["message"]
+        == "URL not allowed: 127.0.0.1 resolves to a non-public address"
+    )
+
+
+def test_batch_requests_are_validated(client, server):
+    empty = client.post("/api/batches/", json={"document_type_code": "text", "items": []})
+    assert empty.status_code == 422
+    assert empty.json()["errors"] == [
+        "items is required: a list of {image_url} or {image_base64, filename} objects"
+    ]
+    bad = client.post(
+        "/api/batches/",
+        json={"items": [{"image_url": "http://x/a.png", "image_base64": "aGk="}, {"image_base64": "@@"}]},
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [
+        "items[0]: send exactly one of image_url and image_base64",
+        "The `items[1].image_base64` field is not valid base64",
+        "document_type_code is required",
+    ]
+    no_files = client.post("/api/batches/", files={"document_type_code": (None, "text")})
+    assert no_files.json()["errors"] == ["files is required: send each document in a multipart field `files`"]
+    assert client.post("/api/batches/", content=b"x", headers={"Content-Type": "text/csv"}).status_code == 415
+
+
+def test_another_key_cannot_see_a_batch(client, server, docs):
+    created = client.post(
+        "/api/batches/",
+        files=[("files", ("a.pdf", docs["text-layer.pdf"].read_bytes()))],
+        data={"document_type_code": "text"},
+    ).json()
+    other = httpx.get(f"{server.url}/api/batches/{created['batch_id']}", headers={"X-API-Key": OTHER_KEY})
+    assert other.status_code == 404
+    results = httpx.get(
+        f"{server.url}/api/batches/{created['batch_id']}/results", headers={"X-API-Key": OTHER_KEY}
+    )
+    assert results.status_code == 404

@@ -87,7 +87,6 @@ class ConversionsController(Controller):
         if idempotency_key:
             claimed = await anyio.to_thread.run_sync(
                 claim_idempotency,
-                conversion_options,
                 redis,
                 owner,
                 idempotency_key,

@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system-packages bench lint clean
+.PHONY: run test install system-packages bench bench-tools lint clean
 
 run: install
 	$(BIN)/lector up
@@ -17,8 +17,16 @@ test: install
 	$(BIN)/ruff format --check --quiet service tests fixtures
 	$(BIN)/pytest
 
-bench: install
+bench: install bench-tools
 	$(BIN)/python -m tests.benchmarks.sync
+	$(BIN)/python -m tests.benchmarks.async_ocrmypdf
+
+# OCRmyPDF is installed for the benchmark only, in its own environment, with Ghostscript.
+bench-tools:
+	@command -v gs >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq ghostscript; }
+	@[ -x .bench-venv/bin/ocrmypdf ] || { $(PYTHON) -m venv .bench-venv && \
+		.bench-venv/bin/pip install --quiet --disable-pip-version-check ocrmypdf; }
 
 lint: install
 	$(BIN)/ruff check service tests fixtures
@@ -50,4 +58,4 @@ $(STAMP): pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache service/__pycache__
+	rm -rf $(VENV) .bench-venv .pytest_cache .ruff_cache service/__pycache__

@@ -3,6 +3,7 @@
 - ``lector ocr FILE``: the extraction core in this process; no server, no Redis.
 - ``lector serve``: the HTTP API.
 - ``lector worker``: one RQ worker.
+- ``lector batch``: many files to a server as one batch, results to a CSV or JSONL file.
 - ``lector up``: what ``make run`` starts: Redis if none answers, the API and the workers.
 
 The web framework and the queue are imported only by the commands that need them.
@@ -39,6 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="default: LECTOR_HOST")
     serve.add_argument("--port", type=int, help="default: LECTOR_PORT")
 
+    batch = commands.add_parser("batch", help="send files to a server as one batch; write the results")
+    batch.add_argument("paths", nargs="+", type=Path, metavar="DIR_OR_FILE")
+    batch.add_argument("--type", required=True, dest="document_type", help="document type code, e.g. invoice")
+    batch.add_argument("--out", required=True, type=Path, help="results file: .csv, or .jsonl for JSON lines")
+    batch.add_argument("--server", help="default: http://LECTOR_HOST:LECTOR_PORT")
+    batch.add_argument("--key", help="API key (default: LECTOR_API_KEYS, else ./var/api-key)")
+    batch.add_argument("--lang", help="Tesseract language(s)")
+    batch.add_argument("--engine", help="engine name")
+
     commands.add_parser("worker", help="run one queue worker")
     commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
 
@@ -51,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             from service.api.server import serve as run_server
 
             return run_server(settings, host=args.host, port=args.port)
+        if args.command == "batch":
+            return _batch(args)
         if args.command == "worker":
             from service.worker import run_worker
 
@@ -94,6 +106,30 @@ def _ocr(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(extraction.text + "\n")
     return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from service.batch_client import BatchError, run_batch
+
+    settings = get_settings()
+    key = args.key or (settings.api_keys[0] if settings.api_keys else None)
+    key_file = Path("var/api-key")
+    if key is None and key_file.exists():
+        key = key_file.read_text().strip()
+    server = args.server or f"http://{settings.host}:{settings.port}"
+    options = {name: value for name in ("lang", "engine") if (value := getattr(args, name))}
+    try:
+        return run_batch(
+            args.paths,
+            document_type=args.document_type,
+            out=args.out,
+            server=server,
+            key=key,
+            options=options,
+        )
+    except BatchError as exc:
+        print(f"lector: {exc}.", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

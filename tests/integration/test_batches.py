@@ -6,12 +6,15 @@ import base64
 import csv
 import io
 import json
+import shutil
+import subprocess
+import sys
 import time
 
 import httpx
 
 from fixtures.generate import PAGES, encode, page_image, text_pdf
-from tests.helpers import OTHER_KEY, character_error_rate, page_text
+from tests.helpers import API_KEY, OTHER_KEY, ROOT, character_error_rate, clean_env, page_text
 
 ITEMS = 50
 
@@ -140,3 +143,47 @@ def test_another_key_cannot_see_a_batch(client, server, docs):
         f"{server.url}/api/batches/{created['batch_id']}/results", headers={"X-API-Key": OTHER_KEY}
     )
     assert results.status_code == 404
+
+
+def lector_batch(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", "batch", *args], cwd=ROOT, env=clean_env(), capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_lector_batch_writes_the_results_and_reports_failures(server, workers, docs, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("page.png", "text-layer.pdf", "truncated.png"):
+        shutil.copy(docs[name], folder / name)
+    out = tmp_path / "results.csv"
+    result = lector_batch(
+        str(folder), "--type", "text", "--out", str(out), "--server", server.url, "--key", API_KEY
+    )
+    assert result.returncode == 1, result.stderr
+    assert "3/3 done, 1 failed" in result.stderr
+    assert "failed: truncated.png: The PNG image is corrupt or truncated." in result.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [(row["filename"], row["status"]) for row in rows] == [
+        ("page.png", "SUCCESS"), ("text-layer.pdf", "SUCCESS"), ("truncated.png", "FAILED"),
+    ]  # fmt: skip
+
+    good = tmp_path / "good.jsonl"
+    result = lector_batch(
+        str(folder / "page.png"), str(folder / "text-layer.pdf"), "--type", "text", "--out", str(good),
+        "--server", server.url, "--key", API_KEY,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["status"] for line in good.read_text().splitlines()] == ["SUCCESS", "SUCCESS"]
+
+
+def test_lector_batch_says_why_a_batch_cannot_run(server, tmp_path, docs):
+    result = lector_batch(
+        str(docs["page.png"]), "--type", "passport", "--out", str(tmp_path / "x.csv"), "--server", server.url,
+        "--key", API_KEY,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "the server answered 422: Unknown document_type_code 'passport'" in result.stderr
+    missing = lector_batch(str(tmp_path / "nothing"), "--type", "text", "--out", str(tmp_path / "x.csv"))
+    assert missing.returncode == 2 and "is neither a file nor a folder" in missing.stderr

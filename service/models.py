@@ -206,3 +206,35 @@ class DocumentTypeList(msgspec.Struct):
     """Answer of ``GET /api/document-types``."""
 
     document_types: list[DocumentTypeInfo]
+
+
+class BatchCreated(msgspec.Struct):
+    """Answer of ``POST /api/batches/`` (202)."""
+
+    batch_id: str
+    status_url: str
+    total: int
+    status: str
+
+
+class BatchItemStatus(msgspec.Struct):
+    """One item in a batch's status."""
+
+    index: int
+    conversion_id: str
+    filename: str | None
+    status: Literal["ENQUEUED", "PROCESSING", "SUCCESS", "FAILED"]
+    error: dict[str, Any] | None
+
+
+class BatchStatus(msgspec.Struct):
+    """Answer of ``GET /api/batches/{id}``."""
+
+    batch_id: str
+    status: Literal["ENQUEUED", "PROCESSING", "SUCCESS", "PARTIAL", "FAILED"]
+    progress: float
+    total: int
+    succeeded: int
+    failed: int
+    tokens_used: int
+    items: list[BatchItemStatus]

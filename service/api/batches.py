@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import anyio
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
 from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
+from service.api.bodies import BatchOperation
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.submissions import read_batch
 from service.batches import (
@@ -27,6 +29,7 @@ from service.blobs import BlobStore
 from service.doctypes import get_document_type
 from service.errors import NotFound
 from service.jobs import JobStore, conversion_options, new_id, submit
+from service.models import BatchCreated, BatchStatus
 from service.settings import Settings
 
 BATCH_ERRORS = {
@@ -46,8 +49,8 @@ class BatchesController(Controller):
     guards = (require_api_key,)
     security = SECURITY
 
-    @post("/", status_code=202, responses=BATCH_ERRORS)
-    async def create(self, request: Request, redis: Redis, blobs: BlobStore) -> Response[dict[str, Any]]:
+    @post("/", status_code=202, responses=BATCH_ERRORS, operation_class=BatchOperation)
+    async def create(self, request: Request, redis: Redis, blobs: BlobStore) -> Response[BatchCreated]:
         """Queue a batch: multipart with repeated `files` fields, or JSON with `items`
         (`[{"image_url": ...} | {"image_base64": ..., "filename": ...}]`), plus `document_type_code`
         and the same optional fields as `POST /api/convert-async`."""
@@ -88,11 +91,12 @@ class BatchesController(Controller):
         return Response(body, status_code=202, headers={"Location": url})
 
     @get("/{batch_id:str}", responses=FOUND_ERRORS)
-    async def status(self, request: Request, redis: Redis, batch_id: str) -> dict[str, Any]:
+    async def status(self, request: Request, redis: Redis, batch_id: str) -> BatchStatus:
         """The batch's status (ENQUEUED, PROCESSING, SUCCESS, PARTIAL, FAILED), counts and items."""
         settings: Settings = request.app.state.settings
         batch = await _owned_batch(request, redis, batch_id)
-        return await anyio.to_thread.run_sync(summarize, batch, JobStore(redis, settings.result_ttl_s))
+        summary = await anyio.to_thread.run_sync(summarize, batch, JobStore(redis, settings.result_ttl_s))
+        return msgspec.convert(summary, BatchStatus)
 
     @get("/{batch_id:str}/results", responses=FOUND_ERRORS)
     async def results(

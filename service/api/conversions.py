@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
+from service.api.bodies import ConvertOperation
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.submissions import read_submission
 from service.blobs import BlobStore
@@ -70,7 +71,7 @@ class ConversionsController(Controller):
     guards = (require_api_key,)
     security = SECURITY
 
-    @post("/convert-async", status_code=202, responses=SUBMIT_ERRORS)
+    @post("/convert-async", status_code=202, responses=SUBMIT_ERRORS, operation_class=ConvertOperation)
     async def submit(self, request: Request, redis: Redis, blobs: BlobStore) -> Response[Submitted]:
         """Queue a document: multipart (file in `image`), JSON with `image_base64`, or JSON with `image_url`.
 

@@ -177,6 +177,22 @@ def test_openapi_documents_every_endpoint_and_error(server):
     upload = paths["/api/ocr/extract-text-from-file"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
     assert "/ready" in paths and "503" in paths["/ready"]["get"]["responses"]
+    async_paths = {
+        "/api/convert-async", "/api/convert-async/status/{conversion_id}", "/api/document-types",
+        "/api/batches", "/api/batches/{batch_id}", "/api/batches/{batch_id}/results",
+    }  # fmt: skip
+    assert async_paths <= set(paths)
+    for path in ("/api/convert-async", "/api/batches"):
+        submit = paths[path]["post"]
+        assert set(submit["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
+        assert {"202", "401", "413", "415", "422", "500"} <= set(submit["responses"])
+    assert "400" in paths["/api/convert-async"]["post"]["responses"]  # URL errors
+    for path in (
+        "/api/convert-async/status/{conversion_id}",
+        "/api/batches/{batch_id}",
+        "/api/batches/{batch_id}/results",
+    ):
+        assert "404" in paths[path]["get"]["responses"]
     docs_page = httpx.get(f"{server.url}/schema")
     assert docs_page.status_code == 200 and "<html" in docs_page.text.lower()
 

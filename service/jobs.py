@@ -27,6 +27,7 @@ from rq.job import Job
 
 from service.blobs import BlobStore
 from service.logging import get_logger
+from service.models import SubmitOptions
 from service.settings import Settings
 
 QUEUE_NAME = "lector"
@@ -59,25 +60,6 @@ class Status(StrEnum):
         return self in (Status.SUCCESS, Status.FAILED)
 
 
-class ConversionOptions(msgspec.Struct, frozen=True, omit_defaults=True):
-    """What the client asked for, kept with the record for the worker."""
-
-    engine: str = "auto"
-    lang: str = "eng"
-    pages: str | None = None
-    force_ocr: bool = False
-    include_words: bool = False
-    psm: int | None = None
-    password: str | None = None
-    ocr_instructions: str | None = None
-    document_metadata: dict[str, Any] | None = None
-
-
-def conversion_options(requested: msgspec.Struct) -> ConversionOptions:
-    """The job's options out of a request's fields (the others, like the type code, are dropped)."""
-    return msgspec.convert(msgspec.to_builtins(requested), ConversionOptions)
-
-
 class Conversion(msgspec.Struct, kw_only=True):
     """The stored record of one asynchronous conversion."""
 
@@ -93,7 +75,7 @@ class Conversion(msgspec.Struct, kw_only=True):
     batch_id: str | None = None
     blob_id: str | None = None
     source_url: str | None = None
-    options: ConversionOptions = ConversionOptions()
+    options: SubmitOptions
     tokens_used: int = 0
     data: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
@@ -210,7 +192,7 @@ def submit(
     conversion_id: str,
     owner: str,
     document_type_code: str,
-    options: ConversionOptions,
+    options: SubmitOptions,
     ttl_s: int,
     document: bytes | None = None,
     source_url: str | None = None,

@@ -28,7 +28,7 @@ from service.batches import (
 from service.blobs import BlobStore
 from service.doctypes import get_document_type
 from service.errors import NotFound
-from service.jobs import JobStore, conversion_options, new_id, submit
+from service.jobs import JobStore, new_id, submit
 from service.models import BatchCreated, BatchStatus
 from service.settings import Settings
 
@@ -58,7 +58,6 @@ class BatchesController(Controller):
         submission = await read_batch(request, settings)
         get_document_type(submission.options.document_type_code)
         owner: str = request.state.client_id
-        options = conversion_options(submission.options)
 
         def queue_all() -> Batch:
             items = []
@@ -70,7 +69,7 @@ class BatchesController(Controller):
                     conversion_id=conversion_id,
                     owner=owner,
                     document_type_code=submission.options.document_type_code,
-                    options=options,
+                    options=submission.options,
                     ttl_s=settings.result_ttl_s,
                     document=item.document,
                     source_url=item.url,
@@ -82,12 +81,9 @@ class BatchesController(Controller):
 
         batch = await anyio.to_thread.run_sync(queue_all)
         url = f"{str(request.base_url).rstrip('/')}/api/batches/{batch.batch_id}"
-        body = {
-            "batch_id": batch.batch_id,
-            "status_url": url,
-            "total": len(batch.items),
-            "status": "ENQUEUED",
-        }
+        body = BatchCreated(
+            batch_id=batch.batch_id, status_url=url, total=len(batch.items), status="ENQUEUED"
+        )
         return Response(body, status_code=202, headers={"Location": url})
 
     @get("/{batch_id:str}", responses=FOUND_ERRORS)

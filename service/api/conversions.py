@@ -23,7 +23,6 @@ from service.jobs import (
     JobStore,
     Status,
     claim_idempotency,
-    conversion_options,
     new_id,
     release_idempotency,
     submit,
@@ -101,7 +100,6 @@ class ConversionsController(Controller):
             document = submission.document
             if document is None:
                 document = await fetch_document(submission.url or "", settings)
-            options = conversion_options(submission.options)
             await anyio.to_thread.run_sync(
                 lambda: submit(
                     redis,
@@ -109,7 +107,7 @@ class ConversionsController(Controller):
                     conversion_id=conversion_id,
                     owner=owner,
                     document_type_code=submission.options.document_type_code,
-                    options=options,
+                    options=submission.options,
                     document=document,
                     ttl_s=settings.result_ttl_s,
                     filename=submission.filename,

@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from redis import Redis
 
 from service.jobs import JobStore, Status, new_id, now_iso
+from service.models import BatchItemStatus, BatchStatus
 
 _KEY = "lector:batch:"
 #: Items read from Redis per round trip when a large batch is summarized or exported.
@@ -67,7 +68,7 @@ class BatchStore:
         return msgspec.json.decode(raw, type=Batch) if raw else None
 
 
-def summarize(batch: Batch, jobs: JobStore) -> dict[str, Any]:
+def summarize(batch: Batch, jobs: JobStore) -> BatchStatus:
     """The batch's status, counts, tokens and one line per item, from the items' records."""
     items, succeeded, failed, tokens, progress = [], 0, 0, 0, 0.0
     for start in range(0, len(batch.items), CHUNK):
@@ -84,28 +85,30 @@ def summarize(batch: Batch, jobs: JobStore) -> dict[str, Any]:
             tokens += summary.get("tokens_used") or 0
             progress += 1.0 if status.finished else float(summary.get("progress") or 0.0)
             items.append(
-                {
-                    "index": item.index,
-                    "conversion_id": item.conversion_id,
-                    "filename": item.filename,
-                    "status": status.value,
-                    "error": summary.get("error") if status is Status.FAILED else None,
-                }
+                BatchItemStatus(
+                    index=item.index,
+                    conversion_id=item.conversion_id,
+                    filename=item.filename,
+                    status=status.value,
+                    error=summary.get("error") if status is Status.FAILED else None,
+                )
             )
     total = len(batch.items)
-    return {
-        "batch_id": batch.batch_id,
-        "status": batch_status(total, succeeded, failed, any(i["status"] != "ENQUEUED" for i in items)),
-        "progress": round(progress / total, 4) if total else 1.0,
-        "total": total,
-        "succeeded": succeeded,
-        "failed": failed,
-        "tokens_used": tokens,
-        "items": items,
-    }
+    return BatchStatus(
+        batch_id=batch.batch_id,
+        status=batch_status(total, succeeded, failed, any(i.status != "ENQUEUED" for i in items)),
+        progress=round(progress / total, 4) if total else 1.0,
+        total=total,
+        succeeded=succeeded,
+        failed=failed,
+        tokens_used=tokens,
+        items=items,
+    )
 
 
-def batch_status(total: int, succeeded: int, failed: int, started: bool) -> str:
+def batch_status(
+    total: int, succeeded: int, failed: int, started: bool
+) -> Literal["ENQUEUED", "PROCESSING", "SUCCESS", "PARTIAL", "FAILED"]:
     """ENQUEUED until an item starts; SUCCESS, PARTIAL or FAILED once every item is done."""
     if succeeded + failed < total:
         return "PROCESSING" if started else "ENQUEUED"

@@ -22,13 +22,17 @@ from typing import Any
 import anyio
 import msgspec
 from redis import Redis
-from rq import Callback, Queue, Retry
+from rq import Callback, Queue, Retry, get_current_job
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from service.blobs import BlobStore
+from service.blobs import BlobStore, blob_store
+from service.downloads import fetch_document
+from service.errors import IdempotencyConflict, InputError, LectorError, TooLarge, UrlError
 from service.logging import get_logger
 from service.models import SubmitOptions
-from service.settings import Settings
+from service.pages import open_document
+from service.settings import Settings, get_settings
 
 QUEUE_NAME = "lector"
 #: Retries run at once: a delayed one would wait for RQ's scheduler, whose lock a dead worker
@@ -137,11 +141,15 @@ class JobStore:
             for conversion_id in conversion_ids:
                 pipe.hmget(_KEY + conversion_id, names)
             raw = pipe.execute()
-        return [
-            None if values[0] is None else {name: msgspec.json.decode(value) if value else None
-                                           for name, value in zip(names, values, strict=True)}
-            for values in raw
-        ]  # fmt: skip
+        return [_decode_fields(names, values) for values in raw]
+
+
+def _decode_fields(names: tuple[str, ...], values: list[bytes | None]) -> dict[str, Any] | None:
+    if values[0] is None:  # no status: no record
+        return None
+    return {
+        name: msgspec.json.decode(value) if value else None for name, value in zip(names, values, strict=True)
+    }
 
 
 def _decode(fields: dict[bytes, bytes]) -> Conversion | None:
@@ -175,9 +183,6 @@ def enqueue(queue: Queue, conversion_id: str, page_count: int, ttl_s: int) -> Jo
 
 def estimate_pages(document: bytes) -> int:
     """The document's page count when it opens, else 1 (the worker will report what is wrong)."""
-    from service.errors import LectorError
-    from service.pages import open_document
-
     try:
         with open_document(document) as opened:
             return opened.page_count
@@ -226,8 +231,6 @@ def claim_idempotency(
 
     Raises IdempotencyConflict when the key was used with a different request.
     """
-    from service.errors import IdempotencyConflict
-
     redis_key = _IDEMPOTENCY_KEY + owner + ":" + hashlib.sha256(key.encode()).hexdigest()
     claim = msgspec.json.encode({"fingerprint": fingerprint, "conversion_id": conversion_id})
     if redis.set(redis_key, claim, nx=True, ex=ttl_s):
@@ -248,11 +251,8 @@ def release_idempotency(redis: Redis, owner: str, key: str) -> None:
 
 def run_conversion(conversion_id: str) -> None:
     """The RQ job: read the stored document, extract it, record the result."""
-    from rq import get_current_job
-
-    from service.errors import InputError, TooLarge, UrlError
+    # The core is loaded here, in the worker, not when the API imports this module.
     from service.extract import extract, options_for
-    from service.settings import get_settings
 
     settings = get_settings()
     redis = get_current_job().connection
@@ -303,11 +303,7 @@ def run_conversion(conversion_id: str) -> None:
 
 def _document_of(record: Conversion, redis: Redis, settings: Settings) -> bytes | None:
     """The document's bytes: from the blob store, or fetched from its URL (batch items)."""
-    from service.blobs import blob_store
-
     if record.source_url:
-        from service.downloads import fetch_document
-
         return anyio.run(fetch_document, record.source_url, settings)
     return blob_store(redis, settings.blob_dir).get(record.blob_id) if record.blob_id else None
 
@@ -321,11 +317,6 @@ def on_failure(
     job: Job, connection: Redis, exc_type: type | None, exc_value: BaseException | None, _tb
 ) -> None:
     """RQ failure callback: back to ENQUEUED while a retry is coming, FAILED when none is."""
-    from rq.exceptions import AbandonedJobError
-
-    from service.errors import LectorError
-    from service.settings import get_settings
-
     store = JobStore(connection, get_settings().result_ttl_s)
     kind = exc_type.__name__ if exc_type else "unknown"
     if job.retries_left:

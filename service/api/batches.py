@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import anyio
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
@@ -91,8 +90,7 @@ class BatchesController(Controller):
         """The batch's status (ENQUEUED, PROCESSING, SUCCESS, PARTIAL, FAILED), counts and items."""
         settings: Settings = request.app.state.settings
         batch = await _owned_batch(request, redis, batch_id)
-        summary = await anyio.to_thread.run_sync(summarize, batch, JobStore(redis, settings.result_ttl_s))
-        return msgspec.convert(summary, BatchStatus)
+        return await anyio.to_thread.run_sync(summarize, batch, JobStore(redis, settings.result_ttl_s))
 
     @get("/{batch_id:str}/results", responses=FOUND_ERRORS)
     async def results(

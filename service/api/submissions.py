@@ -59,10 +59,7 @@ async def _from_form(request: Request, settings: Settings) -> Submission:
     options = _options(fields, problems)
     if problems or options is None or upload is None:
         raise ValidationFailed(problems)
-    size = upload.file.seek(0, 2)
-    check_size(size, settings.max_upload_bytes)
-    upload.file.seek(0)
-    document = upload.file.read()
+    document = _read_upload(upload, settings)
     return Submission(
         options=options,
         document=document,
@@ -164,9 +161,14 @@ async def read_batch(request: Request, settings: Settings) -> BatchSubmission:
 
 
 def _uploaded(upload: UploadFile, settings: Settings) -> BatchDocument:
+    return BatchDocument(document=_read_upload(upload, settings), filename=upload.filename or None)
+
+
+def _read_upload(upload: UploadFile, settings: Settings) -> bytes:
+    """The uploaded file's bytes, once its size (known from the spooled file) is allowed."""
     check_size(upload.file.seek(0, 2), settings.max_upload_bytes)
     upload.file.seek(0)
-    return BatchDocument(document=upload.file.read(), filename=upload.filename or None)
+    return upload.file.read()
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

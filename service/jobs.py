@@ -76,7 +76,6 @@ class Conversion(msgspec.Struct, kw_only=True):
     started_at: str | None = None
     completed_at: str | None = None
     filename: str | None = None
-    batch_id: str | None = None
     blob_id: str | None = None
     source_url: str | None = None
     options: SubmitOptions
@@ -202,7 +201,6 @@ def submit(
     document: bytes | None = None,
     source_url: str | None = None,
     filename: str | None = None,
-    batch_id: str | None = None,
 ) -> Conversion:
     """Store the document (or the URL a worker will fetch) and the record, and queue the job."""
     record = Conversion(
@@ -211,7 +209,6 @@ def submit(
         document_type_code=document_type_code,
         created_at=now_iso(),
         filename=filename,
-        batch_id=batch_id,
         blob_id=blobs.put(document, ttl_s) if document is not None else None,
         source_url=source_url,
         options=options,

@@ -21,7 +21,10 @@ from tests.helpers import (
     OTHER_KEY,
     character_error_rate,
     page_text,
+    start_redis,
     start_server,
+    start_worker,
+    stop_process,
 )
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -307,3 +310,21 @@ def test_records_and_inputs_expire_after_the_result_ttl(client, workers, docs, r
     assert week - 60 < redis.ttl(f"lector:conversion:{conversion_id}") <= week
     blob_ids = [key for key in redis.keys("lector:blob:*")]
     assert blob_ids and all(0 < redis.ttl(key) <= week for key in blob_ids)
+
+
+def test_documents_can_wait_in_a_shared_directory_instead_of_redis(tmp_path, docs):
+    blob_dir = tmp_path / "shared-volume"
+    redis_process, redis_url = start_redis(tmp_path)
+    running = start_server(tmp_path, LECTOR_REDIS_URL=redis_url, LECTOR_BLOB_DIR=str(blob_dir))
+    worker = start_worker(tmp_path, redis_url, LECTOR_BLOB_DIR=str(blob_dir))
+    try:
+        with httpx.Client(base_url=running.url, headers={"X-API-Key": API_KEY}, timeout=60) as client:
+            conversion_id = submit_file(client, docs["page.png"]).json()["conversion_id"]
+            assert wait_for_end(client, conversion_id)["status"] == "SUCCESS"
+        (stored,) = blob_dir.iterdir()
+        assert stored.read_bytes() == docs["page.png"].read_bytes()
+        assert not Redis.from_url(redis_url).keys("lector:blob:*")
+    finally:
+        stop_process(worker)
+        running.stop()
+        redis_process.terminate()

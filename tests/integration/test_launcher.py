@@ -1,5 +1,6 @@
 """`lector up`, which `make run` starts: Redis when none answers, the API, the workers."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -41,6 +42,14 @@ def start(cwd, api_port: int, redis_port: int) -> tuple[subprocess.Popen, list[s
     raise AssertionError(f"no banner: {lines}")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def interrupt(process: subprocess.Popen) -> int:
     process.send_signal(signal.SIGINT)
     return process.wait(timeout=30)
@@ -66,6 +75,16 @@ def test_up_starts_redis_api_and_workers_and_ctrl_c_stops_them(tmp_path):
         redis = Redis(port=redis_port)
         wait_until(lambda: len(Worker.all(connection=redis)) == 2, 30, "two registered workers")
         assert httpx.get(f"http://127.0.0.1:{api_port}/ready").json()["checks"]["redis"] == "ok"
+
+        # A worker that dies is started again.
+        def live_workers() -> set[int]:
+            return {worker.pid for worker in Worker.all(connection=redis) if _alive(worker.pid)}
+
+        victim = min(live_workers())
+        os.kill(victim, signal.SIGKILL)
+        wait_until(
+            lambda: victim not in live_workers() and len(live_workers()) == 2, 60, "a replacement worker"
+        )
     finally:
         status = interrupt(process)
     assert status == 0

@@ -22,6 +22,7 @@
     ├── NotFound                   404  no such job (or not this key's)
     └── EngineError                500  an OCR engine failed on a valid page
         └── EngineUnavailable      503  an engine cannot run on this machine
+            └── LlmCredentialsRejected  the model server refused the key (never retried)
 
 Every message is one sentence meant for the person who sent the request. Messages never
 contain the document's content or a secret.
@@ -140,3 +141,7 @@ class EngineUnavailable(EngineError):
     """An engine cannot run here (its binary or model is missing)."""
 
     status_code = 503
+
+
+class LlmCredentialsRejected(EngineUnavailable):
+    """The model server answered 401 or 403: retrying cannot help."""

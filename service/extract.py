@@ -14,13 +14,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
-from service.engines import Engine, ReadOptions, get_engine
+from service.doctypes import get_document_type
+from service.engines import Engine, Reading, ReadOptions, get_engine
 from service.errors import TooManyPages
-from service.models import Extraction, PageResult, Word
+from service.models import Extraction, PageResult, Tokens, Word
 from service.pages import Document, Page, open_document, select_pages
 
 #: Called as pages finish, with (pages done, pages selected).
@@ -39,6 +40,9 @@ class ExtractOptions(msgspec.Struct, frozen=True):
     password: str | None = None
     dpi: int = 300
     max_pages: int = 500
+    document_type_code: str = "text"
+    instructions: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
 class RequestedOptions(Protocol):
@@ -51,6 +55,9 @@ class RequestedOptions(Protocol):
     force_ocr: bool
     include_words: bool
     password: str | None
+    document_type_code: str
+    ocr_instructions: str | None
+    document_metadata: dict[str, Any] | None
 
 
 def options_for(request: RequestedOptions, *, dpi: int, max_pages: int) -> ExtractOptions:
@@ -65,6 +72,9 @@ def options_for(request: RequestedOptions, *, dpi: int, max_pages: int) -> Extra
         password=request.password,
         dpi=dpi,
         max_pages=max_pages,
+        document_type_code=request.document_type_code,
+        instructions=request.ocr_instructions,
+        metadata=request.document_metadata,
     )
 
 
@@ -77,21 +87,36 @@ def extract(
     the selection exceeds ``options.max_pages``, and EngineError when the engine fails.
     """
     started = time.perf_counter()
+    document_type = get_document_type(options.document_type_code)
     engine = get_engine(options.engine)
-    read_options = ReadOptions(lang=options.lang, psm=options.psm, include_words=options.include_words)
+    read_options = ReadOptions(
+        lang=options.lang,
+        psm=options.psm,
+        include_words=options.include_words,
+        prompt=document_type.prompt,
+        instructions=options.instructions,
+        metadata=options.metadata,
+    )
     engine.check(read_options)
     with open_document(data, password=options.password) as document:
         numbers = select_pages(options.pages, document.page_count)
         if len(numbers) > options.max_pages:
             raise TooManyPages(len(numbers), options.max_pages)
-        pages = _read_pages(document, numbers, engine, read_options, options, on_progress)
+        readings = _read_pages(document, numbers, engine, read_options, options, on_progress)
         page_count = document.page_count
     return Extraction(
         engine=engine.name,
         language=options.lang,
         page_count=page_count,
-        pages=pages,
+        pages=[reading.result for reading in readings],
         processing_time=round(time.perf_counter() - started, 3),
+        tokens=Tokens(
+            prompt=sum(reading.tokens.prompt for reading in readings),
+            completion=sum(reading.tokens.completion for reading in readings),
+            total=sum(reading.tokens.total for reading in readings),
+        ),
+        model=getattr(engine, "model", None),
+        llm_calls=sum(reading.calls for reading in readings),
     )
 
 
@@ -102,12 +127,12 @@ def _read_pages(
     read_options: ReadOptions,
     options: ExtractOptions,
     on_progress: ProgressCallback | None,
-) -> list[PageResult]:
-    results: list[PageResult | None] = [None] * len(numbers)
-    pending: deque[tuple[int, Future[PageResult]]] = deque()
+) -> list[Reading]:
+    results: list[Reading | None] = [None] * len(numbers)
+    pending: deque[tuple[int, Future[Reading]]] = deque()
     done = 0
 
-    def finish(index: int, result: PageResult) -> None:
+    def finish(index: int, result: Reading) -> None:
         nonlocal done
         results[index] = result
         done += 1
@@ -133,16 +158,18 @@ def _read_pages(
     return [result for result in results if result is not None]
 
 
-def _text_layer_result(page: Page, *, include_words: bool) -> PageResult:
+def _text_layer_result(page: Page, *, include_words: bool) -> Reading:
     words = [Word(text=text, confidence=100.0, box=box) for text, box in page.words] if include_words else []
-    return PageResult(
-        page=page.number,
-        text=page.text,
-        confidence=100.0,
-        width=page.width,
-        height=page.height,
-        source="text-layer",
-        words=words,
+    return Reading(
+        result=PageResult(
+            page=page.number,
+            text=page.text,
+            confidence=100.0,
+            width=page.width,
+            height=page.height,
+            source="text-layer",
+            words=words,
+        )
     )
 
 

@@ -28,7 +28,14 @@ from rq.job import Job
 
 from service.blobs import BlobStore, blob_store
 from service.downloads import fetch_document
-from service.errors import IdempotencyConflict, InputError, LectorError, TooLarge, UrlError
+from service.errors import (
+    IdempotencyConflict,
+    InputError,
+    LectorError,
+    LlmCredentialsRejected,
+    TooLarge,
+    UrlError,
+)
 from service.logging import get_logger
 from service.models import SubmitOptions
 from service.pages import open_document
@@ -274,7 +281,7 @@ def run_conversion(conversion_id: str) -> None:
 
     try:
         extraction = extract(data, extract_options, on_progress=on_progress)
-    except (InputError, TooLarge) as exc:
+    except (InputError, TooLarge, LlmCredentialsRejected) as exc:  # retrying would not help
         _fail(store, conversion_id, exc.message)
         return
     result = {
@@ -285,6 +292,8 @@ def run_conversion(conversion_id: str) -> None:
         "tokens": msgspec.to_builtins(extraction.tokens),
         "tokens_used": extraction.tokens.total,
         "engine": extraction.engine,
+        "model": extraction.model,
+        "llm_calls": extraction.llm_calls,
         "processing_time_ms": round(extraction.processing_time * 1000),
     }
     store.update(

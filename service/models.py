@@ -12,7 +12,7 @@ import msgspec
 from msgspec import Meta
 
 PageSource = Literal["ocr", "text-layer"]
-EngineName = Literal["auto", "tesseract"]
+EngineName = Literal["auto", "tesseract", "llm"]
 
 #: Tesseract page segmentation modes that produce text (0 is OSD only, 2 is not implemented).
 PSM_CHOICES = (1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
@@ -35,7 +35,9 @@ class PageResult(msgspec.Struct):
 
     page: Annotated[int, Meta(description="1-based page number in the document")]
     text: str
-    confidence: Annotated[float, Meta(description="Mean word confidence, 0 to 100")]
+    confidence: Annotated[
+        float | None, Meta(description="Mean word confidence, 0 to 100 (null for a vision model's reading)")
+    ]
     width: Annotated[int, Meta(description="Page width in pixels at the OCR resolution")]
     height: int
     source: PageSource
@@ -59,6 +61,8 @@ class Extraction(msgspec.Struct):
     pages: list[PageResult]
     processing_time: float
     tokens: Tokens = msgspec.field(default_factory=Tokens)
+    model: str | None = None
+    llm_calls: int = 0
 
     @property
     def text(self) -> str:
@@ -66,13 +70,16 @@ class Extraction(msgspec.Struct):
         return "\f".join(page.text for page in self.pages)
 
     @property
-    def confidence(self) -> int:
-        """Mean word confidence over the pages, weighted by each page's word count."""
-        weights = [max(len(page.text.split()), 1) for page in self.pages]
-        if not weights:
-            return 0
-        weighted = sum(page.confidence * weight for page, weight in zip(self.pages, weights, strict=True))
-        return round(weighted / sum(weights))
+    def confidence(self) -> int | None:
+        """Mean word confidence over the pages that have one, weighted by word count."""
+        rated = [
+            (page.confidence, max(len(page.text.split()), 1))
+            for page in self.pages
+            if page.confidence is not None
+        ]
+        if not rated:
+            return None if self.pages else 0
+        return round(sum(value * weight for value, weight in rated) / sum(weight for _, weight in rated))
 
 
 class OcrOptions(RequestBody):
@@ -85,6 +92,13 @@ class OcrOptions(RequestBody):
     include_words: Annotated[bool, Meta(description="Return each word with its box and confidence")] = False
     psm: Annotated[int | None, Meta(description="Tesseract page segmentation mode (default 3)")] = None
     password: Annotated[str | None, Meta(description="Password of an encrypted PDF")] = None
+    document_type_code: Annotated[str, Meta(description="A code from GET /api/document-types")] = "text"
+    ocr_instructions: (
+        Annotated[str, Meta(max_length=4000, description="Free-text guidance for the model")] | None
+    ) = None
+    document_metadata: Annotated[
+        dict[str, Any] | None, Meta(description="Free JSON given to the model as context")
+    ] = None
 
 
 class OcrRequest(OcrOptions, kw_only=True):
@@ -103,6 +117,8 @@ class RawResponse(msgspec.Struct):
     page_count: int
     pages: list[PageResult]
     tokens: Tokens
+    model: Annotated[str | None, Meta(description="The vision model, when one read the pages")] = None
+    llm_calls: int = 0
 
 
 class OcrData(msgspec.Struct):
@@ -111,7 +127,7 @@ class OcrData(msgspec.Struct):
     success: bool
     text: Annotated[str, Meta(description="All pages' text, joined by form feeds")]
     processing_time: Annotated[float, Meta(description="Seconds spent on the document")]
-    confidence: int
+    confidence: int | None
     language: str
     raw_response: RawResponse
 
@@ -131,11 +147,14 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     errors: dict[str, Any] | list[str] | None = None
 
 
-class Health(msgspec.Struct):
+class Health(msgspec.Struct, omit_defaults=True):
     """Answer of ``GET /health`` and ``GET /ready``."""
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = {}
+    llm: Annotated[
+        str | None, Meta(description="The configured vision model (not called), or `not configured`")
+    ] = None
 
 
 def ocr_data(extraction: Extraction) -> OcrData:
@@ -151,6 +170,8 @@ def ocr_data(extraction: Extraction) -> OcrData:
             page_count=extraction.page_count,
             pages=extraction.pages,
             tokens=extraction.tokens,
+            model=extraction.model,
+            llm_calls=extraction.llm_calls,
         ),
     )
 

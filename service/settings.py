@@ -41,6 +41,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_
     blob_dir: str | None = None
     url_allow_private: bool = False
     max_batch_items: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    llm_model: str | None = None
+    llm_concurrency: Annotated[int, Meta(ge=1, le=64)] = 4
+    llm_timeout_s: Annotated[int, Meta(ge=1, le=3600)] = 120
+    llm_max_image_side: Annotated[int, Meta(ge=256, le=8192)] = 2048
+    llm_pages_per_call: Annotated[int, Meta(ge=1, le=100)] = 8
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import anyio
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from redis import Redis
 from redis.exceptions import RedisError
@@ -41,8 +41,10 @@ class HealthController(Controller):
         summary="Redis is reachable and Tesseract runs",
         responses={503: ResponseSpec(data_container=Health, description="Not ready")},
     )
-    async def ready(self, redis: Redis) -> Response[Health]:
-        """200 when Redis answers a PING and Tesseract starts; 503 with the failing checks otherwise."""
+    async def ready(self, request: Request, redis: Redis) -> Response[Health]:
+        """200 when Redis answers a PING and Tesseract starts; 503 with the failing checks otherwise.
+
+        `llm` names the configured vision model, which is not called."""
         checks: dict[str, str] = {}
         try:
             await anyio.to_thread.run_sync(redis.ping)  # the client's own timeouts bound it
@@ -51,6 +53,6 @@ class HealthController(Controller):
             checks["redis"] = "unreachable"
         checks["tesseract"] = "ok" if await anyio.to_thread.run_sync(_tesseract_runs) else "not runnable"
         ready = all(value == "ok" for value in checks.values())
-        return Response(
-            Health(status="ok" if ready else "unavailable", checks=checks), status_code=200 if ready else 503
-        )
+        llm = request.app.state.settings.llm_model or "not configured"
+        health = Health(status="ok" if ready else "unavailable", checks=checks, llm=llm)
+        return Response(health, status_code=200 if ready else 503)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import importlib
 import threading
 
-from service.engines.base import Engine, ReadOptions
+from service.engines.base import Engine, Reading, ReadOptions
 from service.errors import InvalidOption
+from service.settings import get_settings
 
-__all__ = ["Engine", "ReadOptions", "available", "get_engine", "resolve"]
+__all__ = ["Engine", "ReadOptions", "Reading", "available", "get_engine", "resolve"]
 
 _REGISTRY: dict[str, str] = {
     "tesseract": "service.engines.tesseract:TesseractEngine",
+    "llm": "service.engines.llm:LlmEngine",
 }
 
 _instances: dict[str, Engine] = {}
@@ -29,9 +31,10 @@ def available() -> list[str]:
 
 
 def resolve(name: str) -> str:
-    """Map a requested engine name (``auto`` included) to a registered one."""
+    """Map a requested engine name to a registered one: ``auto`` is the vision model when
+    LECTOR_LLM_MODEL is set, Tesseract otherwise."""
     if name == "auto":
-        return "tesseract"
+        return "llm" if get_settings().llm_model else "tesseract"
     if name not in _REGISTRY:
         raise InvalidOption(f"Unknown engine {name!r}; choose one of: auto, {', '.join(available())}.")
     return name

@@ -7,11 +7,11 @@ once in one Lector process (the core never runs more than that in parallel).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
-from service.models import PageResult
+from service.models import PageResult, Tokens
 from service.pages import Page
 
 
@@ -21,6 +21,18 @@ class ReadOptions(msgspec.Struct, frozen=True):
     lang: str = "eng"
     psm: int | None = None
     include_words: bool = False
+    #: The document type's instructions (prompts/<code>.md), for engines that take a prompt.
+    prompt: str = ""
+    instructions: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Reading(msgspec.Struct):
+    """What reading one page produced, and what it cost."""
+
+    result: PageResult
+    tokens: Tokens = msgspec.field(default_factory=Tokens)
+    calls: int = 0
 
 
 class Engine(Protocol):
@@ -32,6 +44,6 @@ class Engine(Protocol):
     def check(self, options: ReadOptions) -> None:
         """Raise InvalidOption (before any page is read) if the options cannot work here."""
 
-    def read(self, page: Page, options: ReadOptions) -> PageResult:
-        """Return the text, mean confidence and words of ``page`` (which has an image)."""
+    def read(self, page: Page, options: ReadOptions) -> Reading:
+        """Read ``page`` (which has an image): its text, confidence and words, and the cost."""
         ...

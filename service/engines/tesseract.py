@@ -16,7 +16,7 @@ from functools import cache
 
 import pytesseract
 
-from service.engines.base import ReadOptions
+from service.engines.base import Reading, ReadOptions
 from service.errors import EngineError, EngineUnavailable, InvalidOption
 from service.models import PSM_CHOICES, PageResult, Word
 from service.pages import Page
@@ -77,8 +77,8 @@ class TesseractEngine:
                 f"Invalid psm {options.psm}: choose one of {', '.join(map(str, PSM_CHOICES))}."
             )
 
-    def read(self, page: Page, options: ReadOptions) -> PageResult:
-        """OCR one raster page and return its text, confidence and words."""
+    def read(self, page: Page, options: ReadOptions) -> Reading:
+        """OCR one raster page: its text, confidence and words (at no token cost)."""
         assert page.image is not None, "text-layer pages never reach an engine"
         config = f"--psm {options.psm or 3}"
         if page.dpi:
@@ -102,7 +102,7 @@ class TesseractEngine:
                 raise EngineError(
                     f"Tesseract gave up on page {page.number} after {PAGE_TIMEOUT_S} s."
                 ) from None
-        return parse_tsv(tsv, page, include_words=options.include_words)
+        return Reading(result=parse_tsv(tsv, page, include_words=options.include_words))
 
 
 def parse_tsv(tsv: str, page: Page, *, include_words: bool) -> PageResult:

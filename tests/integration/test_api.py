@@ -160,10 +160,14 @@ def test_request_id_is_echoed_or_generated(client):
 
 
 def test_health_and_ready(server):
-    assert httpx.get(f"{server.url}/health").json() == {"status": "ok", "checks": {}}
+    assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "checks": {"redis": "ok", "tesseract": "ok"}}
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {"redis": "ok", "tesseract": "ok"},
+        "llm": "not configured",
+    }
 
 
 def test_openapi_documents_every_endpoint_and_error(server):
@@ -264,6 +268,7 @@ def test_ready_is_503_when_redis_is_unreachable(tmp_path):
         assert ready.json() == {
             "status": "unavailable",
             "checks": {"redis": "unreachable", "tesseract": "ok"},
+            "llm": "not configured",
         }
         # With auth off, OCR needs no key.
         assert (

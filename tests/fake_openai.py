@@ -1,0 +1,146 @@
+"""A small server that speaks the OpenAI Chat Completions API, for tests and local demos.
+
+Lector's real ``openai`` client talks to it over HTTP. It answers each page with a
+predictable transcription and predictable token usage, records every request it receives
+(``GET /_requests``), and can be told to fail next (``POST /_script`` with a list of
+``{"status": 500, "headers": {...}, "body": {...}}`` answers, used one per request).
+``POST /_reset`` forgets both.
+
+By hand: ``python -m tests.fake_openai --port 9999``, then run Lector with
+``OPENAI_BASE_URL=http://127.0.0.1:9999/v1 LECTOR_LLM_MODEL=fake-vision``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PROMPT_TOKENS_PER_IMAGE = 100
+PROMPT_TOKENS_BASE = 50
+COMPLETION_TOKENS = 20
+_PAGE = re.compile(r"Page (\d+)")
+
+
+def transcription(page: int | None) -> str:
+    """What the fake model says a page holds."""
+    return f"Transcribed text of page {page}" if page is not None else "Transcribed text"
+
+
+class FakeOpenAI:
+    """The server's state: what it received and what it was told to answer next."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.script: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def answer(
+        self, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """The status, headers and body for one chat completion request."""
+        with self.lock:
+            self.requests.append({"body": body, "authorization": headers.get("authorization", "")})
+            scripted = self.script.pop(0) if self.script else None
+        if scripted is not None:
+            default = {"error": {"message": "scripted failure", "type": "server_error"}}
+            return scripted.get("status", 500), scripted.get("headers", {}), scripted.get("body", default)
+        images, page = 0, None
+        for message in body.get("messages", []):
+            content = message.get("content")
+            parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+            for part in parts:
+                if part.get("type") == "image_url":
+                    images += 1
+                elif part.get("type") == "text" and message.get("role") == "user":
+                    found = _PAGE.search(part.get("text", ""))
+                    page = int(found.group(1)) if found else page
+        prompt_tokens = PROMPT_TOKENS_BASE + PROMPT_TOKENS_PER_IMAGE * images
+        return 200, {}, {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": transcription(page)}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": COMPLETION_TOKENS,
+                      "total_tokens": prompt_tokens + COMPLETION_TOKENS},
+        }  # fmt: skip
+
+
+def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> Any:
+            length = int(self.headers.get("Content-Length") or 0)
+            return json.loads(self.rfile.read(length) or b"null")
+
+        def do_GET(self) -> None:
+            if self.path == "/_requests":
+                with state.lock:
+                    return self._send(200, state.requests)
+            return self._send(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:
+            if self.path.endswith("/chat/completions"):
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                status, extra, body = state.answer(self._body(), headers)
+                return self._send(status, body, extra)
+            if self.path == "/_script":
+                with state.lock:
+                    state.script.extend(self._body())
+                return self._send(200, {"queued": len(state.script)})
+            if self.path == "/_reset":
+                with state.lock:
+                    state.requests.clear()
+                    state.script.clear()
+                return self._send(200, {})
+            return self._send(404, {"error": {"message": "not found"}})
+
+    return Handler
+
+
+@contextmanager
+def running(port: int = 0) -> Iterator[str]:
+    """Serve on loopback in a thread; yields the base URL (add ``/v1`` for the client)."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(FakeOpenAI()))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A fake OpenAI Chat Completions server")
+    parser.add_argument("--port", type=int, default=9999)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(FakeOpenAI()))
+    print(f"fake OpenAI API on http://127.0.0.1:{args.port}/v1 (Ctrl-C to stop)", flush=True)
+    with suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The vision-LLM engine: Lector's real openai client against a fake model server on loopback."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+
+import httpx
+import pytest
+from PIL import Image
+
+from service.engines.llm import encode_page
+from tests.fake_openai import (
+    COMPLETION_TOKENS,
+    PROMPT_TOKENS_BASE,
+    PROMPT_TOKENS_PER_IMAGE,
+    running,
+    transcription,
+)
+from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process
+
+SECRET = "sk-test-secret-0123456789"
+MAX_SIDE = 1024
+PAGE_TOKENS = PROMPT_TOKENS_BASE + PROMPT_TOKENS_PER_IMAGE + COMPLETION_TOKENS
+
+
+@pytest.fixture(scope="module")
+def fake_model():
+    with running() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def llm_stack(fake_model, tmp_path_factory):
+    """A Redis, a server and a worker configured for the fake model."""
+    work = tmp_path_factory.mktemp("llm")
+    redis_process, redis_url = start_redis(work)
+    settings = {
+        "OPENAI_BASE_URL": f"{fake_model}/v1",
+        "OPENAI_API_KEY": SECRET,
+        "LECTOR_LLM_MODEL": "fake-vision",
+        "LECTOR_LLM_MAX_IMAGE_SIDE": str(MAX_SIDE),
+    }
+    server = start_server(work, LECTOR_REDIS_URL=redis_url, **settings)
+    worker = start_worker(work, redis_url, **settings)
+    yield server
+    stop_process(worker)
+    server.stop()
+    redis_process.terminate()
+
+
+@pytest.fixture
+def model(fake_model):
+    """The fake model's control: reset before each test."""
+    with httpx.Client(base_url=fake_model) as control:
+        control.post("/_reset")
+        yield control
+
+
+@pytest.fixture
+def api(llm_stack):
+    with httpx.Client(base_url=llm_stack.url, headers={"X-API-Key": API_KEY}, timeout=120) as client:
+        yield client
+
+
+def b64(path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def test_pages_are_read_by_the_model_with_tokens_summed(api, model, docs):
+    response = api.post(
+        "/api/ocr/extract-text",
+        json={"image": b64(docs["scanned.pdf"]), "engine": "llm", "ocr_instructions": "Keep the line breaks.",
+              "document_metadata": {"customer": "ACME Ltd"}},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["text"] == "\f".join(transcription(page) for page in (1, 2, 3))
+    raw = data["raw_response"]
+    assert (raw["engine"], raw["model"], raw["llm_calls"]) == ("llm", "fake-vision", 3)
+    assert raw["tokens"] == {
+        "prompt": 3 * (PROMPT_TOKENS_BASE + PROMPT_TOKENS_PER_IMAGE),
+        "completion": 3 * COMPLETION_TOKENS,
+        "total": 3 * PAGE_TOKENS,
+    }
+    assert data["confidence"] is None and all(page["confidence"] is None for page in raw["pages"])
+
+    received = model.get("/_requests").json()
+    assert len(received) == 3
+    for request in received:
+        body = request["body"]
+        assert body["model"] == "fake-vision"
+        assert request["authorization"] == f"Bearer {SECRET}"
+        system = body["messages"][0]["content"]
+        assert (
+            system.startswith("# Plain text") and "Keep the line breaks." in system and "ACME Ltd" in system
+        )
+        (image_part,) = [part for part in body["messages"][1]["content"] if part["type"] == "image_url"]
+        header, encoded = image_part["image_url"]["url"].split(",", 1)
+        assert header in ("data:image/jpeg;base64", "data:image/png;base64")
+        image = Image.open(io.BytesIO(base64.b64decode(encoded)))
+        assert max(image.size) == MAX_SIDE  # the 2480x3509 scan, downscaled
+
+
+def test_auto_means_the_model_when_one_is_configured(api, model, docs):
+    data = api.post("/api/ocr/extract-text", json={"image": b64(docs["page.png"])}).json()["data"]
+    assert data["raw_response"]["engine"] == "llm"
+
+
+def test_text_layer_pages_need_no_model_call(api, model, docs):
+    data = api.post("/api/ocr/extract-text", json={"image": b64(docs["mixed.pdf"]), "engine": "llm"}).json()[
+        "data"
+    ]
+    assert [page["source"] for page in data["raw_response"]["pages"]] == ["text-layer", "ocr"]
+    assert data["raw_response"]["llm_calls"] == 1 and len(model.get("/_requests").json()) == 1
+
+
+def test_a_500_and_a_429_are_retried(api, model, docs):
+    model.post("/_script", json=[{"status": 500}, {"status": 429, "headers": {"Retry-After": "1"}}])
+    started = time.monotonic()
+    response = api.post("/api/ocr/extract-text", json={"image": b64(docs["page.png"]), "engine": "llm"})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["text"] == transcription(1)
+    assert (
+        response.json()["data"]["raw_response"]["tokens"]["total"] == PAGE_TOKENS
+    )  # failed calls bill nothing
+    assert len(model.get("/_requests").json()) == 3
+    assert time.monotonic() - started >= 1.0  # Retry-After was honoured
+
+
+def test_rejected_credentials_are_a_clear_failure_without_retries(api, model, docs):
+    model.post(
+        "/_script",
+        json=[{"status": 401, "body": {"error": {"message": "bad key", "type": "invalid_api_key"}}}],
+    )
+    response = api.post("/api/ocr/extract-text", json={"image": b64(docs["page.png"]), "engine": "llm"})
+    assert response.status_code == 503
+    assert response.json()["message"] == "LLM credentials rejected by the model server."
+    assert len(model.get("/_requests").json()) == 1
+
+
+def test_async_conversions_use_the_model_and_fail_once_on_rejected_credentials(api, model, docs):
+    def convert(name: str) -> dict:
+        files = {"image": (name, docs[name].read_bytes())}
+        conversion_id = api.post(
+            "/api/convert-async", files=files, data={"document_type_code": "text", "engine": "llm"}
+        ).json()["conversion_id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = api.get(f"/api/convert-async/status/{conversion_id}", params={"wait": 5}).json()
+            if status["status"] in ("SUCCESS", "FAILED"):
+                return status
+        raise AssertionError(status)
+
+    status = convert("scanned.pdf")
+    assert status["status"] == "SUCCESS", status
+    data = status["data"]
+    assert (data["engine"], data["model"], data["llm_calls"], data["tokens_used"]) == (
+        "llm", "fake-vision", 3, 3 * PAGE_TOKENS,
+    )  # fmt: skip
+
+    model.post("/_reset")
+    model.post("/_script", json=[{"status": 403}] * 5)
+    status = convert("page.png")
+    assert status["status"] == "FAILED"
+    assert status["error"] == {"message": "LLM credentials rejected by the model server."}
+    assert len(model.get("/_requests").json()) == 1  # neither the client nor the queue retried
+
+
+def test_ready_names_the_model_and_logs_hold_no_key(api, llm_stack):
+    assert api.get("/ready").json()["llm"] == "fake-vision"
+    assert SECRET not in llm_stack.logs()
+
+
+def test_pages_are_never_upscaled_and_the_smaller_encoding_wins():
+    small = Image.new("L", (300, 120), 255)
+    url = encode_page(small, 2048)
+    header, encoded = url.split(",", 1)
+    assert Image.open(io.BytesIO(base64.b64decode(encoded))).size == (300, 120)
+    assert header == "data:image/png;base64"  # a flat white page compresses far better as PNG

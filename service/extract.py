@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from service.doctypes import get_document_type
+from service.doctypes import DocumentType, get_document_type
 from service.engines import Engine, Reading, ReadOptions, get_engine
-from service.errors import TooManyPages
+from service.engines.base import FieldEngine
+from service.errors import InvalidOption, TooManyPages
 from service.models import Extraction, PageResult, Tokens, Word
 from service.pages import Document, Page, open_document, select_pages
 
@@ -98,11 +99,22 @@ def extract(
         metadata=options.metadata,
     )
     engine.check(read_options)
+    if document_type.schema is not None and not hasattr(engine, "read_fields"):
+        raise InvalidOption(
+            f"The document type {document_type.code!r} needs a vision model: set LECTOR_LLM_MODEL on the "
+            "server and use engine llm or auto."
+        )
+    fields = None
     with open_document(data, password=options.password) as document:
         numbers = select_pages(options.pages, document.page_count)
         if len(numbers) > options.max_pages:
             raise TooManyPages(len(numbers), options.max_pages)
-        readings = _read_pages(document, numbers, engine, read_options, options, on_progress)
+        if document_type.schema is None:
+            readings = _read_pages(document, numbers, engine, read_options, options, on_progress)
+        else:
+            readings, fields = _read_fields(
+                document, numbers, engine, document_type, read_options, options, on_progress
+            )
         page_count = document.page_count
     return Extraction(
         engine=engine.name,
@@ -117,6 +129,7 @@ def extract(
         ),
         model=getattr(engine, "model", None),
         llm_calls=sum(reading.calls for reading in readings),
+        fields=fields,
     )
 
 
@@ -156,6 +169,66 @@ def _read_pages(
         for _, future in pending:
             future.cancel()
     return [result for result in results if result is not None]
+
+
+def _read_fields(
+    document: Document,
+    numbers: list[int],
+    engine: FieldEngine,
+    document_type: DocumentType,
+    read_options: ReadOptions,
+    options: ExtractOptions,
+    on_progress: ProgressCallback | None,
+) -> tuple[list[Reading], dict[str, Any]]:
+    """A typed document: pages go to the engine a chunk at a time, and the chunks' fields merge.
+
+    The pages' own results carry their text layer where they have one (the model's answer is
+    the fields, not a transcription). The cost of each chunk is booked on its first page.
+    """
+    readings: list[Reading] = []
+    found: list[dict[str, Any]] = []
+    chunk: list[Page] = []
+    assert document_type.schema is not None
+
+    def flush() -> None:
+        reading = engine.read_fields(chunk, document_type.code, document_type.schema, read_options)
+        found.append(reading.fields)
+        for index, page in enumerate(chunk):
+            cost = {"tokens": reading.tokens, "calls": reading.calls} if index == 0 else {}
+            readings.append(Reading(result=_page_result(page, include_words=options.include_words), **cost))
+        chunk.clear()
+        if on_progress is not None:
+            on_progress(len(readings), len(numbers))
+
+    for page in document.pages(numbers, dpi=options.dpi, force_ocr=options.force_ocr):
+        chunk.append(page)
+        if len(chunk) == engine.pages_per_call:
+            flush()
+    if chunk:
+        flush()
+    return readings, merge_fields(found)
+
+
+def merge_fields(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Chunks of one document as one: each field from the first chunk that has it, and
+    ``line_items`` concatenated in page order."""
+    merged: dict[str, Any] = {}
+    for fields in chunks:
+        for name, value in fields.items():
+            if name == "line_items" and value:
+                merged["line_items"] = [*(merged.get("line_items") or []), *value]
+            elif merged.get(name) is None:
+                merged[name] = value
+    return merged
+
+
+def _page_result(page: Page, *, include_words: bool) -> PageResult:
+    """A page of a typed document: its text layer if it has one; a raster page's text is the model's."""
+    if page.has_text_layer:
+        return _text_layer_result(page, include_words=include_words).result
+    return PageResult(
+        page=page.number, text="", confidence=None, width=page.width, height=page.height, source="ocr"
+    )
 
 
 def _text_layer_result(page: Page, *, include_words: bool) -> Reading:

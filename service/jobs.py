@@ -287,7 +287,7 @@ def run_conversion(conversion_id: str) -> None:
     result = {
         "document_type_code": record.document_type_code,
         "text": extraction.text,
-        "fields": None,
+        "fields": extraction.fields,
         "pages": msgspec.to_builtins(extraction.pages),
         "tokens": msgspec.to_builtins(extraction.tokens),
         "tokens_used": extraction.tokens.total,

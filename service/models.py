@@ -63,6 +63,7 @@ class Extraction(msgspec.Struct):
     tokens: Tokens = msgspec.field(default_factory=Tokens)
     model: str | None = None
     llm_calls: int = 0
+    fields: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
@@ -130,6 +131,9 @@ class OcrData(msgspec.Struct):
     confidence: int | None
     language: str
     raw_response: RawResponse
+    fields: Annotated[
+        dict[str, Any] | None, Meta(description="The document type's fields (null for `text`)")
+    ] = None
 
 
 class OcrResponse(msgspec.Struct):
@@ -165,6 +169,7 @@ def ocr_data(extraction: Extraction) -> OcrData:
         processing_time=extraction.processing_time,
         confidence=extraction.confidence,
         language=extraction.language,
+        fields=extraction.fields,
         raw_response=RawResponse(
             engine=extraction.engine,
             page_count=extraction.page_count,

@@ -33,6 +33,27 @@ def transcription(page: int | None) -> str:
     return f"Transcribed text of page {page}" if page is not None else "Transcribed text"
 
 
+def example_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """A schema-conformant answer: every field null but the first text one, "Example".
+
+    The schema comes from a `json_schema` response format, or from the system prompt after
+    a fallback to `json_object`.
+    """
+    response_format = body["response_format"]
+    if response_format.get("type") == "json_schema":
+        schema = response_format["json_schema"]["schema"]
+    else:
+        system = body["messages"][0]["content"]
+        schema = json.loads(system[system.index("{", system.rindex("JSON Schema:")) :])
+    fields: dict[str, Any] = dict.fromkeys(schema.get("properties", {}))
+    text_fields = [
+        name for name, spec in schema.get("properties", {}).items() if "string" in spec.get("type", [])
+    ]
+    if text_fields:
+        fields[text_fields[0]] = "Example"
+    return fields
+
+
 class FakeOpenAI:
     """The server's state: what it received and what it was told to answer next."""
 
@@ -48,7 +69,7 @@ class FakeOpenAI:
         with self.lock:
             self.requests.append({"body": body, "authorization": headers.get("authorization", "")})
             scripted = self.script.pop(0) if self.script else None
-        if scripted is not None:
+        if scripted is not None and "content" not in scripted:
             default = {"error": {"message": "scripted failure", "type": "server_error"}}
             return scripted.get("status", 500), scripted.get("headers", {}), scripted.get("body", default)
         images, page = 0, None
@@ -62,13 +83,19 @@ class FakeOpenAI:
                     found = _PAGE.search(part.get("text", ""))
                     page = int(found.group(1)) if found else page
         prompt_tokens = PROMPT_TOKENS_BASE + PROMPT_TOKENS_PER_IMAGE * images
+        if scripted is not None:
+            reply = scripted["content"]
+        elif body.get("response_format"):
+            reply = json.dumps(example_fields(body))
+        else:
+            reply = transcription(page)
         return 200, {}, {
             "id": f"chatcmpl-{len(self.requests)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "fake"),
             "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": transcription(page)}}],
+                         "message": {"role": "assistant", "content": reply}}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": COMPLETION_TOKENS,
                       "total_tokens": prompt_tokens + COMPLETION_TOKENS},
         }  # fmt: skip

@@ -35,6 +35,14 @@ class Reading(msgspec.Struct):
     calls: int = 0
 
 
+class FieldsReading(msgspec.Struct):
+    """The fields an engine found on some pages of a typed document, and what it cost."""
+
+    fields: dict[str, Any]
+    tokens: Tokens = msgspec.field(default_factory=Tokens)
+    calls: int = 0
+
+
 class Engine(Protocol):
     """Reads the text of raster pages."""
 
@@ -46,4 +54,16 @@ class Engine(Protocol):
 
     def read(self, page: Page, options: ReadOptions) -> Reading:
         """Read ``page`` (which has an image): its text, confidence and words, and the cost."""
+        ...
+
+
+class FieldEngine(Engine, Protocol):
+    """An engine that also finds a typed document's fields (the vision model does)."""
+
+    pages_per_call: int
+
+    def read_fields(
+        self, pages: list[Page], code: str, schema: dict[str, Any], options: ReadOptions
+    ) -> FieldsReading:
+        """The fields of ``schema`` on ``pages``, which belong together (one call's worth)."""
         ...

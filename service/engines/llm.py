@@ -17,18 +17,43 @@ import base64
 import io
 import json
 import os
+import threading
+from typing import Any
 
 import openai
+from jsonschema import Draft202012Validator
 from openai.types.chat import ChatCompletion
 from PIL import Image
 
-from service.engines.base import Reading, ReadOptions
+from service.engines.base import FieldsReading, Reading, ReadOptions
 from service.errors import EngineError, EngineUnavailable, LlmCredentialsRejected
 from service.models import PageResult, Tokens
 from service.pages import Page
 from service.settings import get_settings
 
 MAX_RETRIES = 3
+
+# Base URLs whose server refused `json_schema` response formats: they get `json_object`
+# with the schema in the prompt from then on, without a wasted call each time.
+_JSON_OBJECT_ONLY: set[str] = set()
+_JSON_OBJECT_ONLY_LOCK = threading.Lock()
+
+
+def schema_problems(reply: str | None, schema: dict[str, Any]) -> list[str]:
+    """Why ``reply`` is not an instance of ``schema``: one ``path: reason`` per violation."""
+    try:
+        value = json.loads(reply or "")
+    except ValueError:
+        return ["the reply is not valid JSON"]
+    return [
+        f"{error.json_path}: {error.message}"
+        for error in sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: e.json_path)
+    ]
+
+
+def _strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as a response format takes it (without the document-level keywords)."""
+    return {name: value for name, value in schema.items() if name not in ("$schema", "$id", "title")}
 
 
 def encode_page(image: Image.Image, max_side: int) -> str:
@@ -69,6 +94,7 @@ class LlmEngine:
             raise EngineUnavailable("No vision model is configured on this server (LECTOR_LLM_MODEL).")
         self.model = settings.llm_model
         self.concurrency = settings.llm_concurrency
+        self.pages_per_call = settings.llm_pages_per_call
         self._max_side = settings.llm_max_image_side
         self._timeout_s = settings.llm_timeout_s
         # Local servers (Ollama, vLLM, llama.cpp) often need no key; the client insists on one.
@@ -95,21 +121,94 @@ class LlmEngine:
             },
         ]
         response = self._complete(messages, page.number)
-        usage = response.usage
-        tokens = Tokens(
-            prompt=usage.prompt_tokens if usage else 0,
-            completion=usage.completion_tokens if usage else 0,
-            total=usage.total_tokens if usage else 0,
-        )
+        tokens = _add(Tokens(), response)
         text = (response.choices[0].message.content or "").strip() if response.choices else ""
         result = PageResult(
             page=page.number, text=text, confidence=None, width=page.width, height=page.height, source="ocr"
         )
         return Reading(result=result, tokens=tokens, calls=1)
 
-    def _complete(self, messages: list[dict], page_number: int) -> ChatCompletion:
+    def read_fields(
+        self, pages: list[Page], code: str, schema: dict[str, Any], options: ReadOptions
+    ) -> FieldsReading:
+        """The fields of ``schema`` found on ``pages`` (one call, plus one repair if needed)."""
+        content: list[dict[str, Any]] = [
+            {"type": "text", "text": f"Pages {pages[0].number} to {pages[-1].number} of the document."}
+        ]
+        for page in pages:
+            if page.image is None:  # a PDF page's own text layer needs no picture
+                content.append({"type": "text", "text": f"Text of page {page.number}:\n{page.text}"})
+            else:
+                content.append(
+                    {"type": "image_url", "image_url": {"url": encode_page(page.image, self._max_side)}}
+                )
+        base_url = str(self._client.base_url)
+        use_schema = base_url not in _JSON_OBJECT_ONLY
+        messages = self._typed_messages(options, schema, content, schema_in_prompt=not use_schema)
+        tokens, calls = Tokens(), 0
+        for attempt in ("first", "repair"):
+            try:
+                response = self._complete(
+                    messages, pages[0].number, self._response_format(code, schema, use_schema)
+                )
+            except openai.BadRequestError:
+                if not use_schema:
+                    raise EngineError("The model server refused the request (400).") from None
+                with _JSON_OBJECT_ONLY_LOCK:
+                    _JSON_OBJECT_ONLY.add(base_url)
+                use_schema = False
+                messages = self._typed_messages(options, schema, content, schema_in_prompt=True)
+                response = self._complete(
+                    messages, pages[0].number, self._response_format(code, schema, False)
+                )
+            tokens, calls = _add(tokens, response), calls + 1
+            reply = response.choices[0].message.content if response.choices else None
+            problems = schema_problems(reply, schema)
+            if not problems:
+                return FieldsReading(fields=json.loads(reply or "{}"), tokens=tokens, calls=calls)
+            if attempt == "first":
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": reply or ""},
+                    {"role": "user", "content": "Your reply does not follow the JSON Schema: "
+                     + "; ".join(problems[:20]) + ". Answer again with corrected JSON only."},
+                ]  # fmt: skip
+        raise EngineError(f"The model's reply does not follow the {code} schema: {'; '.join(problems[:10])}.")
+
+    def _typed_messages(
+        self,
+        options: ReadOptions,
+        schema: dict[str, Any],
+        content: list[dict[str, Any]],
+        *,
+        schema_in_prompt: bool,
+    ) -> list[dict[str, Any]]:
+        system = system_prompt(options)
+        if schema_in_prompt:
+            system += f"\n\nAnswer with one JSON object that follows this JSON Schema:\n{json.dumps(schema)}"
+        return [{"role": "system", "content": system}, {"role": "user", "content": content}]
+
+    @staticmethod
+    def _response_format(code: str, schema: dict[str, Any], use_schema: bool) -> dict[str, Any]:
+        if use_schema:
+            return {
+                "type": "json_schema",
+                "json_schema": {"name": code, "strict": True, "schema": _strict_schema(schema)},
+            }
+        return {"type": "json_object"}
+
+    def _complete(
+        self, messages: list[dict], page_number: int, response_format: dict[str, Any] | None = None
+    ) -> ChatCompletion:
+        extra = {"response_format": response_format} if response_format else {}
         try:
-            return self._client.chat.completions.create(model=self.model, messages=messages, temperature=0)
+            return self._client.chat.completions.create(
+                model=self.model, messages=messages, temperature=0, **extra
+            )
+        except openai.BadRequestError:
+            if response_format:
+                raise  # read_fields decides: json_schema unsupported, or a real refusal
+            raise EngineError(f"The model server refused the request for page {page_number} (400).") from None
         except (openai.AuthenticationError, openai.PermissionDeniedError):
             raise LlmCredentialsRejected("LLM credentials rejected by the model server.") from None
         except openai.APITimeoutError:
@@ -122,3 +221,15 @@ class LlmEngine:
             raise EngineError(
                 f"The model server answered {exc.status_code} for page {page_number}."
             ) from None
+
+
+def _add(tokens: Tokens, response: ChatCompletion) -> Tokens:
+    """``tokens`` plus what ``response`` used."""
+    usage = response.usage
+    if usage is None:
+        return tokens
+    return Tokens(
+        prompt=tokens.prompt + usage.prompt_tokens,
+        completion=tokens.completion + usage.completion_tokens,
+        total=tokens.total + usage.total_tokens,
+    )

@@ -36,8 +36,17 @@ def test_base64_image_gives_the_documented_answer(client, docs):
     body = response.json()
     assert body["success"] is True
     data = body["data"]
-    assert set(data) == {"success", "text", "processing_time", "confidence", "language", "raw_response"}
+    assert set(data) == {
+        "success",
+        "text",
+        "processing_time",
+        "confidence",
+        "language",
+        "raw_response",
+        "fields",
+    }
     assert character_error_rate(FIRST, data["text"]) <= 0.02
+    assert data["fields"] is None  # plain text has no fields
     assert data["language"] == "eng" and 80 <= data["confidence"] <= 100 and data["processing_time"] > 0
     raw = data["raw_response"]
     assert raw["engine"] == "tesseract" and raw["page_count"] == 1
@@ -299,3 +308,10 @@ def test_without_tesseract_ocr_is_503_and_not_ready(redis_url, tmp_path, docs):
         assert text_pdf.status_code == 503
     finally:
         running.stop()
+
+
+def test_typed_documents_need_a_vision_model_until_offline_extraction_exists(client, docs):
+    response = post_json(client, {"image": b64(docs["page.png"]), "document_type_code": "receipt"})
+    assert_error(response, 422, "The document type 'receipt' needs a vision model: set LECTOR_LLM_MODEL")
+    assert_error(post_json(client, {"image": b64(docs["page.png"]), "document_type_code": "passport"}), 422,
+                 "Unknown document_type_code 'passport'; valid codes: invoice, receipt, text.")  # fmt: skip

@@ -28,7 +28,15 @@ def test_ocr_prints_the_text(docs):
 def test_ocr_json_has_the_api_data_shape(docs):
     result = lector("ocr", str(docs["mixed.pdf"]), "--json", "--words")
     data = json.loads(result.stdout)
-    assert set(data) == {"success", "text", "processing_time", "confidence", "language", "raw_response"}
+    assert set(data) == {
+        "success",
+        "text",
+        "processing_time",
+        "confidence",
+        "language",
+        "raw_response",
+        "fields",
+    }
     assert [page["source"] for page in data["raw_response"]["pages"]] == ["text-layer", "ocr"]
     assert data["raw_response"]["pages"][0]["words"]
 

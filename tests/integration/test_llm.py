@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import csv
 import io
+import json
 import time
 
 import httpx
@@ -41,6 +43,7 @@ def llm_stack(fake_model, tmp_path_factory):
         "OPENAI_API_KEY": SECRET,
         "LECTOR_LLM_MODEL": "fake-vision",
         "LECTOR_LLM_MAX_IMAGE_SIDE": str(MAX_SIDE),
+        "LECTOR_LLM_PAGES_PER_CALL": "2",
     }
     server = start_server(work, LECTOR_REDIS_URL=redis_url, **settings)
     worker = start_worker(work, redis_url, **settings)
@@ -179,3 +182,126 @@ def test_pages_are_never_upscaled_and_the_smaller_encoding_wins():
     header, encoded = url.split(",", 1)
     assert Image.open(io.BytesIO(base64.b64decode(encoded))).size == (300, 120)
     assert header == "data:image/png;base64"  # a flat white page compresses far better as PNG
+
+
+RECEIPT = {
+    "merchant_name": "Corner Bakery", "merchant_address": "1 Main Street", "merchant_phone": None,
+    "date": "2024-03-14", "time": "09:30", "currency": "GBP", "subtotal": 7.5, "tax": 1.5, "tip": None,
+    "total": 9.0, "payment_method": "card",
+    "line_items": [{"description": "Sourdough", "quantity": 2, "unit_price": 3.75, "amount": 7.5}],
+}  # fmt: skip
+INVOICE_NULLS = dict.fromkeys(
+    "invoice_number invoice_date due_date purchase_order vendor_name vendor_address vendor_tax_id "
+    "customer_name customer_address currency subtotal tax total amount_due payment_terms iban "
+    "line_items".split()
+)
+
+
+def wait_for_end(api: httpx.Client, conversion_id: str) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = api.get(f"/api/convert-async/status/{conversion_id}", params={"wait": 5}).json()
+        if status["status"] in ("SUCCESS", "FAILED"):
+            return status
+    raise AssertionError(status)
+
+
+def test_a_receipt_comes_back_as_schema_fields(api, model, docs):
+    model.post("/_script", json=[{"content": json.dumps(RECEIPT)}])
+    body = {"image": b64(docs["page.png"]), "document_type_code": "receipt",
+            "ocr_instructions": "Prices in GBP.", "document_metadata": {"store": 17}}  # fmt: skip
+    response = api.post("/api/ocr/extract-text", json=body)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["fields"] == RECEIPT
+    assert data["raw_response"]["llm_calls"] == 1 and data["raw_response"]["tokens"]["total"] == PAGE_TOKENS
+    (request,) = model.get("/_requests").json()
+    response_format = request["body"]["response_format"]
+    assert response_format["type"] == "json_schema" and response_format["json_schema"]["strict"] is True
+    assert list(response_format["json_schema"]["schema"]["properties"]) == list(RECEIPT)
+    system = request["body"]["messages"][0]["content"]
+    assert system.startswith("# Receipt") and "Prices in GBP." in system and '{"store": 17}' in system
+
+
+def test_long_invoices_are_read_in_chunks_and_merged(api, model, docs):
+    first = {**INVOICE_NULLS, "invoice_number": "INV-7", "line_items": [{"description": "A", "quantity": 1,
+             "unit_price": 2.0, "amount": 2.0}]}  # fmt: skip
+    second = {**INVOICE_NULLS, "invoice_number": "ignored", "total": 45.0, "line_items": [{"description": "B",
+              "quantity": 1, "unit_price": 3.0, "amount": 3.0}]}  # fmt: skip
+    model.post("/_script", json=[{"content": json.dumps(first)}, {"content": json.dumps(second)}])
+    files = {"image": ("invoice.pdf", docs["scanned.pdf"].read_bytes())}
+    submitted = api.post("/api/convert-async", files=files, data={"document_type_code": "invoice"}).json()
+    status = wait_for_end(api, submitted["conversion_id"])
+    assert status["status"] == "SUCCESS", status
+    fields = status["data"]["fields"]
+    assert (fields["invoice_number"], fields["total"]) == ("INV-7", 45.0)
+    assert [item["description"] for item in fields["line_items"]] == ["A", "B"]
+    two_calls_three_images = 3 * PROMPT_TOKENS_PER_IMAGE + 2 * (PROMPT_TOKENS_BASE + COMPLETION_TOKENS)
+    assert (status["data"]["llm_calls"], status["data"]["tokens_used"]) == (2, two_calls_three_images)
+    images_per_call = [
+        sum(part["type"] == "image_url" for part in request["body"]["messages"][1]["content"])
+        for request in model.get("/_requests").json()
+    ]
+    assert images_per_call == [2, 1]  # LECTOR_LLM_PAGES_PER_CALL=2
+
+
+def test_an_invalid_reply_gets_one_repair_call(api, model, docs):
+    model.post(
+        "/_script", json=[{"content": "Sure! Here is the receipt: {"}, {"content": json.dumps(RECEIPT)}]
+    )
+    response = api.post(
+        "/api/ocr/extract-text", json={"image": b64(docs["page.png"]), "document_type_code": "receipt"}
+    )
+    assert response.json()["data"]["fields"] == RECEIPT
+    assert (
+        response.json()["data"]["raw_response"]["tokens"]["total"] == 2 * PAGE_TOKENS
+    )  # the repair is counted
+    repair = model.get("/_requests").json()[1]["body"]["messages"]
+    assert repair[-2]["role"] == "assistant" and "the reply is not valid JSON" in repair[-1]["content"]
+
+
+def test_repeated_invalid_output_fails_naming_the_paths(api, model, docs):
+    wrong = json.dumps({**RECEIPT, "total": "nine", "date": "14/03/2024"})
+    model.post("/_script", json=[{"content": wrong}, {"content": wrong}])
+    response = api.post(
+        "/api/ocr/extract-text", json={"image": b64(docs["page.png"]), "document_type_code": "receipt"}
+    )
+    assert response.status_code == 500
+    message = response.json()["message"]
+    assert message.startswith("The model's reply does not follow the receipt schema:")
+    assert "$.date:" in message and "$.total:" in message
+
+
+def test_typed_documents_are_listed_and_batched_with_schema_columns(api, model, docs):
+    listed = {
+        kind["code"]: kind["schema"] for kind in api.get("/api/document-types").json()["document_types"]
+    }
+    assert list(listed["receipt"]["properties"]) == list(RECEIPT) and listed["text"] is None
+    encoded = b64(docs["page.png"])
+    created = api.post(
+        "/api/batches/", json={"document_type_code": "receipt", "items": [{"image_base64": encoded}] * 2}
+    ).json()
+    deadline = time.monotonic() + 60
+    while api.get(f"/api/batches/{created['batch_id']}").json()["status"] != "SUCCESS":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    rows = list(
+        csv.DictReader(io.StringIO(api.get(f"/api/batches/{created['batch_id']}/results?format=csv").text))
+    )
+    assert list(rows[0])[5:] == list(RECEIPT)  # after index, filename, status, error, tokens_used
+    assert [row["merchant_name"] for row in rows] == ["Example", "Example"]  # the fake's default answer
+    assert rows[0]["line_items"] == ""  # null
+
+
+def test_a_server_without_json_schema_gets_json_object_and_is_remembered(api, model, docs):
+    """Runs last here: the fallback is remembered for the rest of the server's life."""
+    refusal = {"status": 400, "body": {"error": {"message": "response_format not supported"}}}
+    model.post("/_script", json=[refusal, {"content": json.dumps(RECEIPT)}])
+    body = {"image": b64(docs["page.png"]), "document_type_code": "receipt"}
+    assert api.post("/api/ocr/extract-text", json=body).json()["data"]["fields"] == RECEIPT
+    model.post("/_script", json=[{"content": json.dumps(RECEIPT)}])
+    assert api.post("/api/ocr/extract-text", json=body).json()["data"]["fields"] == RECEIPT
+    formats = [request["body"]["response_format"]["type"] for request in model.get("/_requests").json()]
+    assert formats == ["json_schema", "json_object", "json_object"]
+    system = model.get("/_requests").json()[1]["body"]["messages"][0]["content"]
+    assert "follows this JSON Schema" in system and '"merchant_name"' in system

@@ -12,7 +12,7 @@ import msgspec
 from msgspec import Meta
 
 PageSource = Literal["ocr", "text-layer"]
-EngineName = Literal["auto", "tesseract", "llm"]
+EngineName = Literal["auto", "tesseract", "llm", "hybrid"]
 
 #: Tesseract page segmentation modes that produce text (0 is OSD only, 2 is not implemented).
 PSM_CHOICES = (1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
@@ -118,6 +118,7 @@ class RawResponse(msgspec.Struct):
     page_count: int
     pages: list[PageResult]
     tokens: Tokens
+    tokens_used: Annotated[int, Meta(description="tokens.total, as in asynchronous results")] = 0
     model: Annotated[str | None, Meta(description="The vision model, when one read the pages")] = None
     llm_calls: int = 0
 
@@ -175,6 +176,7 @@ def ocr_data(extraction: Extraction) -> OcrData:
             page_count=extraction.page_count,
             pages=extraction.pages,
             tokens=extraction.tokens,
+            tokens_used=extraction.tokens.total,
             model=extraction.model,
             llm_calls=extraction.llm_calls,
         ),

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from litestar import Controller, Request, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
+from msgspec import Meta
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.payloads import check_size, decode_base64_document
 from service.api.responses import AUTH_ERRORS, error_spec
-from service.errors import TooManyPages
+from service.errors import InvalidOption, TooManyPages
 from service.extract import extract, options_for
 from service.models import OcrOptions, OcrRequest, OcrResponse, ocr_data
 from service.settings import Settings
@@ -31,6 +33,20 @@ class OcrForm(OcrOptions, kw_only=True):
     """Multipart body of ``POST /api/ocr/extract-text-from-file``."""
 
     file: UploadFile
+    # A form field is a string: the JSON object arrives encoded and is decoded by the handler.
+    document_metadata: Annotated[str | None, Meta(description="A JSON object, as a string")] = None  # type: ignore[assignment]
+
+    def options(self) -> OcrOptions:
+        """The OCR options, with ``document_metadata`` decoded; InvalidOption when it is not an object."""
+        fields = {name: getattr(self, name) for name in OcrOptions.__struct_fields__}
+        if self.document_metadata is not None:
+            try:
+                fields["document_metadata"] = json.loads(self.document_metadata)
+            except ValueError:
+                fields["document_metadata"] = None
+            if not isinstance(fields["document_metadata"], dict):
+                raise InvalidOption("The `document_metadata` field must be a JSON object.")
+        return OcrOptions(**fields)
 
 
 class OcrController(Controller):
@@ -56,7 +72,7 @@ class OcrController(Controller):
         settings: Settings = request.app.state.settings
         check_size(data.file.file.seek(0, 2), settings.max_upload_bytes)
         data.file.file.seek(0)
-        return _run(data.file.file.read(), data, settings)
+        return _run(data.file.file.read(), data.options(), settings)
 
 
 def _run(document: bytes, options: OcrOptions, settings: Settings) -> OcrResponse:

@@ -19,6 +19,7 @@ __all__ = ["Engine", "ReadOptions", "Reading", "available", "get_engine", "resol
 _REGISTRY: dict[str, str] = {
     "tesseract": "service.engines.tesseract:TesseractEngine",
     "llm": "service.engines.llm:LlmEngine",
+    "hybrid": "service.engines.llm:HybridEngine",
 }
 
 _instances: dict[str, Engine] = {}

@@ -116,7 +116,7 @@ class LlmEngine:
                 "role": "user",
                 "content": [
                     {"type": "text", "text": f"Page {page.number} of the document."},
-                    {"type": "image_url", "image_url": {"url": encode_page(page.image, self._max_side)}},
+                    *self.page_parts(page, options),
                 ],
             },
         ]
@@ -128,6 +128,12 @@ class LlmEngine:
         )
         return Reading(result=result, tokens=tokens, calls=1)
 
+    def page_parts(self, page: Page, options: ReadOptions) -> list[dict[str, Any]]:
+        """How one page goes to the model: its picture, or the text of its own text layer."""
+        if page.image is None:  # a PDF page's own text layer needs no picture
+            return [{"type": "text", "text": f"Text of page {page.number}:\n{page.text}"}]
+        return [{"type": "image_url", "image_url": {"url": encode_page(page.image, self._max_side)}}]
+
     def read_fields(
         self, pages: list[Page], code: str, schema: dict[str, Any], options: ReadOptions
     ) -> FieldsReading:
@@ -136,12 +142,7 @@ class LlmEngine:
             {"type": "text", "text": f"Pages {pages[0].number} to {pages[-1].number} of the document."}
         ]
         for page in pages:
-            if page.image is None:  # a PDF page's own text layer needs no picture
-                content.append({"type": "text", "text": f"Text of page {page.number}:\n{page.text}"})
-            else:
-                content.append(
-                    {"type": "image_url", "image_url": {"url": encode_page(page.image, self._max_side)}}
-                )
+            content.extend(self.page_parts(page, options))
         base_url = str(self._client.base_url)
         use_schema = base_url not in _JSON_OBJECT_ONLY
         messages = self._typed_messages(options, schema, content, schema_in_prompt=not use_schema)
@@ -233,3 +234,38 @@ def _add(tokens: Tokens, response: ChatCompletion) -> Tokens:
         completion=tokens.completion + usage.completion_tokens,
         total=tokens.total + usage.total_tokens,
     )
+
+
+class HybridEngine(LlmEngine):
+    """The vision model, given Tesseract's reading of each page along with its picture.
+
+    Small models read numbers and names better with the OCR text beside the image, and the
+    text costs few tokens next to the image.
+    """
+
+    name = "hybrid"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Built here, not through the registry: get_engine holds the registry's lock while
+        # it builds this engine. Tesseract keeps no state worth sharing.
+        from service.engines.tesseract import TesseractEngine
+
+        self._tesseract = TesseractEngine()
+
+    def check(self, options: ReadOptions) -> None:
+        """Tesseract's checks: the language must be installed."""
+        self._tesseract.check(options)
+
+    def page_parts(self, page: Page, options: ReadOptions) -> list[dict[str, Any]]:
+        """The page as the vision model gets it, plus Tesseract's text of it."""
+        parts = super().page_parts(page, options)
+        if page.image is not None:
+            ocr = self._tesseract.read(page, ReadOptions(lang=options.lang, psm=options.psm)).result.text
+            parts.append(
+                {
+                    "type": "text",
+                    "text": f"Tesseract's reading of page {page.number} (it may contain errors):\n{ocr}",
+                }
+            )
+        return parts

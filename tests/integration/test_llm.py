@@ -245,6 +245,47 @@ def test_long_invoices_are_read_in_chunks_and_merged(api, model, docs):
     assert images_per_call == [2, 1]  # LECTOR_LLM_PAGES_PER_CALL=2
 
 
+def test_an_invoice_uploaded_as_a_file_gives_its_fields(api, model, docs):
+    invoice = {
+        **INVOICE_NULLS,
+        "invoice_number": "2024-0117",
+        "vendor_name": "Northwind Traders Ltd",
+        "total": 45.0,
+    }
+    model.post("/_script", json=[{"content": json.dumps(invoice)}])
+    response = api.post(
+        "/api/ocr/extract-text-from-file",
+        files={"file": ("invoice.png", docs["page.png"].read_bytes())},
+        data={"document_type_code": "invoice", "document_metadata": '{"po": "PO-9"}'},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["fields"] == invoice
+    assert response.json()["data"]["raw_response"]["tokens_used"] == PAGE_TOKENS
+    assert '{"po": "PO-9"}' in model.get("/_requests").json()[0]["body"]["messages"][0]["content"]
+    bad = api.post(
+        "/api/ocr/extract-text-from-file",
+        files={"file": ("invoice.png", docs["page.png"].read_bytes())},
+        data={"document_type_code": "invoice", "document_metadata": "[1, 2]"},
+    )
+    assert (bad.status_code, bad.json()["message"]) == (
+        422,
+        "The `document_metadata` field must be a JSON object.",
+    )
+
+
+def test_hybrid_sends_tesseract_text_along_with_each_image(api, model, docs):
+    data = api.post(
+        "/api/ocr/extract-text", json={"image": b64(docs["page.png"]), "engine": "hybrid"}
+    ).json()["data"]
+    assert data["raw_response"]["engine"] == "hybrid" and data["text"] == transcription(1)
+    parts = model.get("/_requests").json()[0]["body"]["messages"][1]["content"]
+    assert [part["type"] for part in parts] == ["text", "image_url", "text"]
+    assert (
+        parts[2]["text"].startswith("Tesseract's reading of page 1")
+        and "Northwind Traders" in parts[2]["text"]
+    )
+
+
 def test_an_invalid_reply_gets_one_repair_call(api, model, docs):
     model.post(
         "/_script", json=[{"content": "Sure! Here is the receipt: {"}, {"content": json.dumps(RECEIPT)}]

@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     ocr = commands.add_parser("ocr", help="extract the text of a file in this process")
     ocr.add_argument("file", type=Path)
     ocr.add_argument("--lang", default="eng", help="Tesseract language(s), e.g. eng or eng+deu")
+    ocr.add_argument("--type", default="text", dest="document_type", help="document type code, e.g. receipt")
+    ocr.add_argument("--engine", default="auto", choices=["auto", "tesseract", "llm", "hybrid"])
     ocr.add_argument("--pages", help="page selection such as 1-3,5")
     ocr.add_argument("--psm", type=int, help="Tesseract page segmentation mode")
     ocr.add_argument("--force-ocr", action="store_true", help="OCR PDF pages even with a text layer")
@@ -88,6 +90,8 @@ def _ocr(args: argparse.Namespace) -> int:
         print(f"lector: cannot read {args.file}: {exc.strerror}.", file=sys.stderr)
         return 2
     request = OcrOptions(
+        document_type_code=args.document_type,
+        engine=args.engine,
         lang=args.lang,
         psm=args.psm,
         pages=args.pages,
@@ -101,7 +105,7 @@ def _ocr(args: argparse.Namespace) -> int:
     except LectorError as exc:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 1
-    if args.json:
+    if args.json or extraction.fields is not None:
         sys.stdout.buffer.write(msgspec.json.encode(ocr_data(extraction)) + b"\n")
     else:
         sys.stdout.write(extraction.text + "\n")

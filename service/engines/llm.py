@@ -39,16 +39,26 @@ _JSON_OBJECT_ONLY: set[str] = set()
 _JSON_OBJECT_ONLY_LOCK = threading.Lock()
 
 
-def schema_problems(reply: str | None, schema: dict[str, Any]) -> list[str]:
-    """Why ``reply`` is not an instance of ``schema``: one ``path: reason`` per violation."""
+def schema_problems(reply: str | None, schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Why ``reply`` is not an instance of ``schema``: (full reason, path and rule) per violation.
+
+    The full reason quotes the offending value and goes back to the model in the repair call;
+    the path and rule alone go into errors and logs, which must not carry document content.
+    """
     try:
         value = json.loads(reply or "")
     except ValueError:
-        return ["the reply is not valid JSON"]
-    return [
-        f"{error.json_path}: {error.message}"
-        for error in sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: e.json_path)
-    ]
+        return [("the reply is not valid JSON", "the reply is not valid JSON")]
+    if not isinstance(value, dict):
+        return [("the reply must be a JSON object", "the reply is not a JSON object")]
+    problems = []
+    for error in sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: e.json_path):
+        if error.validator == "required":  # the message names a schema field, not a value
+            missing = error.message.split("'")[1] if "'" in error.message else "?"
+            problems.append((error.message, f"$.{missing} (required)"))
+        else:
+            problems.append((f"{error.json_path}: {error.message}", f"{error.json_path} ({error.validator})"))
+    return problems
 
 
 def _strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -152,9 +162,7 @@ class LlmEngine:
                 response = self._complete(
                     messages, pages[0].number, self._response_format(code, schema, use_schema)
                 )
-            except openai.BadRequestError:
-                if not use_schema:
-                    raise EngineError("The model server refused the request (400).") from None
+            except openai.BadRequestError:  # raised for json_schema only: fall back
                 with _JSON_OBJECT_ONLY_LOCK:
                     _JSON_OBJECT_ONLY.add(base_url)
                 use_schema = False
@@ -172,9 +180,11 @@ class LlmEngine:
                     *messages,
                     {"role": "assistant", "content": reply or ""},
                     {"role": "user", "content": "Your reply does not follow the JSON Schema: "
-                     + "; ".join(problems[:20]) + ". Answer again with corrected JSON only."},
+                     + "; ".join(reason for reason, _ in problems[:20])
+                     + ". Answer again with corrected JSON only."},
                 ]  # fmt: skip
-        raise EngineError(f"The model's reply does not follow the {code} schema: {'; '.join(problems[:10])}.")
+        violated = ", ".join(where for _, where in problems[:10])
+        raise EngineError(f"The model's reply does not follow the {code} schema: {violated}.")
 
     def _typed_messages(
         self,
@@ -207,8 +217,8 @@ class LlmEngine:
                 model=self.model, messages=messages, temperature=0, **extra
             )
         except openai.BadRequestError:
-            if response_format:
-                raise  # read_fields decides: json_schema unsupported, or a real refusal
+            if response_format and response_format["type"] == "json_schema":
+                raise  # read_fields falls back to json_object
             raise EngineError(f"The model server refused the request for page {page_number} (400).") from None
         except (openai.AuthenticationError, openai.PermissionDeniedError):
             raise LlmCredentialsRejected("LLM credentials rejected by the model server.") from None

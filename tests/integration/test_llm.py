@@ -309,8 +309,10 @@ def test_repeated_invalid_output_fails_naming_the_paths(api, model, docs):
     )
     assert response.status_code == 500
     message = response.json()["message"]
-    assert message.startswith("The model's reply does not follow the receipt schema:")
-    assert "$.date:" in message and "$.total:" in message
+    assert (
+        message == "The model's reply does not follow the receipt schema: $.date (pattern), $.total (type)."
+    )
+    assert "nine" not in message  # values from the document stay out of errors and logs
 
 
 def test_typed_documents_are_listed_and_batched_with_schema_columns(api, model, docs):
@@ -346,3 +348,14 @@ def test_a_server_without_json_schema_gets_json_object_and_is_remembered(api, mo
     assert formats == ["json_schema", "json_object", "json_object"]
     system = model.get("/_requests").json()[1]["body"]["messages"][0]["content"]
     assert "follows this JSON Schema" in system and '"merchant_name"' in system
+
+
+def test_a_server_refusing_both_response_formats_is_a_clear_failure(api, model, docs):
+    refusal = {"status": 400, "body": {"error": {"message": "bad request"}}}
+    model.post("/_script", json=[refusal, refusal])
+    body = {"image": b64(docs["page.png"]), "document_type_code": "invoice"}
+    response = api.post("/api/ocr/extract-text", json=body)
+    assert (response.status_code, response.json()["message"]) == (
+        500,
+        "The model server refused the request for page 1 (400).",
+    )

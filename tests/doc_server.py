@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractContextManager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from tests.helpers import serving_in_thread
 
 
 def _handler(directory: Path) -> type[BaseHTTPRequestHandler]:
@@ -61,15 +61,6 @@ def _handler(directory: Path) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@contextmanager
-def serving(directory: Path) -> Iterator[str]:
+def serving(directory: Path) -> AbstractContextManager[str]:
     """Serve ``directory`` under /files/ on a free loopback port; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(directory))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serving_in_thread(_handler(directory))

@@ -17,10 +17,11 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.helpers import serving_in_thread
 
 PROMPT_TOKENS_PER_IMAGE = 100
 PROMPT_TOKENS_BASE = 50
@@ -145,18 +146,9 @@ def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@contextmanager
-def running(port: int = 0) -> Iterator[str]:
+def running(port: int = 0) -> AbstractContextManager[str]:
     """Serve on loopback in a thread; yields the base URL (add ``/v1`` for the client)."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(FakeOpenAI()))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serving_in_thread(_handler(FakeOpenAI()), port)
 
 
 def main() -> None:

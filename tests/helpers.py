@@ -7,8 +7,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -161,3 +165,27 @@ def character_error_rate(expected: str, actual: str) -> float:
 def page_text(lines: list[str]) -> str:
     """The expected text of a fixture page."""
     return "\n".join(lines)
+
+
+@contextmanager
+def serving_in_thread(handler: type[BaseHTTPRequestHandler], port: int = 0) -> Iterator[str]:
+    """An HTTP server for ``handler`` on loopback in a thread; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_for_end(client: httpx.Client, conversion_id: str, timeout: float = 90) -> dict:
+    """Poll a conversion (with ?wait=5) until SUCCESS or FAILED; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/convert-async/status/{conversion_id}", params={"wait": 5}).json()
+        if status["status"] in ("SUCCESS", "FAILED"):
+            return status
+    raise AssertionError(f"conversion {conversion_id} did not finish in {timeout} s: {status}")

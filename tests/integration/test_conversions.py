@@ -25,6 +25,7 @@ from tests.helpers import (
     start_server,
     start_worker,
     stop_process,
+    wait_for_end,
 )
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -56,15 +57,6 @@ def submit_file(client: httpx.Client, path, field: str = "image", **fields: str)
         files={field: (path.name, path.read_bytes())},
         data={"document_type_code": "text", **fields},
     )
-
-
-def wait_for_end(client: httpx.Client, conversion_id: str, timeout: float = 90) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(f"/api/convert-async/status/{conversion_id}", params={"wait": 5}).json()
-        if status["status"] in ("SUCCESS", "FAILED"):
-            return status
-    raise AssertionError(f"conversion {conversion_id} did not finish in {timeout} s")
 
 
 def test_multipart_submission_is_queued_and_succeeds(client, workers, docs):

@@ -20,7 +20,7 @@ from tests.fake_openai import (
     running,
     transcription,
 )
-from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process
+from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process, wait_for_end
 
 SECRET = "sk-test-secret-0123456789"
 MAX_SIDE = 1024
@@ -149,12 +149,7 @@ def test_async_conversions_use_the_model_and_fail_once_on_rejected_credentials(a
         conversion_id = api.post(
             "/api/convert-async", files=files, data={"document_type_code": "text", "engine": "llm"}
         ).json()["conversion_id"]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            status = api.get(f"/api/convert-async/status/{conversion_id}", params={"wait": 5}).json()
-            if status["status"] in ("SUCCESS", "FAILED"):
-                return status
-        raise AssertionError(status)
+        return wait_for_end(api, conversion_id)
 
     status = convert("scanned.pdf")
     assert status["status"] == "SUCCESS", status
@@ -195,15 +190,6 @@ INVOICE_NULLS = dict.fromkeys(
     "customer_name customer_address currency subtotal tax total amount_due payment_terms iban "
     "line_items".split()
 )
-
-
-def wait_for_end(api: httpx.Client, conversion_id: str) -> dict:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = api.get(f"/api/convert-async/status/{conversion_id}", params={"wait": 5}).json()
-        if status["status"] in ("SUCCESS", "FAILED"):
-            return status
-    raise AssertionError(status)
 
 
 def test_a_receipt_comes_back_as_schema_fields(api, model, docs):

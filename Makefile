@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system-packages bench bench-tools lint clean
+.PHONY: run test install system-packages bench bench-accuracy bench-tools lint clean
 
 run: install
 	$(BIN)/lector up
@@ -20,6 +20,10 @@ test: install
 bench: install bench-tools
 	$(BIN)/python -m tests.benchmarks.sync
 	$(BIN)/python -m tests.benchmarks.async_ocrmypdf
+
+# Receipt fields and text on ../shared/datasets/sroie-dev, read in place (DATA=dir for another set).
+bench-accuracy: install
+	$(BIN)/python -m tests.benchmarks.accuracy $(if $(DATA),--data $(DATA))
 
 # OCRmyPDF is installed for the benchmark only, in its own environment, with Ghostscript.
 bench-tools:

@@ -21,7 +21,8 @@ import msgspec
 from service.doctypes import DocumentType, get_document_type
 from service.engines import Engine, Reading, ReadOptions, get_engine
 from service.engines.base import FieldEngine
-from service.errors import InvalidOption, TooManyPages
+from service.errors import TooManyPages
+from service.fields import PREFERRED_PSM, find_fields
 from service.models import Extraction, PageResult, Tokens, Word
 from service.pages import Document, Page, open_document, select_pages
 
@@ -82,40 +83,46 @@ def options_for(request: RequestedOptions, *, dpi: int, max_pages: int) -> Extra
 def extract(
     data: bytes, options: ExtractOptions, *, on_progress: ProgressCallback | None = None
 ) -> Extraction:
-    """Read the text of every selected page of ``data``.
+    """Read the text of every selected page of ``data``, and a typed document's fields.
 
+    A typed document's fields come from the engine when it reads fields itself (a vision
+    model), else from the field rules over the words the engine read (``service.fields``).
     Raises an InputError for a document or option the client must fix, TooManyPages when
     the selection exceeds ``options.max_pages``, and EngineError when the engine fails.
     """
     started = time.perf_counter()
     document_type = get_document_type(options.document_type_code)
     engine = get_engine(options.engine)
+    schema = document_type.schema
+    by_rules = schema is not None and not hasattr(engine, "read_fields")
     read_options = ReadOptions(
         lang=options.lang,
-        psm=options.psm,
-        include_words=options.include_words,
+        psm=options.psm if options.psm is not None or not by_rules else PREFERRED_PSM.get(document_type.code),
+        # The field rules work on the words and where they stand.
+        include_words=options.include_words or by_rules,
         prompt=document_type.prompt,
         instructions=options.instructions,
         metadata=options.metadata,
     )
     engine.check(read_options)
-    if document_type.schema is not None and not hasattr(engine, "read_fields"):
-        raise InvalidOption(
-            f"The document type {document_type.code!r} needs a vision model: set LECTOR_LLM_MODEL on the "
-            "server and use engine llm or auto."
-        )
-    fields = None
+    fields = confidence = None
     with open_document(data, password=options.password) as document:
         numbers = select_pages(options.pages, document.page_count)
         if len(numbers) > options.max_pages:
             raise TooManyPages(len(numbers), options.max_pages)
-        if document_type.schema is None:
+        if schema is None or by_rules:
             readings = _read_pages(document, numbers, engine, read_options, options, on_progress)
         else:
             readings, fields = _read_fields(
                 document, numbers, engine, document_type, read_options, options, on_progress
             )
         page_count = document.page_count
+    if schema is not None and by_rules:
+        pages = [reading.result for reading in readings]
+        fields, confidence = find_fields(document_type.code, schema, pages)
+        if not options.include_words:  # read for the rules, not asked for
+            for page in pages:
+                page.words = []
     return Extraction(
         engine=engine.name,
         language=options.lang,
@@ -130,6 +137,7 @@ def extract(
         model=getattr(engine, "model", None),
         llm_calls=sum(reading.calls for reading in readings),
         fields=fields,
+        field_confidence=confidence,
     )
 
 
@@ -156,7 +164,7 @@ def _read_pages(
     try:
         for index, page in enumerate(document.pages(numbers, dpi=options.dpi, force_ocr=options.force_ocr)):
             if page.has_text_layer:
-                finish(index, _text_layer_result(page, include_words=options.include_words))
+                finish(index, _text_layer_result(page, include_words=read_options.include_words))
                 continue
             pending.append((index, pool.submit(engine.read, page, read_options)))
             while len(pending) > engine.concurrency:

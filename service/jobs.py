@@ -288,6 +288,7 @@ def run_conversion(conversion_id: str) -> None:
         "document_type_code": record.document_type_code,
         "text": extraction.text,
         "fields": extraction.fields,
+        "field_confidence": extraction.field_confidence,
         "pages": msgspec.to_builtins(extraction.pages),
         "tokens": msgspec.to_builtins(extraction.tokens),
         "tokens_used": extraction.tokens.total,

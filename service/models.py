@@ -64,6 +64,7 @@ class Extraction(msgspec.Struct):
     model: str | None = None
     llm_calls: int = 0
     fields: dict[str, Any] | None = None
+    field_confidence: dict[str, float] | None = None
 
     @property
     def text(self) -> str:
@@ -135,6 +136,13 @@ class OcrData(msgspec.Struct):
     fields: Annotated[
         dict[str, Any] | None, Meta(description="The document type's fields (null for `text`)")
     ] = None
+    field_confidence: Annotated[
+        dict[str, float] | None,
+        Meta(
+            description="Each field's confidence, 0 to 1 (0 when not found), from Tesseract's field rules; "
+            "null for a vision model, which reports none"
+        ),
+    ] = None
 
 
 class OcrResponse(msgspec.Struct):
@@ -171,6 +179,7 @@ def ocr_data(extraction: Extraction) -> OcrData:
         confidence=extraction.confidence,
         language=extraction.language,
         fields=extraction.fields,
+        field_confidence=extraction.field_confidence,
         raw_response=RawResponse(
             engine=extraction.engine,
             page_count=extraction.page_count,

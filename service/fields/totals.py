@@ -1,0 +1,169 @@
+"""The money fields receipts and invoices share: total, subtotal, tax and currency.
+
+A total is an amount on a line labelled total, amount due or grand total, or on the line just
+below such a label. Subtotals, tax lines, item counts, cash tendered and change are labels too,
+but never the total. Among several totals, the one the document confirms wins: subtotal + tax,
+cash - change, or the card payment equal to it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from decimal import Decimal
+
+from service.fields.amounts import currency_of, find_amounts, has_decimals
+from service.fields.found import NOT_FOUND, Found
+from service.fields.layout import Line
+
+_STRONG_TOTAL = re.compile(
+    r"GRAND\s*TOTAL|AMOUNT\s*DUE|TOTAL\s*DUE|BALANCE\s*DUE|TOTAL\s*PAYABLE|AMOUNT\s*PAYABLE|NET+\s*TOTAL|"
+    r"NET+\s*AMOUNT|TOTAL\s*AMOUNT|ROUNDED\s*TOTAL|TOTAL\s*\(?(?:RM|MYR|USD|EUR|GBP|\$|€|£)|"
+    r"TOTAL\s*INCL|TOTAL\s*SALES|TOTAL\s*TO\s*PAY|AMOUNT\s*TO\s*PAY|INVOICE\s*TOTAL"
+)
+_TOTAL = re.compile(r"\bT[O0]TAL\b|\bT[O0]TAL(?=[:.\dR])|^TOTAL|\bJUMLAH\b")
+_NOT_TOTAL = re.compile(
+    r"SUB\s*-?\s*T[O0]TAL|T[O0]TAL\s*(?:QTY|QUANTITY|ITEMS?|PCS|UNITS?|POINTS?|SAVINGS?|DISCOUNTS?|"
+    r"NO\b|NUMBER|WEIGHT|TAX|GST|VAT|SST|EXCL)|EXCL|BEFORE\s*(?:GST|TAX|VAT)|"
+    r"\bCASH\b|CHANGE|TENDERED|\bPAID\b|\bDUE\s*DATE|ROUNDING|\bQTY\b|SUMMARY|\bSAVED?\b"
+)
+_SUBTOTAL = re.compile(r"SUB\s*-?\s*T[O0]TAL|TOTAL\s*(?:EXCL|BEFORE)|NET\s*OF\s*TAX|AMOUNT\s*EXCL")
+_TAX = re.compile(
+    r"\b(?:TOTAL\s*)?(?:GST|VAT|SST|TAX|SALES\s*TAX)\b(?!\s*(?:REG|NO|ID|INVOICE|CODE|SUMMARY))"
+)
+_NOT_TAX = re.compile(r"INCL|EXCL|REG|INVOICE|SUMMARY|\bID\b|NUMBER|\bNO\b|CODE|RATE\s*$")
+_CASH = re.compile(r"\bCASH\b|TENDERED|\bPAID\b|PAYMENT")
+_CHANGE = re.compile(r"CHANGE|\bBAKI\b")
+_ROUNDING = re.compile(r"ROUNDING|ROUND\s*ADJ|\bADJ")
+_ROUNDED_TOTAL = re.compile(
+    r"ROUNDED\s*TOTAL|T[O0P]TAL\s*ROUNDED|ROUND(?:ED|ING)?\W*\w?\W*T[O0]TAL|NETT\s*TOTAL"
+)
+_NOT_ROUNDED = re.compile(r"SUB\s*-?\s*T[O0]TAL|CHANGE|\bCASH\b|TENDERED")
+
+#: How much a label is worth as evidence that its amount is the total, and what weakens it.
+_ROUNDED, _STRONG, _PLAIN, _CONFIRMED = 0.85, 0.75, 0.6, 0.25
+_BELOW_PAYMENT, _NO_CENTS = 0.2, 0.3
+#: A cash-rounding adjustment is a few cents; anything larger is a misread.
+_MAX_ROUNDING = Decimal("0.10")
+
+
+def labelled_amounts(lines: list[Line], label: re.Pattern[str], exclude: re.Pattern[str] | None = None):
+    """(line index, amount, confidence) for every line ``label`` matches and ``exclude`` does not.
+
+    The amount is the last one after the label on its line or, when the line has none, the
+    first amount alone on one of the next two lines (a label above its value).
+    """
+    for index, line in enumerate(lines):
+        upper = line.text.upper()
+        match = label.search(upper)
+        if match is None or (exclude is not None and exclude.search(upper)):
+            continue
+        after = upper[match.end() :]
+        amounts = [value for value, _ in find_amounts(after)]
+        if amounts:
+            yield index, amounts[-1], line.confidence
+            continue
+        for below in lines[index + 1 : index + 3]:
+            amounts = [value for value, _ in find_amounts(below.text)]
+            if amounts and not re.search(r"[A-Z]{3,}", below.text.upper()):
+                yield index, amounts[0], below.confidence
+                break
+
+
+def _one(lines: list[Line], label: re.Pattern[str], exclude: re.Pattern[str] | None = None) -> Found:
+    for _, value, confidence in labelled_amounts(lines, label, exclude):
+        return Found(value, 0.8 * confidence)
+    return NOT_FOUND
+
+
+def find_subtotal(lines: list[Line]) -> Found:
+    """The amount labelled subtotal (or total before tax)."""
+    return _one(lines, _SUBTOTAL)
+
+
+def find_tax(lines: list[Line]) -> Found:
+    """The amount labelled tax, GST, VAT or SST (a tax-summary table's rate lines aside)."""
+    return _one(lines, _TAX, _NOT_TAX)
+
+
+def find_total(lines: list[Line], subtotal: Found, tax: Found) -> Found:
+    """The amount paid: the labelled total the document confirms best, after any cash rounding.
+
+    Totals run down the page (subtotal, tax, rounding, total), so a later labelled total beats
+    an earlier one, except below the payment lines, where tax summaries repeat the word.
+    """
+    first_payment = next(
+        (
+            index
+            for index, line in enumerate(lines)
+            if _CASH.search(line.text.upper()) or _CHANGE.search(line.text.upper())
+        ),
+        len(lines),
+    )
+    candidates: dict[int, tuple[Decimal, float]] = {}
+    for pattern in (_TOTAL, _STRONG_TOTAL, _ROUNDED_TOTAL):
+        for index, value, confidence in labelled_amounts(
+            lines, pattern, _NOT_TOTAL if pattern is _TOTAL else _NOT_ROUNDED
+        ):
+            candidates.setdefault(index, (value, confidence))
+    confirmations = _confirmations(lines, subtotal, tax)
+    if not candidates:
+        # No label survived the OCR: an amount the payment lines confirm is still the total.
+        if confirmations:
+            value, _ = confirmations.most_common(1)[0]
+            return Found(_money(value), 0.4)
+        return NOT_FOUND
+
+    def score(index: int) -> float:
+        value, _ = candidates[index]
+        upper = lines[index].text.upper()
+        strength = (
+            _ROUNDED if _ROUNDED_TOTAL.search(upper) else _STRONG if _STRONG_TOTAL.search(upper) else _PLAIN
+        )
+        strength += _CONFIRMED if value in confirmations else 0
+        strength -= _BELOW_PAYMENT if index > first_payment else 0
+        strength -= _NO_CENTS if not has_decimals(str(value)) or value <= 0 else 0
+        return strength
+
+    best = max(candidates, key=lambda index: (score(index), index))
+    value, confidence = candidates[best]
+    strength = score(best)
+    rounding = next(
+        ((index, amount) for index, amount, _ in labelled_amounts(lines, _ROUNDING, _ROUNDED_TOTAL)), None
+    )
+    if rounding is not None and rounding[0] > best and 0 < abs(rounding[1]) < _MAX_ROUNDING < value:
+        value += rounding[1]  # "Total 22.91, Rounding -0.01", and no rounded total printed
+    return Found(_money(value), round(max(min(strength, 1.0), 0.1) * confidence, 3))
+
+
+def find_currency(lines: list[Line]) -> Found:
+    """The currency the amounts are marked with, the most frequent mark winning."""
+    marks = Counter(code for line in lines if (code := currency_of(line.text)) is not None)
+    if not marks:
+        return NOT_FOUND
+    code, count = marks.most_common(1)[0]
+    return Found(code, round(min(0.5 + 0.1 * count, 0.95), 3))
+
+
+def _confirmations(lines: list[Line], subtotal: Found, tax: Found) -> Counter[Decimal]:
+    """Amounts the document's own arithmetic points at as the total."""
+    confirmed: Counter[Decimal] = Counter()
+    if subtotal.value is not None and tax.value is not None:
+        confirmed[subtotal.value + tax.value] += 1
+    rounding = next((value for _, value, _ in labelled_amounts(lines, _ROUNDING)), None)
+    cash = [value for _, value, _ in labelled_amounts(lines, _CASH, _CHANGE)]
+    change = [value for _, value, _ in labelled_amounts(lines, _CHANGE)]
+    for paid in cash:
+        for back in change:
+            if paid > back >= 0:
+                confirmed[paid - back] += 1
+        if not change:  # exact cash or a card: the payment is the total
+            confirmed[paid] += 1
+    if rounding is not None:
+        for value in list(confirmed):
+            confirmed[value + rounding] += 1
+    return confirmed
+
+
+def _money(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01")))

@@ -1,0 +1,95 @@
+"""Picking a document's dates and time from its lines.
+
+A date on a line labelled for it wins over the first date in reading order. The day/month order
+comes from the document's own dates (``dates.date_order``); when they leave it open, the
+currency decides (month-first for US dollars, day-first elsewhere) and the date's confidence is
+lowered, since that is a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from service.fields.amounts import currency_of
+from service.fields.dates import Order, date_order, find_dates
+from service.fields.found import NOT_FOUND, Found
+from service.fields.layout import Line
+
+_TIME = re.compile(
+    r"(?<![\d:])([01]?\d|2[0-3])\s?[:.]\s?([0-5]\d)(?:\s?[:.]\s?([0-5]\d))?\s*([AP]\.?M\.?)?(?![\d])"
+)
+
+#: A guessed day/month order costs this much confidence.
+_GUESSED = 0.6
+
+
+class DocumentOrder(NamedTuple):
+    """How the document writes numeric dates, and whether its own dates showed it."""
+
+    order: Order
+    shown: bool
+
+
+def document_order(lines: list[Line]) -> DocumentOrder:
+    """Day-first or month-first for this document: its dates say, else its currency suggests."""
+    order = date_order([line.text for line in lines])
+    if order is not None:
+        return DocumentOrder(order, shown=True)
+    currencies = {code for line in lines if (code := currency_of(line.text))}
+    return DocumentOrder("mdy" if currencies == {"USD"} else "dmy", shown=False)
+
+
+def find_date(
+    lines: list[Line],
+    order: DocumentOrder,
+    label: re.Pattern[str] | None = None,
+    exclude: re.Pattern[str] | None = None,
+) -> Found:
+    """The date on the first line ``label`` matches (same line or the next), else the first date.
+
+    Lines ``exclude`` matches are skipped (a due date is not an issue date). With a ``label`` and
+    no labelled date, nothing is found: the caller asked for that date specifically.
+    """
+    candidates: list[tuple[float, int, Found]] = []
+    for index, line in enumerate(lines):
+        upper = line.text.upper()
+        if exclude is not None and exclude.search(upper):
+            continue
+        labelled = label is None or label.search(upper) is not None
+        for match in find_dates(upper, order.order):
+            strength = 0.9 if labelled else 0.6
+            if match.ambiguous and not order.shown:
+                strength *= _GUESSED
+            candidates.append((0 if labelled else 1, index, Found(match.value.isoformat(), strength)))
+            break
+        if labelled and label is not None and not candidates and index + 1 < len(lines):
+            below = find_dates(lines[index + 1].text, order.order)
+            if below:
+                strength = 0.8 * (_GUESSED if below[0].ambiguous and not order.shown else 1)
+                candidates.append((0, index + 1, Found(below[0].value.isoformat(), strength)))
+    if label is not None:
+        candidates = [candidate for candidate in candidates if candidate[0] == 0]
+    if not candidates:
+        return NOT_FOUND
+    _, index, found = min(candidates, key=lambda item: (item[0], item[1]))
+    return Found(found.value, round(found.confidence * lines[index].confidence, 3))
+
+
+def find_time(lines: list[Line]) -> Found:
+    """The first time of day printed on a line that also has a date or a time label."""
+    for line in lines:
+        upper = line.text.upper()
+        if not (find_dates(upper) or "TIME" in upper or "MASA" in upper):
+            continue
+        match = _TIME.search(upper)
+        if match:
+            hours, minutes, seconds, half = match.groups()
+            hour = int(hours)
+            if half and half.startswith("P") and hour < 12:
+                hour += 12
+            elif half and half.startswith("A") and hour == 12:
+                hour = 0
+            value = f"{hour:02d}:{minutes}" + (f":{seconds}" if seconds else "")
+            return Found(value, round(0.8 * line.confidence, 3))
+    return NOT_FOUND

@@ -1,0 +1,220 @@
+"""``make bench-accuracy``: offline receipt fields and text on real scanned receipts (SROIE).
+
+Reads ``../shared/datasets/sroie-dev`` in place (``--data`` for another copy or another set in
+the same layout: ``img/NNN.jpg``, ``key/NNN.json``, ``box/NNN.csv``) and prints, in one run:
+
+(a) word-level precision, recall and F1 of Lector's text against the ground-truth lines, beside
+    the raw ``tesseract IMG stdout`` on the same images;
+(b) exact-match accuracy per field after SROIE's normalization (upper case, whitespace
+    collapsed; dates compared as dates, totals as numbers);
+(c) seconds per receipt, Lector's whole extraction against the raw CLI, as medians.
+
+Words are compared upper-cased because the ground truth is (the receipts print mixed case).
+The ground truth's dates are read here by a parser of the benchmark's own, day-first as
+Malaysian receipts print them, so that a bug in Lector's date parser cannot grade itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from service.engines.tesseract import version as tesseract_version
+from service.extract import ExtractOptions, extract
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "sroie-dev"
+
+#: Lector's receipt field for each SROIE key.
+FIELD_MAP = {"merchant_name": "company", "merchant_address": "address", "date": "date", "total": "total"}
+GOALS = {"merchant_name": 0.65, "merchant_address": 0.30, "date": 0.80, "total": 0.85}
+
+_MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), start=1)}
+
+
+def normalize(text: str) -> str:
+    """SROIE's text normalization: upper case, whitespace collapsed."""
+    return re.sub(r"\s+", " ", text.upper()).strip()
+
+
+def truth_date(text: str) -> date | None:
+    """A ground-truth date as a calendar date: day-first numeric, compact, or month-name."""
+    text = normalize(text)
+    year_first = re.search(r"(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})", text)
+    numeric = re.search(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{2,4})", text)
+    named = re.search(r"(\d{1,2})[\s.-]*([A-Z]{3})[A-Z]*[\s.,-]*(\d{2,4})", text)
+    compact = re.fullmatch(r"(\d{8})", text)
+    try:
+        if year_first:
+            year, month, day = map(int, year_first.groups())
+        elif numeric:
+            day, month, year = map(int, numeric.groups())
+        elif named and named[2] in _MONTHS:
+            day, month, year = int(named[1]), _MONTHS[named[2]], int(named[3])
+        elif compact:
+            digits = compact[1]
+            if digits.startswith(("19", "20")):
+                year, month, day = int(digits[:4]), int(digits[4:6]), int(digits[6:])
+            else:
+                day, month, year = int(digits[:2]), int(digits[2:4]), int(digits[4:])
+        else:
+            return None
+        return date(year + 2000 if year < 100 else year, month, day)
+    except ValueError:
+        return None
+
+
+def truth_amount(text: str) -> Decimal | None:
+    """A ground-truth total as a number: "RM 29.70" and "$8.20" are 29.70 and 8.20."""
+    digits = re.sub(r"[^\d.]", "", text.replace(",", ""))
+    try:
+        return Decimal(digits) if digits else None
+    except InvalidOperation:
+        return None
+
+
+def field_matches(name: str, ours: object, truth: str | None) -> bool:
+    """Whether Lector's value of ``name`` is the ground truth's, compared as SROIE compares."""
+    if ours is None or truth is None:
+        return False
+    if name == "date":
+        return str(ours) == (parsed.isoformat() if (parsed := truth_date(truth)) else None)
+    if name == "total":
+        expected = truth_amount(truth)
+        return expected is not None and Decimal(str(ours)) == expected
+    return normalize(str(ours)) == normalize(truth)
+
+
+def truth_words(box_file: Path) -> list[str]:
+    """The ground truth's words: every line's transcript (after 8 coordinates), split, upper-cased."""
+    words = []
+    for line in box_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split(",", 8)
+        if len(parts) == 9:
+            words.extend(parts[8].upper().split())
+    return words
+
+
+@dataclass
+class WordCounts:
+    """Matched, predicted and true words summed over a set, for precision and recall."""
+
+    matched: int = 0
+    predicted: int = 0
+    true: int = 0
+
+    def add(self, predicted: list[str], true: list[str]) -> None:
+        """Count one document: a word matches once per occurrence on both sides."""
+        self.matched += sum((Counter(predicted) & Counter(true)).values())
+        self.predicted += len(predicted)
+        self.true += len(true)
+
+    def scores(self) -> tuple[float, float, float]:
+        """(precision, recall, F1)."""
+        precision = self.matched / self.predicted if self.predicted else 0.0
+        recall = self.matched / self.true if self.true else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return precision, recall, f1
+
+
+@dataclass
+class Run:
+    """One way of reading the set: its word counts, field hits and seconds per receipt."""
+
+    label: str
+    words: WordCounts = field(default_factory=WordCounts)
+    hits: Counter[str] = field(default_factory=Counter)
+    seconds: list[float] = field(default_factory=list)
+
+
+def read_raw(image: Path) -> tuple[str, float]:
+    """The raw CLI's text of one image and its seconds: ``tesseract IMG stdout``, defaults."""
+    started = time.perf_counter()
+    text = subprocess.run(
+        ["tesseract", str(image), "stdout"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+    ).stdout
+    return text, time.perf_counter() - started
+
+
+def read_lector(image: Path) -> tuple[str, dict, float]:
+    """Lector's text and receipt fields of one image, and its seconds (the core, no HTTP)."""
+    started = time.perf_counter()
+    extraction = extract(image.read_bytes(), ExtractOptions(engine="tesseract", document_type_code="receipt"))
+    return extraction.text, extraction.fields or {}, time.perf_counter() - started
+
+
+def measure(data: Path, limit: int | None) -> tuple[Run, Run, int]:
+    """Both readings of every receipt, one receipt per core at a time, interleaved per receipt."""
+    stems = sorted(path.stem for path in (data / "img").glob("*.jpg"))[:limit]
+    raw, lector = Run("raw `tesseract IMG stdout`"), Run("Lector, `receipt` on Tesseract")
+
+    def one(stem: str) -> None:
+        image = data / "img" / f"{stem}.jpg"
+        true = truth_words(data / "box" / f"{stem}.csv")
+        key = json.loads((data / "key" / f"{stem}.json").read_text(encoding="utf-8"))
+        raw_text, raw_seconds = read_raw(image)
+        text, fields, seconds = read_lector(image)
+        raw.words.add(raw_text.upper().split(), true)
+        raw.seconds.append(raw_seconds)
+        lector.words.add(text.upper().split(), true)
+        lector.seconds.append(seconds)
+        for ours, theirs in FIELD_MAP.items():
+            lector.hits[ours] += field_matches(ours, fields.get(ours), key.get(theirs))
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        for done, _ in enumerate(pool.map(one, stems), start=1):
+            if done % 20 == 0:
+                print(f"  {done}/{len(stems)} receipts", file=sys.stderr, flush=True)
+    return raw, lector, len(stems)
+
+
+def table(raw: Run, lector: Run, count: int, data: Path) -> str:
+    """The Markdown table for the README."""
+    lines = [
+        f"Lector accuracy benchmark — {count} receipts of {data.name}, Tesseract {tesseract_version()}, "
+        f"{os.cpu_count()} cores, {date.today().isoformat()}",
+        "",
+        "| measure | Lector | raw Tesseract CLI | goal |",
+        "|---|---|---|---|",
+    ]
+    ours, theirs = lector.words.scores(), raw.words.scores()
+    for name, index in (("precision", 0), ("recall", 1), ("F1", 2)):
+        goal = "> raw" if name == "F1" else "—"
+        lines.append(f"| words: {name} | {ours[index]:.3f} | {theirs[index]:.3f} | {goal} |")
+    for name, goal in GOALS.items():
+        lines.append(f"| field exact match: `{name}` | {lector.hits[name] / count:.3f} | — | ≥ {goal:.2f} |")
+    ours_s, theirs_s = statistics.median(lector.seconds), statistics.median(raw.seconds)
+    ratio = f"ratio {ours_s / theirs_s:.2f}"
+    lines.append(f"| seconds per receipt (median; {ratio}) | {ours_s:.2f} s | {theirs_s:.2f} s | — |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Measure, then print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the dataset folder")
+    parser.add_argument("--limit", type=int, help="only the first N receipts (a quick look)")
+    args = parser.parse_args()
+    if not (args.data / "img").is_dir():
+        sys.exit(f"No dataset at {args.data.resolve()}: pass --data DIR (img/, key/, box/).")
+    raw, lector, count = measure(args.data, args.limit)
+    print(table(raw, lector, count, args.data.resolve()))
+
+
+if __name__ == "__main__":
+    main()

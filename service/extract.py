@@ -22,7 +22,7 @@ from service.doctypes import DocumentType, get_document_type
 from service.engines import Engine, Reading, ReadOptions, get_engine
 from service.engines.base import FieldEngine
 from service.errors import TooManyPages
-from service.fields import PREFERRED_PSM, find_fields
+from service.fields import READINGS, ReadingProfile, find_fields
 from service.models import Extraction, PageResult, Tokens, Word
 from service.pages import Document, Page, open_document, select_pages
 
@@ -95,11 +95,13 @@ def extract(
     engine = get_engine(options.engine)
     schema = document_type.schema
     by_rules = schema is not None and not hasattr(engine, "read_fields")
+    profile = READINGS.get(document_type.code, ReadingProfile()) if by_rules else ReadingProfile()
     read_options = ReadOptions(
         lang=options.lang,
-        psm=options.psm if options.psm is not None or not by_rules else PREFERRED_PSM.get(document_type.code),
+        psm=options.psm if options.psm is not None else profile.psm,
         # The field rules work on the words and where they stand.
         include_words=options.include_words or by_rules,
+        min_confidence=profile.min_confidence,
         prompt=document_type.prompt,
         instructions=options.instructions,
         metadata=options.metadata,

@@ -21,6 +21,8 @@ class ReadOptions(msgspec.Struct, frozen=True):
     lang: str = "eng"
     psm: int | None = None
     include_words: bool = False
+    #: Words the engine is less sure of (0 to 100) are left out of the text, not out of the words.
+    min_confidence: float = 0.0
     #: The document type's instructions (prompts/<code>.md), for engines that take a prompt.
     prompt: str = ""
     instructions: str | None = None

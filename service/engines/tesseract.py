@@ -102,14 +102,19 @@ class TesseractEngine:
                 raise EngineError(
                     f"Tesseract gave up on page {page.number} after {PAGE_TIMEOUT_S} s."
                 ) from None
-        return Reading(result=parse_tsv(tsv, page, include_words=options.include_words))
+        return Reading(
+            result=parse_tsv(
+                tsv, page, include_words=options.include_words, min_confidence=options.min_confidence
+            )
+        )
 
 
-def parse_tsv(tsv: str, page: Page, *, include_words: bool) -> PageResult:
+def parse_tsv(tsv: str, page: Page, *, include_words: bool, min_confidence: float = 0.0) -> PageResult:
     """Build a PageResult from Tesseract's TSV output.
 
     Lines are joined by newlines and paragraphs by a blank line, as Tesseract's own text
-    output does, so one run gives the text, the confidences and the boxes.
+    output does, so one run gives the text, the confidences and the boxes. Words under
+    ``min_confidence`` stay in the words but not in the text (smudges, stamps, logos).
     """
     paragraphs: list[list[list[str]]] = []  # paragraph -> line -> words
     last_paragraph = last_line = None
@@ -127,14 +132,17 @@ def parse_tsv(tsv: str, page: Page, *, include_words: bool) -> PageResult:
         if line != last_line:
             paragraphs[-1].append([])
             last_line = line
-        paragraphs[-1][-1].append(text)
         confidence = max(float(row["conf"]), 0.0)
         confidences.append(confidence)
+        if confidence >= min_confidence:
+            paragraphs[-1][-1].append(text)
         if include_words:
             left, top = int(row["left"]), int(row["top"])
             box = [left, top, left + int(row["width"]), top + int(row["height"])]
             words.append(Word(text=text, confidence=round(confidence, 1), box=box))
-    page_text = "\n\n".join("\n".join(" ".join(line) for line in lines) for lines in paragraphs)
+    page_text = "\n\n".join(
+        "\n".join(" ".join(line) for line in lines if line) for lines in paragraphs if any(lines)
+    )
     mean = sum(confidences) / len(confidences) if confidences else 0.0
     return PageResult(
         page=page.number,

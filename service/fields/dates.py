@@ -37,10 +37,12 @@ MONTHS = {
 }
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 
-#: Years a receipt or invoice can carry; anything else is a misread or not a date.
-FIRST_YEAR, LAST_YEAR = 1990, 2099
+#: Years a receipt or invoice can carry; anything else is a misread or not a date. A document
+#: from after next year would come from the future: "2048" is a misread "2018".
+FIRST_YEAR, LAST_YEAR = 1990, date.today().year + 1
 
 _NUMERIC = re.compile(r"(?<![\d.,])(\d{1,4})\s?([/.-])\s?(\d{1,2})\s?\2\s?(\d{2,4})(?![\d])")
+_YEAR_FIRST = re.compile(r"\d{4}")
 _COMPACT = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 _DAY_MONTH_YEAR = re.compile(
     rf"(?<!\d)(\d{{1,2}})(?:ST|ND|RD|TH)?[\s.,/-]*({_MONTH})\.?[\s.,/-]*(\d{{4}}|\d{{2}})(?!\d)"
@@ -75,9 +77,13 @@ def date_order(texts: list[str]) -> Order | None:
     votes = {"dmy": 0, "mdy": 0}
     for text in texts:
         for numeric in _numeric_dates(text.upper()):
-            if numeric.first > 12 >= numeric.second:
+            # Only a real date votes: "6.60.00" is a price or a time, not a month-first date.
+            # ISO dates (year first) say nothing of how the document writes the others.
+            if _YEAR_FIRST.match(numeric.text):
+                continue
+            if numeric.first > 12 >= numeric.second and _make(numeric.year, numeric.second, numeric.first):
                 votes["dmy"] += 1
-            elif numeric.second > 12 >= numeric.first:
+            elif numeric.second > 12 >= numeric.first and _make(numeric.year, numeric.first, numeric.second):
                 votes["mdy"] += 1
     if votes["dmy"] == votes["mdy"]:
         return None
@@ -127,7 +133,7 @@ def _numeric_dates(upper: str) -> list[_Numeric]:
 
 def _from_numeric(numeric: _Numeric, order: Order) -> DateMatch | None:
     first, second, year, _ = numeric
-    if re.match(r"\d{4}", numeric.text):  # year-first dates hold (month, day)
+    if _YEAR_FIRST.match(numeric.text):  # year-first dates hold (month, day)
         value = _make(year, first, second)
         return DateMatch(value, numeric.text, ambiguous=False) if value else None
     day_first = _make(year, second, first)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from service.fields.amounts import currency_of
 from service.fields.dates import Order, date_order, find_dates
 from service.fields.found import NOT_FOUND, Found
 from service.fields.layout import Line
@@ -19,6 +18,8 @@ from service.fields.layout import Line
 _TIME = re.compile(
     r"(?<![\d:])([01]?\d|2[0-3])\s?[:.]\s?([0-5]\d)(?:\s?[:.]\s?([0-5]\d))?\s*([AP]\.?M\.?)?(?![\d])"
 )
+
+_US_DOLLAR = re.compile(r"\bUSD\b|\bUS\s?\$")
 
 #: A guessed day/month order costs this much confidence.
 _GUESSED = 0.6
@@ -32,12 +33,15 @@ class DocumentOrder(NamedTuple):
 
 
 def document_order(lines: list[Line]) -> DocumentOrder:
-    """Day-first or month-first for this document: its dates say, else its currency suggests."""
+    """Day-first or month-first for this document: its dates say, else US dollars suggest the
+    American order and anything else the day-first order most of the world writes."""
     order = date_order([line.text for line in lines])
     if order is not None:
         return DocumentOrder(order, shown=True)
-    currencies = {code for line in lines if (code := currency_of(line.text))}
-    return DocumentOrder("mdy" if currencies == {"USD"} else "dmy", shown=False)
+    # "$" alone is printed from Singapore to Malaysia: only a US dollar named as such suggests
+    # the American order.
+    american = any(_US_DOLLAR.search(line.text.upper()) for line in lines)
+    return DocumentOrder("mdy" if american else "dmy", shown=False)
 
 
 def find_date(

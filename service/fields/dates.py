@@ -41,7 +41,7 @@ _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 #: from after next year would come from the future: "2048" is a misread "2018".
 FIRST_YEAR, LAST_YEAR = 1990, date.today().year + 1
 
-_NUMERIC = re.compile(r"(?<![\d.,])(\d{1,4})\s?([/.-])\s?(\d{1,2})\s?\2\s?(\d{2,4})(?![\d])")
+_NUMERIC = re.compile(r"(?<![\d.,])(\d{1,4})\s?([/.-])\s?(\d{1,2})\s?\2\s?(\d{2,4})(?!\d|[/.-]\d)")
 _YEAR_FIRST = re.compile(r"\d{4}")
 _COMPACT = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 _DAY_MONTH_YEAR = re.compile(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from service.fields.amounts import has_decimals
 from service.fields.dates import find_dates
 from service.fields.found import NOT_FOUND, Found
 from service.fields.layout import Line
@@ -100,7 +101,7 @@ def find_address(lines: list[Line], name_at: int | None) -> Found:
     taken: list[Line] = []
     for line in lines[name_at + 1 : name_at + 1 + _MAX_ADDRESS_LINES + _MAX_SKIPPED]:
         upper = line.text.upper()
-        if _AFTER_ADDRESS.search(upper):
+        if _AFTER_ADDRESS.search(upper) or has_decimals(upper):  # contact details, or the sale begins
             break
         if find_dates(upper) or not _wordy(line):
             if taken:

@@ -72,7 +72,7 @@ def labelled_amounts(lines: list[Line], label: re.Pattern[str], exclude: re.Patt
 
 def _one(lines: list[Line], label: re.Pattern[str], exclude: re.Pattern[str] | None = None) -> Found:
     for _, value, confidence in labelled_amounts(lines, label, exclude):
-        return Found(value, 0.8 * confidence)
+        return Found(_money(value), round(0.8 * confidence, 3))
     return NOT_FOUND
 
 
@@ -149,7 +149,7 @@ def _confirmations(lines: list[Line], subtotal: Found, tax: Found) -> Counter[De
     """Amounts the document's own arithmetic points at as the total."""
     confirmed: Counter[Decimal] = Counter()
     if subtotal.value is not None and tax.value is not None:
-        confirmed[subtotal.value + tax.value] += 1
+        confirmed[_cents(subtotal.value + tax.value)] += 1
     rounding = next((value for _, value, _ in labelled_amounts(lines, _ROUNDING)), None)
     cash = [value for _, value, _ in labelled_amounts(lines, _CASH, _CHANGE)]
     change = [value for _, value, _ in labelled_amounts(lines, _CHANGE)]
@@ -166,4 +166,9 @@ def _confirmations(lines: list[Line], subtotal: Found, tax: Found) -> Counter[De
 
 
 def _money(value: Decimal) -> float:
-    return float(value.quantize(Decimal("0.01")))
+    """An amount for the wire: a JSON number, to the cent."""
+    return float(_cents(value))
+
+
+def _cents(value: Decimal | float) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -30,3 +30,10 @@ def test_words_carry_boxes_in_page_pixels():
 def test_an_empty_page_has_no_text_and_zero_confidence():
     result = parse_tsv(HEADER + "\n" + ROWS[0], PAGE, include_words=True)
     assert (result.text, result.confidence, result.words) == ("", 0.0, [])
+
+
+def test_unsure_words_leave_the_text_but_not_the_words_or_the_mean():
+    result = parse_tsv("\n".join([HEADER, *ROWS]), PAGE, include_words=True, min_confidence=85)
+    assert result.text == "Hello world"  # "second" (80) and "next" (50) drop, and their empty lines
+    assert [word.text for word in result.words] == ["Hello", "world", "second", "next"]
+    assert result.confidence == round((96.5 + 90.5 + 80 + 50) / 4, 1)

@@ -1,0 +1,70 @@
+"""Receipt and invoice fields from Tesseract alone, through the sync and the asynchronous API.
+
+The documents are generated (fixtures/generate.py) with known fields; the server has no vision
+model, so ``engine=auto`` is Tesseract and the fields come from the rules in service/fields.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from fixtures.generate import INVOICE_FIELDS, RECEIPT_FIELDS
+from tests.helpers import wait_for_end
+
+EXPECTED = {"receipt.png": RECEIPT_FIELDS, "invoice.png": INVOICE_FIELDS, "invoice.pdf": INVOICE_FIELDS}
+
+
+def check(fields: dict, confidence: dict, expected: dict) -> None:
+    """Every expected field is right and sure; every schema field has a confidence in [0, 1]."""
+    assert {name: fields[name] for name in expected} == expected
+    assert set(confidence) == set(fields)
+    assert all(0 <= value <= 1 for value in confidence.values())
+    assert all(confidence[name] >= 0.5 for name in expected)
+    assert all(confidence[name] == 0 for name, value in fields.items() if value is None)
+
+
+@pytest.mark.parametrize("name", ["receipt.png", "invoice.png"])
+def test_sync_json_answers_fields_with_their_confidence(client, docs, name):
+    code = name.split(".")[0]
+    image = base64.b64encode(docs[name].read_bytes()).decode()
+    response = client.post(
+        "/api/ocr/extract-text", json={"image": image, "document_type_code": code, "engine": "tesseract"}
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    check(data["fields"], data["field_confidence"], EXPECTED[name])
+    assert data["raw_response"]["engine"] == "tesseract" and data["raw_response"]["llm_calls"] == 0
+    assert data["raw_response"]["pages"][0]["words"] == []  # read for the rules, not asked for
+    assert "TOTAL" in data["text"].upper()
+
+
+def test_sync_upload_of_a_text_layer_invoice_uses_its_words(client, docs):
+    with docs["invoice.pdf"].open("rb") as handle:
+        response = client.post(
+            "/api/ocr/extract-text-from-file",
+            files={"file": ("invoice.pdf", handle, "application/pdf")},
+            data={"document_type_code": "invoice", "include_words": "true"},
+        )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    check(data["fields"], data["field_confidence"], INVOICE_FIELDS)
+    page = data["raw_response"]["pages"][0]
+    assert page["source"] == "text-layer" and page["words"]
+
+
+@pytest.mark.parametrize("name", ["receipt.png", "invoice.png", "invoice.pdf"])
+def test_async_results_carry_fields_and_confidence(client, workers, docs, name):
+    code = name.split(".")[0]
+    with docs[name].open("rb") as handle:
+        response = client.post(
+            "/api/convert-async",
+            files={"file": (name, handle)},
+            data={"document_type_code": code},
+        )
+    assert response.status_code == 202, response.text
+    status = wait_for_end(client, response.json()["conversion_id"])
+    assert status["status"] == "SUCCESS", status
+    check(status["data"]["fields"], status["data"]["field_confidence"], EXPECTED[name])
+    assert status["data"]["engine"] == "tesseract"

@@ -44,9 +44,10 @@ def test_base64_image_gives_the_documented_answer(client, docs):
         "language",
         "raw_response",
         "fields",
+        "field_confidence",
     }
     assert character_error_rate(FIRST, data["text"]) <= 0.02
-    assert data["fields"] is None  # plain text has no fields
+    assert data["fields"] is None and data["field_confidence"] is None  # plain text has no fields
     assert data["language"] == "eng" and 80 <= data["confidence"] <= 100 and data["processing_time"] > 0
     raw = data["raw_response"]
     assert raw["engine"] == "tesseract" and raw["page_count"] == 1

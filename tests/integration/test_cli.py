@@ -36,6 +36,7 @@ def test_ocr_json_has_the_api_data_shape(docs):
         "language",
         "raw_response",
         "fields",
+        "field_confidence",
     }
     assert [page["source"] for page in data["raw_response"]["pages"]] == ["text-layer", "ocr"]
     assert data["raw_response"]["pages"][0]["words"]

@@ -1,4 +1,4 @@
-"""Visual lines from recognised words, and finding a label's value on them.
+"""Visual lines from recognised words.
 
 Tesseract's own lines follow its blocks, so on a receipt "TOTAL" and "11.66" can land in two
 blocks far apart in its text. Here words are joined by where they stand: left to right, a word
@@ -8,7 +8,6 @@ lines.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from statistics import median
 
@@ -28,28 +27,9 @@ class Line:
         return " ".join(word.text for word in self.words)
 
     @property
-    def top(self) -> int:
-        """The top of the line's highest word, in page pixels."""
-        return min(word.box[1] for word in self.words)
-
-    @property
-    def height(self) -> float:
-        """The median height of the line's words (the letters' size)."""
-        return median(word.box[3] - word.box[1] for word in self.words)
-
-    @property
     def confidence(self) -> float:
         """How sure the OCR is of the line, 0 to 1: the mean of its words' confidences."""
         return sum(word.confidence for word in self.words) / len(self.words) / 100
-
-    def words_after(self, end: int) -> Line:
-        """The part of the line to the right of character offset ``end`` of its text."""
-        position, kept = 0, []
-        for word in self.words:
-            if position >= end:
-                kept.append(word)
-            position += len(word.text) + 1
-        return Line(self.page, kept)
 
 
 def lines_of(pages: list[PageResult]) -> list[Line]:
@@ -84,8 +64,3 @@ def _page_lines(page: PageResult) -> list[Line]:
             if word.box[3] - word.box[1] >= size / 2:
                 anchors[best] = word
     return sorted(lines, key=lambda line: min((word.box[1] + word.box[3]) / 2 for word in line.words))
-
-
-def label_at(line: Line, labels: re.Pattern[str]) -> re.Match[str] | None:
-    """Where ``labels`` matches the line's text, upper-cased, or None."""
-    return labels.search(line.text.upper())

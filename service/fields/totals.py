@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 
 from service.fields.amounts import currency_of, find_amounts, has_decimals
@@ -47,7 +48,9 @@ _BELOW_PAYMENT, _NO_CENTS = 0.2, 0.3
 _MAX_ROUNDING = Decimal("0.10")
 
 
-def labelled_amounts(lines: list[Line], label: re.Pattern[str], exclude: re.Pattern[str] | None = None):
+def labelled_amounts(
+    lines: list[Line], label: re.Pattern[str], exclude: re.Pattern[str] | None = None
+) -> Iterator[tuple[int, Decimal, float]]:
     """(line index, amount, confidence) for every line ``label`` matches and ``exclude`` does not.
 
     The amount is the last one after the label on its line or, when the line has none, the

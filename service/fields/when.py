@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from service.fields.dates import Order, date_order, find_dates
+from service.fields.dates import DateMatch, Order, date_order, find_dates
 from service.fields.found import NOT_FOUND, Found
 from service.fields.layout import Line
 
@@ -50,34 +50,30 @@ def find_date(
     label: re.Pattern[str] | None = None,
     exclude: re.Pattern[str] | None = None,
 ) -> Found:
-    """The date on the first line ``label`` matches (same line or the next), else the first date.
+    """The first date on a line ``label`` matches (or alone on the line below it); with no
+    ``label``, the first date of the document.
 
     Lines ``exclude`` matches are skipped (a due date is not an issue date). With a ``label`` and
     no labelled date, nothing is found: the caller asked for that date specifically.
     """
-    candidates: list[tuple[float, int, Found]] = []
     for index, line in enumerate(lines):
         upper = line.text.upper()
-        if exclude is not None and exclude.search(upper):
+        if (exclude is not None and exclude.search(upper)) or (label is not None and not label.search(upper)):
             continue
-        labelled = label is None or label.search(upper) is not None
-        for match in find_dates(upper, order.order):
-            strength = 0.9 if labelled else 0.6
-            if match.ambiguous and not order.shown:
-                strength *= _GUESSED
-            candidates.append((0 if labelled else 1, index, Found(match.value.isoformat(), strength)))
-            break
-        if labelled and label is not None and not candidates and index + 1 < len(lines):
-            below = find_dates(lines[index + 1].text, order.order)
-            if below:
-                strength = 0.8 * (_GUESSED if below[0].ambiguous and not order.shown else 1)
-                candidates.append((0, index + 1, Found(below[0].value.isoformat(), strength)))
-    if label is not None:
-        candidates = [candidate for candidate in candidates if candidate[0] == 0]
-    if not candidates:
-        return NOT_FOUND
-    _, index, found = min(candidates, key=lambda item: (item[0], item[1]))
-    return Found(found.value, round(found.confidence * lines[index].confidence, 3))
+        found = find_dates(upper, order.order)
+        if found:
+            return _dated(found[0], 0.9, line, order)
+        below = find_dates(lines[index + 1].text, order.order) if label and index + 1 < len(lines) else []
+        if below:
+            return _dated(below[0], 0.8, lines[index + 1], order)
+    return NOT_FOUND
+
+
+def _dated(match: DateMatch, strength: float, line: Line, order: DocumentOrder) -> Found:
+    """A date as the schema has it, with the rule's strength, a guess's cost and the OCR's."""
+    if match.ambiguous and not order.shown:
+        strength *= _GUESSED
+    return Found(match.value.isoformat(), round(strength * line.confidence, 3))
 
 
 def find_time(lines: list[Line]) -> Found:

@@ -109,7 +109,8 @@ def find_total(lines: list[Line], subtotal: Found, tax: Found) -> Found:
             lines, pattern, _NOT_TOTAL if pattern is _TOTAL else _NOT_ROUNDED
         ):
             candidates.setdefault(index, (value, confidence))
-    confirmations = _confirmations(lines, subtotal, tax)
+    rounding = _rounding(lines)
+    confirmations = _confirmations(lines, subtotal, tax, rounding[1] if rounding else None)
     if not candidates:
         # No label survived the OCR: an amount the payment lines confirm is still the total.
         if confirmations:
@@ -128,13 +129,9 @@ def find_total(lines: list[Line], subtotal: Found, tax: Found) -> Found:
         strength -= _NO_CENTS if not has_decimals(str(value)) or value <= 0 else 0
         return strength
 
-    best = max(candidates, key=lambda index: (score(index), index))
+    strength, best = max((score(index), index) for index in candidates)
     value, confidence = candidates[best]
-    strength = score(best)
-    rounding = next(
-        ((index, amount) for index, amount, _ in labelled_amounts(lines, _ROUNDING, _ROUNDED_TOTAL)), None
-    )
-    if rounding is not None and rounding[0] > best and 0 < abs(rounding[1]) < _MAX_ROUNDING < value:
+    if rounding is not None and rounding[0] > best and value > _MAX_ROUNDING:
         value += rounding[1]  # "Total 22.91, Rounding -0.01", and no rounded total printed
     return Found(_money(value), round(max(min(strength, 1.0), 0.1) * confidence, 3))
 
@@ -148,12 +145,21 @@ def find_currency(lines: list[Line]) -> Found:
     return Found(code, round(min(0.5 + 0.1 * count, 0.95), 3))
 
 
-def _confirmations(lines: list[Line], subtotal: Found, tax: Found) -> Counter[Decimal]:
-    """Amounts the document's own arithmetic points at as the total."""
+def _rounding(lines: list[Line]) -> tuple[int, Decimal] | None:
+    """(line index, amount) of the first cash-rounding adjustment of a few cents, if any."""
+    for index, amount, _ in labelled_amounts(lines, _ROUNDING, _ROUNDED_TOTAL):
+        if 0 < abs(amount) < _MAX_ROUNDING:
+            return index, amount
+    return None
+
+
+def _confirmations(
+    lines: list[Line], subtotal: Found, tax: Found, rounding: Decimal | None
+) -> Counter[Decimal]:
+    """Amounts the document's own arithmetic points at as the total, before and after rounding."""
     confirmed: Counter[Decimal] = Counter()
     if subtotal.value is not None and tax.value is not None:
         confirmed[_cents(subtotal.value + tax.value)] += 1
-    rounding = next((value for _, value, _ in labelled_amounts(lines, _ROUNDING)), None)
     cash = [value for _, value, _ in labelled_amounts(lines, _CASH, _CHANGE)]
     change = [value for _, value, _ in labelled_amounts(lines, _CHANGE)]
     for paid in cash:

@@ -38,27 +38,31 @@ CURRENCY_MARKS = {
 
 _MARK = "|".join(re.escape(mark) for mark in sorted(CURRENCY_MARKS, key=len, reverse=True))
 
-# A number with optional sign, currency mark before or after, thousands groups with "," "." or
-# a space-free apostrophe, and a decimal part of one to two digits. Digits must stand alone:
-# "12/03/2018" or "A123" are not amounts.
+# A number with optional sign, currency mark before or after, thousands groups with ",", "." or
+# an apostrophe, and a decimal part of one to two digits. Digits must stand alone: "12/03/2018",
+# "A123", "12:30" and "6%" are not amounts, nor is a run of more than 15 digits (an account
+# number, or a text layer's filler), which would also overflow the cents arithmetic.
 _AMOUNT = re.compile(
     rf"""(?<![\w/.,:-])
     (?P<sign>[-(])?\s?
     (?P<pre>{_MARK})?\s?
     (?P<sign2>-)?
-    (?P<number>\d{{1,3}}(?:[,.'’]\d{{3}})+(?:[.,]\d{{1,2}})?|\d+(?:[.,]\d{{1,2}})?)
+    (?P<number>\d{{1,3}}(?:[,.'’]\d{{3}}){{1,4}}(?:[.,]\d{{1,2}})?|\d{{1,15}}(?:[.,]\d{{1,2}})?)
     (?![\w/:%]|[.,]\d|\s?%)
     \)?\s?(?P<post>{_MARK})?""",
     re.VERBOSE | re.IGNORECASE,
 )
 
 
+_STANDALONE_MARK = re.compile(rf"(?<![A-Z0-9])({_MARK})(?![A-Z])")
+
+
 def parse_amount(text: str) -> Decimal | None:
     """The amount ``text`` holds as a whole, or None: "1.234,56" → 1234.56, "RM 9.00" → 9.00.
 
-    A separator followed by exactly three digits is a thousands separator unless it is the only
-    separator and a comma-decimal reading is impossible; one or two digits after the last
-    separator are cents.
+    One or two digits after the last separator are the decimals. Three digits after it make it a
+    thousands separator when it is a comma or an apostrophe ("1,234") or repeats ("1.234.567");
+    a single point before three digits stays a decimal point ("0.434" kg).
     """
     match = _AMOUNT.fullmatch(unsmudge(text.strip()))
     return _value(match) if match else None
@@ -114,6 +118,5 @@ def _value(match: re.Match[str]) -> Decimal | None:
 
 def currency_of(text: str) -> str | None:
     """The ISO code of the first currency mark in ``text`` that stands as a word, or None."""
-    for match in re.finditer(rf"(?<![A-Z0-9])({_MARK})(?![A-Z])", text.upper()):
-        return CURRENCY_MARKS[match[1]]
-    return None
+    match = _STANDALONE_MARK.search(text.upper())
+    return CURRENCY_MARKS[match[1]] if match else None

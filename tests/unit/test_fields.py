@@ -66,7 +66,10 @@ def test_amounts_parse_as_numbers(text, value):
     assert parse_amount(text) == Decimal(value)
 
 
-@pytest.mark.parametrize("text", ["12/03/2018", "A123", "12:30", "total", "6%", ""])
+HUGE = ["1" * 40 + ".00", ",".join(["1", *["000"] * 9])]  # past what the cents arithmetic holds
+
+
+@pytest.mark.parametrize("text", ["12/03/2018", "A123", "12:30", "total", "6%", "", *HUGE])
 def test_things_that_are_not_amounts(text):
     assert parse_amount(text) is None
 
@@ -241,6 +244,11 @@ def test_an_invoice_label_above_its_value_and_month_names():
     assert fields["invoice_number"] == "A-5521"
     assert (fields["invoice_date"], fields["due_date"]) == ("2025-01-07", "2025-02-06")
     assert fields["vendor_name"] == "Globex LLC" and fields["total"] == 12.0 and fields["currency"] == "USD"
+
+
+def test_a_huge_number_after_a_total_label_is_not_a_total():
+    fields, confidence = receipt([("TOTAL", "1" * 40 + ".00")])
+    assert fields["total"] is None and confidence["total"] == 0.0
 
 
 def test_a_type_without_rules_answers_nulls():

@@ -21,6 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "test-key-0123456789"
 OTHER_KEY = "other-key-9876543210"
 
+#: The members of a sync OCR answer's ``data``, which ``lector ocr --json`` prints too.
+OCR_DATA_KEYS = {
+    "success",
+    "text",
+    "processing_time",
+    "confidence",
+    "language",
+    "raw_response",
+    "fields",
+    "field_confidence",
+}
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from fixtures.generate import PAGES
-from tests.helpers import API_KEY, character_error_rate, free_port, page_text, start_server
+from tests.helpers import API_KEY, OCR_DATA_KEYS, character_error_rate, free_port, page_text, start_server
 
 FIRST = page_text(PAGES[0])
 
@@ -36,16 +36,7 @@ def test_base64_image_gives_the_documented_answer(client, docs):
     body = response.json()
     assert body["success"] is True
     data = body["data"]
-    assert set(data) == {
-        "success",
-        "text",
-        "processing_time",
-        "confidence",
-        "language",
-        "raw_response",
-        "fields",
-        "field_confidence",
-    }
+    assert set(data) == OCR_DATA_KEYS
     assert character_error_rate(FIRST, data["text"]) <= 0.02
     assert data["fields"] is None and data["field_confidence"] is None  # plain text has no fields
     assert data["language"] == "eng" and 80 <= data["confidence"] <= 100 and data["processing_time"] > 0

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from fixtures.generate import PAGES
-from tests.helpers import ROOT, character_error_rate, clean_env, free_port, page_text
+from tests.helpers import OCR_DATA_KEYS, ROOT, character_error_rate, clean_env, free_port, page_text
 
 
 def lector(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -28,16 +28,7 @@ def test_ocr_prints_the_text(docs):
 def test_ocr_json_has_the_api_data_shape(docs):
     result = lector("ocr", str(docs["mixed.pdf"]), "--json", "--words")
     data = json.loads(result.stdout)
-    assert set(data) == {
-        "success",
-        "text",
-        "processing_time",
-        "confidence",
-        "language",
-        "raw_response",
-        "fields",
-        "field_confidence",
-    }
+    assert set(data) == OCR_DATA_KEYS
     assert [page["source"] for page in data["raw_response"]["pages"]] == ["text-layer", "ocr"]
     assert data["raw_response"]["pages"][0]["words"]
 

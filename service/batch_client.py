@@ -15,12 +15,26 @@ from typing import Any, TextIO
 
 import httpx
 
+from service.models import Status
+
 POLL_S = 1.0
 BAR_WIDTH = 30
+#: Results formats by the output file's extension.
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 class BatchError(Exception):
     """The batch could not be submitted or followed; the message says why."""
+
+
+def result_format(out: Path) -> str:
+    """The results format the output file's extension asks for; BatchError for another one."""
+    try:
+        return FORMATS[out.suffix.lower()]
+    except KeyError:
+        raise BatchError(
+            f"cannot tell the results format from {out.name!r}: name it .csv, .jsonl or .ndjson"
+        ) from None
 
 
 def collect(paths: list[Path]) -> list[Path]:
@@ -56,6 +70,7 @@ def run_batch(
     *,
     document_type: str,
     out: Path,
+    result_format: str,
     server: str,
     key: str | None,
     options: dict[str, str],
@@ -63,25 +78,29 @@ def run_batch(
 ) -> int:
     """Run a whole batch; returns the exit status."""
     files = collect(paths)
-    result_format = "jsonl" if out.suffix.lower() in (".jsonl", ".ndjson") else "csv"
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     with httpx.Client(
         base_url=server.rstrip("/"), headers=headers, timeout=httpx.Timeout(60, read=600)
     ) as client:
-        batch_id = _submit(client, files, document_type, options)
-        print(f"batch {batch_id}: {len(files)} files queued", file=stderr)
-        status = _follow(client, batch_id, stderr)
-        with (
-            out.open("wb") as handle,
-            client.stream(
-                "GET", f"/api/batches/{batch_id}/results", params={"format": result_format}
-            ) as response,
-        ):
-            _check(response)
-            for chunk in response.iter_bytes():
-                handle.write(chunk)
+        try:
+            batch_id = _submit(client, files, document_type, options)
+            print(f"batch {batch_id}: {len(files)} files queued", file=stderr)
+            status = _follow(client, batch_id, stderr)
+            with (
+                out.open("wb") as handle,
+                client.stream(
+                    "GET", f"/api/batches/{batch_id}/results", params={"format": result_format}
+                ) as response,
+            ):
+                _check(response)
+                for chunk in response.iter_bytes():
+                    handle.write(chunk)
+        except httpx.HTTPError as exc:
+            raise BatchError(f"lost the server at {client.base_url}: {_reason(exc)}") from None
+        except OSError as exc:
+            raise BatchError(f"cannot write {out}: {exc.strerror}") from None
     print(f"wrote {out}: {status['succeeded']} succeeded, {status['failed']} failed", file=stderr)
-    failures = [item for item in status["items"] if item["status"] == "FAILED"]
+    failures = [item for item in status["items"] if item["status"] == Status.FAILED]
     for item in failures[:20]:
         print(
             f"  failed: {item['filename']}: {(item['error'] or {}).get('message', 'unknown error')}",
@@ -100,7 +119,7 @@ def _submit(client: httpx.Client, files: list[Path], document_type: str, options
                 "/api/batches/", files=parts, data={"document_type_code": document_type, **options}
             )
         except httpx.HTTPError as exc:
-            raise BatchError(f"cannot reach the server at {client.base_url}: {exc}") from None
+            raise BatchError(f"cannot reach the server at {client.base_url}: {_reason(exc)}") from None
     _check(response)
     return response.json()["batch_id"]
 
@@ -116,11 +135,19 @@ def _follow(client: httpx.Client, batch_id: str, stderr: TextIO) -> dict[str, An
         print(
             ("\r" + line) if interactive else line, end="" if interactive else "\n", file=stderr, flush=True
         )
-        if status["status"] in ("SUCCESS", "PARTIAL", "FAILED"):
+        if Status(status["status"]).finished:
             if interactive:
                 print(file=stderr)
             return status
         time.sleep(POLL_S)
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused or no such host"
+    if isinstance(exc, httpx.TimeoutException):
+        return "it did not answer in time"
+    return "the connection failed"
 
 
 def _check(response: httpx.Response) -> None:
@@ -133,4 +160,4 @@ def _check(response: httpx.Response) -> None:
     except ValueError:
         message, problems = response.text, None
     detail = f" ({'; '.join(problems)})" if isinstance(problems, list) else ""
-    raise BatchError(f"the server answered {response.status_code}: {message}{detail}")
+    raise BatchError(f"the server answered {response.status_code}: {str(message).rstrip('.')}{detail}")

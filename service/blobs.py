@@ -69,6 +69,8 @@ class DirectoryBlobStore:
     """
 
     _SWEEP_EVERY_S = 60
+    #: A `.partial` file this old was left by a writer that died.
+    _ABANDONED_S = 3600
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
@@ -103,13 +105,17 @@ class DirectoryBlobStore:
         (self._directory / blob_id).unlink(missing_ok=True)
 
     def _sweep(self) -> None:
+        """Remove expired documents. A ``.partial`` file is another writer's document being
+        written (its mtime is not an expiry yet): only one abandoned for an hour is removed."""
         now = time.time()
         if now - self._last_sweep < self._SWEEP_EVERY_S:
             return
         self._last_sweep = now
         for path in self._directory.iterdir():
             try:
-                if path.stat().st_mtime < now:
+                mtime = path.stat().st_mtime
+                expired = mtime < now - self._ABANDONED_S if path.suffix == ".partial" else mtime < now
+                if expired:
                     path.unlink(missing_ok=True)
             except FileNotFoundError:
                 pass

@@ -17,8 +17,12 @@ from pathlib import Path
 
 import msgspec
 
+from service.cli_options import add_option_flags, options_from
 from service.errors import LectorError, SettingsError
-from service.settings import get_settings
+from service.settings import Settings, load_settings
+
+#: Where `make run` (``lector up``) keeps the API key it generated.
+KEY_FILE = Path("var") / "api-key"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,15 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ocr = commands.add_parser("ocr", help="extract the text of a file in this process")
     ocr.add_argument("file", type=Path)
-    ocr.add_argument("--lang", default="eng", help="Tesseract language(s), e.g. eng or eng+deu")
-    ocr.add_argument("--type", default="text", dest="document_type", help="document type code, e.g. receipt")
-    ocr.add_argument("--engine", default="auto", choices=["auto", "tesseract", "llm", "hybrid"])
-    ocr.add_argument("--pages", help="page selection such as 1-3,5")
-    ocr.add_argument("--psm", type=int, help="Tesseract page segmentation mode")
-    ocr.add_argument("--force-ocr", action="store_true", help="OCR PDF pages even with a text layer")
-    ocr.add_argument("--password", help="password of an encrypted PDF")
     ocr.add_argument("--json", action="store_true", help="print the full result as JSON")
-    ocr.add_argument("--words", action="store_true", help="with --json: include word boxes")
+    add_option_flags(ocr)
 
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", help="default: LECTOR_HOST")
@@ -45,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     batch = commands.add_parser("batch", help="send files to a server as one batch; write the results")
     batch.add_argument("paths", nargs="+", type=Path, metavar="DIR_OR_FILE")
     batch.add_argument("--type", required=True, dest="document_type", help="document type code, e.g. invoice")
-    batch.add_argument("--out", required=True, type=Path, help="results file: .csv, or .jsonl for JSON lines")
+    batch.add_argument(
+        "--out", required=True, type=Path, help="results file: .csv, or .jsonl (.ndjson) for JSON lines"
+    )
     batch.add_argument("--server", help="default: http://LECTOR_HOST:LECTOR_PORT")
     batch.add_argument("--key", help="API key (default: LECTOR_API_KEYS, else ./var/api-key)")
     batch.add_argument("--lang", help="Tesseract language(s)")
@@ -56,15 +55,15 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        settings = get_settings()
+        settings = load_settings()
         if args.command == "ocr":
-            return _ocr(args)
+            return _ocr(args, settings)
         if args.command == "serve":
             from service.api.server import serve as run_server
 
-            return run_server(settings, host=args.host, port=args.port)
+            return run_server(_with_key_file(settings), host=args.host, port=args.port)
         if args.command == "batch":
-            return _batch(args)
+            return _batch(args, settings)
         if args.command == "worker":
             from service.worker import run_worker
 
@@ -79,47 +78,57 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _ocr(args: argparse.Namespace) -> int:
-    from service.extract import extract, options_for
-    from service.models import OcrOptions, ocr_data
+def _with_key_file(settings: Settings) -> Settings:
+    """``lector serve`` with auth on and no LECTOR_API_KEYS takes the key `make run` generated."""
+    if settings.auth_enabled and not settings.api_keys and KEY_FILE.exists():
+        key = KEY_FILE.read_text().strip()
+        if key:
+            print(f"lector: LECTOR_API_KEYS is unset; using the key in {KEY_FILE}", file=sys.stderr)
+            return msgspec.structs.replace(settings, api_keys=(key,))
+    return settings
 
-    settings = get_settings()
+
+#: What separates pages on a terminal, where a raw form feed shows nothing.
+PAGE_RULE = "\n" + "-" * 24 + " page break " + "-" * 24 + "\n"
+
+
+def _ocr(args: argparse.Namespace, settings: Settings) -> int:
+    from service.extract import extract
+    from service.models import ocr_data
+    from service.startup import prepare_process
+
+    try:
+        options = options_from(args)
+    except ValueError as exc:
+        print(f"lector: {exc}.", file=sys.stderr)
+        return 2
     try:
         data = args.file.read_bytes()
     except OSError as exc:
         print(f"lector: cannot read {args.file}: {exc.strerror}.", file=sys.stderr)
         return 2
-    request = OcrOptions(
-        document_type_code=args.document_type,
-        engine=args.engine,
-        lang=args.lang,
-        psm=args.psm,
-        pages=args.pages,
-        force_ocr=args.force_ocr,
-        include_words=args.words,
-        password=args.password,
-    )
-    options = options_for(request, dpi=settings.ocr_dpi, max_pages=settings.max_pages)
+    engines = prepare_process(settings)
     try:
-        extraction = extract(data, options)
+        extraction = extract(data, options, engines)
     except LectorError as exc:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 1
+    for warning in extraction.warnings:
+        print(f"lector: {warning}", file=sys.stderr)
     if args.json or extraction.fields is not None:
         sys.stdout.buffer.write(msgspec.json.encode(ocr_data(extraction)) + b"\n")
     else:
-        sys.stdout.write(extraction.text + "\n")
+        separator = PAGE_RULE if sys.stdout.isatty() else "\f"
+        sys.stdout.write(separator.join(page.text for page in extraction.pages) + "\n")
     return 0
 
 
-def _batch(args: argparse.Namespace) -> int:
-    from service.batch_client import BatchError, run_batch
+def _batch(args: argparse.Namespace, settings: Settings) -> int:
+    from service.batch_client import BatchError, result_format, run_batch
 
-    settings = get_settings()
     key = args.key or (settings.api_keys[0] if settings.api_keys else None)
-    key_file = Path("var/api-key")
-    if key is None and key_file.exists():
-        key = key_file.read_text().strip()
+    if key is None and KEY_FILE.exists():
+        key = KEY_FILE.read_text().strip()
     server = args.server or f"http://{settings.host}:{settings.port}"
     options = {name: value for name in ("lang", "engine") if (value := getattr(args, name))}
     try:
@@ -127,12 +136,13 @@ def _batch(args: argparse.Namespace) -> int:
             args.paths,
             document_type=args.document_type,
             out=args.out,
+            result_format=result_format(args.out),
             server=server,
             key=key,
             options=options,
         )
     except BatchError as exc:
-        print(f"lector: {exc}.", file=sys.stderr)
+        print(f"lector: {str(exc).rstrip('.')}.", file=sys.stderr)
         return 2
 
 

@@ -4,6 +4,7 @@
 
     LectorError                    500  something on our side went wrong
     ├── SettingsError                   a bad LECTOR_* value (start-up only)
+    ├── MalformedBody              400  the body is not the JSON (or form) it must be
     ├── UrlError                   400  a document URL could not be fetched, or is not allowed
     ├── UnsupportedMediaType       415  a body in a Content-Type the endpoint does not take
     ├── InputError                 422  the client can fix the request
@@ -20,6 +21,8 @@
     │   └── TooManyPages
     ├── Unauthorized               401  missing or wrong API key
     ├── NotFound                   404  no such job (or not this key's)
+    ├── StoreUnavailable           503  Redis or the blob directory refuses work (Retry-After)
+    ├── JobStoreError              500  a stored record is damaged (logged)
     └── EngineError                500  an OCR engine failed on a valid page
         └── EngineUnavailable      503  an engine cannot run on this machine
             └── LlmCredentialsRejected  the model server refused the key (never retried)
@@ -30,13 +33,15 @@ contain the document's content or a secret.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class LectorError(Exception):
     """Base of every error Lector raises on purpose."""
 
     status_code = 500
+    #: HTTP headers the answer carries (e.g. Retry-After).
+    headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str, *, details: dict[str, Any] | list[str] | None = None) -> None:
         super().__init__(message)
@@ -46,6 +51,12 @@ class LectorError(Exception):
 
 class SettingsError(LectorError):
     """A LECTOR_* environment variable has a bad value."""
+
+
+class MalformedBody(LectorError):
+    """The request body cannot be parsed: empty, invalid JSON, too deeply nested, not an object."""
+
+    status_code = 400
 
 
 class UrlError(LectorError):
@@ -131,6 +142,20 @@ class NotFound(LectorError):
     """No such resource for this API key (another key's job is not found either)."""
 
     status_code = 404
+
+
+class StoreUnavailable(LectorError):
+    """Redis is down or refuses writes, or the blob directory is full: try again shortly."""
+
+    status_code = 503
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
+
+    def __init__(self, message: str = "The job store is unavailable; try again shortly.") -> None:
+        super().__init__(message)
+
+
+class JobStoreError(LectorError):
+    """A stored record does not decode (a bug or tampering; it is logged)."""
 
 
 class EngineError(LectorError):

@@ -1,4 +1,4 @@
-"""The one entry point of the core: ``extract(data, options) -> Extraction``.
+"""The one entry point of the core: ``extract(data, options, engines) -> Extraction``.
 
 Pages stream out of ``service.pages`` and into the engine's shared pool. At most
 ``engine.concurrency`` rendered pages wait for or sit in the engine beyond the one being
@@ -8,93 +8,50 @@ overlaps with the OCR of the previous ones.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
-
-import msgspec
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any
 
 from service.doctypes import DocumentType, get_document_type
-from service.engines import Engine, Reading, ReadOptions, get_engine
-from service.engines.base import FieldEngine
-from service.errors import TooManyPages
+from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.fields import READINGS, ReadingProfile, find_fields
 from service.models import Extraction, PageResult, Tokens, Word
+from service.options import Options
 from service.pages import Document, Page, open_document, select_pages
 
 #: Called as pages finish, with (pages done, pages selected).
 ProgressCallback = Callable[[int, int], None]
 
-
-class ExtractOptions(msgspec.Struct, frozen=True):
-    """Everything that shapes one extraction."""
-
-    engine: str = "auto"
-    lang: str = "eng"
-    psm: int | None = None
-    pages: str | None = None
-    force_ocr: bool = False
-    include_words: bool = False
-    password: str | None = None
-    dpi: int = 300
-    max_pages: int = 500
-    document_type_code: str = "text"
-    instructions: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class RequestedOptions(Protocol):
-    """The OCR options a client chooses (a sync request, a queued job, the command line)."""
-
-    engine: str
-    lang: str
-    psm: int | None
-    pages: str | None
-    force_ocr: bool
-    include_words: bool
-    password: str | None
-    document_type_code: str
-    ocr_instructions: str | None
-    document_metadata: dict[str, Any] | None
-
-
-def options_for(request: RequestedOptions, *, dpi: int, max_pages: int) -> ExtractOptions:
-    """The core's options for what a client chose, with the server's resolution and page limit."""
-    return ExtractOptions(
-        engine=request.engine,
-        lang=request.lang,
-        psm=request.psm,
-        pages=request.pages,
-        force_ocr=request.force_ocr,
-        include_words=request.include_words,
-        password=request.password,
-        dpi=dpi,
-        max_pages=max_pages,
-        document_type_code=request.document_type_code,
-        instructions=request.ocr_instructions,
-        metadata=request.document_metadata,
-    )
+#: The options only a vision model reads; another engine ignores them, and the answer says so.
+_MODEL_ONLY = ("ocr_instructions", "document_metadata")
 
 
 def extract(
-    data: bytes, options: ExtractOptions, *, on_progress: ProgressCallback | None = None
+    data: bytes,
+    options: Options,
+    engines: Engines,
+    *,
+    max_pages: int | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> Extraction:
     """Read the text of every selected page of ``data``, and a typed document's fields.
 
-    A typed document's fields come from the engine when it reads fields itself (a vision
-    model), else from the field rules over the words the engine read (``service.fields``).
-    Raises an InputError for a document or option the client must fix, TooManyPages when
-    the selection exceeds ``options.max_pages``, and EngineError when the engine fails.
+    ``engines`` is the process's registry, built from the settings (which also give the
+    rendering resolution and, unless ``max_pages`` is given, the page limit). A typed
+    document's fields come from the engine when it reads fields itself (a vision model),
+    else from the field rules over the words the engine read (``service.fields``). Raises
+    an InputError for a document or option the client must fix, TooManyPages when the
+    selection exceeds the page limit, and EngineError when the engine fails.
     """
     started = time.perf_counter()
+    settings = engines.settings
+    limit = settings.max_pages if max_pages is None else max_pages
     document_type = get_document_type(options.document_type_code)
-    engine = get_engine(options.engine)
+    engine = engines.get(options.engine)
     schema = document_type.schema
-    by_rules = schema is not None and not hasattr(engine, "read_fields")
+    by_rules = schema is not None and not isinstance(engine, FieldEngine)
     profile = READINGS.get(document_type.code, ReadingProfile()) if by_rules else ReadingProfile()
     read_options = ReadOptions(
         lang=options.lang,
@@ -103,20 +60,20 @@ def extract(
         include_words=options.include_words or by_rules,
         min_confidence=profile.min_confidence,
         prompt=document_type.prompt,
-        instructions=options.instructions,
-        metadata=options.metadata,
+        instructions=options.ocr_instructions,
+        metadata=options.document_metadata,
     )
     engine.check(read_options)
     fields = confidence = None
     with open_document(data, password=options.password) as document:
-        numbers = select_pages(options.pages, document.page_count)
-        if len(numbers) > options.max_pages:
-            raise TooManyPages(len(numbers), options.max_pages)
+        numbers = select_pages(options.pages, document.page_count, limit)
+        pages_of = _Pages(document, numbers, settings.ocr_dpi, options.force_ocr)
         if schema is None or by_rules:
-            readings = _read_pages(document, numbers, engine, read_options, options, on_progress)
+            readings = _read_pages(pages_of, engine, engines, read_options, on_progress)
         else:
+            assert isinstance(engine, FieldEngine)
             readings, fields = _read_fields(
-                document, numbers, engine, document_type, read_options, options, on_progress
+                pages_of, engine, document_type, options, read_options, on_progress
             )
         page_count = document.page_count
     if schema is not None and by_rules:
@@ -140,17 +97,45 @@ def extract(
         llm_calls=sum(reading.calls for reading in readings),
         fields=fields,
         field_confidence=confidence,
+        warnings=_ignored_options(options, engine),
     )
 
 
+def _ignored_options(options: Options, engine: Engine) -> list[str]:
+    """A sentence naming the model-only options that the engine that read the document ignored."""
+    if getattr(engine, "model", None) is not None:
+        return []
+    ignored = [f"`{name}`" for name in _MODEL_ONLY if getattr(options, name)]
+    if not ignored:
+        return []
+    verb = "were" if len(ignored) > 1 else "was"
+    return [
+        f"{' and '.join(ignored)} {verb} ignored: only a vision model reads them, and {engine.name} "
+        "read this document."
+    ]
+
+
+class _Pages:
+    """The selected pages of an open document, and how to render them."""
+
+    def __init__(self, document: Document, numbers: list[int], dpi: int, force_ocr: bool) -> None:
+        self.numbers = numbers
+        self._document, self._dpi, self._force_ocr = document, dpi, force_ocr
+
+    def __iter__(self) -> Iterator[Page]:
+        return self._document.pages(self.numbers, dpi=self._dpi, force_ocr=self._force_ocr)
+
+
 def _read_pages(
-    document: Document,
-    numbers: list[int],
+    pages: _Pages,
     engine: Engine,
+    engines: Engines,
     read_options: ReadOptions,
-    options: ExtractOptions,
     on_progress: ProgressCallback | None,
 ) -> list[Reading]:
+    """Every page's reading, in page order: rendering overlaps with the engine's work, and at
+    most ``engine.concurrency`` pages wait beyond the one being rendered."""
+    numbers = pages.numbers
     results: list[Reading | None] = [None] * len(numbers)
     pending: deque[tuple[int, Future[Reading]]] = deque()
     done = 0
@@ -162,9 +147,9 @@ def _read_pages(
         if on_progress is not None:
             on_progress(done, len(numbers))
 
-    pool = _pool(engine)
+    pool = engines.pool(engine)
     try:
-        for index, page in enumerate(document.pages(numbers, dpi=options.dpi, force_ocr=options.force_ocr)):
+        for index, page in enumerate(pages):
             if page.has_text_layer:
                 finish(index, _text_layer_result(page, include_words=read_options.include_words))
                 continue
@@ -182,12 +167,11 @@ def _read_pages(
 
 
 def _read_fields(
-    document: Document,
-    numbers: list[int],
+    pages: _Pages,
     engine: FieldEngine,
     document_type: DocumentType,
+    options: Options,
     read_options: ReadOptions,
-    options: ExtractOptions,
     on_progress: ProgressCallback | None,
 ) -> tuple[list[Reading], dict[str, Any]]:
     """A typed document: pages go to the engine a chunk at a time, and the chunks' fields merge.
@@ -198,19 +182,26 @@ def _read_fields(
     readings: list[Reading] = []
     found: list[dict[str, Any]] = []
     chunk: list[Page] = []
-    assert document_type.schema is not None
+    schema = document_type.schema
+    assert schema is not None
 
     def flush() -> None:
-        reading = engine.read_fields(chunk, document_type.code, document_type.schema, read_options)
+        reading = engine.read_fields(chunk, document_type.code, schema, read_options)
         found.append(reading.fields)
         for index, page in enumerate(chunk):
-            cost = {"tokens": reading.tokens, "calls": reading.calls} if index == 0 else {}
-            readings.append(Reading(result=_page_result(page, include_words=options.include_words), **cost))
+            first = index == 0
+            readings.append(
+                Reading(
+                    result=_page_result(page, include_words=options.include_words),
+                    tokens=reading.tokens if first else Tokens(),
+                    calls=reading.calls if first else 0,
+                )
+            )
         chunk.clear()
         if on_progress is not None:
-            on_progress(len(readings), len(numbers))
+            on_progress(len(readings), len(pages.numbers))
 
-    for page in document.pages(numbers, dpi=options.dpi, force_ocr=options.force_ocr):
+    for page in pages:
         chunk.append(page)
         if len(chunk) == engine.pages_per_call:
             flush()
@@ -254,22 +245,3 @@ def _text_layer_result(page: Page, *, include_words: bool) -> Reading:
             words=words,
         )
     )
-
-
-# One pool per engine and process, shared by every request, so concurrent requests
-# together never run more pages than the engine's concurrency.
-_pools: dict[str, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def _pool(engine: Engine) -> ThreadPoolExecutor:
-    with _pools_lock:
-        if engine.name not in _pools:
-            _pools[engine.name] = ThreadPoolExecutor(
-                engine.concurrency, thread_name_prefix=f"lector-{engine.name}"
-            )
-        return _pools[engine.name]
-
-
-# A forked child (an RQ work horse) inherits the pools but not their threads: start afresh.
-os.register_at_fork(after_in_child=_pools.clear)

@@ -6,20 +6,30 @@ responses and feed the OpenAPI document.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
+from service.options import Options
+
 PageSource = Literal["ocr", "text-layer"]
-EngineName = Literal["auto", "tesseract", "llm", "hybrid"]
-
-#: Tesseract page segmentation modes that produce text (0 is OSD only, 2 is not implemented).
-PSM_CHOICES = (1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 
 
-class RequestBody(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Base of request bodies: a misspelt field is an error, not silently ignored."""
+class Status(StrEnum):
+    """Where a conversion or a batch stands (PARTIAL is for batches only)."""
+
+    ENQUEUED = "ENQUEUED"
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+
+    @property
+    def finished(self) -> bool:
+        """True once it will not change again."""
+        return self in (Status.SUCCESS, Status.PARTIAL, Status.FAILED)
 
 
 class Word(msgspec.Struct):
@@ -65,6 +75,7 @@ class Extraction(msgspec.Struct):
     llm_calls: int = 0
     fields: dict[str, Any] | None = None
     field_confidence: dict[str, float] | None = None
+    warnings: list[str] = []
 
     @property
     def text(self) -> str:
@@ -84,32 +95,14 @@ class Extraction(msgspec.Struct):
         return round(sum(value * weight for value, weight in rated) / sum(weight for _, weight in rated))
 
 
-class OcrOptions(RequestBody):
-    """The optional fields shared by both sync OCR endpoints."""
-
-    lang: Annotated[str, Meta(description="Tesseract language(s), e.g. `eng` or `eng+deu`")] = "eng"
-    engine: EngineName = "auto"
-    pages: Annotated[str | None, Meta(description="Page selection such as `1-3,5` or `2-`")] = None
-    force_ocr: Annotated[bool, Meta(description="OCR PDF pages even when they have a text layer")] = False
-    include_words: Annotated[bool, Meta(description="Return each word with its box and confidence")] = False
-    psm: Annotated[int | None, Meta(description="Tesseract page segmentation mode (default 3)")] = None
-    password: Annotated[str | None, Meta(description="Password of an encrypted PDF")] = None
-    document_type_code: Annotated[str, Meta(description="A code from GET /api/document-types")] = "text"
-    ocr_instructions: (
-        Annotated[str, Meta(max_length=4000, description="Free-text guidance for the model")] | None
-    ) = None
-    document_metadata: Annotated[
-        dict[str, Any] | None, Meta(description="Free JSON given to the model as context")
-    ] = None
-
-
-class OcrRequest(OcrOptions, kw_only=True):
-    """Body of ``POST /api/ocr/extract-text``."""
+class OcrRequest(Options, kw_only=True):
+    """Body of ``POST /api/ocr/extract-text``: the document in ``image`` (or ``image_base64``)."""
 
     image: Annotated[
-        str,
+        str | None,
         Meta(description="The document as base64 or a data URI (`data:image/png;base64,...`); a PDF too"),
-    ]
+    ] = None
+    image_base64: Annotated[str | None, Meta(description="The same as `image`, under Docutray's name")] = None
 
 
 class RawResponse(msgspec.Struct):
@@ -143,6 +136,13 @@ class OcrData(msgspec.Struct):
             "null for a vision model, which reports none"
         ),
     ] = None
+    warnings: Annotated[
+        list[str],
+        Meta(
+            description="What was asked for and not done, one sentence each (e.g. instructions "
+            "given to Tesseract, which takes none)"
+        ),
+    ] = []
 
 
 class OcrResponse(msgspec.Struct):
@@ -180,6 +180,7 @@ def ocr_data(extraction: Extraction) -> OcrData:
         language=extraction.language,
         fields=extraction.fields,
         field_confidence=extraction.field_confidence,
+        warnings=extraction.warnings,
         raw_response=RawResponse(
             engine=extraction.engine,
             page_count=extraction.page_count,
@@ -192,36 +193,19 @@ def ocr_data(extraction: Extraction) -> OcrData:
     )
 
 
-class SubmitOptions(RequestBody):
-    """The fields of ``POST /api/convert-async`` besides the document itself."""
-
-    document_type_code: Annotated[str, Meta(min_length=1, max_length=64)]
-    document_metadata: Annotated[
-        dict[str, Any] | None, Meta(description="Free JSON given to the model as context")
-    ] = None
-    ocr_instructions: Annotated[str, Meta(max_length=4000, description="Free-text guidance")] | None = None
-    engine: EngineName = "auto"
-    lang: str = "eng"
-    pages: str | None = None
-    force_ocr: bool = False
-    include_words: bool = False
-    psm: int | None = None
-    password: str | None = None
-
-
 class Submitted(msgspec.Struct):
     """Answer of ``POST /api/convert-async`` (202)."""
 
     conversion_id: str
     status_url: str
-    status: str
+    status: Status
 
 
 class ConversionStatus(msgspec.Struct):
     """Answer of ``GET /api/convert-async/status/{id}``."""
 
     conversion_id: str
-    status: Literal["ENQUEUED", "PROCESSING", "SUCCESS", "FAILED"]
+    status: Status
     progress: float
     document_type_code: str
     created_at: str
@@ -251,7 +235,7 @@ class BatchCreated(msgspec.Struct):
     batch_id: str
     status_url: str
     total: int
-    status: str
+    status: Status
 
 
 class BatchItemStatus(msgspec.Struct):
@@ -260,7 +244,7 @@ class BatchItemStatus(msgspec.Struct):
     index: int
     conversion_id: str
     filename: str | None
-    status: Literal["ENQUEUED", "PROCESSING", "SUCCESS", "FAILED"]
+    status: Status
     error: dict[str, Any] | None
 
 
@@ -268,7 +252,7 @@ class BatchStatus(msgspec.Struct):
     """Answer of ``GET /api/batches/{id}``."""
 
     batch_id: str
-    status: Literal["ENQUEUED", "PROCESSING", "SUCCESS", "PARTIAL", "FAILED"]
+    status: Status
     progress: float
     total: int
     succeeded: int

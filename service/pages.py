@@ -28,6 +28,7 @@ from service.errors import (
     DecompressionBomb,
     EncryptedDocument,
     InvalidOption,
+    TooManyPages,
     UnsupportedFormat,
 )
 
@@ -38,13 +39,22 @@ FORMATS = (*IMAGE_FORMATS, "PDF")
 #: The largest page, in pixels, that is decoded or rendered (Pillow's own default limit).
 MAX_PAGE_PIXELS = 89_478_485
 
-# Pillow only *warns* between 1x and 2x its limit and raises above 2x; Lector refuses
-# everything above it, so the warning becomes an error we can catch.
-warnings.simplefilter("error", Image.DecompressionBombWarning)
+#: Most comma-separated parts one page selection may have.
+MAX_RANGES = 200
 
-# MuPDF prints repair notices for damaged PDFs to stderr; they would break JSON log lines.
-pymupdf.TOOLS.mupdf_display_errors(False)
-pymupdf.TOOLS.mupdf_display_warnings(False)
+
+def configure_decoders() -> None:
+    """Process start-up: make the decoders' process-wide behaviour Lector's.
+
+    Pillow only *warns* between 1x and 2x its pixel limit and raises above 2x; Lector refuses
+    everything above it, so the warning becomes an error (the pixel check after opening
+    refuses such an image either way; this keeps the warning off stderr). MuPDF prints
+    repair notices for damaged PDFs to stderr, which would break JSON log lines.
+    """
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -111,32 +121,53 @@ def _describe(data: bytes) -> str:
     return "plain text"
 
 
-_RANGE = re.compile(r"^\s*(\d+)\s*(?:(-)\s*(\d*)\s*)?$")
+_RANGE = re.compile(r"^\s*(\d{1,9})\s*(?:(-)\s*(\d{0,9})\s*)?$")
 
 
-def select_pages(spec: str | None, page_count: int) -> list[int]:
+def select_pages(spec: str | None, page_count: int, limit: int) -> list[int]:
     """Turn a selection such as ``"1-3,5"`` or ``"2-"`` into sorted 1-based page numbers.
 
-    ``None`` or an empty string selects every page. Raises InvalidOption for malformed
-    selections and for pages the document does not have.
+    ``None`` or an empty string selects every page. The work is bounded by ``limit`` and
+    ``MAX_RANGES``, never by what the selection asks for: the ranges are merged and counted
+    before any page number is listed. Raises InvalidOption for malformed selections and for
+    pages the document does not have, and TooManyPages when more than ``limit`` are selected.
     """
     if spec is None or not spec.strip():
-        return list(range(1, page_count + 1))
-    chosen: set[int] = set()
-    for part in spec.split(","):
-        match = _RANGE.match(part)
-        if not match:
+        intervals = [(1, page_count)]
+    else:
+        parts = spec.split(",", MAX_RANGES)
+        if len(parts) > MAX_RANGES:
             raise InvalidOption(
-                f"Invalid page selection {spec!r}: use page numbers and ranges such as 1-3,5 or 2-."
+                f"Invalid page selection: at most {MAX_RANGES} pages or ranges, separated by commas."
             )
-        start = int(match.group(1))
-        end = start if not match.group(2) else int(match.group(3) or page_count)
-        if start < 1 or end < start:
-            raise InvalidOption(f"Invalid page range {part.strip()!r}: pages count from 1, start before end.")
-        if end > page_count:
-            raise InvalidOption(f"Page {end} does not exist: the document has {page_count} pages.")
-        chosen.update(range(start, end + 1))
-    return sorted(chosen)
+        intervals = [_interval(part, page_count) for part in parts]
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    count = sum(end - start + 1 for start, end in merged)
+    if count > limit:
+        raise TooManyPages(count, limit)
+    return [number for start, end in merged for number in range(start, end + 1)]
+
+
+def _interval(part: str, page_count: int) -> tuple[int, int]:
+    """One part of a selection as (first, last); the message quotes at most a few characters."""
+    shown = part.strip()[:20]
+    match = _RANGE.match(part)
+    if not match:
+        raise InvalidOption(
+            f"Invalid page selection near {shown!r}: use page numbers and ranges such as 1-3,5 or 2-."
+        )
+    start = int(match.group(1))
+    end = start if not match.group(2) else int(match.group(3) or page_count)
+    if start < 1 or end < start:
+        raise InvalidOption(f"Invalid page range {shown!r}: pages count from 1, start before end.")
+    if end > page_count:
+        raise InvalidOption(f"Page {end} does not exist: the document has {page_count} pages.")
+    return start, end
 
 
 @dataclass(slots=True)

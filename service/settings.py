@@ -9,19 +9,32 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from functools import cache
 from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
 
 from service.errors import SettingsError
+from service.options import Lang
 
 PREFIX = "LECTOR_"
+#: The OpenAI client's own variables, read here once like the others and handed to the engine.
+_FOREIGN = ("openai_base_url", "openai_api_key")
+#: Every spelling of a boolean setting that is accepted, and what it means.
+_BOOLEANS = {
+    "on": True,
+    "true": True,
+    "yes": True,
+    "1": True,
+    "off": False,
+    "false": False,
+    "no": False,
+    "0": False,
+}
 
 
 def _env_name(field: str) -> str:
-    return PREFIX + field.upper()
+    return field.upper() if field in _FOREIGN else PREFIX + field.upper()
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_env_name):
@@ -32,7 +45,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_
     redis_url: Annotated[str, Meta(pattern=r"^rediss?://")] = "redis://127.0.0.1:6379/0"
     workers: Annotated[int, Meta(ge=1, le=64)] = 2
     api_keys: tuple[Annotated[str, Meta(min_length=8)], ...] = ()
-    auth: Literal["on", "off"] = "on"
+    auth: bool = True
     max_upload_mb: Annotated[int, Meta(ge=1, le=2048)] = 100
     max_pages: Annotated[int, Meta(ge=1, le=100_000)] = 500
     sync_max_pages: Annotated[int, Meta(ge=1, le=100_000)] = 20
@@ -41,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_
     blob_dir: str | None = None
     url_allow_private: bool = False
     max_batch_items: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    tesseract_langs: Lang = "eng"
     llm_model: str | None = None
     llm_concurrency: Annotated[int, Meta(ge=1, le=64)] = 4
     llm_timeout_s: Annotated[int, Meta(ge=1, le=3600)] = 120
@@ -48,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_
     llm_pages_per_call: Annotated[int, Meta(ge=1, le=100)] = 8
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    openai_base_url: Annotated[str, Meta(pattern=r"^https?://")] | None = None
+    openai_api_key: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -62,9 +78,15 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_
     @property
     def auth_enabled(self) -> bool:
         """Whether requests must carry an API key."""
-        return self.auth == "on"
+        return self.auth
+
+    def __repr__(self) -> str:
+        # Settings hold keys; a repr in a traceback or a log line must not show them.
+        return "Settings(...)"
 
 
+_BOOLEAN_FIELDS = tuple(field.name for field in msgspec.structs.fields(Settings) if field.type is bool)
+_SECRETS = ("LECTOR_API_KEYS", "OPENAI_API_KEY")
 _PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+)`.*$")
 
 
@@ -80,24 +102,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raw["LECTOR_API_KEYS"] = [
             key.strip() for key in str(raw["LECTOR_API_KEYS"]).split(",") if key.strip()
         ]
-    for name in ("LECTOR_AUTH", "LECTOR_LOG_FORMAT", "LECTOR_LOG_LEVEL"):
+    for name in ("LECTOR_LOG_FORMAT", "LECTOR_LOG_LEVEL"):
         if name in raw:
             raw[name] = str(raw[name]).strip().lower()
+    for field in _BOOLEAN_FIELDS:
+        name = _env_name(field)
+        if name in raw:
+            spelled = str(raw[name]).strip().lower()
+            raw[name] = _BOOLEANS.get(spelled, spelled)
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         message = str(exc)
+        if "Expected `bool`" in message:
+            message = message.replace(
+                "Expected `bool`, got `str`", "Expected on/off, true/false, yes/no or 1/0"
+            )
         match = _PATH.search(message)
         if not match:
             raise SettingsError(f"Invalid configuration: {message}.") from None
         name = match.group("name").split("[")[0]
         value = environ.get(name, "")
-        shown = "<hidden>" if name == "LECTOR_API_KEYS" else repr(value)
+        shown = "<hidden>" if name in _SECRETS else repr(value)
         reason = _PATH.sub("", message)
         raise SettingsError(f"Invalid {name}={shown}: {reason}.") from None
-
-
-@cache
-def get_settings() -> Settings:
-    """The process-wide settings, read from the environment on first use."""
-    return load_settings()

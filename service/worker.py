@@ -1,11 +1,13 @@
 """``lector worker``: one RQ worker on Lector's queue.
 
-Engines are warmed once in the worker process, so each job does not pay for finding the
-Tesseract binary and its languages again.
+The process is prepared once (``service.startup``) and hands its engine registry to the
+tasks. Only Tesseract is warmed at start (its binary and languages are looked up once); the
+vision-model engine, when configured, is built on its first job, as it holds only a client.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from redis import Redis
@@ -13,10 +15,13 @@ from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.job import Job
 
+from service.engines import Engines
 from service.errors import EngineUnavailable
-from service.jobs import QUEUE_NAME
+from service.jobs import task
+from service.jobs.queue import QUEUE_NAME
 from service.logging import configure_logging, get_logger
 from service.settings import Settings
+from service.startup import prepare_process
 
 #: How often a busy worker tells Redis it is alive, and how long after its last word a job
 #: counts as abandoned. RQ's own grace is 60 s; a job lost with its worker would wait that long.
@@ -39,12 +44,11 @@ class LectorWorker(Worker):
         return self.job_monitoring_interval + HEARTBEAT_GRACE_S
 
 
-def warm_engines() -> None:
-    """Load the engines this worker will use, once per process."""
-    from service.engines import get_engine
+def warm_engines(engines: Engines) -> None:
+    """Build Tesseract and look up its languages, once per process."""
     from service.engines.tesseract import installed_languages
 
-    get_engine("tesseract")
+    engines.get("tesseract")
     try:
         log.info("engine ready", engine="tesseract", languages=sorted(installed_languages()))
     except EngineUnavailable as exc:
@@ -60,7 +64,10 @@ def run_worker(settings: Settings) -> int:
     except RedisError:
         print(f"lector: Redis does not answer at {_without_password(settings.redis_url)}.", file=sys.stderr)
         return 1
-    warm_engines()
+    engines = prepare_process(settings)
+    warm_engines(engines)
+    task.configure(engines)
+    os.register_at_fork(after_in_child=engines.after_fork)
     worker = LectorWorker(
         [Queue(QUEUE_NAME, connection=connection)],
         connection=connection,

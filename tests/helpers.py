@@ -31,6 +31,7 @@ OCR_DATA_KEYS = {
     "raw_response",
     "fields",
     "field_confidence",
+    "warnings",
 }
 
 

@@ -22,8 +22,10 @@ from service.api.middleware import RequestLogMiddleware
 from service.api.ocr import OcrController
 from service.api.responses import EXCEPTION_HANDLERS
 from service.blobs import BlobStore, blob_store
+from service.engines import Engines
 from service.errors import SettingsError
-from service.settings import Settings, get_settings
+from service.jobs.intake import Intake
+from service.settings import Settings
 
 #: Room in a request body beyond the document itself: base64 adds a third, form fields a little.
 _BODY_OVERHEAD = 1024 * 1024
@@ -31,17 +33,23 @@ _BODY_OVERHEAD = 1024 * 1024
 BATCH_BODY_FACTOR = 10
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the Litestar application; refuses to build without API keys unless auth is off."""
-    settings = settings or get_settings()
+def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
+    """Build the Litestar application from ``settings`` (and the process's engine registry,
+    made from them when not given); refuses to build without API keys unless auth is off.
+
+    Handlers receive the settings, Redis, the blob store, the job intake and the engines
+    through dependency injection; nothing below reads the environment.
+    """
     if settings.auth_enabled and not settings.api_keys:
         raise SettingsError(
             "No API key configured: set LECTOR_API_KEYS (comma-separated), "
             "or LECTOR_AUTH=off to run without auth."
         )
+    engines = engines or Engines(settings)
     # One synchronous client (RQ is synchronous); handlers call it from worker threads.
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     blobs = blob_store(redis, settings.blob_dir)
+    intake = Intake(redis, blobs, settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -50,11 +58,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             redis.close()
 
-    def provide_redis() -> Redis:
-        return redis
-
-    def provide_blobs() -> BlobStore:
-        return blobs
+    def constant(value: object) -> Provide:
+        return Provide(lambda: value, sync_to_thread=False)
 
     # The batch body limit depends on the settings, so the controller is specialised here.
     batches = type(
@@ -66,8 +71,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[HealthController, OcrController, ConversionsController, batches],
         state=State({"settings": settings}),
         dependencies={
-            "redis": Provide(provide_redis, sync_to_thread=False),
-            "blobs": Provide(provide_blobs, sync_to_thread=False),
+            "settings": constant(settings),
+            "redis": constant(redis),
+            "blobs": constant(blobs),
+            "intake": constant(intake),
+            "engines": constant(engines),
+        },
+        signature_namespace={
+            "Settings": Settings,
+            "Redis": Redis,
+            "BlobStore": BlobStore,
+            "Intake": Intake,
+            "Engines": Engines,
         },
         middleware=[RequestLogMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,74 +1,104 @@
-"""OpenAPI descriptions of the request bodies that handlers read by hand.
+"""OpenAPI descriptions of the request bodies that handlers read by hand, generated from types.
 
 ``POST /api/convert-async`` and ``POST /api/batches/`` accept multipart or JSON, chosen by
-Content-Type, so they parse their own bodies (service.api.submissions) and declare them here
-for the OpenAPI document.
+Content-Type, so they parse their own bodies (``service.api.submissions``). Their OpenAPI is
+built here from ``service.options.Options`` (msgspec's JSON Schema of it, translated into
+Litestar's schema objects), so an option added to the type appears here by itself.
 """
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import Any
 
+import msgspec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
-from service.models import PSM_CHOICES, EngineName
+from service.api.submissions import BatchItemBody
+from service.options import Options
 
-_STRING = OpenAPIType.STRING
-
-
-def _string(description: str, **extra: object) -> Schema:
-    return Schema(type=_STRING, description=description, **extra)
-
-
-OPTIONS: dict[str, Schema] = {
-    "document_type_code": _string("A code from GET /api/document-types, e.g. `text`"),
-    "ocr_instructions": _string("Free-text guidance for the model", max_length=4000),
-    "engine": Schema(type=_STRING, enum=list(get_args(EngineName)), default="auto"),
-    "lang": _string("Tesseract language(s), e.g. `eng+deu`", default="eng"),
-    "pages": _string("Page selection such as `1-3,5`"),
-    "force_ocr": Schema(type=OpenAPIType.BOOLEAN, default=False),
-    "include_words": Schema(type=OpenAPIType.BOOLEAN, default=False),
-    "psm": Schema(type=OpenAPIType.INTEGER, enum=list(PSM_CHOICES)),
-    "password": _string("Password of an encrypted PDF"),
+_SIMPLE_KEYS = {
+    "description": "description",
+    "default": "default",
+    "enum": "enum",
+    "format": "format",
+    "maxLength": "max_length",
+    "minLength": "min_length",
+    "pattern": "pattern",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "title": "title",
 }
-_METADATA_OBJECT = Schema(type=OpenAPIType.OBJECT, description="Free JSON given to the model as context")
-_METADATA_STRING = _string("A JSON object, as a string")
-_FILE = Schema(type=_STRING, format="binary")
+
+
+def openapi_schema(json_schema: dict[str, Any]) -> Schema:
+    """Litestar's Schema object for a (reference-free) JSON Schema fragment from msgspec."""
+    fields: dict[str, Any] = {
+        attribute: json_schema[key] for key, attribute in _SIMPLE_KEYS.items() if key in json_schema
+    }
+    if "type" in json_schema:
+        fields["type"] = OpenAPIType(json_schema["type"])
+    if "anyOf" in json_schema:
+        fields["any_of"] = [openapi_schema(member) for member in json_schema["anyOf"]]
+    if "items" in json_schema:
+        fields["items"] = openapi_schema(json_schema["items"])
+    if "properties" in json_schema:
+        fields["properties"] = {
+            name: openapi_schema(value) for name, value in json_schema["properties"].items()
+        }
+        fields["required"] = json_schema.get("required") or None
+    return Schema(**fields)
+
+
+def struct_properties(struct: type[msgspec.Struct]) -> dict[str, Schema]:
+    """The properties of ``struct`` as OpenAPI schemas, in field order."""
+    definitions = msgspec.json.schema(struct)["$defs"][struct.__name__]
+    return {name: openapi_schema(value) for name, value in definitions["properties"].items()}
+
+
+#: Every option, as JSON bodies take it.
+OPTIONS: dict[str, Schema] = struct_properties(Options)
+#: The same in a multipart form, where `document_metadata` arrives as a JSON string.
+FORM_OPTIONS: dict[str, Schema] = {
+    **OPTIONS,
+    "document_metadata": Schema(type=OpenAPIType.STRING, description="A JSON object, as a string"),
+}
+_FILE = Schema(type=OpenAPIType.STRING, format="binary")
+_BASE64 = Schema(type=OpenAPIType.STRING, description="The document as base64 or a data URI")
 
 
 def _object(properties: dict[str, Schema], required: list[str]) -> Schema:
     return Schema(type=OpenAPIType.OBJECT, properties=properties, required=required)
 
 
-def _operation_with(body: RequestBody) -> type[Operation]:
+def operation_with(body: RequestBody) -> type[Operation]:
     """An Operation class that declares ``body`` whatever Litestar found in the signature."""
 
     class WithBody(Operation):
-        def __init__(self, **fields: object) -> None:
-            super().__init__(**{**fields, "request_body": body})  # type: ignore[arg-type]
+        def __init__(self, **fields: Any) -> None:
+            fields["request_body"] = body
+            super().__init__(**fields)
 
     return WithBody
 
 
-ConvertOperation = _operation_with(
+ConvertOperation = operation_with(
     RequestBody(
         required=True,
         content={
             "multipart/form-data": OpenAPIMediaType(
-                schema=_object(
-                    {"image": _FILE, "document_metadata": _METADATA_STRING, **OPTIONS},
-                    ["image", "document_type_code"],
-                )
+                schema=_object({"image": _FILE, **FORM_OPTIONS}, ["image", "document_type_code"])
             ),
             "application/json": OpenAPIMediaType(
                 schema=_object(
                     {
-                        "image_base64": _string("The document as base64 or a data URI"),
-                        "image_url": _string(
-                            "An http(s) URL Lector downloads (public addresses only)", format="uri"
+                        "image_base64": _BASE64,
+                        "image": Schema(type=OpenAPIType.STRING, description="The same as `image_base64`"),
+                        "image_url": Schema(
+                            type=OpenAPIType.STRING,
+                            format="uri",
+                            description="An http(s) URL Lector downloads (public addresses only)",
                         ),
-                        "document_metadata": _METADATA_OBJECT,
                         **OPTIONS,
                     },
                     ["document_type_code"],
@@ -78,34 +108,26 @@ ConvertOperation = _operation_with(
     )
 )
 
-_ITEM = _object(
-    {
-        "image_url": _string("An http(s) URL the worker downloads", format="uri"),
-        "image_base64": _string("The document as base64 or a data URI"),
-        "filename": _string("A name to report the item under"),
-    },
-    [],
-)
-
-BatchOperation = _operation_with(
+BatchOperation = operation_with(
     RequestBody(
         required=True,
         content={
             "multipart/form-data": OpenAPIMediaType(
                 schema=_object(
-                    {
-                        "files": Schema(type=OpenAPIType.ARRAY, items=_FILE),
-                        "document_metadata": _METADATA_STRING,
-                        **OPTIONS,
-                    },
+                    {"files": Schema(type=OpenAPIType.ARRAY, items=_FILE), **FORM_OPTIONS},
                     ["files", "document_type_code"],
                 )
             ),
             "application/json": OpenAPIMediaType(
                 schema=_object(
                     {
-                        "items": Schema(type=OpenAPIType.ARRAY, items=_ITEM),
-                        "document_metadata": _METADATA_OBJECT,
+                        "items": Schema(
+                            type=OpenAPIType.ARRAY,
+                            items=Schema(
+                                type=OpenAPIType.OBJECT, properties=struct_properties(BatchItemBody)
+                            ),
+                            min_items=1,
+                        ),
                         **OPTIONS,
                     },
                     ["items", "document_type_code"],

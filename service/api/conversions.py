@@ -8,50 +8,42 @@ from typing import Annotated
 import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
-from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertOperation
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.submissions import read_submission
-from service.blobs import BlobStore
-from service.doctypes import document_types, get_document_type
-from service.downloads import fetch_document
+from service.doctypes import document_types
 from service.errors import NotFound
-from service.jobs import (
-    Conversion,
-    JobStore,
-    Status,
-    claim_idempotency,
-    new_id,
-    release_idempotency,
-    submit,
-)
-from service.models import ConversionStatus, DocumentTypeInfo, DocumentTypeList, Submitted
+from service.jobs.intake import Intake, storage_errors
+from service.jobs.record import Conversion
+from service.models import ConversionStatus, DocumentTypeInfo, DocumentTypeList, Status, Submitted
 from service.settings import Settings
 
 SUBMIT_ERRORS = {
     **AUTH_ERRORS,
-    400: error_spec("The image_url could not be fetched, or is not allowed"),
+    400: error_spec("A malformed body, or an image_url that could not be fetched or is not allowed"),
     413: error_spec("Document over LECTOR_MAX_UPLOAD_MB"),
     415: error_spec("A Content-Type other than multipart/form-data or application/json"),
     422: error_spec("Validation error (a list of problems), unknown document type, reused Idempotency-Key"),
+    503: error_spec("The job store is unavailable; try again after Retry-After seconds"),
 }
-STATUS_ERRORS = {**AUTH_ERRORS, 404: error_spec("No such conversion for this API key, or it expired")}
+STATUS_ERRORS = {
+    **AUTH_ERRORS,
+    400: error_spec("An invalid query parameter"),
+    404: error_spec("No such conversion for this API key, or it expired"),
+    503: error_spec("The job store is unavailable; try again after Retry-After seconds"),
+}
 #: How often a waiting status request looks again.
 _POLL_S = 0.2
-
-
-def status_url(request: Request, conversion_id: str) -> str:
-    """The absolute URL of a conversion's status."""
-    return f"{str(request.base_url).rstrip('/')}/api/convert-async/status/{conversion_id}"
+STATUS_ROUTE = "conversion-status"
 
 
 def conversion_status(record: Conversion) -> ConversionStatus:
     """The wire form of a stored conversion."""
     return ConversionStatus(
         conversion_id=record.conversion_id,
-        status=record.status.value,
+        status=record.status,
         progress=record.progress,
         document_type_code=record.document_type_code,
         created_at=record.created_at,
@@ -71,71 +63,38 @@ class ConversionsController(Controller):
     security = SECURITY
 
     @post("/convert-async", status_code=202, responses=SUBMIT_ERRORS, operation_class=ConvertOperation)
-    async def submit(self, request: Request, redis: Redis, blobs: BlobStore) -> Response[Submitted]:
-        """Queue a document: multipart (file in `image`), JSON with `image_base64`, or JSON with `image_url`.
+    async def submit(self, request: Request, settings: Settings, intake: Intake) -> Response[Submitted]:
+        """Queue a document: multipart (file in `image`), JSON with `image_base64` (or `image`), or JSON
+        with `image_url`, plus `document_type_code` and the options of the sync endpoints.
 
-        Fields: `document_type_code` (required), `document_metadata` (a JSON object), `ocr_instructions`,
-        `engine`, `lang`, `pages`, `force_ocr`, `include_words`, `psm`, `password`. An `Idempotency-Key`
-        header makes a retry with the same body return the same conversion.
+        An `Idempotency-Key` header makes a retry with the same body return the same conversion.
         """
-        settings: Settings = request.app.state.settings
         submission = await read_submission(request, settings)
-        get_document_type(submission.options.document_type_code)
-        owner: str = request.state.client_id
-        conversion_id = new_id()
-        idempotency_key = request.headers.get("idempotency-key")
-        if idempotency_key:
-            claimed = await anyio.to_thread.run_sync(
-                claim_idempotency,
-                redis,
-                owner,
-                idempotency_key,
-                submission.fingerprint,
-                conversion_id,
-                settings.result_ttl_s,
-            )
-            if claimed != conversion_id:
-                return _accepted(request, claimed)
-        try:
-            document = submission.document
-            if document is None:
-                document = await fetch_document(submission.url or "", settings)
-            await anyio.to_thread.run_sync(
-                lambda: submit(
-                    redis,
-                    blobs,
-                    conversion_id=conversion_id,
-                    owner=owner,
-                    document_type_code=submission.options.document_type_code,
-                    options=submission.options,
-                    document=document,
-                    ttl_s=settings.result_ttl_s,
-                    filename=submission.filename,
-                )
-            )
-        except BaseException:
-            if idempotency_key:
-                await anyio.to_thread.run_sync(release_idempotency, redis, owner, idempotency_key)
-            raise
-        return _accepted(request, conversion_id)
+        conversion_id = await intake.submit(
+            submission, request.state.client_id, request.headers.get("idempotency-key")
+        )
+        url = request.url_for(STATUS_ROUTE, conversion_id=conversion_id)
+        body = Submitted(conversion_id=conversion_id, status_url=url, status=Status.ENQUEUED)
+        return Response(body, status_code=202, headers={"Location": url})
 
-    @get("/convert-async/status/{conversion_id:str}", responses=STATUS_ERRORS)
+    @get("/convert-async/status/{conversion_id:str}", name=STATUS_ROUTE, responses=STATUS_ERRORS)
     async def status(
         self,
         request: Request,
-        redis: Redis,
+        intake: Intake,
         conversion_id: str,
         wait: Annotated[int, Parameter(ge=0, le=30, description="Seconds to hold for a status change")] = 0,
     ) -> ConversionStatus:
         """A conversion's status, progress and (once SUCCESS) its result."""
-        settings: Settings = request.app.state.settings
-        store = JobStore(redis, settings.result_ttl_s)
         owner: str = request.state.client_id
 
         async def load() -> Conversion:
-            record = await anyio.to_thread.run_sync(store.get, conversion_id)
+            with storage_errors():
+                record = await anyio.to_thread.run_sync(intake.jobs.get, conversion_id)
             if record is None or record.owner != owner:
-                raise NotFound(f"No conversion {conversion_id!r} for this API key (it may have expired).")
+                raise NotFound(
+                    f"No conversion {conversion_id[:64]!r} for this API key (it may have expired)."
+                )
             return record
 
         record = await load()
@@ -156,9 +115,3 @@ class ConversionsController(Controller):
                 for kind in document_types().values()
             ]
         )
-
-
-def _accepted(request: Request, conversion_id: str) -> Response[Submitted]:
-    url = status_url(request, conversion_id)
-    body = Submitted(conversion_id=conversion_id, status_url=url, status=Status.ENQUEUED.value)
-    return Response(body, status_code=202, headers={"Location": url})

@@ -6,12 +6,15 @@ import shutil
 import subprocess
 
 import anyio
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from service.models import Health
+from service.settings import Settings
+
+_PROBE_KEY = "lector:ready-probe"
 
 
 def _tesseract_runs() -> bool:
@@ -38,21 +41,24 @@ class HealthController(Controller):
 
     @get(
         "/ready",
-        summary="Redis is reachable and Tesseract runs",
+        summary="Redis takes writes and Tesseract runs",
         responses={503: ResponseSpec(data_container=Health, description="Not ready")},
     )
-    async def ready(self, request: Request, redis: Redis) -> Response[Health]:
-        """200 when Redis answers a PING and Tesseract starts; 503 with the failing checks otherwise.
+    async def ready(self, settings: Settings, redis: Redis) -> Response[Health]:
+        """200 when Redis takes a write and Tesseract starts; 503 with the failing checks otherwise.
 
-        `llm` names the configured vision model, which is not called."""
+        A Redis that answers PING but refuses writes (full, `maxmemory`, a read-only replica)
+        cannot take jobs, so the check is a write. `llm` names the configured vision model,
+        which is not called."""
         checks: dict[str, str] = {}
         try:
-            await anyio.to_thread.run_sync(redis.ping)  # the client's own timeouts bound it
+            # The client's own timeouts bound it; the key expires by itself.
+            await anyio.to_thread.run_sync(lambda: redis.set(_PROBE_KEY, b"1", ex=10))
             checks["redis"] = "ok"
-        except (RedisError, OSError):
-            checks["redis"] = "unreachable"
+        except (RedisError, OSError) as exc:
+            checks["redis"] = "refuses writes" if isinstance(exc, ResponseError) else "unreachable"
         checks["tesseract"] = "ok" if await anyio.to_thread.run_sync(_tesseract_runs) else "not runnable"
         ready = all(value == "ok" for value in checks.values())
-        llm = request.app.state.settings.llm_model or "not configured"
+        llm = settings.llm_model or "not configured"
         health = Health(status="ok" if ready else "unavailable", checks=checks, llm=llm)
         return Response(health, status_code=200 if ready else 503)

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Any
 
+import anyio
+import msgspec
 from litestar import Controller, Request, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
-from msgspec import Meta
+from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
 
 from service.api.auth import SECURITY, require_api_key
+from service.api.bodies import FORM_OPTIONS, operation_with
 from service.api.payloads import check_size, decode_base64_document
 from service.api.responses import AUTH_ERRORS, error_spec
-from service.errors import InvalidOption, TooManyPages
-from service.extract import extract, options_for
-from service.models import OcrOptions, OcrRequest, OcrResponse, ocr_data
+from service.engines import Engines
+from service.errors import InvalidOption, MalformedBody, TooManyPages
+from service.extract import extract
+from service.models import OcrRequest, OcrResponse, ocr_data
+from service.options import Options, sentence
 from service.settings import Settings
 
 OCR_ERRORS = {
     **AUTH_ERRORS,
+    400: error_spec("The body is empty, not valid JSON or multipart, or nested too deeply"),
     413: error_spec("Document over LECTOR_MAX_UPLOAD_MB, or more pages than LECTOR_SYNC_MAX_PAGES"),
     422: error_spec(
         "Invalid base64, unsupported or corrupt file, decompression bomb, encrypted PDF, bad option"
@@ -28,25 +33,20 @@ OCR_ERRORS = {
     503: error_spec("The OCR engine cannot run on this server"),
 }
 
-
-class OcrForm(OcrOptions, kw_only=True):
-    """Multipart body of ``POST /api/ocr/extract-text-from-file``."""
-
-    file: UploadFile
-    # A form field is a string: the JSON object arrives encoded and is decoded by the handler.
-    document_metadata: Annotated[str | None, Meta(description="A JSON object, as a string")] = None  # type: ignore[assignment]
-
-    def options(self) -> OcrOptions:
-        """The OCR options, with ``document_metadata`` decoded; InvalidOption when it is not an object."""
-        fields = {name: getattr(self, name) for name in OcrOptions.__struct_fields__}
-        if self.document_metadata is not None:
-            try:
-                fields["document_metadata"] = json.loads(self.document_metadata)
-            except ValueError:
-                fields["document_metadata"] = None
-            if not isinstance(fields["document_metadata"], dict):
-                raise InvalidOption("The `document_metadata` field must be a JSON object.")
-        return OcrOptions(**fields)
+UploadOperation = operation_with(
+    RequestBody(
+        required=True,
+        content={
+            "multipart/form-data": OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.OBJECT,
+                    properties={"file": Schema(type=OpenAPIType.STRING, format="binary"), **FORM_OPTIONS},
+                    required=["file"],
+                )
+            )
+        },
+    )
+)
 
 
 class OcrController(Controller):
@@ -58,28 +58,54 @@ class OcrController(Controller):
     security = SECURITY
 
     @post("/extract-text", status_code=200, responses=OCR_ERRORS, sync_to_thread=True)
-    def extract_text(self, request: Request, data: OcrRequest) -> OcrResponse:
-        """OCR a base64-encoded image or PDF (bare base64 or a data URI)."""
-        settings: Settings = request.app.state.settings
-        document = decode_base64_document(data.image, field="image", max_bytes=settings.max_upload_bytes)
-        return _run(document, data, settings)
+    def extract_text(self, data: OcrRequest, settings: Settings, engines: Engines) -> OcrResponse:
+        """OCR a base64-encoded image or PDF (bare base64 or a data URI) in `image` (or `image_base64`)."""
+        if data.image is None and data.image_base64 is None:
+            raise InvalidOption("The field `image` is required.")
+        if data.image is not None and data.image_base64 is not None:
+            raise InvalidOption("Send the document once, in `image` or in `image_base64`.")
+        field, value = (
+            ("image", data.image) if data.image is not None else ("image_base64", data.image_base64)
+        )
+        document = decode_base64_document(value or "", field=field, max_bytes=settings.max_upload_bytes)
+        return _run(document, data, settings, engines)
 
-    @post("/extract-text-from-file", status_code=200, responses=OCR_ERRORS, sync_to_thread=True)
-    def extract_text_from_file(
-        self, request: Request, data: Annotated[OcrForm, Body(media_type=RequestEncodingType.MULTI_PART)]
+    @post("/extract-text-from-file", status_code=200, responses=OCR_ERRORS, operation_class=UploadOperation)
+    async def extract_text_from_file(
+        self, request: Request, settings: Settings, engines: Engines
     ) -> OcrResponse:
-        """OCR an uploaded image or PDF (multipart field `file`)."""
-        settings: Settings = request.app.state.settings
-        check_size(data.file.file.seek(0, 2), settings.max_upload_bytes)
-        data.file.file.seek(0)
-        return _run(data.file.file.read(), data.options(), settings)
+        """OCR an uploaded image or PDF (multipart field `file`), with the options as form fields."""
+        if request.content_type[0] != "multipart/form-data":
+            raise MalformedBody("Invalid multipart/form-data: upload the document in the field `file`.")
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidOption("The field `file` is required.")
+        fields: dict[str, Any] = {name: value for name, value in form.items() if name != "file"}
+        if isinstance(fields.get("document_metadata"), str):
+            try:
+                fields["document_metadata"] = json.loads(fields["document_metadata"])
+            except (ValueError, RecursionError):
+                fields["document_metadata"] = None
+            if not isinstance(fields["document_metadata"], dict):
+                raise InvalidOption("The `document_metadata` field must be a JSON object.")
+        try:
+            options = msgspec.convert(fields, Options, strict=False)
+        except msgspec.ValidationError as exc:
+            raise InvalidOption(sentence(str(exc))) from None
+        return await anyio.to_thread.run_sync(_run_upload, upload, options, settings, engines)
 
 
-def _run(document: bytes, options: OcrOptions, settings: Settings) -> OcrResponse:
+def _run_upload(upload: UploadFile, options: Options, settings: Settings, engines: Engines) -> OcrResponse:
+    check_size(upload.file.seek(0, 2), settings.max_upload_bytes)
+    upload.file.seek(0)
+    return _run(upload.file.read(), options, settings, engines)
+
+
+def _run(document: bytes, options: Options, settings: Settings, engines: Engines) -> OcrResponse:
     limit = min(settings.sync_max_pages, settings.max_pages)
-    extract_options = options_for(options, dpi=settings.ocr_dpi, max_pages=limit)
     try:
-        extraction = extract(document, extract_options)
+        extraction = extract(document, options, engines, max_pages=limit)
     except TooManyPages as exc:
         advice = "Send it to POST /api/convert-async, or select fewer pages with `pages`."
         raise TooManyPages(exc.count, exc.limit, advice=advice) from None

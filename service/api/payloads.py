@@ -1,11 +1,50 @@
-"""Turning what a client sent into document bytes: base64, data URIs, size limits."""
+"""Turning what a client sent into usable values: JSON bodies, base64, data URIs, size limits,
+file names."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
+from typing import Any
 
-from service.errors import DocumentTooLarge, InvalidBase64
+import msgspec
+
+from service.errors import DocumentTooLarge, InvalidBase64, MalformedBody
+
+#: The longest file name kept (most file systems' limit).
+MAX_FILENAME = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def decode_json_body(body: bytes) -> dict[str, Any]:
+    """A JSON object from ``body``; MalformedBody (400) for anything else."""
+    if not body.strip():
+        raise MalformedBody("The request body is empty; send a JSON object.")
+    try:
+        fields = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise MalformedBody("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise MalformedBody("The JSON body is nested too deeply.") from None
+    if not isinstance(fields, dict):
+        raise MalformedBody("The request body must be a JSON object.")
+    return fields
+
+
+def clean_filename(name: str | None) -> str | None:
+    """A client's file name fit to store and show: no path, no control characters, at most
+    255 characters (the extension kept); None when nothing is left."""
+    if not name:
+        return None
+    base = _CONTROL.sub("", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    if base in ("", ".", ".."):
+        return None
+    if len(base) > MAX_FILENAME:
+        _stem, dot, extension = base.rpartition(".")
+        keep = extension if dot and len(extension) <= 16 else ""
+        base = base[: MAX_FILENAME - len(keep) - 1] + "." + keep if keep else base[:MAX_FILENAME]
+    return base
 
 
 def check_size(size: int, max_bytes: int) -> None:

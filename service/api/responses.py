@@ -6,66 +6,87 @@ can answer in another shape, and an unexpected error never shows its traceback.
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
+from redis.exceptions import RedisError
 
-from service.errors import LectorError
+from service.errors import LectorError, StoreUnavailable
 from service.logging import get_logger
 from service.models import ErrorBody
+from service.options import item, sentence
 
 log = get_logger("lector.api")
 
 
-def error_response(status: int, message: str, errors: dict | None = None) -> Response[ErrorBody]:
+def error_response(
+    status: int,
+    message: str,
+    errors: dict[str, Any] | list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[ErrorBody]:
     """The one shape of every error answer."""
-    return Response(ErrorBody(success=False, message=message, errors=errors), status_code=status)
+    return Response(
+        ErrorBody(success=False, message=message, errors=errors), status_code=status, headers=headers
+    )
 
 
 def on_lector_error(request: Request, exc: LectorError) -> Response[ErrorBody]:
-    """A deliberate error: its own status and sentence."""
+    """A deliberate error: its own status, sentence and headers."""
     if exc.status_code >= 500:
         log.warning("request failed", error=type(exc).__name__, message=exc.message)
-    return error_response(exc.status_code, exc.message, exc.details)
+    return error_response(exc.status_code, exc.message, exc.details, exc.headers or None)
 
 
-# msgspec says "Expected `int`, got `str` - at `$.psm`"; the client wants the field first.
-_AT_FIELD = re.compile(r"^(?P<reason>.*?) - at `\$\.?(?P<field>[^`]*)`$")
-_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`")
+def on_store_error(request: Request, exc: RedisError) -> Response[ErrorBody]:
+    """Redis is down or refuses writes: 503 with Retry-After, not a generic 500."""
+    log.warning("job store unavailable", error=type(exc).__name__)
+    return on_lector_error(request, StoreUnavailable())
+
+
+def on_recursion_error(request: Request, exc: RecursionError) -> Response[ErrorBody]:
+    """JSON nested deeper than the decoder recurses: the client's mistake, not ours."""
+    return error_response(400, "The JSON body is nested too deeply.")
 
 
 def on_validation_error(request: Request, exc: ValidationException) -> Response[ErrorBody]:
-    """A body or parameter that does not fit the declared types: 422 with the field named."""
+    """A body or parameter that does not fit the declared types, with the field named.
+
+    422 for a body or parameter that parsed but does not fit; 400 for a body that does not
+    parse (invalid JSON, or none).
+    """
     problems = exc.extra if isinstance(exc.extra, list) else []
     first = problems[0] if problems and isinstance(problems[0], dict) else {}
     raw = str(first.get("message") or exc.detail)
-    match = _AT_FIELD.match(raw)
-    if missing := _MISSING.match(raw):
-        message = f"The field `{missing.group('field')}` is required."
-    elif unknown := _UNKNOWN.match(raw):
-        message = f"Unknown field `{unknown.group('field')}`; see /schema for the accepted fields."
-    elif match and match.group("field"):
-        message = f"Invalid field `{match.group('field')}`: {match.group('reason')}."
-    elif first.get("key") and first.get("key") != "data":
-        message = f"Invalid field `{first['key']}`: {raw.rstrip('.')}."
-    else:
-        message = f"Invalid request: {raw.rstrip('.')}."
-    return error_response(422, message, {"fields": problems} if problems else None)
+    if raw.startswith(("JSON is malformed", "Input data was truncated", "Invalid request body")) or not raw:
+        return error_response(400, "The request body is not valid JSON.")
+    if raw.strip() in ("'data'", "data"):
+        return error_response(400, "The request body is empty; send a JSON object.")
+    key = first.get("key")
+    if key and key != "data" and " - at `$" not in raw:
+        raw = f"{raw} - at `$.{key}`"  # Litestar names the field apart from msgspec's message
+    fields = [
+        {"message": item(str(p.get("message") or "")), "key": p.get("key"), "source": p.get("source")}
+        for p in problems
+        if isinstance(p, dict)
+    ]
+    return error_response(422, sentence(raw), {"fields": fields} if fields else None)
 
 
 def on_http_error(request: Request, exc: HTTPException) -> Response[ErrorBody]:
-    """Framework errors (404, 405, 413, ...) in Lector's shape."""
+    """Framework errors (404, 405, 413, ...) in Lector's shape, with their headers (Allow)."""
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         limit_mb = request.app.state.settings.max_upload_mb
         return error_response(413, f"The request body is too large; documents may be at most {limit_mb} MB.")
     if exc.status_code >= 500:
         return on_unexpected_error(request, exc)
     message = str(exc.detail).rstrip(".") + "."
-    return error_response(exc.status_code, message)
+    if message.startswith("JSON is malformed"):  # the decoder's byte offset helps nobody
+        message = "The request body is not valid JSON."
+    return error_response(exc.status_code, message, headers=dict(exc.headers or {}) or None)
 
 
 def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]:
@@ -78,8 +99,10 @@ def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     LectorError: on_lector_error,
+    RedisError: on_store_error,
+    RecursionError: on_recursion_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
     Exception: on_unexpected_error,

@@ -10,18 +10,19 @@ from service.api.app import create_app
 from service.errors import SettingsError
 from service.logging import configure_logging, get_logger
 from service.settings import Settings
+from service.startup import prepare_process
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
     """Run the API until interrupted; returns the exit status."""
     configure_logging(settings.log_format, settings.log_level)
     try:
-        app = create_app(settings)
+        app = create_app(settings, prepare_process(settings))
     except SettingsError as exc:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 2
     host, port = host or settings.host, port or settings.port
-    get_logger("lector.api").info("starting api", host=host, port=port, auth=settings.auth)
+    get_logger("lector.api").info("starting api", host=host, port=port, auth=settings.auth_enabled)
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, server_header=False, lifespan="on"
     )

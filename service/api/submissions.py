@@ -1,35 +1,42 @@
-"""Reading a submission for ``POST /api/convert-async`` from any of its three forms.
+"""Reading a submission for ``POST /api/convert-async`` and ``POST /api/batches/``.
 
-multipart/form-data (the file in ``image`` or ``file``), JSON with ``image_base64``, or JSON
-with ``image_url``. All three become one ``Submission``; every missing or malformed field
-is reported at once, as a list of sentences.
+multipart/form-data (the file in ``image`` or ``file``), JSON with ``image_base64`` (or
+``image``, the sync endpoints' name), or JSON with ``image_url``. All become a
+``service.jobs.intake.Submission``; options are checked by the one ``Options`` type, exactly
+as on the sync endpoints, and every problem is reported at once, as a list of sentences.
+Decoding a large body (JSON, base64) and hashing it run in a worker thread, never on the
+event loop.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
+import anyio
 import msgspec
 from litestar import Request
 from litestar.datastructures import UploadFile
+from msgspec import Meta
 
-from service.api.payloads import check_size, decode_base64_document
+from service.api.payloads import check_size, clean_filename, decode_base64_document, decode_json_body
 from service.errors import InvalidBase64, TooLarge, UnsupportedMediaType, ValidationFailed
-from service.models import SubmitOptions
+from service.jobs.intake import BatchSubmission, Submission
+from service.options import Options, item
 from service.settings import Settings
 
 _FILE_FIELDS = ("image", "file")
+#: JSON names of the base64 document: Docutray's and ImageToTextConverter's.
+_BASE64_FIELDS = ("image_base64", "image")
 
 
-class Submission(msgspec.Struct):
-    """One document to convert, with what the client asked for."""
+class BatchItemBody(msgspec.Struct, forbid_unknown_fields=True):
+    """One item of a JSON batch: a URL, or base64 (under either name) with a filename."""
 
-    options: SubmitOptions
-    fingerprint: str
-    document: bytes | None = None
-    url: str | None = None
+    image_url: Annotated[str, Meta(max_length=8192)] | None = None
+    image_base64: str | None = None
+    image: str | None = None
     filename: str | None = None
 
 
@@ -39,7 +46,8 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
     if content_type == "multipart/form-data":
         return await _from_form(request, settings)
     if content_type == "application/json":
-        return _from_json(_json_object(await request.body()), settings)
+        body = await request.body()
+        return await anyio.to_thread.run_sync(_from_json, body, settings)
     raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
 
 
@@ -50,84 +58,84 @@ async def _from_form(request: Request, settings: Settings) -> Submission:
     if upload is None:
         problems.append("image is required: send the file in the multipart field `image` (or `file`)")
     fields: dict[str, Any] = {name: value for name, value in form.items() if name not in _FILE_FIELDS}
-    if isinstance(fields.get("document_metadata"), str):
-        try:
-            fields["document_metadata"] = json.loads(fields["document_metadata"])
-        except ValueError:
-            problems.append("document_metadata must be a JSON object")
-            fields.pop("document_metadata")
-    options = _options(fields, problems)
+    options = form_options(fields, problems)
     if problems or options is None or upload is None:
         raise ValidationFailed(problems)
-    document = _read_upload(upload, settings)
+    document = await anyio.to_thread.run_sync(_read_upload, upload, settings)
+    digest = await anyio.to_thread.run_sync(_sha256, document)
     return Submission(
         options=options,
         document=document,
-        filename=upload.filename or None,
-        fingerprint=fingerprint(options, hashlib.sha256(document).hexdigest()),
+        filename=clean_filename(upload.filename),
+        fingerprint=fingerprint(options, digest),
     )
 
 
-def _from_json(fields: dict[str, Any], settings: Settings) -> Submission:
+def form_options(fields: dict[str, Any], problems: list[str]) -> Options | None:
+    """Options from multipart form fields, where ``document_metadata`` arrives as a JSON string."""
+    if isinstance(fields.get("document_metadata"), str):
+        try:
+            fields["document_metadata"] = json.loads(fields["document_metadata"])
+        except (ValueError, RecursionError):
+            problems.append("document_metadata: must be a JSON object")
+            fields.pop("document_metadata")
+    return _options(fields, problems)
+
+
+def _from_json(body: bytes, settings: Settings) -> Submission:
+    fields = decode_json_body(body)
     problems: list[str] = []
-    image_base64, image_url = fields.pop("image_base64", None), fields.pop("image_url", None)
-    for name, value in (("image_base64", image_base64), ("image_url", image_url)):
-        if value is not None and not isinstance(value, str):
-            problems.append(f"{name} must be a string")
-    if not image_base64 and not image_url:
-        problems.append("image_base64 or image_url is required")
-    if image_base64 and image_url:
+    encoded = _base64_field(fields, problems)
+    image_url = fields.pop("image_url", None)
+    if image_url is not None and not isinstance(image_url, str):
+        problems.append("image_url: must be a string")
+    if not encoded and not image_url:
+        problems.append("image_base64 (or image) or image_url is required")
+    if encoded and image_url:
         problems.append("send only one of image_base64 and image_url")
     options = _options(fields, problems)
     if problems or options is None:
         raise ValidationFailed(problems)
     if image_url:
         return Submission(options=options, url=image_url, fingerprint=fingerprint(options, image_url))
-    document = decode_base64_document(image_base64, field="image_base64", max_bytes=settings.max_upload_bytes)
-    identity = hashlib.sha256(document).hexdigest()
-    return Submission(options=options, document=document, fingerprint=fingerprint(options, identity))
+    field, value = encoded
+    document = decode_base64_document(value, field=field, max_bytes=settings.max_upload_bytes)
+    return Submission(options=options, document=document, fingerprint=fingerprint(options, _sha256(document)))
 
 
-def _options(fields: dict[str, Any], problems: list[str]) -> SubmitOptions | None:
+def _base64_field(fields: dict[str, Any], problems: list[str]) -> tuple[str, str] | None:
+    """(name, value) of the base64 document under either accepted name."""
+    given = [(name, fields.pop(name)) for name in _BASE64_FIELDS if fields.get(name) is not None]
+    for name, value in given:
+        if not isinstance(value, str):
+            problems.append(f"{name}: must be a string")
+            return None
+    if len(given) > 1:
+        problems.append("send the document in one of image_base64 and image, not both")
+        return None
+    return given[0] if given else None
+
+
+def _options(fields: dict[str, Any], problems: list[str]) -> Options | None:
     """Convert ``fields`` to options, adding a sentence to ``problems`` when they do not fit."""
     if not fields.get("document_type_code"):
         problems.append("document_type_code is required")
         return None
     try:
-        return msgspec.convert(fields, SubmitOptions, strict=False)
+        return msgspec.convert(fields, Options, strict=False)
     except msgspec.ValidationError as exc:
-        problems.append(_sentence(str(exc)))
+        problems.append(item(str(exc)))
         return None
 
 
-def _sentence(message: str) -> str:
-    """msgspec's "Expected `int`, got `str` - at `$.psm`" as "psm: expected `int`, got `str`"."""
-    reason, _, where = message.partition(" - at `$.")
-    field = where.rstrip("`")
-    if reason.startswith("Object contains unknown field"):
-        return reason.replace("Object contains unknown field", "unknown field")
-    return f"{field}: {reason[0].lower()}{reason[1:]}" if field else reason
-
-
-def fingerprint(options: SubmitOptions, document_identity: str) -> str:
+def fingerprint(options: Options, document_identity: str) -> str:
     """What makes two submissions the same request, for Idempotency-Key."""
     encoded = msgspec.json.encode(msgspec.to_builtins(options), order="sorted")
     return hashlib.sha256(encoded + b"\0" + document_identity.encode()).hexdigest()
 
 
-class BatchDocument(msgspec.Struct):
-    """One item of a batch: its bytes, or a URL a worker will fetch."""
-
-    document: bytes | None = None
-    url: str | None = None
-    filename: str | None = None
-
-
-class BatchSubmission(msgspec.Struct):
-    """A batch: shared options, then the items in input order."""
-
-    options: SubmitOptions
-    items: list[BatchDocument]
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 async def read_batch(request: Request, settings: Settings) -> BatchSubmission:
@@ -140,28 +148,38 @@ async def read_batch(request: Request, settings: Settings) -> BatchSubmission:
             if "files" in form
             else []
         )
+        _check_count(len(uploads), settings)
         fields = {name: value for name, value in form.items() if name != "files"}
         problems = [] if uploads else ["files is required: send each document in a multipart field `files`"]
-        items = [_uploaded(upload, settings) for upload in uploads]
-    elif content_type == "application/json":
-        fields = _json_object(await request.body())
-        raw_items = fields.pop("items", None)
-        problems = []
-        if not isinstance(raw_items, list) or not raw_items:
-            problems.append("items is required: a list of {image_url} or {image_base64, filename} objects")
-            raw_items = []
-        items = [_json_item(index, item, settings, problems) for index, item in enumerate(raw_items)]
-    else:
-        raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
-    _check_count(len(items), settings)
+        options = form_options(fields, problems)
+        if problems or options is None:
+            raise ValidationFailed(problems)
+        items = await anyio.to_thread.run_sync(lambda: [_uploaded(upload, settings) for upload in uploads])
+        return BatchSubmission(options=options, items=items)
+    if content_type == "application/json":
+        body = await request.body()
+        return await anyio.to_thread.run_sync(_batch_from_json, body, settings)
+    raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
+
+
+def _batch_from_json(body: bytes, settings: Settings) -> BatchSubmission:
+    fields = decode_json_body(body)
+    raw_items = fields.pop("items", None)
+    problems: list[str] = []
+    if not isinstance(raw_items, list) or not raw_items:
+        problems.append("items is required: a list of {image_url} or {image_base64, filename} objects")
+        raw_items = []
+    _check_count(len(raw_items), settings)
+    items = [_json_item(index, raw, settings, problems) for index, raw in enumerate(raw_items)]
     options = _options(fields, problems)
     if problems or options is None:
-        raise ValidationFailed(problems)
-    return BatchSubmission(options=options, items=items)
+        raise ValidationFailed(problems[:50])
+    return BatchSubmission(options=options, items=[item for item in items if item is not None])
 
 
-def _uploaded(upload: UploadFile, settings: Settings) -> BatchDocument:
-    return BatchDocument(document=_read_upload(upload, settings), filename=upload.filename or None)
+def _uploaded(upload: UploadFile, settings: Settings) -> Submission:
+    document = _read_upload(upload, settings)
+    return Submission(options=Options(), document=document, filename=clean_filename(upload.filename))
 
 
 def _read_upload(upload: UploadFile, settings: Settings) -> bytes:
@@ -171,40 +189,35 @@ def _read_upload(upload: UploadFile, settings: Settings) -> bytes:
     return upload.file.read()
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        fields = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        raise ValidationFailed(["the body is not valid JSON"]) from None
-    if not isinstance(fields, dict):
-        raise ValidationFailed(["the body must be a JSON object"])
-    return fields
-
-
-def _json_item(index: int, item: Any, settings: Settings, problems: list[str]) -> BatchDocument:
+def _json_item(index: int, raw: Any, settings: Settings, problems: list[str]) -> Submission | None:
+    """One JSON batch item, checked by its type; a problem names the item's index."""
     where = f"items[{index}]"
-    if not isinstance(item, dict):
-        problems.append(f"{where} must be an object")
-        return BatchDocument()
-    url, encoded, filename = item.get("image_url"), item.get("image_base64"), item.get("filename")
-    if bool(url) == bool(encoded):
+    try:
+        body = msgspec.convert(raw, BatchItemBody)
+    except msgspec.ValidationError as exc:
+        problem = item(str(exc))
+        problems.append(f"{where}.{problem}" if " - at `$." in str(exc) else f"{where}: {problem}")
+        return None
+    encoded = body.image_base64 if body.image_base64 is not None else body.image
+    if bool(body.image_url) == bool(encoded) or (body.image_base64 is not None and body.image is not None):
         problems.append(f"{where}: send exactly one of image_url and image_base64")
-        return BatchDocument()
-    if url:
-        return BatchDocument(url=str(url), filename=filename or str(url).rsplit("/", 1)[-1] or None)
+        return None
+    if body.image_url:
+        name = clean_filename(body.filename) or clean_filename(body.image_url.rsplit("/", 1)[-1])
+        return Submission(options=Options(), url=body.image_url, filename=name)
     try:
         document = decode_base64_document(
             str(encoded), field=f"{where}.image_base64", max_bytes=settings.max_upload_bytes
         )
     except InvalidBase64 as exc:
         problems.append(exc.message.rstrip("."))
-        return BatchDocument()
-    return BatchDocument(document=document, filename=filename)
+        return None
+    return Submission(options=Options(), document=document, filename=clean_filename(body.filename))
 
 
 def _check_count(count: int, settings: Settings) -> None:
     if count > settings.max_batch_items:
         raise TooLarge(
-            f"The batch holds {count} items; the limit is {settings.max_batch_items} "
-            "(LECTOR_MAX_BATCH_ITEMS)."
+            f"The batch holds {count} items; "
+            f"the limit is {settings.max_batch_items} (LECTOR_MAX_BATCH_ITEMS)."
         )

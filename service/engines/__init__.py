@@ -1,52 +1,84 @@
 """Engine registry: a name maps to the module and class that reads pages.
 
 Adding an engine means adding one module beside ``tesseract.py`` with a class that follows
-``service.engines.base.Engine``, and one line in ``_REGISTRY``. Engines are imported and
-built on first use, once per process, so a process that never OCRs never loads one.
+``service.engines.base.Engine`` (built as ``Class(settings)``), and one line in
+``_REGISTRY``. An ``Engines`` registry is made once per process at start-up from the
+settings; each engine is imported and built on first use, so a process that never OCRs
+never loads one.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import get_args
 
-from service.engines.base import Engine, Reading, ReadOptions
+from service.engines.base import Engine, FieldEngine, Reading, ReadOptions
 from service.errors import InvalidOption
-from service.settings import get_settings
+from service.options import EngineName
+from service.settings import Settings
 
-__all__ = ["Engine", "ReadOptions", "Reading", "available", "get_engine", "resolve"]
+__all__ = ["Engine", "Engines", "FieldEngine", "ReadOptions", "Reading"]
 
 _REGISTRY: dict[str, str] = {
     "tesseract": "service.engines.tesseract:TesseractEngine",
     "llm": "service.engines.llm:LlmEngine",
     "hybrid": "service.engines.llm:HybridEngine",
 }
-
-_instances: dict[str, Engine] = {}
-_lock = threading.Lock()
-
-
-def available() -> list[str]:
-    """The names of every registered engine."""
-    return sorted(_REGISTRY)
+# Each registered engine is a choice of the options' `engine`, and `auto` is the only other one.
+assert set(get_args(EngineName)) == {"auto", *_REGISTRY}, "EngineName and _REGISTRY disagree"
 
 
-def resolve(name: str) -> str:
-    """Map a requested engine name to a registered one: ``auto`` is the vision model when
-    LECTOR_LLM_MODEL is set, Tesseract otherwise."""
-    if name == "auto":
-        return "llm" if get_settings().llm_model else "tesseract"
-    if name not in _REGISTRY:
-        raise InvalidOption(f"Unknown engine {name!r}; choose one of: auto, {', '.join(available())}.")
-    return name
+class Engines:
+    """This process's engines, built from ``settings`` on first use, and their page pools.
 
+    One pool per engine is shared by every request in the process, so concurrent requests
+    together never run more pages than the engine's concurrency.
+    """
 
-def get_engine(name: str) -> Engine:
-    """The process-wide instance of engine ``name`` (``auto`` allowed)."""
-    name = resolve(name)
-    with _lock:
-        if name not in _instances:
-            module_name, class_name = _REGISTRY[name].split(":")
-            engine_class = getattr(importlib.import_module(module_name), class_name)
-            _instances[name] = engine_class()
-        return _instances[name]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._instances: dict[str, Engine] = {}
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def available() -> list[str]:
+        """The names of every registered engine."""
+        return sorted(_REGISTRY)
+
+    def resolve(self, name: str) -> str:
+        """Map a requested engine name to a registered one: ``auto`` is the vision model when
+        LECTOR_LLM_MODEL is set, Tesseract otherwise."""
+        if name == "auto":
+            return "llm" if self.settings.llm_model else "tesseract"
+        if name not in _REGISTRY:
+            raise InvalidOption(
+                f"Unknown engine {name!r}; choose one of: auto, {', '.join(self.available())}."
+            )
+        return name
+
+    def get(self, name: str) -> Engine:
+        """The process-wide instance of engine ``name`` (``auto`` allowed)."""
+        name = self.resolve(name)
+        with self._lock:
+            if name not in self._instances:
+                module_name, class_name = _REGISTRY[name].split(":")
+                engine_class = getattr(importlib.import_module(module_name), class_name)
+                self._instances[name] = engine_class(self.settings)
+            return self._instances[name]
+
+    def pool(self, engine: Engine) -> ThreadPoolExecutor:
+        """The thread pool that runs ``engine``'s pages in this process."""
+        with self._lock:
+            if engine.name not in self._pools:
+                self._pools[engine.name] = ThreadPoolExecutor(
+                    engine.concurrency, thread_name_prefix=f"lector-{engine.name}"
+                )
+            return self._pools[engine.name]
+
+    def after_fork(self) -> None:
+        """In a forked child (an RQ work horse): the pools' threads did not come along."""
+        self._pools = {}
+        self._lock = threading.Lock()

@@ -1,25 +1,29 @@
-"""The engine contract: one object, one method.
+"""The engine contract: an object with a name, a concurrency and two methods.
 
-An engine turns one normalized raster page into a PageResult. It may run its work in another
-process or on another machine; `concurrency` says how many pages it can usefully take at
-once in one Lector process (the core never runs more than that in parallel).
+``check(options)`` refuses options the engine cannot honour before any page is read;
+``read(page, options)`` turns one normalized raster page into a ``Reading`` (the page's
+result and what it cost). An engine may run its work in another process or on another
+machine; ``concurrency`` says how many pages it can usefully take at once in one Lector
+process (the core never runs more than that in parallel). An engine that also finds a typed
+document's fields itself (the vision model) is a ``FieldEngine``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
 from service.models import PageResult, Tokens
+from service.options import Lang, Psm
 from service.pages import Page
 
 
 class ReadOptions(msgspec.Struct, frozen=True):
     """What an engine needs to know about the request, besides the page."""
 
-    lang: str = "eng"
-    psm: int | None = None
+    lang: Lang = "eng"
+    psm: Psm | None = None
     include_words: bool = False
     #: Words the engine is less sure of (0 to 100) are left out of the text, not out of the words.
     min_confidence: float = 0.0
@@ -59,6 +63,7 @@ class Engine(Protocol):
         ...
 
 
+@runtime_checkable
 class FieldEngine(Engine, Protocol):
     """An engine that also finds a typed document's fields (the vision model does)."""
 

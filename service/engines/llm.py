@@ -1,10 +1,11 @@
 """The vision-LLM engine: any OpenAI-compatible chat model reads each page image.
 
-Configured by the standard ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` (read by the official
-client) and by ``LECTOR_LLM_MODEL``, which enables it. Each page is downscaled to
-``LECTOR_LLM_MAX_IMAGE_SIDE`` (never upscaled), sent as a JPEG or PNG data URI, whichever is
-smaller, with the document type's instructions, the client's ``ocr_instructions`` and its
-``document_metadata``. Up to ``LECTOR_LLM_CONCURRENCY`` pages are in flight per process.
+Configured by the standard ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` and by
+``LECTOR_LLM_MODEL``, which enables it, all read once into the settings it is built with.
+Each page is downscaled to ``LECTOR_LLM_MAX_IMAGE_SIDE`` (never upscaled), sent as a JPEG or
+PNG data URI, whichever is smaller, with the document type's instructions, the client's
+``ocr_instructions`` and its ``document_metadata``. Up to ``LECTOR_LLM_CONCURRENCY`` pages
+are in flight per process.
 
 The official client retries 408, 409, 429, 5xx, timeouts and connection errors with
 exponential backoff and jitter, honouring ``Retry-After``; Lector sets it to 3 retries.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import threading
 from typing import Any
 
@@ -29,7 +29,7 @@ from service.engines.base import FieldsReading, Reading, ReadOptions
 from service.errors import EngineError, EngineUnavailable, LlmCredentialsRejected
 from service.models import PageResult, Tokens
 from service.pages import Page
-from service.settings import get_settings
+from service.settings import Settings
 
 MAX_RETRIES = 3
 
@@ -98,8 +98,7 @@ class LlmEngine:
 
     name = "llm"
 
-    def __init__(self) -> None:
-        settings = get_settings()
+    def __init__(self, settings: Settings) -> None:
         if not settings.llm_model:
             raise EngineUnavailable("No vision model is configured on this server (LECTOR_LLM_MODEL).")
         self.model = settings.llm_model
@@ -109,7 +108,8 @@ class LlmEngine:
         self._timeout_s = settings.llm_timeout_s
         # Local servers (Ollama, vLLM, llama.cpp) often need no key; the client insists on one.
         self._client = openai.OpenAI(
-            api_key=os.environ.get("OPENAI_API_KEY") or "none",
+            api_key=settings.openai_api_key or "none",
+            base_url=settings.openai_base_url,
             timeout=settings.llm_timeout_s,
             max_retries=MAX_RETRIES,
         )
@@ -255,13 +255,13 @@ class HybridEngine(LlmEngine):
 
     name = "hybrid"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         # Built here, not through the registry: get_engine holds the registry's lock while
         # it builds this engine. Tesseract keeps no state worth sharing.
         from service.engines.tesseract import TesseractEngine
 
-        self._tesseract = TesseractEngine()
+        self._tesseract = TesseractEngine(settings)
 
     def check(self, options: ReadOptions) -> None:
         """Tesseract's checks: the language must be installed."""

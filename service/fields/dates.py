@@ -39,7 +39,7 @@ _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 
 #: Years a receipt or invoice can carry; anything else is a misread or not a date. A document
 #: from after next year would come from the future: "2048" is a misread "2018".
-FIRST_YEAR, LAST_YEAR = 1990, date.today().year + 1
+FIRST_YEAR = 1990
 
 _NUMERIC = re.compile(r"(?<![\d.,])(\d{1,4})\s?([/.-])\s?(\d{1,2})\s?\2\s?(\d{2,4})(?!\d|[/.-]\d)")
 _YEAR_FIRST = re.compile(r"\d{4}")
@@ -147,7 +147,9 @@ def _from_numeric(numeric: _Numeric, order: Order) -> DateMatch | None:
 def _make(year: int, month: int, day: int) -> date | None:
     if year < 100:
         year += 2000 if year < 70 else 1900
-    if not FIRST_YEAR <= year <= LAST_YEAR:
+    # Years after next year are misreads; "next year" is asked each time, so a worker that
+    # runs across New Year does not keep the year it was started in.
+    if not FIRST_YEAR <= year <= date.today().year + 1:
         return None
     try:
         return date(year, month, day)

@@ -128,9 +128,9 @@ def test_bad_requests_get_422_naming_the_problem(client, body, message):
     ("fields", "message"),
     [
         ({"lang": "klingon"}, "Language 'klingon' is not installed"),
-        ({"psm": 2}, "Invalid psm 2"),
+        ({"psm": 2}, "Invalid field `psm`: choose one of 1, 3,"),
         ({"pages": "4"}, "Page 4 does not exist: the document has 3 pages."),
-        ({"pages": "a-b"}, "Invalid page selection"),
+        ({"pages": "a-b"}, "Invalid field `pages`: use page numbers"),
     ],
 )
 def test_bad_options_get_422(client, docs, fields, message):
@@ -141,7 +141,7 @@ def test_malformed_json_and_missing_file_are_4xx(client):
     response = client.post(
         "/api/ocr/extract-text", content=b"{not json", headers={"Content-Type": "application/json"}
     )
-    assert_error(response, 400, "JSON is malformed")
+    assert_error(response, 400, "The request body is not valid JSON.")
     not_multipart = client.post("/api/ocr/extract-text-from-file", data={"lang": "eng"})
     assert_error(not_multipart, 400, "Invalid multipart/form-data")
     no_file = client.post("/api/ocr/extract-text-from-file", files={"lang": (None, "eng")})

@@ -72,7 +72,8 @@ def test_multipart_submission_is_queued_and_succeeds(client, workers, docs):
     assert all(ISO_UTC.match(status[name]) for name in ("created_at", "started_at", "completed_at"))
     data = status["data"]
     assert set(data) == {"document_type_code", "text", "fields", "field_confidence", "pages", "tokens",
-                         "tokens_used", "engine", "model", "llm_calls", "processing_time_ms"}  # fmt: skip
+                         "tokens_used", "engine", "model", "llm_calls", "processing_time_ms",
+                         "warnings"}  # fmt: skip
     assert (data["document_type_code"], data["fields"], data["engine"]) == ("text", None, "tesseract")
     assert data["tokens"] == {"prompt": 0, "completion": 0, "total": 0} and data["tokens_used"] == 0
     assert (data["model"], data["llm_calls"]) == (None, 0)
@@ -130,7 +131,7 @@ def test_an_unsupported_content_type_is_415(client):
 @pytest.mark.parametrize(
     ("body", "problems"),
     [
-        ({}, ["image_base64 or image_url is required", "document_type_code is required"]),
+        ({}, ["image_base64 (or image) or image_url is required", "document_type_code is required"]),
         ({"image_url": "http://x", "image_base64": "aGk="}, ["send only one of image_base64 and image_url",
                                                               "document_type_code is required"]),
         ({"document_type_code": "text", "image_url": "http://x", "psm": "seven"},

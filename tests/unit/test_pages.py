@@ -9,6 +9,7 @@ from service.errors import (
     DecompressionBomb,
     EncryptedDocument,
     InvalidOption,
+    TooManyPages,
     UnsupportedFormat,
 )
 from service.pages import MAX_PAGE_PIXELS, _capped_dpi, open_document, select_pages, sniff
@@ -65,7 +66,7 @@ def test_unsupported_formats_say_what_was_detected(data, named):
     ],
 )
 def test_page_selection(spec, count, expected):
-    assert select_pages(spec, count) == expected
+    assert select_pages(spec, count, 500) == expected
 
 
 @pytest.mark.parametrize(
@@ -80,8 +81,27 @@ def test_page_selection(spec, count, expected):
 )
 def test_bad_page_selections_are_refused(spec, message):
     with pytest.raises(InvalidOption) as caught:
-        select_pages(spec, 5)
+        select_pages(spec, 5, 500)
     assert message in caught.value.message
+
+
+def test_a_huge_selection_costs_no_more_than_the_limit():
+    # Finding 4: "1-," repeated expanded every range before the limit was checked (96 s of CPU).
+    started = time.perf_counter()
+    with pytest.raises(InvalidOption) as caught:
+        select_pages("1-," * 200_000, 10_000, 500)
+    assert "at most 200 pages or ranges" in caught.value.message
+    assert len(caught.value.message) < 200  # the selection is never echoed whole
+    with pytest.raises(TooManyPages) as too_many:
+        select_pages(",".join(["1-"] * 150), 10_000_000, 500)
+    assert too_many.value.count == 10_000_000
+    assert time.perf_counter() - started < 0.5
+
+
+def test_overlapping_ranges_are_counted_once():
+    assert select_pages("1-400,200-500", 1000, 500) == list(range(1, 501))
+    with pytest.raises(TooManyPages):
+        select_pages("1-400,200-501", 1000, 500)
 
 
 def test_a_decompression_bomb_is_refused_from_its_header_quickly(docs):

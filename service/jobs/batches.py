@@ -10,13 +10,18 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from redis import Redis
 
-from service.jobs import JobStore, Status, new_id, now_iso
-from service.models import BatchItemStatus, BatchStatus
+from service.errors import JobStoreError
+from service.jobs.record import new_id, now_iso
+from service.jobs.store import JobStore
+from service.logging import get_logger
+from service.models import BatchItemStatus, BatchStatus, Status
+
+log = get_logger("lector.jobs")
 
 _KEY = "lector:batch:"
 #: Items read from Redis per round trip when a large batch is summarized or exported.
@@ -63,9 +68,17 @@ class BatchStore:
         return batch
 
     def get(self, batch_id: str) -> Batch | None:
-        """The batch, or None."""
+        """The batch, or None. A record that does not decode is logged and refused, not hidden."""
         raw = self._redis.get(_KEY + batch_id)
-        return msgspec.json.decode(raw, type=Batch) if raw else None
+        if not raw:
+            return None
+        try:
+            return msgspec.json.decode(raw, type=Batch)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            log.error("batch record does not decode", batch_id=batch_id, reason=str(exc)[:200])
+            raise JobStoreError(
+                f"The record of batch {batch_id} is damaged and cannot be read; it was logged."
+            ) from None
 
 
 def summarize(batch: Batch, jobs: JobStore) -> BatchStatus:
@@ -89,14 +102,14 @@ def summarize(batch: Batch, jobs: JobStore) -> BatchStatus:
                     index=item.index,
                     conversion_id=item.conversion_id,
                     filename=item.filename,
-                    status=status.value,
+                    status=status,
                     error=summary.get("error") if status is Status.FAILED else None,
                 )
             )
     total = len(batch.items)
     return BatchStatus(
         batch_id=batch.batch_id,
-        status=batch_status(total, succeeded, failed, any(i.status != "ENQUEUED" for i in items)),
+        status=batch_status(total, succeeded, failed, any(i.status is not Status.ENQUEUED for i in items)),
         progress=round(progress / total, 4) if total else 1.0,
         total=total,
         succeeded=succeeded,
@@ -106,15 +119,13 @@ def summarize(batch: Batch, jobs: JobStore) -> BatchStatus:
     )
 
 
-def batch_status(
-    total: int, succeeded: int, failed: int, started: bool
-) -> Literal["ENQUEUED", "PROCESSING", "SUCCESS", "PARTIAL", "FAILED"]:
+def batch_status(total: int, succeeded: int, failed: int, started: bool) -> Status:
     """ENQUEUED until an item starts; SUCCESS, PARTIAL or FAILED once every item is done."""
     if succeeded + failed < total:
-        return "PROCESSING" if started else "ENQUEUED"
+        return Status.PROCESSING if started else Status.ENQUEUED
     if failed == 0:
-        return "SUCCESS"
-    return "FAILED" if succeeded == 0 else "PARTIAL"
+        return Status.SUCCESS
+    return Status.FAILED if succeeded == 0 else Status.PARTIAL
 
 
 def result_columns(schema: dict[str, Any] | None) -> list[str]:
@@ -129,7 +140,7 @@ def result_records(batch: Batch, jobs: JobStore) -> Iterator[dict[str, Any]]:
         chunk = batch.items[start : start + CHUNK]
         for item, record in zip(chunk, jobs.get_many([i.conversion_id for i in chunk]), strict=True):
             data = record.data if record is not None and record.status is Status.SUCCESS else None
-            status = record.status.value if record is not None else "FAILED"
+            status = record.status if record is not None else Status.FAILED
             error = (
                 (record.error if record is not None else {"message": "The item expired."})
                 if not data
@@ -139,7 +150,7 @@ def result_records(batch: Batch, jobs: JobStore) -> Iterator[dict[str, Any]]:
                 "index": item.index,
                 "filename": item.filename,
                 "status": status,
-                "error": (error or {}).get("message") if status == "FAILED" else None,
+                "error": (error or {}).get("message") if status is Status.FAILED else None,
                 "tokens_used": record.tokens_used if record is not None else 0,
                 "fields": data.get("fields") if data else None,
                 "field_confidence": data.get("field_confidence") if data else None,
@@ -153,6 +164,23 @@ def jsonl_lines(records: Iterator[dict[str, Any]], typed: bool) -> Iterator[byte
         if typed:
             record.pop("text")
         yield msgspec.json.encode(record) + b"\n"
+
+
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP: CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell a spreadsheet shows and never evaluates.
+
+    Text that a spreadsheet would take for a formula gets a leading apostrophe, as OWASP
+    advises; numbers stay numbers (a negative amount is not text).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def csv_lines(records: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[bytes]:
@@ -169,5 +197,5 @@ def csv_lines(records: Iterator[dict[str, Any]], columns: list[str]) -> Iterator
             row.append(msgspec.json.encode(value).decode() if isinstance(value, (dict, list)) else value)
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow([csv_cell(value) for value in row])
         yield buffer.getvalue().encode()

@@ -1,0 +1,155 @@
+"""Taking in work: a conversion or a batch becomes stored documents, records and queued jobs.
+
+The API parses a request into a ``Submission`` (or a ``BatchSubmission``) and hands it here;
+nothing here knows about HTTP. Storage failures (Redis down or full, the blob directory
+full) become StoreUnavailable (503, Retry-After), and a submission that fails half-way
+leaves no record, document, password or idempotency claim behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import anyio
+import msgspec
+from redis import Redis
+from redis.exceptions import RedisError
+
+from service.blobs import BlobStore
+from service.doctypes import get_document_type
+from service.downloads import fetch_document
+from service.errors import StoreUnavailable
+from service.jobs import idempotency, passwords
+from service.jobs.batches import Batch, BatchItem, BatchStore
+from service.jobs.queue import MAX_URL_PAGES_ESTIMATE, enqueue, selected_pages
+from service.jobs.record import Conversion, new_id, now_iso
+from service.jobs.store import JobStore
+from service.options import Options
+from service.settings import Settings
+
+
+class Submission(msgspec.Struct):
+    """One document to convert, with what the client asked for.
+
+    ``fingerprint`` identifies the request for Idempotency-Key (options and document).
+    """
+
+    options: Options
+    fingerprint: str = ""
+    document: bytes | None = None
+    url: str | None = None
+    filename: str | None = None
+
+
+class BatchSubmission(msgspec.Struct):
+    """A batch: shared options, then the items in input order."""
+
+    options: Options
+    items: list[Submission]
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Redis errors and a full blob directory as StoreUnavailable (503)."""
+    try:
+        yield
+    except (RedisError, OSError):
+        raise StoreUnavailable() from None
+
+
+class Intake:
+    """Submits conversions and batches for one API process."""
+
+    def __init__(self, redis: Redis, blobs: BlobStore, settings: Settings) -> None:
+        self._redis = redis
+        self._blobs = blobs
+        self._settings = settings
+        self.jobs = JobStore(redis, settings.result_ttl_s)
+        self.batches = BatchStore(redis, settings.result_ttl_s)
+
+    async def submit(self, submission: Submission, owner: str, idempotency_key: str | None) -> str:
+        """Queue one conversion; returns its id (an earlier one for a repeated Idempotency-Key).
+
+        A URL is downloaded here, before the answer, so a bad URL is the client's 400 now.
+        """
+        get_document_type(submission.options.document_type_code)
+        conversion_id = new_id()
+        if idempotency_key:
+            claimed = await anyio.to_thread.run_sync(
+                self._claim, owner, idempotency_key, submission.fingerprint, conversion_id
+            )
+            if claimed != conversion_id:
+                return claimed
+        try:
+            if submission.document is None:
+                document = await fetch_document(submission.url or "", self._settings)
+                submission = msgspec.structs.replace(submission, document=document, url=None)
+            await anyio.to_thread.run_sync(self.create, submission, owner, conversion_id)
+        except BaseException:
+            if idempotency_key:
+                await anyio.to_thread.run_sync(self._release, owner, idempotency_key)
+            raise
+        return conversion_id
+
+    def submit_batch(self, batch: BatchSubmission, owner: str) -> Batch:
+        """Queue every item of a batch (each its own conversion), then the batch record."""
+        get_document_type(batch.options.document_type_code)
+        items = []
+        for index, item in enumerate(batch.items):
+            conversion_id = new_id()
+            self.create(msgspec.structs.replace(item, options=batch.options), owner, conversion_id)
+            items.append(BatchItem(index=index, conversion_id=conversion_id, filename=item.filename))
+        with storage_errors():
+            return self.batches.create(owner, batch.options.document_type_code, items)
+
+    def create(self, submission: Submission, owner: str, conversion_id: str) -> Conversion:
+        """Store the document (or the URL a worker will fetch), the record and the password,
+        then queue the job. Undoes what it stored when a step fails."""
+        options = submission.options
+        ttl_s = self._settings.result_ttl_s
+        record = Conversion(
+            conversion_id=conversion_id,
+            owner=owner,
+            document_type_code=options.document_type_code,
+            created_at=now_iso(),
+            filename=submission.filename,
+            source_url=submission.url,
+            options=msgspec.structs.replace(options, password=None),
+        )
+        try:
+            with storage_errors():
+                if submission.document is not None:
+                    record.blob_id = self._blobs.put(submission.document, ttl_s)
+                if options.password:
+                    passwords.keep(self._redis, conversion_id, options.password, ttl_s)
+                self.jobs.create(record)
+                pages = (
+                    selected_pages(submission.document, options, self._settings.max_pages)
+                    if submission.document is not None
+                    else MAX_URL_PAGES_ESTIMATE  # unknown until fetched: the largest allowance
+                )
+                enqueue(self._redis, conversion_id, pages, ttl_s)
+        except BaseException:
+            self._undo(record)
+            raise
+        return record
+
+    def _undo(self, record: Conversion) -> None:
+        try:
+            if record.blob_id:
+                self._blobs.delete(record.blob_id)
+            passwords.forget(self._redis, record.conversion_id)
+            self.jobs.delete(record.conversion_id)
+        except (RedisError, OSError):
+            pass  # the store is down: the keys expire with their time to live
+
+    def _claim(self, owner: str, key: str, fingerprint: str, conversion_id: str) -> str:
+        with storage_errors():
+            return idempotency.claim(
+                self._redis, owner, key, fingerprint, conversion_id, self._settings.result_ttl_s
+            )
+
+    def _release(self, owner: str, key: str) -> None:
+        with suppress(RedisError):  # else the claim expires with its time to live
+            idempotency.release(self._redis, owner, key)

@@ -1,0 +1,54 @@
+"""How a conversion goes onto the RQ queue: by dotted path, with its timeout and retries."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Callback, Queue, Retry
+from rq.job import Job
+
+from service.errors import LectorError
+from service.options import Options
+from service.pages import open_document, select_pages
+
+QUEUE_NAME = "lector"
+#: Retries run at once: a delayed one would wait for RQ's scheduler, whose lock a dead worker
+#: may still hold for a minute. Engines back off on their own (per call) where it helps.
+MAX_RETRIES = 2
+#: Seconds a job may run: a base plus a share per page.
+JOB_BASE_TIMEOUT_S = 120
+JOB_PAGE_TIMEOUT_S = 60
+#: The page count a job timeout assumes for a document not fetched yet.
+MAX_URL_PAGES_ESTIMATE = 50
+#: Where the task lives; the API never imports it.
+TASK = "service.jobs.task.run_conversion"
+ON_FAILURE = "service.jobs.task.on_failure"
+
+
+def job_timeout(page_count: int) -> int:
+    """How long a job over ``page_count`` pages may run."""
+    return JOB_BASE_TIMEOUT_S + JOB_PAGE_TIMEOUT_S * max(page_count, 1)
+
+
+def enqueue(redis: Redis, conversion_id: str, page_count: int, ttl_s: int) -> Job:
+    """Queue the conversion by dotted path, with its timeout and retry policy."""
+    return Queue(QUEUE_NAME, connection=redis).enqueue_call(
+        TASK,
+        args=(conversion_id,),
+        job_id=conversion_id,
+        timeout=job_timeout(page_count),
+        result_ttl=600,
+        failure_ttl=ttl_s,
+        retry=Retry(max=MAX_RETRIES),
+        on_failure=Callback(ON_FAILURE),
+    )
+
+
+def selected_pages(document: bytes, options: Options, max_pages: int) -> int:
+    """How many pages the job will read: the selection after the cap, so a 10,000-page PDF
+    does not earn a 600,000 s timeout. 1 when the document does not open (the worker will
+    report what is wrong)."""
+    try:
+        with open_document(document, password=options.password) as opened:
+            return len(select_pages(options.pages, opened.page_count, max_pages))
+    except LectorError:
+        return 1

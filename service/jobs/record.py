@@ -1,0 +1,46 @@
+"""The stored record of one asynchronous conversion, and how ids and times are made."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from service.models import Status
+from service.options import Options
+
+
+class Conversion(msgspec.Struct, kw_only=True):
+    """The stored record of one asynchronous conversion.
+
+    ``options`` never holds the PDF password: it waits in ``service.jobs.passwords`` until
+    the job ends.
+    """
+
+    conversion_id: str
+    owner: str
+    document_type_code: str
+    status: Status = Status.ENQUEUED
+    progress: float = 0.0
+    created_at: str
+    started_at: str | None = None
+    completed_at: str | None = None
+    filename: str | None = None
+    blob_id: str | None = None
+    source_url: str | None = None
+    options: Options
+    tokens_used: int = 0
+    data: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+def now_iso() -> str:
+    """The current time in ISO 8601, UTC."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    """A random, unguessable job id."""
+    return secrets.token_hex(16)

@@ -1,0 +1,97 @@
+"""Conversion records in Redis: one hash per conversion, one JSON value per field.
+
+A worker updates progress without rewriting the rest. Reads never write: a status request
+works while Redis refuses writes (full, ``maxmemory``), and a record that fails to decode
+is logged and reported as a corrupt record, never quietly turned into "not found".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from redis import Redis
+
+from service.errors import JobStoreError
+from service.jobs.record import Conversion
+from service.logging import get_logger
+
+_KEY = "lector:conversion:"
+
+log = get_logger("lector.jobs")
+
+
+class JobStore:
+    """Conversion records in Redis, each expiring ``ttl_s`` after its last update."""
+
+    def __init__(self, redis: Redis, ttl_s: int) -> None:
+        self._redis = redis
+        self._ttl_s = ttl_s
+
+    def create(self, record: Conversion) -> None:
+        """Store a new record."""
+        fields = {name: msgspec.json.encode(value) for name, value in msgspec.structs.asdict(record).items()}
+        with self._redis.pipeline() as pipe:
+            pipe.hset(_KEY + record.conversion_id, mapping=fields)  # type: ignore[arg-type]
+            pipe.expire(_KEY + record.conversion_id, self._ttl_s)
+            pipe.execute()
+
+    def update(self, conversion_id: str, **fields: Any) -> None:
+        """Change some fields of an existing record, and restart its time to live."""
+        key = _KEY + conversion_id
+        encoded = {name: msgspec.json.encode(value) for name, value in fields.items()}
+        with self._redis.pipeline() as pipe:
+            pipe.exists(key)
+            pipe.hset(key, mapping=encoded)  # type: ignore[arg-type]
+            pipe.expire(key, self._ttl_s)
+            existed, *_ = pipe.execute()
+        if not existed:  # expired meanwhile: don't leave a fragment behind
+            self._redis.delete(key)
+
+    def get(self, conversion_id: str) -> Conversion | None:
+        """The record, or None when it does not exist (or expired)."""
+        return self.get_many([conversion_id])[0]
+
+    def get_many(self, conversion_ids: list[str]) -> list[Conversion | None]:
+        """Several records in one round trip, in order (no transaction: reads only)."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for conversion_id in conversion_ids:
+                pipe.hgetall(_KEY + conversion_id)
+            raw = pipe.execute()
+        return [
+            _decode(conversion_id, fields) for conversion_id, fields in zip(conversion_ids, raw, strict=True)
+        ]
+
+    def summaries(self, conversion_ids: list[str]) -> list[dict[str, Any] | None]:
+        """Status, progress, error and tokens of several records, without their results."""
+        names = ("status", "progress", "error", "tokens_used")
+        with self._redis.pipeline(transaction=False) as pipe:
+            for conversion_id in conversion_ids:
+                pipe.hmget(_KEY + conversion_id, names)
+            raw = pipe.execute()
+        return [_decode_fields(names, values) for values in raw]
+
+    def delete(self, conversion_id: str) -> None:
+        """Forget a record now (a submission that failed before it was queued)."""
+        self._redis.delete(_KEY + conversion_id)
+
+
+def _decode_fields(names: tuple[str, ...], values: list[bytes | None]) -> dict[str, Any] | None:
+    if values[0] is None:  # no status: no record
+        return None
+    return {
+        name: msgspec.json.decode(value) if value else None for name, value in zip(names, values, strict=True)
+    }
+
+
+def _decode(conversion_id: str, fields: dict[bytes, bytes]) -> Conversion | None:
+    if not fields:
+        return None
+    try:
+        values = {name.decode(): msgspec.json.decode(value) for name, value in fields.items()}
+        return msgspec.convert(values, Conversion)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+        log.error("conversion record does not decode", conversion_id=conversion_id, reason=str(exc)[:200])
+        raise JobStoreError(
+            f"The record of conversion {conversion_id} is damaged and cannot be read; it was logged."
+        ) from None

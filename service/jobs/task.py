@@ -1,0 +1,167 @@
+"""The RQ job: read the stored document, extract it, record the result; and its failure callback.
+
+Failures: bad input ends the job at once as FAILED with its sentence, and its stored document
+is deleted (nobody will read it again). Anything else (an engine crash, a worker killed
+mid-job) is retried by RQ up to ``MAX_RETRIES`` times; the failure callback puts the record
+back to ENQUEUED while a retry is coming, and to FAILED when none is.
+
+The worker hands this module its settings and engines once, at start-up (``configure``);
+a forked work horse inherits them.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import anyio
+import msgspec
+from redis import Redis
+from rq import get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+
+from service.blobs import blob_store
+from service.downloads import fetch_document
+from service.engines import Engines
+from service.errors import InputError, LectorError, LlmCredentialsRejected, TooLarge, UrlError
+from service.jobs import passwords
+from service.jobs.record import Conversion, now_iso
+from service.jobs.store import JobStore
+from service.logging import get_logger
+from service.models import Status
+from service.settings import Settings, load_settings
+
+log = get_logger("lector.jobs")
+
+_engines: Engines | None = None
+
+
+def configure(engines: Engines) -> None:
+    """Give the tasks of this process their engines (and, through them, the settings)."""
+    global _engines
+    _engines = engines
+
+
+def _runtime() -> Engines:
+    global _engines
+    if _engines is None:  # a plain `rq worker` rather than `lector worker`: read the environment
+        from service.startup import prepare_process
+
+        _engines = prepare_process(load_settings())
+    return _engines
+
+
+def run_conversion(conversion_id: str) -> None:
+    """The RQ job: read the stored document, extract it, record the result."""
+    # The core is loaded here, in the worker, not when the API imports the job layer.
+    from service.extract import extract
+
+    engines = _runtime()
+    settings = engines.settings
+    job = get_current_job()
+    assert job is not None, "run_conversion runs inside an RQ job"
+    redis = job.connection
+    store = JobStore(redis, settings.result_ttl_s)
+    record = store.get(conversion_id)
+    if record is None:
+        log.warning("conversion expired before it ran", conversion_id=conversion_id)
+        return
+    store.update(conversion_id, status=Status.PROCESSING, started_at=now_iso(), progress=0.0, error=None)
+    try:
+        data = _document_of(record, redis, settings)
+    except (UrlError, TooLarge) as exc:
+        _fail(store, record, redis, settings, exc.message)
+        return
+    if data is None:
+        _fail(store, record, redis, settings, "The stored document expired before a worker could read it.")
+        return
+    options = msgspec.structs.replace(record.options, password=passwords.read(redis, conversion_id))
+
+    def on_progress(done: int, total: int) -> None:
+        store.update(conversion_id, progress=round(done / total, 4))
+
+    try:
+        extraction = extract(data, options, engines, on_progress=on_progress)
+    except (InputError, TooLarge, LlmCredentialsRejected) as exc:  # retrying would not help
+        _fail(
+            store, record, redis, settings, exc.message, bad_input=not isinstance(exc, LlmCredentialsRejected)
+        )
+        return
+    result = {
+        "document_type_code": record.document_type_code,
+        "text": extraction.text,
+        "fields": extraction.fields,
+        "field_confidence": extraction.field_confidence,
+        "warnings": extraction.warnings,
+        "pages": msgspec.to_builtins(extraction.pages),
+        "tokens": msgspec.to_builtins(extraction.tokens),
+        "tokens_used": extraction.tokens.total,
+        "engine": extraction.engine,
+        "model": extraction.model,
+        "llm_calls": extraction.llm_calls,
+        "processing_time_ms": round(extraction.processing_time * 1000),
+    }
+    passwords.forget(redis, conversion_id)
+    store.update(
+        conversion_id,
+        status=Status.SUCCESS,
+        progress=1.0,
+        completed_at=now_iso(),
+        data=result,
+        tokens_used=extraction.tokens.total,
+    )
+    log.info("conversion done", conversion_id=conversion_id, pages=len(extraction.pages))
+
+
+def _document_of(record: Conversion, redis: Redis, settings: Settings) -> bytes | None:
+    """The document's bytes: from the blob store, or fetched from its URL (batch items)."""
+    if record.source_url:
+        return anyio.run(fetch_document, record.source_url, settings)
+    return blob_store(redis, settings.blob_dir).get(record.blob_id) if record.blob_id else None
+
+
+def _fail(
+    store: JobStore,
+    record: Conversion,
+    redis: Redis,
+    settings: Settings,
+    message: str,
+    *,
+    bad_input: bool = True,
+) -> None:
+    """End the conversion as FAILED. A document refused as bad input is deleted at once."""
+    passwords.forget(redis, record.conversion_id)
+    if bad_input and record.blob_id:
+        blob_store(redis, settings.blob_dir).delete(record.blob_id)
+    store.update(
+        record.conversion_id, status=Status.FAILED, completed_at=now_iso(), error={"message": message}
+    )
+    log.info("conversion failed", conversion_id=record.conversion_id, reason=message)
+
+
+def on_failure(
+    job: Job,
+    connection: Redis,
+    exc_type: type[BaseException] | None,
+    exc_value: BaseException | None,
+    _tb: TracebackType | None,
+) -> None:
+    """RQ failure callback: back to ENQUEUED while a retry is coming, FAILED when none is."""
+    settings = _runtime().settings
+    store = JobStore(connection, settings.result_ttl_s)
+    kind = exc_type.__name__ if exc_type else "unknown"
+    if job.retries_left:
+        log.warning(
+            "conversion will be retried", conversion_id=job.id, error=kind, retries_left=job.retries_left
+        )
+        store.update(job.id, status=Status.ENQUEUED, progress=0.0)
+        return
+    if isinstance(exc_value, LectorError):
+        message = exc_value.message
+    elif isinstance(exc_value, AbandonedJobError):
+        message = "The worker processing the document stopped, and the retries were used up."
+    else:
+        message = "Internal error while processing the document."
+    log.error("conversion failed for good", conversion_id=job.id, error=kind)
+    passwords.forget(connection, job.id)
+    store.update(job.id, status=Status.FAILED, completed_at=now_iso(), error={"message": message})

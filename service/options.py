@@ -1,0 +1,162 @@
+"""What a client may choose for one document, defined once.
+
+``Options`` is the single definition of the request options: the sync request bodies extend
+it, the asynchronous job record stores it, the CLI builds its flags from it, and the OpenAPI
+descriptions of hand-parsed bodies are generated from it (``service.api.bodies``). Each
+constraint lives in the type (``Annotated[..., Meta(...)]`` or a ``Literal``), so the same
+check runs wherever options arrive, and an option that fails it is refused before any work.
+
+A field's ``Meta(extra={"hint": ...})`` is the sentence a client reads when its value is
+refused, instead of msgspec's regular expression.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
+from msgspec import Meta
+
+EngineName = Literal["auto", "tesseract", "llm", "hybrid"]
+#: Tesseract page segmentation modes that produce text (0 is OSD only, 2 is not implemented).
+Psm = Literal[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+PSM_CHOICES: tuple[int, ...] = get_args(Psm)
+
+#: At most this many Tesseract languages in one request (each costs a model load per page).
+MAX_LANGUAGES = 8
+#: A page selection longer than this is refused before it is parsed.
+MAX_SELECTION_CHARS = 1000
+
+Lang = Annotated[
+    str,
+    Meta(
+        max_length=100,
+        pattern=rf"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+){{0,{MAX_LANGUAGES - 1}}}$",
+        description="Tesseract language(s), e.g. `eng` or `eng+deu`",
+        extra={"hint": f"use up to {MAX_LANGUAGES} language codes joined by +, such as eng or eng+deu"},
+    ),
+]
+PageSelection = Annotated[
+    str,
+    Meta(
+        max_length=MAX_SELECTION_CHARS,
+        pattern=r"^[0-9,\- ]*$",
+        description="Page selection such as `1-3,5` or `2-`",
+        extra={"hint": "use page numbers and ranges such as 1-3,5 or 2-"},
+    ),
+]
+DocumentTypeCode = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="A code from GET /api/document-types, e.g. `text`, `receipt`, `invoice`",
+        extra={"hint": "use a code from GET /api/document-types, such as text, receipt or invoice"},
+    ),
+]
+
+
+class Base(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of request bodies: a misspelt field is an error, not silently ignored."""
+
+
+class Options(Base, kw_only=True):
+    """The options of one document, whichever endpoint or command it arrives through."""
+
+    document_type_code: DocumentTypeCode = "text"
+    engine: Annotated[
+        EngineName, Meta(description="Who reads the pages (`auto`: the model if configured)")
+    ] = "auto"
+    lang: Lang = "eng"
+    pages: PageSelection | None = None
+    force_ocr: Annotated[bool, Meta(description="OCR PDF pages even when they have a text layer")] = False
+    include_words: Annotated[bool, Meta(description="Return each word with its box and confidence")] = False
+    psm: (
+        Annotated[Psm, Meta(description="Tesseract page segmentation mode (default 3; 6 for receipts)")]
+        | None
+    ) = None
+    password: Annotated[str, Meta(max_length=1024, description="Password of an encrypted PDF")] | None = None
+    ocr_instructions: (
+        Annotated[str, Meta(max_length=4000, description="Free-text guidance for the vision model")] | None
+    ) = None
+    document_metadata: Annotated[
+        dict[str, Any] | None, Meta(description="Free JSON given to the vision model as context")
+    ] = None
+
+
+#: The option names, in declaration order (the CLI's and the OpenAPI's order too).
+OPTION_NAMES: tuple[str, ...] = Options.__struct_fields__
+
+
+def hint(field: str) -> str | None:
+    """The sentence fragment that tells a client how to write ``field``, if the type has one."""
+    for info in msgspec.inspect.type_info(Options).fields:  # type: ignore[attr-defined]
+        if info.name == field:
+            return _hint_of(info.type)
+    return None
+
+
+def _hint_of(info: Any) -> str | None:
+    if isinstance(info, msgspec.inspect.Metadata):
+        return (info.extra or {}).get("hint") or _hint_of(info.type)
+    if isinstance(info, msgspec.inspect.UnionType):
+        return next((found for member in info.types if (found := _hint_of(member))), None)
+    return None
+
+
+UNKNOWN = "unknown field; see /schema for the accepted fields"
+REQUIRED = "this field is required"
+
+# msgspec says "Expected `int`, got `str` - at `$.psm`"; the client wants the field first.
+_AT_FIELD = re.compile(r"^(?P<reason>.*?) - at `\$\.?(?P<field>[^`]*)`$")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`")
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
+
+
+def problem(message: str) -> tuple[str | None, str]:
+    """A msgspec validation message as (field, reason for a person), e.g. ``("psm", "...")``.
+
+    The reason never quotes the value the client sent, which may be long or secret.
+    """
+    if unknown := _UNKNOWN.match(message):
+        return unknown.group("field"), UNKNOWN
+    if missing := _MISSING.match(message):
+        return missing.group("field"), REQUIRED
+    match = _AT_FIELD.match(message)
+    if not match or not match.group("field"):
+        return None, message.rstrip(".")
+    field = match.group("field").split("[")[0].split(".")[0]
+    reason = match.group("reason")
+    if reason.startswith("Invalid enum value") and field == "psm":
+        reason = f"choose one of {', '.join(map(str, PSM_CHOICES))}"
+    elif reason.startswith("Invalid enum value") and field == "engine":
+        reason = f"choose one of {', '.join(get_args(EngineName))}"
+    elif "matching regex" in reason or "of length" in reason:
+        reason = hint(field) or reason
+    else:
+        reason = reason[0].lower() + reason[1:]
+    return field, reason
+
+
+def sentence(message: str) -> str:
+    """A msgspec validation message as the one sentence of a 422 answer."""
+    field, reason = problem(message)
+    if field is None:
+        return f"Invalid request: {reason}."
+    if reason == UNKNOWN:
+        return f"Unknown field `{field}`; see /schema for the accepted fields."
+    if reason == REQUIRED:
+        return f"The field `{field}` is required."
+    return f"Invalid field `{field}`: {reason}."
+
+
+def item(message: str) -> str:
+    """A msgspec validation message as one entry of a 422 answer's list of problems."""
+    field, reason = problem(message)
+    if field is None:
+        return reason
+    if reason == UNKNOWN:
+        return f"unknown field `{field}`"
+    return f"{field}: {reason}"

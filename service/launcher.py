@@ -1,9 +1,10 @@
 """``lector up`` (what ``make run`` starts): Redis when none answers, the API, the workers.
 
 It keeps the children in their own session, so Ctrl-C reaches only this supervisor, which
-then stops the workers, the API and the Redis it started, in that order. A worker that dies
-is started again; the API dying stops everything. Running it again is safe: the API key and
-Redis's data under ``./var`` are reused.
+then stops the workers, the API and the Redis it started, in that order. The API or a worker
+that dies is started again with exponential backoff; after repeated fast crashes it gives up
+and exits non-zero (``service.supervision``). A port already taken is refused before anything
+starts. Running it again is safe: the API key and Redis's data under ``./var`` are reused.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +25,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from service.settings import Settings
+from service.supervision import Child
 
 VAR = Path("var")
 KEY_FILE = VAR / "api-key"
@@ -147,8 +150,22 @@ def banner(url: str, key: str | None) -> str:
     return "\n".join(lines)
 
 
+def port_taken(host: str, port: int) -> bool:
+    """True when something already accepts connections on ``host:port``."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
 def launch(settings: Settings) -> int:
     """Start everything, supervise it, and stop it all on Ctrl-C; returns the exit status."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    if port_taken(host, settings.port):
+        say(
+            f"port {settings.port} is already in use (another Lector, or another program): stop it, "
+            "or choose another port with LECTOR_PORT."
+        )
+        return 1
     key = api_key(settings)
     env = dict(os.environ)
     if key and not settings.api_keys:
@@ -171,31 +188,32 @@ def launch(settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     url = f"http://{host}:{settings.port}"
-    api = subprocess.Popen([*lector, "serve"], env=env, start_new_session=True)
-    if not wait_for_api(url, api):
-        say(f"the API did not start (is port {settings.port} already in use?); stopping.")
-        stop([api, *reversed(started)])
+    api = Child("the API", [*lector, "serve"], env, say=say)
+    api.start()
+    assert api.process is not None
+    if not wait_for_api(url, api.process):
+        say(f"the API did not start (status {api.process.poll()}; see its messages above); stopping.")
+        stop([api.process, *reversed(started)])
         return 1
     workers = [
-        subprocess.Popen([*lector, "worker"], env=env, start_new_session=True)
-        for _ in range(settings.workers)
+        Child(f"worker {index + 1}", [*lector, "worker"], env, say=say) for index in range(settings.workers)
     ]
+    for worker in workers:
+        worker.start()
     print("\n" + banner(url, key) + "\n", flush=True)
 
     status = 0
+    children = [api, *workers]
     while not interrupted:
-        time.sleep(0.5)
-        if api.poll() is not None:
-            say(f"the API exited with status {api.returncode}; stopping.")
+        time.sleep(0.2)
+        for child in children:
+            if not interrupted:
+                child.check()
+        if any(child.gave_up for child in children):
             status = 1
             break
-        for index, worker in enumerate(workers):
-            if worker.poll() is not None and not interrupted:
-                say(f"worker {index + 1} exited with status {worker.returncode}; starting it again.")
-                workers[index] = subprocess.Popen([*lector, "worker"], env=env, start_new_session=True)
     say("stopping")
-    stop([*workers, api])
+    stop([child.process for child in reversed(children) if child.process is not None])
     stop(list(reversed(started)))
     return status

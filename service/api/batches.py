@@ -33,7 +33,7 @@ BATCH_ERRORS = {
 }
 FOUND_ERRORS = {
     **AUTH_ERRORS,
-    400: error_spec("An invalid query parameter (e.g. `format`)"),
+    422: error_spec("An invalid query parameter (e.g. `format` other than jsonl or csv)"),
     404: error_spec("No such batch for this API key, or it expired"),
     503: UNAVAILABLE,
 }

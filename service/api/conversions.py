@@ -30,7 +30,7 @@ SUBMIT_ERRORS = {
 }
 STATUS_ERRORS = {
     **AUTH_ERRORS,
-    400: error_spec("An invalid query parameter"),
+    422: error_spec("An invalid query parameter (e.g. `wait` outside 0 to 30)"),
     404: error_spec("No such conversion for this API key, or it expired"),
     503: error_spec("The job store is unavailable; try again after Retry-After seconds"),
 }

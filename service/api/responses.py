@@ -86,6 +86,11 @@ def on_http_error(request: Request, exc: HTTPException) -> Response[ErrorBody]:
     message = str(exc.detail).rstrip(".") + "."
     if message.startswith("JSON is malformed"):  # the decoder's byte offset helps nobody
         message = "The request body is not valid JSON."
+    elif message == "Request Entity Too Large.":  # the multipart parser's limit on part headers
+        message = (
+            "A part of the multipart body has headers over 4 KB or more than 8 of them "
+            "(a very long file name, for one); shorten them."
+        )
     return error_response(exc.status_code, message, headers=dict(exc.headers or {}) or None)
 
 

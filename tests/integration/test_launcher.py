@@ -3,6 +3,7 @@
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -96,3 +97,65 @@ def test_up_starts_redis_api_and_workers_and_ctrl_c_stops_them(tmp_path):
         assert f"API key: {key}" in lines
     finally:
         assert interrupt(again) == 0
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``, with their command lines."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            found[int(entry)] = command
+    return found
+
+
+def test_a_killed_api_is_started_again(tmp_path):
+    # Finding 7: the API dying used to stop everything.
+    (tmp_path / "fixtures").mkdir()
+    shutil.copy(ROOT / "fixtures" / "sample.png", tmp_path / "fixtures" / "sample.png")
+    api_port, redis_port = free_port(), free_port()
+    process, _ = start(tmp_path, api_port, redis_port)
+    try:
+        api_pid = next(pid for pid, command in _children(process.pid).items() if "service.cli serve" in command)
+        os.kill(api_pid, signal.SIGKILL)
+        wait_until(lambda: not port_open(api_port), 10, "the API to die")
+
+        def answers() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{api_port}/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(answers, 60, "the API to be started again")
+        assert process.poll() is None
+        new_api = [pid for pid, command in _children(process.pid).items() if "service.cli serve" in command]
+        assert new_api and api_pid not in new_api
+    finally:
+        assert interrupt(process) == 0
+
+
+def test_a_taken_port_is_refused_before_anything_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "service.cli", "up"],
+            cwd=tmp_path,
+            env=clean_env(LECTOR_PORT=str(port), PYTHONPATH=str(ROOT)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {port} is already in use" in result.stdout
+    assert "Lector is running" not in result.stdout
+    assert not (tmp_path / "var" / "redis").exists()  # nothing was started

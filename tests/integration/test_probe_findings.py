@@ -1,0 +1,215 @@
+"""The 5xx, hangs and leaks a probe found (issue 9), each checked against a real server.
+
+Every test here failed before its fix: a 500, a 202 that later failed, a secret kept in
+Redis, a document kept after being refused, a missing header.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from redis import Redis
+
+from tests.helpers import wait_for_end
+
+JSON_ENDPOINTS = ("/api/ocr/extract-text", "/api/convert-async", "/api/batches/")
+
+
+def b64(path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+# Finding 1: a batch item whose filename is not a string was accepted, then broke the batch's
+# status and results with 500 for the whole retention.
+@pytest.mark.parametrize("filename", [123, ["a"], {"x": 1}, True])
+def test_a_batch_item_of_the_wrong_type_is_refused_naming_its_index(client, docs, filename):
+    items = [{"image_base64": b64(docs["page.png"]), "filename": "ok.png"}]
+    items.append({"image_base64": b64(docs["page.png"]), "filename": filename})
+    response = client.post("/api/batches/", json={"document_type_code": "text", "items": items})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0].startswith("items[1].filename: expected `str")
+
+
+def test_a_batch_item_with_an_unknown_field_is_refused(client, docs):
+    items = [{"image_base64": b64(docs["page.png"]), "colour": "red"}]
+    response = client.post("/api/batches/", json={"document_type_code": "text", "items": items})
+    assert response.status_code == 422
+    assert response.json()["errors"] == ["items[0]: unknown field `colour`"]
+
+
+# Finding 2: a `lang` longer than Tesseract's argument limit gave 500 (sync) or FAILED "Internal
+# error" after three tries (async).
+@pytest.mark.parametrize("lang", ["eng+" * 40000 + "eng", "+".join(["eng"] * 9), "eng;ls"])
+def test_an_overlong_language_list_is_a_422_everywhere(client, docs, lang):
+    sync = client.post("/api/ocr/extract-text", json={"image": b64(docs["page.png"]), "lang": lang})
+    assert sync.status_code == 422
+    assert sync.json()["message"] == (
+        "Invalid field `lang`: use up to 8 language codes joined by +, such as eng or eng+deu."
+    )
+    queued = client.post(
+        "/api/convert-async",
+        json={"document_type_code": "text", "image_base64": b64(docs["page.png"]), "lang": lang},
+    )
+    assert queued.status_code == 422
+    assert queued.json()["errors"] == ["lang: use up to 8 language codes joined by +, such as eng or eng+deu"]
+
+
+# Finding 3: JSON nested 1,000 deep raised RecursionError, a 500, on the three JSON endpoints.
+@pytest.mark.parametrize("path", JSON_ENDPOINTS)
+def test_deeply_nested_json_is_a_400(client, path):
+    body = b'{"document_metadata": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == "The JSON body is nested too deeply."
+
+
+# Finding 4: a 2.8 MB page selection burned 96 s of CPU before its 413.
+@pytest.mark.parametrize("path", ["/api/ocr/extract-text", "/api/convert-async"])
+def test_a_huge_page_selection_is_refused_at_once(client, docs, path):
+    started = time.monotonic()
+    body = {"image": b64(docs["page.png"]), "document_type_code": "text", "pages": "1-," * 900_000}
+    response = client.post(path, json=body)
+    assert time.monotonic() - started < 5
+    assert response.status_code == 422
+    assert "1-,1-," not in response.text  # never echoed
+
+
+# Finding 5: the asynchronous endpoints took invalid pages, psm and lang (202, then FAILED).
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("psm", "2", "psm: choose one of 1, 3, 4"),
+        ("lang", "eng+", "lang: use up to 8 language codes"),
+        ("pages", "1-x", "pages: use page numbers and ranges"),
+        ("engine", "magic", "engine: choose one of auto, tesseract, llm, hybrid"),
+    ],
+)
+def test_async_options_are_validated_at_submission_as_on_the_sync_endpoints(
+    client, docs, field, value, problem
+):
+    form = client.post(
+        "/api/convert-async",
+        files={"image": ("page.png", docs["page.png"].read_bytes())},
+        data={"document_type_code": "text", field: value},
+    )
+    assert form.status_code == 422
+    assert form.json()["errors"][0].startswith(problem)
+    batch = client.post(
+        "/api/batches/",
+        files={"files": ("page.png", docs["page.png"].read_bytes())},
+        data={"document_type_code": "text", field: value},
+    )
+    assert batch.status_code == 422
+    assert batch.json()["errors"][0].startswith(problem)
+
+
+# Finding 10, the small ones.
+@pytest.mark.parametrize("path", JSON_ENDPOINTS)
+def test_invalid_json_is_a_400_on_every_json_endpoint(client, path):
+    response = client.post(path, content=b"{nope", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["message"] == "The request body is not valid JSON."
+
+
+@pytest.mark.parametrize("path", JSON_ENDPOINTS)
+def test_an_empty_body_says_so(client, path):
+    response = client.post(path, content=b"", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["message"] == "The request body is empty; send a JSON object."
+
+
+def test_a_long_filename_with_a_path_is_cut_and_cleaned(client, workers, docs):
+    # Names over the multipart parser's 4 KB header limit are a clear 400 (next test).
+    name = "../../etc/" + "x" * 3000 + "\x07.png"
+    response = client.post(
+        "/api/batches/",
+        files={"files": (name, docs["page.png"].read_bytes())},
+        data={"document_type_code": "text"},
+    )
+    assert response.status_code == 202, response.text
+    status = client.get(f"/api/batches/{response.json()['batch_id']}").json()
+    stored = status["items"][0]["filename"]
+    assert len(stored) == 255 and stored.endswith("x.png") and "/" not in stored and "\x07" not in stored
+
+
+def test_a_filename_over_the_multipart_header_limit_is_a_clear_400(client, docs):
+    response = client.post(
+        "/api/convert-async",
+        files={"image": ("x" * 5000 + ".png", docs["page.png"].read_bytes())},
+        data={"document_type_code": "text"},
+    )
+    assert response.status_code == 400
+    assert "a very long file name" in response.json()["message"]
+
+
+def test_a_405_names_the_allowed_methods(client):
+    response = client.delete("/api/ocr/extract-text")
+    assert response.status_code == 405
+    assert "POST" in response.headers["allow"]
+
+
+def test_query_parameter_errors_are_documented(client):
+    assert client.get("/api/convert-async/status/x", params={"wait": -1}).status_code == 422
+    assert client.get("/api/batches/x/results", params={"format": "xml"}).status_code == 422
+    spec = client.get("/schema/openapi.json").json()
+    status = spec["paths"]["/api/convert-async/status/{conversion_id}"]["get"]["responses"]
+    results = spec["paths"]["/api/batches/{batch_id}/results"]["get"]["responses"]
+    assert "422" in status and "422" in results
+
+
+def test_a_pdf_password_is_not_kept_in_the_job_record(client, workers, docs, redis_url):
+    response = client.post(
+        "/api/convert-async",
+        files={"image": ("locked.pdf", docs["encrypted.pdf"].read_bytes())},
+        data={"document_type_code": "text", "password": "s3cret"},
+    )
+    assert response.status_code == 202
+    conversion_id = response.json()["conversion_id"]
+    redis = Redis.from_url(redis_url)
+    record = redis.hgetall(f"lector:conversion:{conversion_id}")
+    assert b"s3cret" not in b"".join(record.values())
+    assert wait_for_end(client, conversion_id)["status"] == "SUCCESS"
+    assert redis.exists(f"lector:password:{conversion_id}") == 0  # gone once the job ended
+    assert b"s3cret" not in b"".join(redis.hgetall(f"lector:conversion:{conversion_id}").values())
+
+
+def test_a_document_refused_as_bad_input_is_deleted(client, workers, docs, redis_url):
+    response = client.post(
+        "/api/convert-async",
+        files={"image": ("bad.png", docs["truncated.png"].read_bytes())},
+        data={"document_type_code": "text"},
+    )
+    conversion_id = response.json()["conversion_id"]
+    redis = Redis.from_url(redis_url)
+    blob_id = json.loads(redis.hget(f"lector:conversion:{conversion_id}", "blob_id"))
+    assert redis.exists(f"lector:blob:{blob_id}") == 1
+    assert wait_for_end(client, conversion_id)["status"] == "FAILED"
+    assert redis.exists(f"lector:blob:{blob_id}") == 0
+
+
+# Tried as a new user would: both names of the base64 field on every JSON endpoint.
+def test_image_and_image_base64_are_both_accepted(client, workers, docs):
+    for name in ("image", "image_base64"):
+        sync = client.post("/api/ocr/extract-text", json={name: b64(docs["page.png"])})
+        assert sync.status_code == 200, sync.text
+        queued = client.post(
+            "/api/convert-async", json={"document_type_code": "text", name: b64(docs["page.png"])}
+        )
+        assert queued.status_code == 202, queued.text
+        assert wait_for_end(client, queued.json()["conversion_id"])["status"] == "SUCCESS"
+    both = client.post("/api/ocr/extract-text", json={"image": "aGk=", "image_base64": "aGk="})
+    assert both.status_code == 422
+
+
+def test_model_only_options_on_tesseract_are_reported_as_ignored(client, docs):
+    response = client.post(
+        "/api/ocr/extract-text",
+        json={"image": b64(docs["page.png"]), "engine": "tesseract", "ocr_instructions": "Prices in EUR"},
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["warnings"] == [
+        "`ocr_instructions` was ignored: only a vision model reads them, and tesseract read this document."
+    ]

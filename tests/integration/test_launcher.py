@@ -124,7 +124,9 @@ def test_a_killed_api_is_started_again(tmp_path):
     api_port, redis_port = free_port(), free_port()
     process, _ = start(tmp_path, api_port, redis_port)
     try:
-        api_pid = next(pid for pid, command in _children(process.pid).items() if "service.cli serve" in command)
+        api_pid = next(
+            pid for pid, command in _children(process.pid).items() if "service.cli serve" in command
+        )
         os.kill(api_pid, signal.SIGKILL)
         wait_until(lambda: not port_open(api_port), 10, "the API to die")
 

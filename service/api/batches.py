@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 import anyio
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
 from litestar.response import Stream
 
 from service.api.auth import SECURITY, require_api_key
@@ -50,7 +51,9 @@ class BatchesController(Controller):
     security = SECURITY
 
     @post("/", status_code=202, responses=BATCH_ERRORS, operation_class=BatchOperation)
-    async def create(self, request: Request, settings: Settings, intake: Intake) -> Response[BatchCreated]:
+    async def create(
+        self, request: Request, settings: NamedDependency[Settings], intake: NamedDependency[Intake]
+    ) -> Response[BatchCreated]:
         """Queue a batch: multipart with repeated `files` fields, or JSON with `items`
         (`[{"image_url": ...} | {"image_base64": ..., "filename": ...}]`), plus `document_type_code`
         and the same optional fields as `POST /api/convert-async`."""
@@ -63,7 +66,9 @@ class BatchesController(Controller):
         return Response(body, status_code=202, headers={"Location": url})
 
     @get("/{batch_id:str}", name=STATUS_ROUTE, responses=FOUND_ERRORS)
-    async def status(self, request: Request, intake: Intake, batch_id: str) -> BatchStatus:
+    async def status(
+        self, request: Request, intake: NamedDependency[Intake], batch_id: FromPath[str]
+    ) -> BatchStatus:
         """The batch's status (ENQUEUED, PROCESSING, SUCCESS, PARTIAL, FAILED), counts and items."""
         batch = await _owned_batch(request, intake, batch_id)
         with storage_errors():
@@ -73,8 +78,8 @@ class BatchesController(Controller):
     async def results(
         self,
         request: Request,
-        intake: Intake,
-        batch_id: str,
+        intake: NamedDependency[Intake],
+        batch_id: FromPath[str],
         format: Annotated[ResultFormat, Parameter(description="jsonl (nested) or csv (flat)")] = "jsonl",
     ) -> Stream:
         """One record per item, in input order, streamed: JSONL with nested fields, or CSV."""

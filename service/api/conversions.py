@@ -7,7 +7,8 @@ from typing import Annotated
 
 import anyio
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertOperation
@@ -63,7 +64,9 @@ class ConversionsController(Controller):
     security = SECURITY
 
     @post("/convert-async", status_code=202, responses=SUBMIT_ERRORS, operation_class=ConvertOperation)
-    async def submit(self, request: Request, settings: Settings, intake: Intake) -> Response[Submitted]:
+    async def submit(
+        self, request: Request, settings: NamedDependency[Settings], intake: NamedDependency[Intake]
+    ) -> Response[Submitted]:
         """Queue a document: multipart (file in `image`), JSON with `image_base64` (or `image`), or JSON
         with `image_url`, plus `document_type_code` and the options of the sync endpoints.
 
@@ -81,8 +84,8 @@ class ConversionsController(Controller):
     async def status(
         self,
         request: Request,
-        intake: Intake,
-        conversion_id: str,
+        intake: NamedDependency[Intake],
+        conversion_id: FromPath[str],
         wait: Annotated[int, Parameter(ge=0, le=30, description="Seconds to hold for a status change")] = 0,
     ) -> ConversionStatus:
         """A conversion's status, progress and (once SUCCESS) its result."""

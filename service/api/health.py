@@ -7,6 +7,7 @@ import subprocess
 
 import anyio
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -44,7 +45,9 @@ class HealthController(Controller):
         summary="Redis takes writes and Tesseract runs",
         responses={503: ResponseSpec(data_container=Health, description="Not ready")},
     )
-    async def ready(self, settings: Settings, redis: Redis) -> Response[Health]:
+    async def ready(
+        self, settings: NamedDependency[Settings], redis: NamedDependency[Redis]
+    ) -> Response[Health]:
         """200 when Redis takes a write and Tesseract starts; 503 with the failing checks otherwise.
 
         A Redis that answers PING but refuses writes (full, `maxmemory`, a read-only replica)

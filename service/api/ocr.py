@@ -9,8 +9,10 @@ import anyio
 import msgspec
 from litestar import Controller, Request, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import JSONBody
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import FORM_OPTIONS, operation_with
@@ -58,7 +60,12 @@ class OcrController(Controller):
     security = SECURITY
 
     @post("/extract-text", status_code=200, responses=OCR_ERRORS, sync_to_thread=True)
-    def extract_text(self, data: OcrRequest, settings: Settings, engines: Engines) -> OcrResponse:
+    def extract_text(
+        self,
+        data: JSONBody[OcrRequest],
+        settings: NamedDependency[Settings],
+        engines: NamedDependency[Engines],
+    ) -> OcrResponse:
         """OCR a base64-encoded image or PDF (bare base64 or a data URI) in `image` (or `image_base64`)."""
         if data.image is None and data.image_base64 is None:
             raise InvalidOption("The field `image` is required.")
@@ -72,7 +79,7 @@ class OcrController(Controller):
 
     @post("/extract-text-from-file", status_code=200, responses=OCR_ERRORS, operation_class=UploadOperation)
     async def extract_text_from_file(
-        self, request: Request, settings: Settings, engines: Engines
+        self, request: Request, settings: NamedDependency[Settings], engines: NamedDependency[Engines]
     ) -> OcrResponse:
         """OCR an uploaded image or PDF (multipart field `file`), with the options as form fields."""
         if request.content_type[0] != "multipart/form-data":
@@ -96,7 +103,12 @@ class OcrController(Controller):
         return await anyio.to_thread.run_sync(_run_upload, upload, options, settings, engines)
 
 
-def _run_upload(upload: UploadFile, options: Options, settings: Settings, engines: Engines) -> OcrResponse:
+def _run_upload(
+    upload: UploadFile,
+    options: Options,
+    settings: Settings,
+    engines: Engines,
+) -> OcrResponse:
     check_size(upload.file.seek(0, 2), settings.max_upload_bytes)
     upload.file.seek(0)
     return _run(upload.file.read(), options, settings, engines)

@@ -4,8 +4,20 @@ import json
 import subprocess
 import sys
 
+import httpx
+
 from fixtures.generate import PAGES
-from tests.helpers import OCR_DATA_KEYS, ROOT, character_error_rate, clean_env, free_port, page_text
+from tests.helpers import (
+    OCR_DATA_KEYS,
+    ROOT,
+    character_error_rate,
+    clean_env,
+    free_port,
+    page_text,
+    port_open,
+    stop_process,
+    wait_until,
+)
 
 
 def lector(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -58,3 +70,64 @@ def test_worker_without_redis_says_so():
     result = lector("worker", LECTOR_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     assert result.returncode == 1
     assert "Redis does not answer" in result.stderr
+
+
+def test_batch_refuses_an_output_name_it_cannot_read_a_format_from(docs, tmp_path):
+    result = lector("batch", str(docs["page.png"]), "--type", "text", "--out", str(tmp_path / "r.txt"))
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "lector: cannot tell the results format from 'r.txt': name it .csv, .jsonl or .ndjson."
+    )
+    assert not (tmp_path / "r.txt").exists()
+
+
+def test_batch_against_no_server_says_so_without_a_traceback(docs, tmp_path):
+    # Finding 11: a connection error showed a traceback.
+    server = f"http://127.0.0.1:{free_port()}"
+    out = str(tmp_path / "r.csv")
+    result = lector(
+        "batch", str(docs["page.png"]), "--type", "text", "--out", out, "--server", server, "--key", "k" * 8
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        == f"lector: cannot reach the server at {server}: connection refused or no such host."
+    )
+
+
+def test_ocr_refuses_what_the_api_refuses(docs):
+    result = lector("ocr", str(docs["page.png"]), "--lang", "+".join(["eng"] * 9))
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "lector: --lang: use up to 8 language codes joined by +, such as eng or eng+deu."
+    )
+
+
+def test_ocr_reports_ignored_model_options(docs):
+    result = lector("ocr", str(docs["page.png"]), "--engine", "tesseract", "--ocr-instructions", "EUR")
+    assert result.returncode == 0
+    assert "`ocr_instructions` was ignored" in result.stderr
+
+
+def test_serve_falls_back_to_the_key_make_run_generated(tmp_path, redis_url):
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "api-key").write_text("generated-key-0123456789\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve"],
+        cwd=tmp_path,
+        env=clean_env(LECTOR_PORT=str(port), LECTOR_REDIS_URL=redis_url, PYTHONPATH=str(ROOT)),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: port_open(port), 30, "lector serve")
+        url = f"http://127.0.0.1:{port}/api/document-types"
+        assert httpx.get(url, headers={"X-API-Key": "generated-key-0123456789"}).status_code == 200
+        assert httpx.get(url, headers={"X-API-Key": "another-key-0123456789"}).status_code == 401
+    finally:
+        stop_process(process)
+    assert "using the key in var/api-key" in process.stderr.read()

@@ -29,3 +29,18 @@ def test_storing_sweeps_expired_files(tmp_path):
     store._last_sweep = 0.0  # as if a minute had passed since the last sweep
     fresh = store.put(b"fresh", ttl_s=3600)
     assert sorted(path.name for path in tmp_path.iterdir()) == [fresh]
+
+
+def test_a_sweep_leaves_another_writers_partial_file_alone(tmp_path):
+    # Finding 11: the sweep deleted a `.partial` being written, and the writer's utime raised.
+    store = DirectoryBlobStore(tmp_path)
+    being_written = tmp_path / "abc.partial"
+    being_written.write_bytes(b"half a document")
+    abandoned = tmp_path / "old.partial"
+    abandoned.write_bytes(b"left by a dead writer")
+    long_ago = time.time() - 2 * 3600
+    os.utime(abandoned, (long_ago, long_ago))
+    store._last_sweep = 0.0
+    store.put(b"new", ttl_s=3600)
+    assert being_written.exists()
+    assert not abandoned.exists()

@@ -58,3 +58,27 @@ def test_a_bad_api_key_is_not_echoed():
         load_settings({"LECTOR_API_KEYS": "short"})
     assert "short" not in caught.value.message
     assert "LECTOR_API_KEYS" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("spelled", "value"),
+    [("on", True), ("ON", True), ("true", True), ("yes", True), ("1", True),
+     ("off", False), ("false", False), ("No", False), ("0", False)],
+)  # fmt: skip
+def test_every_boolean_setting_takes_every_usual_spelling(spelled, value):
+    settings = load_settings({"LECTOR_AUTH": spelled, "LECTOR_URL_ALLOW_PRIVATE": spelled})
+    assert settings.auth is value and settings.url_allow_private is value
+
+
+def test_a_wrong_boolean_names_the_accepted_spellings():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"LECTOR_URL_ALLOW_PRIVATE": "maybe"})
+    assert caught.value.message == (
+        "Invalid LECTOR_URL_ALLOW_PRIVATE='maybe': Expected on/off, true/false, yes/no or 1/0."
+    )
+
+
+def test_the_openai_variables_are_read_once_and_the_key_never_shown():
+    settings = load_settings({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-secret"})
+    assert (settings.openai_base_url, settings.openai_api_key) == ("http://127.0.0.1:9/v1", "sk-secret")
+    assert "sk-secret" not in repr(settings)

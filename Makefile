@@ -1,20 +1,24 @@
 # Two commands do all the set-up on a fresh Debian machine:
 #   make run    install what is missing, then start Redis (if none answers), the API and the workers
-#   make test   install what is missing, then run every test
+#   make test   install what is missing, then run the linters, the type checker and every test
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs the locked environment; it comes from PyPI into its own small environment.
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_SPEC := uv>=0.13,<0.14
+# Tesseract languages to install as Debian packages (tesseract-ocr-<code>), e.g. "eng deu fra".
+LECTOR_TESSERACT_LANGS ?= eng
 
-.PHONY: run test install system-packages bench bench-accuracy bench-tools lint clean
+.PHONY: run test install system-packages bench bench-accuracy bench-tools lint typecheck lock clean
 
 run: install
 	$(BIN)/lector up
 
-test: install
-	$(BIN)/ruff check service tests fixtures
-	$(BIN)/ruff format --check --quiet service tests fixtures
+test: install lint typecheck
 	$(BIN)/pytest
 
 bench: install bench-tools
@@ -36,15 +40,21 @@ lint: install
 	$(BIN)/ruff check service tests fixtures
 	$(BIN)/ruff format --check service tests fixtures
 
+typecheck: install
+	$(BIN)/mypy
+
 install: system-packages $(STAMP)
 
-# Debian packages: Tesseract with English, redis-server, curl for the examples, and venv
-# support for the system Python. Only what is missing is installed.
+# Debian packages: Tesseract with the languages of LECTOR_TESSERACT_LANGS, redis-server, curl for
+# the examples, and venv support for the system Python. Only what is missing is installed.
 system-packages:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Lector needs Python 3.11 or newer ($(PYTHON))."; exit 1; }
 	@need=""; \
 	command -v tesseract >/dev/null 2>&1 || need="$$need tesseract-ocr"; \
-	tesseract --list-langs 2>/dev/null | grep -qx eng || need="$$need tesseract-ocr-eng"; \
+	for code in $$(echo "$(LECTOR_TESSERACT_LANGS)" | tr '+,' '  '); do \
+		tesseract --list-langs 2>/dev/null | grep -qx "$$code" || \
+			need="$$need tesseract-ocr-$$(echo $$code | tr '[:upper:]_' '[:lower:]-')"; \
+	done; \
 	command -v redis-server >/dev/null 2>&1 || need="$$need redis-server"; \
 	command -v curl >/dev/null 2>&1 || need="$$need curl"; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || need="$$need python3-venv"; \
@@ -55,11 +65,18 @@ system-packages:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$need; \
 	fi
 
-# The virtual environment is rebuilt only when pyproject.toml changes.
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check '$(UV_SPEC)'
+
+# The environment is exactly the lock file's (with the dev tools), rebuilt when the lock changes.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
 	touch $@
 
+# After changing the dependencies in pyproject.toml: resolve again and commit uv.lock.
+lock: | $(UV)
+	$(UV) lock
+
 clean:
-	rm -rf $(VENV) .bench-venv .pytest_cache .ruff_cache service/__pycache__
+	rm -rf $(VENV) $(TOOLS) .bench-venv .pytest_cache .ruff_cache .mypy_cache service/__pycache__

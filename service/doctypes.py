@@ -2,12 +2,18 @@
 
 Adding a type means adding files, not code. The first line of the prompt (a Markdown
 heading) is the type's title. ``text`` is plain OCR and has no schema.
+
+The folders sit at the top of the source tree; a wheel carries them inside the package
+(``service/prompts``, ``service/schemas``; see pyproject.toml), and they are read through
+``importlib.resources`` wherever they are.
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +21,14 @@ import msgspec
 
 from service.errors import InvalidOption
 
-ROOT = Path(__file__).resolve().parents[1]
-PROMPTS = ROOT / "prompts"
-SCHEMAS = ROOT / "schemas"
+
+def data_folders() -> tuple[Traversable, Traversable]:
+    """(prompts, schemas): inside the installed package when it carries them, else the checkout's."""
+    package = resources.files("service")
+    if (package / "prompts").is_dir():
+        return package / "prompts", package / "schemas"
+    root = Path(__file__).resolve().parents[1]
+    return root / "prompts", root / "schemas"
 
 
 class DocumentType(msgspec.Struct, frozen=True):
@@ -32,15 +43,16 @@ class DocumentType(msgspec.Struct, frozen=True):
 @cache
 def document_types() -> dict[str, DocumentType]:
     """Every document type found under prompts/ (read once per process)."""
+    prompts, schemas = data_folders()
     types = {}
-    for prompt_path in sorted(PROMPTS.glob("*.md")):
-        if prompt_path.name == "README.md":
+    for prompt_path in sorted(prompts.iterdir(), key=lambda path: path.name):
+        if not prompt_path.name.endswith(".md") or prompt_path.name == "README.md":
             continue
-        code = prompt_path.stem
-        prompt = prompt_path.read_text()
+        code = prompt_path.name.removesuffix(".md")
+        prompt = prompt_path.read_text(encoding="utf-8")
         title = prompt.splitlines()[0].lstrip("# ").strip() if prompt.strip() else code
-        schema_path = SCHEMAS / f"{code}.json"
-        schema = json.loads(schema_path.read_text()) if schema_path.exists() else None
+        schema_path = schemas / f"{code}.json"
+        schema = json.loads(schema_path.read_text(encoding="utf-8")) if schema_path.is_file() else None
         types[code] = DocumentType(code=code, title=title, prompt=prompt, schema=schema)
     return types
 

@@ -2,7 +2,10 @@
 
 from jsonschema import Draft202012Validator
 
-from service.doctypes import PROMPTS, SCHEMAS, document_types
+from service.doctypes import document_types
+from tests.helpers import ROOT
+
+PROMPTS, SCHEMAS = ROOT / "prompts", ROOT / "schemas"
 
 RECEIPT_FIELDS = (
     "merchant_name merchant_address merchant_phone date time currency "

@@ -121,7 +121,7 @@ def _submit(client: httpx.Client, files: list[Path], document_type: str, options
         except httpx.HTTPError as exc:
             raise BatchError(f"cannot reach the server at {client.base_url}: {_reason(exc)}") from None
     _check(response)
-    return response.json()["batch_id"]
+    return str(response.json()["batch_id"])
 
 
 def _follow(client: httpx.Client, batch_id: str, stderr: TextIO) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def _follow(client: httpx.Client, batch_id: str, stderr: TextIO) -> dict[str, An
     while True:
         response = client.get(f"/api/batches/{batch_id}")
         _check(response)
-        status = response.json()
+        status: dict[str, Any] = response.json()
         line = progress_line(status, time.monotonic() - started)
         print(
             ("\r" + line) if interactive else line, end="" if interactive else "\n", file=stderr, flush=True

@@ -54,7 +54,8 @@ class RedisBlobStore:
 
     def get(self, blob_id: str) -> bytes | None:
         """The stored bytes, or None."""
-        return self._redis.get(_PREFIX + blob_id)
+        value = self._redis.get(_PREFIX + blob_id)
+        return value if isinstance(value, bytes) else None
 
     def delete(self, blob_id: str) -> None:
         """Forget ``blob_id``."""

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from msgspec import inspect
 
-from service.options import Options, problem
+from service.options import Options, option_fields, problem
 
 #: Older or shorter spellings kept for the flags that have them.
 ALIASES = {"document_type_code": ["--type"], "include_words": ["--words"]}
@@ -38,7 +38,7 @@ def _unwrap(info: Any) -> tuple[Any, str | None]:
 
 def add_option_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per option, with the type's choices and help."""
-    for field in inspect.type_info(Options).fields:  # type: ignore[attr-defined]
+    for field in option_fields():
         kind, description = _unwrap(field.type)
         flags = [*ALIASES.get(field.name, []), "--" + field.name.replace("_", "-")]
         common: dict[str, Any] = {"dest": field.name, "help": description, "default": argparse.SUPPRESS}

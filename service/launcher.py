@@ -65,7 +65,7 @@ def redis_answers(url: str) -> bool:
         client.close()
 
 
-def start_redis(url: str) -> subprocess.Popen | None:
+def start_redis(url: str) -> subprocess.Popen[bytes] | None:
     """Start a local redis-server for ``url`` with its data in ./var/redis (append-only)."""
     parts = urlsplit(url)
     if parts.hostname not in _LOCAL_HOSTS:
@@ -107,7 +107,7 @@ def start_redis(url: str) -> subprocess.Popen | None:
     return None
 
 
-def wait_for_api(url: str, process: subprocess.Popen, timeout: float = 60) -> bool:
+def wait_for_api(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
     """True once ``url``/health answers; False if the API process exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,7 +123,7 @@ def wait_for_api(url: str, process: subprocess.Popen, timeout: float = 60) -> bo
     return False
 
 
-def stop(processes: list[subprocess.Popen], grace: float = 10) -> None:
+def stop(processes: list[subprocess.Popen[bytes]], grace: float = 10) -> None:
     """SIGTERM each process, then SIGKILL whatever still runs after ``grace`` seconds."""
     for process in processes:
         if process.poll() is None:
@@ -172,7 +172,7 @@ def launch(settings: Settings) -> int:
         env["LECTOR_API_KEYS"] = key
     lector = [sys.executable, "-m", "service.cli"]
 
-    started: list[subprocess.Popen] = []
+    started: list[subprocess.Popen[bytes]] = []
     if not redis_answers(settings.redis_url):
         redis = start_redis(settings.redis_url)
         if redis is None:

@@ -90,9 +90,16 @@ class Options(Base, kw_only=True):
 OPTION_NAMES: tuple[str, ...] = Options.__struct_fields__
 
 
+def option_fields() -> tuple[msgspec.inspect.Field, ...]:
+    """The options' fields as msgspec describes them (types, constraints, descriptions)."""
+    described = msgspec.inspect.type_info(Options)
+    assert isinstance(described, msgspec.inspect.StructType)
+    return described.fields
+
+
 def hint(field: str) -> str | None:
     """The sentence fragment that tells a client how to write ``field``, if the type has one."""
-    for info in msgspec.inspect.type_info(Options).fields:  # type: ignore[attr-defined]
+    for info in option_fields():
         if info.name == field:
             return _hint_of(info.type)
     return None

@@ -19,6 +19,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import pymupdf
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -274,7 +275,7 @@ def _flatten(image: Image.Image) -> Image.Image:
         return image.convert("L")
     if image.mode.startswith("I;16") or image.mode in ("I", "F"):
         # 16-bit and float scans: scale to 8 bits rather than clipping everything to white.
-        low, high = image.getextrema()
+        low, high = cast(tuple[float, float], image.getextrema())
         span = (high - low) or 1
         return image.convert("F").point(lambda v: (v - low) * 255.0 / span).convert("L")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -383,4 +384,4 @@ def _image_coverage(page: pymupdf.Page) -> float:
     """The share of the page covered by images (overlaps counted twice, capped at 1)."""
     area = abs(page.rect) or 1.0
     covered = sum(abs(pymupdf.Rect(info["bbox"]) & page.rect) for info in page.get_image_info())
-    return min(covered / area, 1.0)
+    return min(float(covered) / float(area), 1.0)

@@ -41,7 +41,7 @@ class LectorWorker(Worker):
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """Seconds a started job stays claimed without a heartbeat."""
-        return self.job_monitoring_interval + HEARTBEAT_GRACE_S
+        return int(self.job_monitoring_interval) + HEARTBEAT_GRACE_S
 
 
 def warm_engines(engines: Engines) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi.spec import SecurityRequirement, SecurityScheme
+from litestar.openapi.spec import Reference, SecurityRequirement, SecurityScheme
 
 from service.errors import Unauthorized
 from service.settings import Settings
 
-SECURITY_SCHEMES = {
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
     "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key as a bearer token."),
     "ApiKeyHeader": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
 }
@@ -20,7 +21,7 @@ SECURITY_SCHEMES = {
 SECURITY: list[SecurityRequirement] = [{"BearerAuth": []}, {"ApiKeyHeader": []}]
 
 
-def presented_key(connection: ASGIConnection) -> str | None:
+def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """The key the client sent, from either header, or None."""
     authorization = connection.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
@@ -42,7 +43,7 @@ def client_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Litestar guard: admit the request only with an accepted key (unless auth is off)."""
     settings: Settings = connection.app.state.settings
     if not settings.auth_enabled:

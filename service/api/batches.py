@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from litestar import Controller, Request, Response, get, post
@@ -52,7 +52,10 @@ class BatchesController(Controller):
 
     @post("/", status_code=202, responses=BATCH_ERRORS, operation_class=BatchOperation)
     async def create(
-        self, request: Request, settings: NamedDependency[Settings], intake: NamedDependency[Intake]
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        intake: NamedDependency[Intake],
     ) -> Response[BatchCreated]:
         """Queue a batch: multipart with repeated `files` fields, or JSON with `items`
         (`[{"image_url": ...} | {"image_base64": ..., "filename": ...}]`), plus `document_type_code`
@@ -67,7 +70,7 @@ class BatchesController(Controller):
 
     @get("/{batch_id:str}", name=STATUS_ROUTE, responses=FOUND_ERRORS)
     async def status(
-        self, request: Request, intake: NamedDependency[Intake], batch_id: FromPath[str]
+        self, request: Request[Any, Any, Any], intake: NamedDependency[Intake], batch_id: FromPath[str]
     ) -> BatchStatus:
         """The batch's status (ENQUEUED, PROCESSING, SUCCESS, PARTIAL, FAILED), counts and items."""
         batch = await _owned_batch(request, intake, batch_id)
@@ -77,7 +80,7 @@ class BatchesController(Controller):
     @get("/{batch_id:str}/results", responses=FOUND_ERRORS)
     async def results(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         intake: NamedDependency[Intake],
         batch_id: FromPath[str],
         format: Annotated[ResultFormat, Parameter(description="jsonl (nested) or csv (flat)")] = "jsonl",
@@ -94,7 +97,7 @@ class BatchesController(Controller):
         return Stream(lines, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
-async def _owned_batch(request: Request, intake: Intake, batch_id: str) -> Batch:
+async def _owned_batch(request: Request[Any, Any, Any], intake: Intake, batch_id: str) -> Batch:
     with storage_errors():
         batch = await anyio.to_thread.run_sync(intake.batches.get, batch_id)
     if batch is None or batch.owner != request.state.client_id:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
 from service.api.submissions import BatchItemBody
 from service.options import Options
@@ -36,6 +36,8 @@ def openapi_schema(json_schema: dict[str, Any]) -> Schema:
     fields: dict[str, Any] = {
         attribute: json_schema[key] for key, attribute in _SIMPLE_KEYS.items() if key in json_schema
     }
+    if "format" in fields:
+        fields["format"] = OpenAPIFormat(fields["format"])
     if "type" in json_schema:
         fields["type"] = OpenAPIType(json_schema["type"])
     if "anyOf" in json_schema:
@@ -50,24 +52,24 @@ def openapi_schema(json_schema: dict[str, Any]) -> Schema:
     return Schema(**fields)
 
 
-def struct_properties(struct: type[msgspec.Struct]) -> dict[str, Schema]:
+def struct_properties(struct: type[msgspec.Struct]) -> dict[str, Schema | Reference]:
     """The properties of ``struct`` as OpenAPI schemas, in field order."""
     definitions = msgspec.json.schema(struct)["$defs"][struct.__name__]
     return {name: openapi_schema(value) for name, value in definitions["properties"].items()}
 
 
 #: Every option, as JSON bodies take it.
-OPTIONS: dict[str, Schema] = struct_properties(Options)
+OPTIONS: dict[str, Schema | Reference] = struct_properties(Options)
 #: The same in a multipart form, where `document_metadata` arrives as a JSON string.
-FORM_OPTIONS: dict[str, Schema] = {
+FORM_OPTIONS: dict[str, Schema | Reference] = {
     **OPTIONS,
     "document_metadata": Schema(type=OpenAPIType.STRING, description="A JSON object, as a string"),
 }
-_FILE = Schema(type=OpenAPIType.STRING, format="binary")
+_FILE = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
 _BASE64 = Schema(type=OpenAPIType.STRING, description="The document as base64 or a data URI")
 
 
-def _object(properties: dict[str, Schema], required: list[str]) -> Schema:
+def _object(properties: dict[str, Schema | Reference], required: list[str]) -> Schema:
     return Schema(type=OpenAPIType.OBJECT, properties=properties, required=required)
 
 
@@ -96,7 +98,7 @@ ConvertOperation = operation_with(
                         "image": Schema(type=OpenAPIType.STRING, description="The same as `image_base64`"),
                         "image_url": Schema(
                             type=OpenAPIType.STRING,
-                            format="uri",
+                            format=OpenAPIFormat.URI,
                             description="An http(s) URL Lector downloads (public addresses only)",
                         ),
                         **OPTIONS,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from litestar import Controller, Request, Response, get, post
@@ -65,7 +65,10 @@ class ConversionsController(Controller):
 
     @post("/convert-async", status_code=202, responses=SUBMIT_ERRORS, operation_class=ConvertOperation)
     async def submit(
-        self, request: Request, settings: NamedDependency[Settings], intake: NamedDependency[Intake]
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        intake: NamedDependency[Intake],
     ) -> Response[Submitted]:
         """Queue a document: multipart (file in `image`), JSON with `image_base64` (or `image`), or JSON
         with `image_url`, plus `document_type_code` and the options of the sync endpoints.
@@ -83,7 +86,7 @@ class ConversionsController(Controller):
     @get("/convert-async/status/{conversion_id:str}", name=STATUS_ROUTE, responses=STATUS_ERRORS)
     async def status(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         intake: NamedDependency[Intake],
         conversion_id: FromPath[str],
         wait: Annotated[int, Parameter(ge=0, le=30, description="Seconds to hold for a status change")] = 0,

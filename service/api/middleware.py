@@ -54,7 +54,7 @@ class RequestLogMiddleware(ASGIMiddleware):
         finally:
             log.info(
                 "request",
-                method=scope["method"],
+                method=scope.get("method", ""),
                 path=scope["path"],
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),

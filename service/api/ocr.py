@@ -11,7 +11,7 @@ from litestar import Controller, Request, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import JSONBody
 
 from service.api.auth import SECURITY, require_api_key
@@ -42,7 +42,10 @@ UploadOperation = operation_with(
             "multipart/form-data": OpenAPIMediaType(
                 schema=Schema(
                     type=OpenAPIType.OBJECT,
-                    properties={"file": Schema(type=OpenAPIType.STRING, format="binary"), **FORM_OPTIONS},
+                    properties={
+                        "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                        **FORM_OPTIONS,
+                    },
                     required=["file"],
                 )
             )
@@ -79,7 +82,10 @@ class OcrController(Controller):
 
     @post("/extract-text-from-file", status_code=200, responses=OCR_ERRORS, operation_class=UploadOperation)
     async def extract_text_from_file(
-        self, request: Request, settings: NamedDependency[Settings], engines: NamedDependency[Engines]
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        engines: NamedDependency[Engines],
     ) -> OcrResponse:
         """OCR an uploaded image or PDF (multipart field `file`), with the options as form fields."""
         if request.content_type[0] != "multipart/form-data":

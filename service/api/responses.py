@@ -12,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
 
 from service.errors import LectorError, StoreUnavailable
@@ -34,25 +35,25 @@ def error_response(
     )
 
 
-def on_lector_error(request: Request, exc: LectorError) -> Response[ErrorBody]:
+def on_lector_error(request: Request[Any, Any, Any], exc: LectorError) -> Response[ErrorBody]:
     """A deliberate error: its own status, sentence and headers."""
     if exc.status_code >= 500:
         log.warning("request failed", error=type(exc).__name__, message=exc.message)
     return error_response(exc.status_code, exc.message, exc.details, exc.headers or None)
 
 
-def on_store_error(request: Request, exc: RedisError) -> Response[ErrorBody]:
+def on_store_error(request: Request[Any, Any, Any], exc: RedisError) -> Response[ErrorBody]:
     """Redis is down or refuses writes: 503 with Retry-After, not a generic 500."""
     log.warning("job store unavailable", error=type(exc).__name__)
     return on_lector_error(request, StoreUnavailable())
 
 
-def on_recursion_error(request: Request, exc: RecursionError) -> Response[ErrorBody]:
+def on_recursion_error(request: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorBody]:
     """JSON nested deeper than the decoder recurses: the client's mistake, not ours."""
     return error_response(400, "The JSON body is nested too deeply.")
 
 
-def on_validation_error(request: Request, exc: ValidationException) -> Response[ErrorBody]:
+def on_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     """A body or parameter that does not fit the declared types, with the field named.
 
     422 for a body or parameter that parsed but does not fit; 400 for a body that does not
@@ -76,7 +77,7 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response[
     return error_response(422, sentence(raw), {"fields": fields} if fields else None)
 
 
-def on_http_error(request: Request, exc: HTTPException) -> Response[ErrorBody]:
+def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     """Framework errors (404, 405, 413, ...) in Lector's shape, with their headers (Allow)."""
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         limit_mb = request.app.state.settings.max_upload_mb
@@ -94,7 +95,7 @@ def on_http_error(request: Request, exc: HTTPException) -> Response[ErrorBody]:
     return error_response(exc.status_code, message, headers=dict(exc.headers or {}) or None)
 
 
-def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]:
+def on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     """A bug: log it with the request id, answer without detail."""
     request_id = request.scope.get("state", {}).get("request_id", "")
     log.error("unhandled error", exc_info=exc, path=request.url.path)
@@ -104,7 +105,7 @@ def on_unexpected_error(request: Request, exc: Exception) -> Response[ErrorBody]
     )
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     LectorError: on_lector_error,
     RedisError: on_store_error,
     RecursionError: on_recursion_error,

@@ -40,7 +40,7 @@ class BatchItemBody(msgspec.Struct, forbid_unknown_fields=True):
     filename: str | None = None
 
 
-async def read_submission(request: Request, settings: Settings) -> Submission:
+async def read_submission(request: Request[Any, Any, Any], settings: Settings) -> Submission:
     """Parse the request by its Content-Type; raises UnsupportedMediaType or ValidationFailed."""
     content_type = request.content_type[0]
     if content_type == "multipart/form-data":
@@ -51,7 +51,7 @@ async def read_submission(request: Request, settings: Settings) -> Submission:
     raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
 
 
-async def _from_form(request: Request, settings: Settings) -> Submission:
+async def _from_form(request: Request[Any, Any, Any], settings: Settings) -> Submission:
     form = await request.form()
     problems: list[str] = []
     upload = next((form.get(name) for name in _FILE_FIELDS if isinstance(form.get(name), UploadFile)), None)
@@ -98,6 +98,7 @@ def _from_json(body: bytes, settings: Settings) -> Submission:
         raise ValidationFailed(problems)
     if image_url:
         return Submission(options=options, url=image_url, fingerprint=fingerprint(options, image_url))
+    assert encoded is not None  # no URL, so the base64 field was given (checked above)
     field, value = encoded
     document = decode_base64_document(value, field=field, max_bytes=settings.max_upload_bytes)
     return Submission(options=options, document=document, fingerprint=fingerprint(options, _sha256(document)))
@@ -138,7 +139,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def read_batch(request: Request, settings: Settings) -> BatchSubmission:
+async def read_batch(request: Request[Any, Any, Any], settings: Settings) -> BatchSubmission:
     """Parse ``POST /api/batches``: multipart with repeated `files`, or JSON with `items`."""
     content_type = request.content_type[0]
     if content_type == "multipart/form-data":

@@ -120,7 +120,7 @@ class LlmEngine:
     def read(self, page: Page, options: ReadOptions) -> Reading:
         """Ask the model for the text of one page."""
         assert page.image is not None, "text-layer pages never reach an engine"
-        messages = [
+        messages: list[dict[str, Any]] = [
             {"role": "system", "content": system_prompt(options)},
             {
                 "role": "user",
@@ -209,13 +209,16 @@ class LlmEngine:
         return {"type": "json_object"}
 
     def _complete(
-        self, messages: list[dict], page_number: int, response_format: dict[str, Any] | None = None
+        self, messages: list[dict[str, Any]], page_number: int, response_format: dict[str, Any] | None = None
     ) -> ChatCompletion:
-        extra = {"response_format": response_format} if response_format else {}
+        # The messages are plain dicts in the Chat Completions shape; the client's TypedDicts
+        # would only restate it.
+        request: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0}
+        if response_format:
+            request["response_format"] = response_format
         try:
-            return self._client.chat.completions.create(
-                model=self.model, messages=messages, temperature=0, **extra
-            )
+            response: ChatCompletion = self._client.chat.completions.create(**request)
+            return response
         except openai.BadRequestError:
             if response_format and response_format["type"] == "json_schema":
                 raise  # read_fields falls back to json_object

@@ -16,13 +16,14 @@ from service.fields.invoice import invoice_fields
 from service.fields.layout import Line, lines_of
 from service.fields.receipt import receipt_fields
 from service.models import PageResult
+from service.options import Psm
 
 
 class ReadingProfile(NamedTuple):
     """How the engine reads a document of a type whose fields come from these rules."""
 
     #: Tesseract's page segmentation, unless the client chose one.
-    psm: int | None = None
+    psm: Psm | None = None
     #: Words under this confidence (0-100) are left out of the text; the rules still see them.
     min_confidence: float = 0.0
 
@@ -48,7 +49,8 @@ def find_fields(
     fields: dict[str, Any] = {}
     confidence: dict[str, float] = {}
     for name in schema.get("properties", {}):
-        value, sure = found.get(name, Found(None, 0.0))
+        hit = found.get(name, Found(None, 0.0))
+        value, sure = hit.value, hit.confidence
         fields[name] = value
         confidence[name] = round(max(0.0, min(sure, 1.0)), 3) if value is not None else 0.0
     return fields, confidence

@@ -7,6 +7,7 @@ is logged and reported as a corrupt record, never quietly turned into "not found
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -30,19 +31,18 @@ class JobStore:
 
     def create(self, record: Conversion) -> None:
         """Store a new record."""
-        fields = {name: msgspec.json.encode(value) for name, value in msgspec.structs.asdict(record).items()}
+        fields = _encoded(msgspec.structs.asdict(record))
         with self._redis.pipeline() as pipe:
-            pipe.hset(_KEY + record.conversion_id, mapping=fields)  # type: ignore[arg-type]
+            pipe.hset(_KEY + record.conversion_id, mapping=fields)
             pipe.expire(_KEY + record.conversion_id, self._ttl_s)
             pipe.execute()
 
     def update(self, conversion_id: str, **fields: Any) -> None:
         """Change some fields of an existing record, and restart its time to live."""
         key = _KEY + conversion_id
-        encoded = {name: msgspec.json.encode(value) for name, value in fields.items()}
         with self._redis.pipeline() as pipe:
             pipe.exists(key)
-            pipe.hset(key, mapping=encoded)  # type: ignore[arg-type]
+            pipe.hset(key, mapping=_encoded(fields))
             pipe.expire(key, self._ttl_s)
             existed, *_ = pipe.execute()
         if not existed:  # expired meanwhile: don't leave a fragment behind
@@ -74,6 +74,11 @@ class JobStore:
     def delete(self, conversion_id: str) -> None:
         """Forget a record now (a submission that failed before it was queued)."""
         self._redis.delete(_KEY + conversion_id)
+
+
+def _encoded(fields: dict[str, Any]) -> Mapping[Any, bytes]:
+    """Each field as its own JSON value, as the hash stores it."""
+    return {name: msgspec.json.encode(value) for name, value in fields.items()}
 
 
 def _decode_fields(names: tuple[str, ...], values: list[bytes | None]) -> dict[str, Any] | None:

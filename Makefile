@@ -13,7 +13,7 @@ UV_SPEC := uv>=0.13,<0.14
 # Tesseract languages to install as Debian packages (tesseract-ocr-<code>), e.g. "eng deu fra".
 LECTOR_TESSERACT_LANGS ?= eng
 
-.PHONY: run test install system-packages bench bench-accuracy bench-tools lint typecheck lock clean
+.PHONY: run test install system-packages bench bench-accuracy bench-tools lint typecheck lock reference clean
 
 run: install
 	$(BIN)/lector up
@@ -80,3 +80,7 @@ lock: | $(UV)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .bench-venv .pytest_cache .ruff_cache .mypy_cache service/__pycache__
+
+# The README's reference tables (options, settings), regenerated from the types.
+reference: install
+	$(BIN)/python -m service.reference

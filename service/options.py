@@ -33,7 +33,7 @@ Lang = Annotated[
     Meta(
         max_length=100,
         pattern=rf"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+){{0,{MAX_LANGUAGES - 1}}}$",
-        description="Tesseract language(s), e.g. `eng` or `eng+deu`",
+        description="Tesseract language(s), e.g. `eng` or `eng+deu` (at most 8, installed ones only)",
         extra={"hint": f"use up to {MAX_LANGUAGES} language codes joined by +, such as eng or eng+deu"},
     ),
 ]
@@ -42,7 +42,7 @@ PageSelection = Annotated[
     Meta(
         max_length=MAX_SELECTION_CHARS,
         pattern=r"^[0-9,\- ]*$",
-        description="Page selection such as `1-3,5` or `2-`",
+        description="Page selection such as `1-3,5` or `2-` (at most 200 parts)",
         extra={"hint": "use page numbers and ranges such as 1-3,5 or 2-"},
     ),
 ]

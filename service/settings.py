@@ -40,30 +40,94 @@ def _env_name(field: str) -> str:
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_env_name):
     """Lector's configuration; each field is read from ``LECTOR_<FIELD>``."""
 
-    host: str = "127.0.0.1"
-    port: Annotated[int, Meta(ge=1, le=65535)] = 8000
-    redis_url: Annotated[str, Meta(pattern=r"^rediss?://")] = "redis://127.0.0.1:6379/0"
-    workers: Annotated[int, Meta(ge=1, le=64)] = 2
-    api_keys: tuple[Annotated[str, Meta(min_length=8)], ...] = ()
-    auth: bool = True
-    max_upload_mb: Annotated[int, Meta(ge=1, le=2048)] = 100
-    max_pages: Annotated[int, Meta(ge=1, le=100_000)] = 500
-    sync_max_pages: Annotated[int, Meta(ge=1, le=100_000)] = 20
-    ocr_dpi: Annotated[int, Meta(ge=72, le=1200)] = 300
-    result_ttl_hours: Annotated[int, Meta(ge=1, le=24 * 365)] = 168
-    blob_dir: str | None = None
-    url_allow_private: bool = False
-    max_batch_items: Annotated[int, Meta(ge=1, le=100_000)] = 1000
-    tesseract_langs: Lang = "eng"
-    llm_model: str | None = None
-    llm_concurrency: Annotated[int, Meta(ge=1, le=64)] = 4
-    llm_timeout_s: Annotated[int, Meta(ge=1, le=3600)] = 120
-    llm_max_image_side: Annotated[int, Meta(ge=256, le=8192)] = 2048
-    llm_pages_per_call: Annotated[int, Meta(ge=1, le=100)] = 8
-    log_format: Literal["json", "console"] = "json"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    openai_base_url: Annotated[str, Meta(pattern=r"^https?://")] | None = None
-    openai_api_key: str | None = None
+    host: Annotated[str, Meta(description="address the API listens on")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535, description="port the API listens on")] = 8000
+    redis_url: Annotated[
+        str, Meta(pattern=r"^rediss?://", description="the Redis for jobs, records and readiness")
+    ] = "redis://127.0.0.1:6379/0"
+    workers: Annotated[int, Meta(ge=1, le=64, description="queue workers `make run` starts")] = 2
+    api_keys: Annotated[
+        tuple[Annotated[str, Meta(min_length=8)], ...],
+        Meta(
+            description="comma-separated accepted keys (8+ characters each); when unset, `make run` "
+            "generates one into `./var/api-key`, which `lector serve` and `lector batch` then use"
+        ),
+    ] = ()
+    auth: Annotated[bool, Meta(description="`off` serves without keys (explicitly only)")] = True
+    max_upload_mb: Annotated[
+        int, Meta(ge=1, le=2048, description="largest document, in MB (a base64 body may be a third larger)")
+    ] = 100
+    max_pages: Annotated[int, Meta(ge=1, le=100_000, description="most pages one request may select")] = 500
+    sync_max_pages: Annotated[
+        int, Meta(ge=1, le=100_000, description="most pages the sync endpoints take")
+    ] = 20
+    ocr_dpi: Annotated[
+        int, Meta(ge=72, le=1200, description="resolution PDF pages are rendered at for OCR")
+    ] = 300
+    result_ttl_hours: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=24 * 365,
+            description="how long finished jobs, batches and their stored documents are kept",
+        ),
+    ] = 168
+    blob_dir: Annotated[
+        str | None,
+        Meta(
+            description="keep submitted documents in this directory (a volume every worker mounts) "
+            "instead of Redis"
+        ),
+    ] = None
+    url_allow_private: Annotated[
+        bool,
+        Meta(
+            description="**dangerous**: lets `image_url` reach loopback and private addresses, i.e. your own "
+            "network and cloud metadata. For tests and fully trusted clients only"
+        ),
+    ] = False
+    max_batch_items: Annotated[int, Meta(ge=1, le=100_000, description="most items one batch may hold")] = (
+        1000
+    )
+    tesseract_langs: Annotated[
+        Lang,
+        Meta(
+            description="Tesseract languages `make run` and `make test` install as Debian packages "
+            "(`tesseract-ocr-<code>`), e.g. `eng+deu+fra`"
+        ),
+    ] = "eng"
+    llm_model: Annotated[
+        str | None,
+        Meta(
+            description="the vision model; setting it enables the `llm` and `hybrid` engines and makes "
+            "`auto` use it"
+        ),
+    ] = None
+    llm_concurrency: Annotated[int, Meta(ge=1, le=64, description="model calls in flight per process")] = 4
+    llm_timeout_s: Annotated[int, Meta(ge=1, le=3600, description="seconds per model call")] = 120
+    llm_max_image_side: Annotated[
+        int, Meta(ge=256, le=8192, description="longest side of a page image sent to the model, in pixels")
+    ] = 2048
+    llm_pages_per_call: Annotated[
+        int, Meta(ge=1, le=100, description="pages per call for typed documents")
+    ] = 8
+    log_format: Annotated[
+        Literal["json", "console"], Meta(description="`json` (one line per event) or `console`")
+    ] = "json"
+    log_level: Annotated[
+        Literal["debug", "info", "warning", "error"],
+        Meta(description="`debug`, `info`, `warning` or `error`"),
+    ] = "info"
+    openai_base_url: (
+        Annotated[
+            str, Meta(pattern=r"^https?://", description="the OpenAI-compatible server (its own variable)")
+        ]
+        | None
+    ) = None
+    openai_api_key: Annotated[
+        str | None,
+        Meta(description="the model server's key (its standard variable); local servers need none"),
+    ] = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -85,7 +149,19 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_
         return "Settings(...)"
 
 
-_BOOLEAN_FIELDS = tuple(field.name for field in msgspec.structs.fields(Settings) if field.type is bool)
+def _is_bool(info: msgspec.inspect.Type) -> bool:
+    while isinstance(info, msgspec.inspect.Metadata):
+        info = info.type
+    return isinstance(info, msgspec.inspect.BoolType)
+
+
+def _fields() -> tuple[msgspec.inspect.Field, ...]:
+    described = msgspec.inspect.type_info(Settings)
+    assert isinstance(described, msgspec.inspect.StructType)
+    return described.fields
+
+
+_BOOLEAN_FIELDS = tuple(field.name for field in _fields() if _is_bool(field.type))
 _SECRETS = ("LECTOR_API_KEYS", "OPENAI_API_KEY")
 _PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+)`.*$")
 

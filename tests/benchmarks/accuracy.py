@@ -32,7 +32,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from service.engines.tesseract import version as tesseract_version
-from service.extract import ExtractOptions, extract
+from service.extract import extract
+from service.options import Options
+from service.settings import Settings
+from service.startup import prepare_process
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "sroie-dev"
 
@@ -151,10 +154,15 @@ def read_raw(image: Path) -> tuple[str, float]:
     return text, time.perf_counter() - started
 
 
+#: The process's engines, as `lector ocr` prepares them (default settings).
+ENGINES = prepare_process(Settings())
+RECEIPT = Options(engine="tesseract", document_type_code="receipt")
+
+
 def read_lector(image: Path) -> tuple[str, dict, float]:
     """Lector's text and receipt fields of one image, and its seconds (the core, no HTTP)."""
     started = time.perf_counter()
-    extraction = extract(image.read_bytes(), ExtractOptions(engine="tesseract", document_type_code="receipt"))
+    extraction = extract(image.read_bytes(), RECEIPT, ENGINES)
     return extraction.text, extraction.fields or {}, time.perf_counter() - started
 
 

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from service.downloads import failure_reason
 from service.models import Status
 
 POLL_S = 1.0
@@ -96,7 +97,7 @@ def run_batch(
                 for chunk in response.iter_bytes():
                     handle.write(chunk)
         except httpx.HTTPError as exc:
-            raise BatchError(f"lost the server at {client.base_url}: {_reason(exc)}") from None
+            raise BatchError(f"lost the server at {client.base_url}: {failure_reason(exc)}") from None
         except OSError as exc:
             raise BatchError(f"cannot write {out}: {exc.strerror}") from None
     print(f"wrote {out}: {status['succeeded']} succeeded, {status['failed']} failed", file=stderr)
@@ -119,7 +120,7 @@ def _submit(client: httpx.Client, files: list[Path], document_type: str, options
                 "/api/batches/", files=parts, data={"document_type_code": document_type, **options}
             )
         except httpx.HTTPError as exc:
-            raise BatchError(f"cannot reach the server at {client.base_url}: {_reason(exc)}") from None
+            raise BatchError(f"cannot reach the server at {client.base_url}: {failure_reason(exc)}") from None
     _check(response)
     return str(response.json()["batch_id"])
 
@@ -140,14 +141,6 @@ def _follow(client: httpx.Client, batch_id: str, stderr: TextIO) -> dict[str, An
                 print(file=stderr)
             return status
         time.sleep(POLL_S)
-
-
-def _reason(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return "connection refused or no such host"
-    if isinstance(exc, httpx.TimeoutException):
-        return "it did not answer in time"
-    return "the connection failed"
 
 
 def _check(response: httpx.Response) -> None:

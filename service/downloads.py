@@ -110,7 +110,7 @@ async def _download(url: str, settings: Settings, allowed: AddressPolicy) -> byt
                         )
                     return await _read_capped(response, settings.max_upload_bytes, settings.max_upload_mb)
             except httpx.HTTPError as exc:
-                raise UrlError(f"Error accessing URL: {_reason(exc)}") from None
+                raise UrlError(f"Error accessing URL: {failure_reason(exc)}") from None
         raise UrlError(f"Error accessing URL: more than {MAX_REDIRECTS} redirects")
 
 
@@ -144,7 +144,8 @@ async def _read_capped(response: httpx.Response, max_bytes: int, max_mb: int) ->
     return b"".join(chunks)
 
 
-def _reason(exc: httpx.HTTPError) -> str:
+def failure_reason(exc: httpx.HTTPError) -> str:
+    """What went wrong with an HTTP exchange, for a person (no URL, no detail from the peer)."""
     if isinstance(exc, httpx.TimeoutException):
         return "the server did not answer in time"
     if isinstance(exc, httpx.ConnectError):

@@ -1,6 +1,8 @@
 """The `lector` command as a user runs it."""
 
 import json
+import os
+import pty
 import subprocess
 import sys
 
@@ -92,8 +94,7 @@ def test_batch_against_no_server_says_so_without_a_traceback(docs, tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert (
-        result.stderr.strip()
-        == f"lector: cannot reach the server at {server}: connection refused or no such host."
+        result.stderr.strip() == f"lector: cannot reach the server at {server}: cannot connect to the server."
     )
 
 
@@ -131,3 +132,33 @@ def test_serve_falls_back_to_the_key_make_run_generated(tmp_path, redis_url):
     finally:
         stop_process(process)
     assert "using the key in var/api-key" in process.stderr.read()
+
+
+def test_ocr_shows_a_visible_page_break_on_a_terminal_and_a_form_feed_in_a_pipe(docs):
+    piped = lector("ocr", str(docs["scanned.pdf"]), "--pages", "1-2")
+    assert piped.stdout.count("\f") == 1 and "page break" not in piped.stdout
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "service.cli", "ocr", str(docs["scanned.pdf"]), "--pages", "1-2"],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+        assert process.returncode == 0
+        os.close(follower)
+        shown = b""
+        while chunk := _read(leader):
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert b"page break" in shown and b"\f" not in shown
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the terminal's other side closed: everything was read
+        return b""

@@ -16,7 +16,9 @@ from tests.helpers import ROOT, clean_env, free_port, port_open, wait_until
 
 
 def start(cwd, api_port: int, redis_port: int) -> tuple[subprocess.Popen, list[str]]:
-    """Run `lector up` and read its output up to the banner's last line."""
+    """Run `lector up` in ``cwd`` (given the banner's sample) and read up to the banner's last line."""
+    (cwd / "fixtures").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "fixtures" / "sample.png", cwd / "fixtures" / "sample.png")
     env = clean_env(
         LECTOR_PORT=str(api_port),
         LECTOR_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
@@ -57,8 +59,6 @@ def interrupt(process: subprocess.Popen) -> int:
 
 
 def test_up_starts_redis_api_and_workers_and_ctrl_c_stops_them(tmp_path):
-    (tmp_path / "fixtures").mkdir()
-    shutil.copy(ROOT / "fixtures" / "sample.png", tmp_path / "fixtures" / "sample.png")
     api_port, redis_port = free_port(), free_port()
     process, lines = start(tmp_path, api_port, redis_port)
     try:
@@ -119,8 +119,6 @@ def _children(pid: int) -> dict[int, str]:
 
 def test_a_killed_api_is_started_again(tmp_path):
     # Finding 7: the API dying used to stop everything.
-    (tmp_path / "fixtures").mkdir()
-    shutil.copy(ROOT / "fixtures" / "sample.png", tmp_path / "fixtures" / "sample.png")
     api_port, redis_port = free_port(), free_port()
     process, _ = start(tmp_path, api_port, redis_port)
     try:

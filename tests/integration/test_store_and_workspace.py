@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import time
 
@@ -81,9 +80,11 @@ def test_a_full_blob_directory_is_a_503_and_leaves_no_record(tmp_path, redis_url
     assert intake.jobs.get("c0ffee") is None
 
 
-def test_a_killed_worker_leaves_no_readable_page_images_and_the_next_one_cleans_up(tmp_path, redis_url):
+def test_a_killed_worker_leaves_no_readable_page_images_and_the_next_one_cleans_up(tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
+    # A Redis of its own: the session's workers must not take this job.
+    redis_process, redis_url = start_redis(tmp_path)
     server = start_server(tmp_path, LECTOR_REDIS_URL=redis_url)
     first = start_worker(tmp_path, redis_url, TMPDIR=str(scratch))
     headers = {"Authorization": f"Bearer {API_KEY}"}
@@ -108,5 +109,6 @@ def test_a_killed_worker_leaves_no_readable_page_images_and_the_next_one_cleans_
             assert ours(scratch) == []  # removed at a clean shutdown
     finally:
         server.stop()
-        stop_process(first) if first.poll() is None else None
-        os.sync()
+        if first.poll() is None:
+            stop_process(first)
+        stop_process(redis_process)

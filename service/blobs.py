@@ -11,14 +11,13 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from redis import Redis
 
 _PREFIX = "lector:blob:"
 
 
-@runtime_checkable  # Litestar checks injected dependencies against their declared type
 class BlobStore(Protocol):
     """Stores documents by id for a limited time."""
 

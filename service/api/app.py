@@ -21,7 +21,7 @@ from service.api.health import HealthController
 from service.api.middleware import RequestLogMiddleware
 from service.api.ocr import OcrController
 from service.api.responses import EXCEPTION_HANDLERS
-from service.blobs import BlobStore, blob_store
+from service.blobs import blob_store
 from service.engines import Engines
 from service.errors import SettingsError
 from service.jobs.intake import Intake
@@ -37,8 +37,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
     """Build the Litestar application from ``settings`` (and the process's engine registry,
     made from them when not given); refuses to build without API keys unless auth is off.
 
-    Handlers receive the settings, Redis, the blob store, the job intake and the engines
-    through dependency injection; nothing below reads the environment.
+    Handlers receive the settings, Redis, the job intake and the engines through dependency
+    injection; nothing below reads the environment.
     """
     if settings.auth_enabled and not settings.api_keys:
         raise SettingsError(
@@ -48,8 +48,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
     engines = engines or Engines(settings)
     # One synchronous client (RQ is synchronous); handlers call it from worker threads.
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-    blobs = blob_store(redis, settings.blob_dir)
-    intake = Intake(redis, blobs, settings)
+    intake = Intake(redis, blob_store(redis, settings.blob_dir), settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -73,16 +72,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
         dependencies={
             "settings": constant(settings),
             "redis": constant(redis),
-            "blobs": constant(blobs),
             "intake": constant(intake),
             "engines": constant(engines),
-        },
-        signature_namespace={
-            "Settings": Settings,
-            "Redis": Redis,
-            "BlobStore": BlobStore,
-            "Intake": Intake,
-            "Engines": Engines,
         },
         middleware=[RequestLogMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anyio
@@ -16,7 +15,7 @@ from litestar.params import JSONBody
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import FORM_OPTIONS, operation_with
-from service.api.payloads import check_size, decode_base64_document
+from service.api.payloads import check_size, decode_base64_document, decode_form_metadata
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.engines import Engines
 from service.errors import InvalidOption, MalformedBody, TooManyPages
@@ -95,13 +94,8 @@ class OcrController(Controller):
         if not isinstance(upload, UploadFile):
             raise InvalidOption("The field `file` is required.")
         fields: dict[str, Any] = {name: value for name, value in form.items() if name != "file"}
-        if isinstance(fields.get("document_metadata"), str):
-            try:
-                fields["document_metadata"] = json.loads(fields["document_metadata"])
-            except (ValueError, RecursionError):
-                fields["document_metadata"] = None
-            if not isinstance(fields["document_metadata"], dict):
-                raise InvalidOption("The `document_metadata` field must be a JSON object.")
+        if not decode_form_metadata(fields):
+            raise InvalidOption("The `document_metadata` field must be a JSON object.")
         try:
             options = msgspec.convert(fields, Options, strict=False)
         except msgspec.ValidationError as exc:

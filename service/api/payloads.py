@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from typing import Any
 
@@ -30,6 +31,25 @@ def decode_json_body(body: bytes) -> dict[str, Any]:
     if not isinstance(fields, dict):
         raise MalformedBody("The request body must be a JSON object.")
     return fields
+
+
+def decode_form_metadata(fields: dict[str, Any]) -> bool:
+    """Decode ``document_metadata``, which a multipart form carries as a JSON string, in place.
+
+    Returns False (and drops the field) when it is not a JSON object.
+    """
+    raw = fields.get("document_metadata")
+    if not isinstance(raw, str):
+        return True
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        fields.pop("document_metadata")
+        return False
+    fields["document_metadata"] = value
+    return True
 
 
 def clean_filename(name: str | None) -> str | None:

@@ -11,7 +11,6 @@ event loop.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Annotated, Any
 
 import anyio
@@ -20,7 +19,13 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 from msgspec import Meta
 
-from service.api.payloads import check_size, clean_filename, decode_base64_document, decode_json_body
+from service.api.payloads import (
+    check_size,
+    clean_filename,
+    decode_base64_document,
+    decode_form_metadata,
+    decode_json_body,
+)
 from service.errors import InvalidBase64, TooLarge, UnsupportedMediaType, ValidationFailed
 from service.jobs.intake import BatchSubmission, Submission
 from service.options import Options, item
@@ -73,12 +78,8 @@ async def _from_form(request: Request[Any, Any, Any], settings: Settings) -> Sub
 
 def form_options(fields: dict[str, Any], problems: list[str]) -> Options | None:
     """Options from multipart form fields, where ``document_metadata`` arrives as a JSON string."""
-    if isinstance(fields.get("document_metadata"), str):
-        try:
-            fields["document_metadata"] = json.loads(fields["document_metadata"])
-        except (ValueError, RecursionError):
-            problems.append("document_metadata: must be a JSON object")
-            fields.pop("document_metadata")
+    if not decode_form_metadata(fields):
+        problems.append("document_metadata: must be a JSON object")
     return _options(fields, problems)
 
 

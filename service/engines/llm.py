@@ -260,7 +260,7 @@ class HybridEngine(LlmEngine):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        # Built here, not through the registry: get_engine holds the registry's lock while
+        # Built here, not through the registry: Engines.get holds the registry's lock while
         # it builds this engine. Tesseract keeps no state worth sharing.
         from service.engines.tesseract import TesseractEngine
 

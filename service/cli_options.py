@@ -14,40 +14,24 @@ from typing import Any
 import msgspec
 from msgspec import inspect
 
-from service.options import Options, option_fields, problem
+from service.options import Options, problem
+from service.typeinfo import fields_of
 
 #: Older or shorter spellings kept for the flags that have them.
 ALIASES = {"document_type_code": ["--type"], "include_words": ["--words"]}
 
 
-def _unwrap(info: Any) -> tuple[Any, str | None]:
-    """(the type under metadata and ``| None``, its description)."""
-    description = None
-    while True:
-        if isinstance(info, inspect.Metadata):
-            description = description or (info.extra_json_schema or {}).get("description")
-            info = info.type
-        elif isinstance(info, inspect.UnionType):
-            members = [member for member in info.types if not isinstance(member, inspect.NoneType)]
-            if len(members) != 1:
-                return info, description
-            info = members[0]
-        else:
-            return info, description
-
-
 def add_option_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per option, with the type's choices and help."""
-    for field in option_fields():
-        kind, description = _unwrap(field.type)
+    for field in fields_of(Options):
         flags = [*ALIASES.get(field.name, []), "--" + field.name.replace("_", "-")]
-        common: dict[str, Any] = {"dest": field.name, "help": description, "default": argparse.SUPPRESS}
+        common: dict[str, Any] = {"dest": field.name, "help": field.description, "default": argparse.SUPPRESS}
+        kind = field.kind
         if isinstance(kind, inspect.BoolType):
             parser.add_argument(*flags, action="store_true", **common)
-        elif isinstance(kind, inspect.LiteralType):
-            choices = list(kind.values)
-            value_type = int if isinstance(choices[0], int) else str
-            parser.add_argument(*flags, type=value_type, choices=choices, **common)
+        elif field.choices:
+            value_type = int if isinstance(field.choices[0], int) else str
+            parser.add_argument(*flags, type=value_type, choices=list(field.choices), **common)
         elif isinstance(kind, inspect.DictType):
             parser.add_argument(*flags, type=json.loads, metavar="JSON", **common)
         else:

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta
 
+from service.typeinfo import field_of
+
 EngineName = Literal["auto", "tesseract", "llm", "hybrid"]
 #: Tesseract page segmentation modes that produce text (0 is OSD only, 2 is not implemented).
 Psm = Literal[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
@@ -90,29 +92,6 @@ class Options(Base, kw_only=True):
 OPTION_NAMES: tuple[str, ...] = Options.__struct_fields__
 
 
-def option_fields() -> tuple[msgspec.inspect.Field, ...]:
-    """The options' fields as msgspec describes them (types, constraints, descriptions)."""
-    described = msgspec.inspect.type_info(Options)
-    assert isinstance(described, msgspec.inspect.StructType)
-    return described.fields
-
-
-def hint(field: str) -> str | None:
-    """The sentence fragment that tells a client how to write ``field``, if the type has one."""
-    for info in option_fields():
-        if info.name == field:
-            return _hint_of(info.type)
-    return None
-
-
-def _hint_of(info: Any) -> str | None:
-    if isinstance(info, msgspec.inspect.Metadata):
-        return (info.extra or {}).get("hint") or _hint_of(info.type)
-    if isinstance(info, msgspec.inspect.UnionType):
-        return next((found for member in info.types if (found := _hint_of(member))), None)
-    return None
-
-
 UNKNOWN = "unknown field; see /schema for the accepted fields"
 REQUIRED = "this field is required"
 
@@ -122,10 +101,12 @@ _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`")
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
 
 
-def problem(message: str) -> tuple[str | None, str]:
-    """A msgspec validation message as (field, reason for a person), e.g. ``("psm", "...")``.
+def problem(message: str, struct: type[msgspec.Struct] = Options) -> tuple[str | None, str]:
+    """A msgspec validation message about ``struct`` as (field, reason for a person).
 
-    The reason never quotes the value the client sent, which may be long or secret.
+    A refused choice lists the field's choices and a refused pattern or length gives the
+    field's hint, both from its type. The reason never quotes the value the client sent,
+    which may be long or secret.
     """
     if unknown := _UNKNOWN.match(message):
         return unknown.group("field"), UNKNOWN
@@ -136,12 +117,11 @@ def problem(message: str) -> tuple[str | None, str]:
         return None, message.rstrip(".")
     field = match.group("field").split("[")[0].split(".")[0]
     reason = match.group("reason")
-    if reason.startswith("Invalid enum value") and field == "psm":
-        reason = f"choose one of {', '.join(map(str, PSM_CHOICES))}"
-    elif reason.startswith("Invalid enum value") and field == "engine":
-        reason = f"choose one of {', '.join(get_args(EngineName))}"
-    elif "matching regex" in reason or "of length" in reason:
-        reason = hint(field) or reason
+    described = field_of(struct, field)
+    if described and described.choices and reason.startswith("Invalid enum value"):
+        reason = f"choose one of {', '.join(map(str, described.choices))}"
+    elif described and described.hint and ("matching regex" in reason or "of length" in reason):
+        reason = described.hint
     else:
         reason = reason[0].lower() + reason[1:]
     return field, reason

@@ -13,32 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
-from msgspec import inspect
 
-from service.options import option_fields
-from service.settings import Settings, _env_name
+from service.options import Options
+from service.settings import Settings, env_name
+from service.typeinfo import FieldInfo, fields_of
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def _parts(info: inspect.Type) -> tuple[inspect.Type, str, str | None]:
-    """(the bare type, its description, its hint) under metadata and ``| None``."""
-    description, hint = "", None
-    while True:
-        if isinstance(info, inspect.Metadata):
-            description = description or (info.extra_json_schema or {}).get("description", "")
-            hint = hint or (info.extra or {}).get("hint")
-            info = info.type
-        elif isinstance(info, inspect.UnionType):
-            members = [member for member in info.types if not isinstance(member, inspect.NoneType)]
-            if len(members) != 1:
-                return info, description, hint
-            info = members[0]
-        else:
-            return info, description, hint
-
-
-def _default(field: inspect.Field) -> str:
+def _default(field: FieldInfo) -> str:
     value = field.default
     if value is None or value == () or value is msgspec.NODEFAULT:
         return "none"
@@ -50,10 +33,10 @@ def _default(field: inspect.Field) -> str:
 def options_table() -> str:
     """The request options: name, default, meaning."""
     rows = ["| field | default | meaning |", "|---|---|---|"]
-    for field in option_fields():
-        kind, meaning, _ = _parts(field.type)
-        if isinstance(kind, inspect.LiteralType):
-            meaning += f"; one of {', '.join(f'`{value}`' for value in kind.values)}"
+    for field in fields_of(Options):
+        meaning = field.description
+        if field.choices:
+            meaning += f"; one of {', '.join(f'`{value}`' for value in field.choices)}"
         default = "`false`" if field.default is False else _default(field)
         rows.append(f"| `{field.name}` | {default} | {meaning} |")
     return "\n".join(rows)
@@ -61,12 +44,9 @@ def options_table() -> str:
 
 def settings_table() -> str:
     """Every setting: variable, default, meaning."""
-    described = inspect.type_info(Settings)
-    assert isinstance(described, inspect.StructType)
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for field in described.fields:
-        _, description, _ = _parts(field.type)
-        rows.append(f"| `{_env_name(field.name)}` | {_default(field)} | {description} |")
+    for field in fields_of(Settings):
+        rows.append(f"| `{env_name(field.name)}` | {_default(field)} | {field.description} |")
     return "\n".join(rows)
 
 

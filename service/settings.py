@@ -16,6 +16,7 @@ from msgspec import Meta
 
 from service.errors import SettingsError
 from service.options import Lang
+from service.typeinfo import fields_of
 
 PREFIX = "LECTOR_"
 #: The OpenAI client's own variables, read here once like the others and handed to the engine.
@@ -33,11 +34,12 @@ _BOOLEANS = {
 }
 
 
-def _env_name(field: str) -> str:
+def env_name(field: str) -> str:
+    """The environment variable a setting is read from."""
     return field.upper() if field in _FOREIGN else PREFIX + field.upper()
 
 
-class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_env_name):
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=env_name):
     """Lector's configuration; each field is read from ``LECTOR_<FIELD>``."""
 
     host: Annotated[str, Meta(description="address the API listens on")] = "127.0.0.1"
@@ -149,19 +151,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=_
         return "Settings(...)"
 
 
-def _is_bool(info: msgspec.inspect.Type) -> bool:
-    while isinstance(info, msgspec.inspect.Metadata):
-        info = info.type
-    return isinstance(info, msgspec.inspect.BoolType)
-
-
-def _fields() -> tuple[msgspec.inspect.Field, ...]:
-    described = msgspec.inspect.type_info(Settings)
-    assert isinstance(described, msgspec.inspect.StructType)
-    return described.fields
-
-
-_BOOLEAN_FIELDS = tuple(field.name for field in _fields() if _is_bool(field.type))
+_BOOLEAN_FIELDS = tuple(
+    field.name for field in fields_of(Settings) if isinstance(field.kind, msgspec.inspect.BoolType)
+)
 _SECRETS = ("LECTOR_API_KEYS", "OPENAI_API_KEY")
 _PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+)`.*$")
 
@@ -172,7 +164,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     Raises SettingsError with a sentence that names the bad variable.
     """
     environ = os.environ if environ is None else environ
-    known = {_env_name(field) for field in Settings.__struct_fields__}
+    known = {env_name(field) for field in Settings.__struct_fields__}
     raw: dict[str, object] = {name: value for name, value in environ.items() if name in known}
     if "LECTOR_API_KEYS" in raw:
         raw["LECTOR_API_KEYS"] = [
@@ -182,7 +174,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if name in raw:
             raw[name] = str(raw[name]).strip().lower()
     for field in _BOOLEAN_FIELDS:
-        name = _env_name(field)
+        name = env_name(field)
         if name in raw:
             spelled = str(raw[name]).strip().lower()
             raw[name] = _BOOLEANS.get(spelled, spelled)

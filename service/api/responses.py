@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_IN
 from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
 
+from service.api.payloads import EMPTY_BODY, NOT_JSON, TOO_DEEP
 from service.errors import LectorError, StoreUnavailable
 from service.logging import get_logger
 from service.models import ErrorBody
@@ -50,7 +51,7 @@ def on_store_error(request: Request[Any, Any, Any], exc: RedisError) -> Response
 
 def on_recursion_error(request: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorBody]:
     """JSON nested deeper than the decoder recurses: the client's mistake, not ours."""
-    return error_response(400, "The JSON body is nested too deeply.")
+    return error_response(400, TOO_DEEP)
 
 
 def on_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
@@ -63,9 +64,9 @@ def on_validation_error(request: Request[Any, Any, Any], exc: ValidationExceptio
     first = problems[0] if problems and isinstance(problems[0], dict) else {}
     raw = str(first.get("message") or exc.detail)
     if raw.startswith(("JSON is malformed", "Input data was truncated", "Invalid request body")) or not raw:
-        return error_response(400, "The request body is not valid JSON.")
+        return error_response(400, NOT_JSON)
     if raw.strip() in ("'data'", "data"):
-        return error_response(400, "The request body is empty; send a JSON object.")
+        return error_response(400, EMPTY_BODY)
     key = first.get("key")
     if key and key != "data" and " - at `$" not in raw:
         raw = f"{raw} - at `$.{key}`"  # Litestar names the field apart from msgspec's message
@@ -86,7 +87,7 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
         return on_unexpected_error(request, exc)
     message = str(exc.detail).rstrip(".") + "."
     if message.startswith("JSON is malformed"):  # the decoder's byte offset helps nobody
-        message = "The request body is not valid JSON."
+        message = NOT_JSON
     elif message == "Request Entity Too Large.":  # the multipart parser's limit on part headers
         message = (
             "A part of the multipart body has headers over 4 KB or more than 8 of them "

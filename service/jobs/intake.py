@@ -117,6 +117,11 @@ class Intake:
             source_url=submission.url,
             options=msgspec.structs.replace(options, password=None),
         )
+        pages = (
+            selected_pages(submission.document, options, self._settings.max_pages)
+            if submission.document is not None
+            else MAX_URL_PAGES_ESTIMATE  # unknown until fetched: the largest allowance
+        )
         try:
             with storage_errors():
                 if submission.document is not None:
@@ -124,11 +129,6 @@ class Intake:
                 if options.password:
                     passwords.keep(self._redis, conversion_id, options.password, ttl_s)
                 self.jobs.create(record)
-                pages = (
-                    selected_pages(submission.document, options, self._settings.max_pages)
-                    if submission.document is not None
-                    else MAX_URL_PAGES_ESTIMATE  # unknown until fetched: the largest allowance
-                )
                 enqueue(self._redis, conversion_id, pages, ttl_s)
         except BaseException:
             self._undo(record)

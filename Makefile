@@ -24,6 +24,8 @@ test: install lint typecheck
 bench: install bench-tools
 	$(BIN)/python -m tests.benchmarks.sync
 	$(BIN)/python -m tests.benchmarks.async_ocrmypdf
+	$(BIN)/python -m tests.benchmarks.keys
+	$(BIN)/python -m tests.benchmarks.convert
 
 # Receipt fields and text on ../shared/datasets/sroie-dev, read in place (DATA=dir for another set).
 bench-accuracy: install

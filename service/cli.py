@@ -1,9 +1,11 @@
 """The ``lector`` command.
 
 - ``lector ocr FILE``: the extraction core in this process; no server, no Redis.
+- ``lector convert FILE --to FORMAT``: a file conversion in this process, likewise.
 - ``lector serve``: the HTTP API.
 - ``lector worker``: one RQ worker.
 - ``lector batch``: many files to a server as one batch, results to a CSV or JSONL file.
+- ``lector keys``: create and manage API keys with limits, on Redis.
 - ``lector up``: what ``make run`` starts: Redis if none answers, the API and the workers.
 
 The web framework and the queue are imported only by the commands that need them.
@@ -17,7 +19,9 @@ from pathlib import Path
 
 import msgspec
 
-from service.cli_options import add_option_flags, options_from
+from service.cli_keys import add_keys_commands, run_keys
+from service.cli_options import add_option_flags, add_struct_flags, options_from, struct_from
+from service.convert.target import Target
 from service.errors import LectorError, SettingsError
 from service.settings import Settings, load_settings
 
@@ -35,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     ocr.add_argument("--json", action="store_true", help="print the full result as JSON")
     add_option_flags(ocr)
 
+    convert = commands.add_parser("convert", help="convert a file to another format in this process")
+    convert.add_argument("file", type=Path)
+    convert.add_argument("--out", type=Path, help="where to write it (default: its name, here)")
+    add_struct_flags(convert, Target, {"target_format": ["--to"]}, required=("target_format",))
+    add_option_flags(convert)
+
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", help="default: LECTOR_HOST")
     serve.add_argument("--port", type=int, help="default: LECTOR_PORT")
@@ -50,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--lang", help="Tesseract language(s)")
     batch.add_argument("--engine", help="engine name")
 
+    add_keys_commands(commands)
     commands.add_parser("worker", help="run one queue worker")
     commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
 
@@ -58,12 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "ocr":
             return _ocr(args, settings)
+        if args.command == "convert":
+            return _convert(args, settings)
         if args.command == "serve":
             from service.api.server import serve as run_server
 
             return run_server(_with_key_file(settings), host=args.host, port=args.port)
         if args.command == "batch":
             return _batch(args, settings)
+        if args.command == "keys":
+            return run_keys(args, settings)
         if args.command == "worker":
             from service.worker import run_worker
 
@@ -120,6 +135,39 @@ def _ocr(args: argparse.Namespace, settings: Settings) -> int:
     else:
         separator = PAGE_RULE if sys.stdout.isatty() else "\f"
         sys.stdout.write(separator.join(page.text for page in extraction.pages) + "\n")
+    return 0
+
+
+def _convert(args: argparse.Namespace, settings: Settings) -> int:
+    from service.convert.run import convert
+    from service.startup import prepare_process
+
+    try:
+        options, target = options_from(args), struct_from(args, Target)
+        data = args.file.read_bytes()
+    except ValueError as exc:
+        print(f"lector: {exc}.", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"lector: cannot read {args.file}: {exc.strerror}.", file=sys.stderr)
+        return 2
+    engines = prepare_process(settings)
+    try:
+        output, _ = convert(
+            data,
+            options,
+            target,
+            engines,
+            filename=args.file.name,
+            max_pages=settings.max_pages,
+            dpi=settings.ocr_dpi,
+        )
+    except LectorError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 1
+    out = args.out or Path(output.name)
+    out.write_bytes(output.content)
+    print(f"lector: wrote {out} ({len(output.content)} bytes, {output.media_type})", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,7 @@
-"""``lector ocr``'s flags, derived from ``service.options.Options``.
+"""Command-line flags derived from a msgspec Struct: ``lector ocr``'s from
+``service.options.Options``, ``lector keys``'s from ``service.tenants.records.KeySpec``.
 
-Each option becomes ``--name-with-dashes`` (plus a short alias for a few), with its choices
+Each field becomes ``--name-with-dashes`` (plus a short alias for a few), with its choices
 and help text taken from the type; the values are then checked by the type itself, so the
 command line refuses exactly what the API refuses.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from msgspec import inspect
@@ -21,11 +22,37 @@ from service.typeinfo import fields_of
 ALIASES = {"document_type_code": ["--type"], "include_words": ["--words"]}
 
 
+S = TypeVar("S", bound=msgspec.Struct)
+
+
 def add_option_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per option, with the type's choices and help."""
-    for field in fields_of(Options):
-        flags = [*ALIASES.get(field.name, []), "--" + field.name.replace("_", "-")]
+    add_struct_flags(parser, Options, ALIASES)
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    """The options given on the command line; ValueError with a sentence when one is refused."""
+    return struct_from(args, Options)
+
+
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_struct_flags(
+    parser: argparse.ArgumentParser,
+    struct: type[msgspec.Struct],
+    aliases: dict[str, list[str]] | None = None,
+    *,
+    required: tuple[str, ...] = (),
+) -> None:
+    """One flag per field of ``struct``, with the type's choices and help; lists are
+    comma-separated. Only the ``required`` fields must be given."""
+    for field in fields_of(struct):
+        flags = [*(aliases or {}).get(field.name, []), "--" + field.name.replace("_", "-")]
         common: dict[str, Any] = {"dest": field.name, "help": field.description, "default": argparse.SUPPRESS}
+        if field.name in required:
+            common["required"] = True
         kind = field.kind
         if isinstance(kind, inspect.BoolType):
             parser.add_argument(*flags, action="store_true", **common)
@@ -34,16 +61,29 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(*flags, type=value_type, choices=list(field.choices), **common)
         elif isinstance(kind, inspect.DictType):
             parser.add_argument(*flags, type=json.loads, metavar="JSON", **common)
+        elif isinstance(kind, inspect.IntType):
+            parser.add_argument(*flags, type=int, metavar="N", **common)
+        elif isinstance(kind, (inspect.VarTupleType, inspect.ListType)):
+            parser.add_argument(*flags, type=_comma_list, metavar="A,B", **common)
         else:
             parser.add_argument(*flags, **common)
 
 
-def options_from(args: argparse.Namespace) -> Options:
-    """The options given on the command line; ValueError with a sentence when one is refused."""
-    given = {name: getattr(args, name) for name in Options.__struct_fields__ if hasattr(args, name)}
+def given_fields(args: argparse.Namespace, struct: type[msgspec.Struct]) -> dict[str, Any]:
+    """The fields of ``struct`` that were given on the command line."""
+    return {name: getattr(args, name) for name in struct.__struct_fields__ if hasattr(args, name)}
+
+
+def struct_from(args: argparse.Namespace, struct: type[S]) -> S:
+    """``struct`` from the flags given; ValueError with a sentence when one is refused."""
     try:
-        return msgspec.convert(given, Options)
+        return msgspec.convert(given_fields(args, struct), struct)
     except msgspec.ValidationError as exc:
-        field, reason = problem(str(exc))
-        flag = "--" + field.replace("_", "-") if field else "an option"
-        raise ValueError(f"{flag}: {reason}") from None
+        raise ValueError(flag_problem(str(exc), struct)) from None
+
+
+def flag_problem(message: str, struct: type[msgspec.Struct]) -> str:
+    """A msgspec validation message as a sentence that names the flag."""
+    field, reason = problem(message, struct)
+    flag = "--" + field.replace("_", "-") if field else "an option"
+    return f"{flag}: {reason}"

@@ -19,8 +19,12 @@
     ├── TooLarge                   413  too many bytes or pages for this endpoint
     │   ├── DocumentTooLarge
     │   └── TooManyPages
-    ├── Unauthorized               401  missing or wrong API key
+    ├── Unauthorized               401  missing, wrong, revoked or expired API key
+    ├── Forbidden                  403  the key may not do this (a scope, an admin route)
+    ├── LimitExceeded              429  a rate limit, the quota or the token budget is spent
     ├── NotFound                   404  no such job (or not this key's)
+    ├── NotReady                   409  the job has not finished, so there is nothing to download
+    ├── Gone                       410  a signed download URL that has expired
     ├── StoreUnavailable           503  Redis or the blob directory refuses work (Retry-After)
     ├── JobStoreError              500  a stored record is damaged (logged)
     └── EngineError                500  an OCR engine failed on a valid page
@@ -138,10 +142,48 @@ class Unauthorized(LectorError):
     status_code = 401
 
 
+class Forbidden(LectorError):
+    """The key is valid but may not do this: a document type outside its scopes, an admin route."""
+
+    status_code = 403
+
+
+class LimitExceeded(LectorError):
+    """A key's rate limit, document quota or model-token budget refuses the request.
+
+    ``limit_type`` is ``minute``, ``day``, ``quota`` or ``tokens``. ``reset_at`` (epoch
+    seconds) is set for the time windows only: waiting does not refill a quota or a budget,
+    so those answers carry no Retry-After.
+    """
+
+    status_code = 429
+
+    def __init__(
+        self, message: str, *, limit_type: str, limit: int, remaining: int, reset_at: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.limit_type = limit_type
+        self.limit = limit
+        self.remaining = remaining
+        self.reset_at = reset_at
+
+
 class NotFound(LectorError):
     """No such resource for this API key (another key's job is not found either)."""
 
     status_code = 404
+
+
+class NotReady(LectorError):
+    """The job is still running: its file does not exist yet."""
+
+    status_code = 409
+
+
+class Gone(LectorError):
+    """A signed download URL past its expiry."""
+
+    status_code = 410
 
 
 class StoreUnavailable(LectorError):
@@ -170,3 +212,9 @@ class EngineUnavailable(EngineError):
 
 class LlmCredentialsRejected(EngineUnavailable):
     """The model server answered 401 or 403: retrying cannot help."""
+
+
+def is_client_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` refuses the request for something the client sent (a 4xx), as opposed
+    to a failure on Lector's side, which is not the client's to pay for."""
+    return isinstance(exc, LectorError) and 400 <= exc.status_code < 500

@@ -4,7 +4,8 @@ It keeps the children in their own session, so Ctrl-C reaches only this supervis
 then stops the workers, the API and the Redis it started, in that order. The API or a worker
 that dies is started again with exponential backoff; after repeated fast crashes it gives up
 and exits non-zero (``service.supervision``). A port already taken is refused before anything
-starts. Running it again is safe: the API key and Redis's data under ``./var`` are reused.
+starts. Running it again is safe: the API and admin keys, the signing secret and Redis's data
+under ``./var`` are reused.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from service.supervision import Child
 
 VAR = Path("var")
 KEY_FILE = VAR / "api-key"
+ADMIN_KEY_FILE = VAR / "admin-key"
+SECRET_FILE = VAR / "secret"
 SAMPLE = Path("fixtures") / "sample.png"
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -44,14 +47,26 @@ def api_key(settings: Settings) -> str | None:
         return None
     if settings.api_keys:
         return settings.api_keys[0]
-    if KEY_FILE.exists():
-        return KEY_FILE.read_text().strip()
+    return kept_secret(KEY_FILE, "an API key")
+
+
+def admin_key(settings: Settings) -> str | None:
+    """The admin key: the configured one, else the one kept in ./var/admin-key (made once)."""
+    if not settings.auth_enabled:
+        return None
+    return settings.admin_key or kept_secret(ADMIN_KEY_FILE, "an admin key")
+
+
+def kept_secret(path: Path, what: str) -> str:
+    """The secret in ``path``, made (readable by its owner only) when there is none."""
+    if path.exists():
+        return path.read_text().strip()
     VAR.mkdir(exist_ok=True)
-    key = secrets.token_urlsafe(32)
-    KEY_FILE.touch(mode=0o600)
-    KEY_FILE.write_text(key + "\n")
-    say(f"generated an API key in {KEY_FILE}")
-    return key
+    secret = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n")
+    say(f"generated {what} in {path}")
+    return secret
 
 
 def redis_answers(url: str) -> bool:
@@ -143,6 +158,7 @@ def banner(url: str, key: str | None) -> str:
     lines = [
         f"Lector is running at {url}  (API docs: {url}/schema)",
         f"API key: {key}" if key else "Authentication is off (LECTOR_AUTH=off).",
+        *([f"Admin key (the /admin routes) in {ADMIN_KEY_FILE}; or `lector keys --help`."] if key else []),
         "Try it:",
         f"  curl -s{auth} -F file=@{SAMPLE} {url}/api/ocr/extract-text-from-file",
         "Press Ctrl-C to stop.",
@@ -170,6 +186,11 @@ def launch(settings: Settings) -> int:
     env = dict(os.environ)
     if key and not settings.api_keys:
         env["LECTOR_API_KEYS"] = key
+    admin = admin_key(settings)
+    if admin and not settings.admin_key:
+        env["LECTOR_ADMIN_KEY"] = admin
+    if not settings.secret:  # signs the download URLs of converted files
+        env["LECTOR_SECRET"] = kept_secret(SECRET_FILE, "a signing secret")
     lector = [sys.executable, "-m", "service.cli"]
 
     started: list[subprocess.Popen[bytes]] = []

@@ -15,6 +15,8 @@ from msgspec import Meta
 from service.options import Options
 
 PageSource = Literal["ocr", "text-layer"]
+#: The limits of a key a request can run into (``service.tenants.limits``).
+LimitType = Literal["minute", "day", "quota", "tokens"]
 
 
 class Status(StrEnum):
@@ -160,6 +162,23 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     errors: dict[str, Any] | list[str] | None = None
 
 
+class LimitRefusal(msgspec.Struct, rename="camel"):
+    """The 429 answer: which limit refused the request, and when to try again (Docutray's shape)."""
+
+    success: bool
+    message: str
+    error: Annotated[
+        str, Meta(description="`Rate limit exceeded`, `Quota exceeded` or `Token budget exceeded`")
+    ]
+    limit_type: Annotated[LimitType, Meta(description="the limit that failed")]
+    limit: int
+    remaining: int
+    reset_time: Annotated[
+        int | None, Meta(description="when the window ends, epoch seconds (null: a quota or budget)")
+    ]
+    retry_after: Annotated[int | None, Meta(description="seconds until then (null: waiting will not help)")]
+
+
 class Health(msgspec.Struct, omit_defaults=True):
     """Answer of ``GET /health`` and ``GET /ready``."""
 
@@ -201,6 +220,19 @@ class Submitted(msgspec.Struct):
     status: Status
 
 
+class FileInfo(msgspec.Struct):
+    """A file conversion's result, once it exists."""
+
+    name: str
+    media_type: str
+    size: Annotated[int, Meta(description="Bytes")]
+    download_url: Annotated[str, Meta(description="Download with the same API key")]
+    signed_url: Annotated[
+        str | None,
+        Meta(description="Download without a key until it expires (null when LECTOR_SECRET is unset)"),
+    ] = None
+
+
 class ConversionStatus(msgspec.Struct):
     """Answer of ``GET /api/convert-async/status/{id}``."""
 
@@ -213,6 +245,15 @@ class ConversionStatus(msgspec.Struct):
     completed_at: str | None
     data: dict[str, Any] | None
     error: dict[str, Any] | None
+    file: Annotated[FileInfo | None, Meta(description="A file conversion's file, once SUCCESS")] = None
+
+
+class FormatCatalogue(msgspec.Struct):
+    """Answer of ``GET /api/formats``: every input, every target, and every pair."""
+
+    inputs: list[str]
+    targets: dict[str, str]
+    pairs: list[str]
 
 
 class DocumentTypeInfo(msgspec.Struct):

@@ -20,7 +20,7 @@ from msgspec import Meta
 
 from service.typeinfo import field_of
 
-EngineName = Literal["auto", "tesseract", "llm", "hybrid"]
+EngineName = Literal["auto", "tesseract", "ppocr", "llm", "hybrid"]
 #: Tesseract page segmentation modes that produce text (0 is OSD only, 2 is not implemented).
 Psm = Literal[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
 PSM_CHOICES: tuple[int, ...] = get_args(Psm)
@@ -127,9 +127,9 @@ def problem(message: str, struct: type[msgspec.Struct] = Options) -> tuple[str |
     return field, reason
 
 
-def sentence(message: str) -> str:
-    """A msgspec validation message as the one sentence of a 422 answer."""
-    field, reason = problem(message)
+def sentence(message: str, struct: type[msgspec.Struct] = Options) -> str:
+    """A msgspec validation message about ``struct`` as the one sentence of a 422 answer."""
+    field, reason = problem(message, struct)
     if field is None:
         return f"Invalid request: {reason}."
     if reason == UNKNOWN:
@@ -139,9 +139,9 @@ def sentence(message: str) -> str:
     return f"Invalid field `{field}`: {reason}."
 
 
-def item(message: str) -> str:
-    """A msgspec validation message as one entry of a 422 answer's list of problems."""
-    field, reason = problem(message)
+def item(message: str, struct: type[msgspec.Struct] = Options) -> str:
+    """A msgspec validation message about ``struct`` as one entry of a 422 answer's list."""
+    field, reason = problem(message, struct)
     if field is None:
         return reason
     if reason == UNKNOWN:

@@ -29,16 +29,21 @@ from service.errors import (
     DecompressionBomb,
     EncryptedDocument,
     InvalidOption,
+    TooLarge,
     TooManyPages,
     UnsupportedFormat,
 )
 
-#: Formats Lector reads, by the name Pillow gives them (PDF aside).
-IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+#: Formats Lector reads, by the name Pillow gives them (PDF aside). HEIF comes from pillow-heif.
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "HEIF", "AVIF", "ICO")
 FORMATS = (*IMAGE_FORMATS, "PDF")
 
 #: The largest page, in pixels, that is decoded or rendered (Pillow's own default limit).
 MAX_PAGE_PIXELS = 89_478_485
+
+#: Most frames an animation (GIF, WEBP, AVIF) may have; only its first is read, but counting
+#: and seeking them is work a hostile file could make unbounded.
+MAX_FRAMES = 500
 
 #: Most comma-separated parts one page selection may have.
 MAX_RANGES = 200
@@ -65,7 +70,10 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"BM", "BMP"),
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
+    (b"\x00\x00\x01\x00", "ICO"),
 )
+#: ISO base media brands (bytes 8-12, after "ftyp") of the image formats Lector reads.
+_FTYP_BRANDS = {b"heic": "HEIF", b"heix": "HEIF", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF"}
 
 _OTHER_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"PK\x03\x04", "a ZIP archive (DOCX, XLSX and ODT files are ZIP archives)"),
@@ -80,7 +88,7 @@ _OTHER_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%!PS", "a PostScript file"),
 )
 
-_SUPPORTED = "Send PNG, JPEG, GIF, BMP, WEBP, TIFF or PDF."
+_SUPPORTED = "Send PNG, JPEG, GIF, BMP, WEBP, TIFF, HEIC, AVIF, ICO or PDF."
 
 
 def sniff(data: bytes) -> str:
@@ -90,6 +98,8 @@ def sniff(data: bytes) -> str:
             return name
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
+    if data[4:8] == b"ftyp" and data[8:12] in _FTYP_BRANDS:
+        return _FTYP_BRANDS[data[8:12]]
     # PDF readers accept a header anywhere in the first kilobyte; so does Lector.
     if b"%PDF-" in data[:1024]:
         return "PDF"
@@ -105,10 +115,8 @@ def _describe(data: bytes) -> str:
             return name
     if data[4:8] == b"ftyp":
         brand = data[8:12]
-        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
-            return "a HEIC image"
-        if brand in (b"avif", b"avis"):
-            return "an AVIF image"
+        if brand in (b"hevc", b"avis"):
+            return "an image sequence (HEIC or AVIF)"
         return "an MP4 or QuickTime file"
     head = data[:512]
     try:
@@ -195,8 +203,12 @@ class Document:
     format: str
     page_count: int
 
-    def pages(self, numbers: list[int], *, dpi: int, force_ocr: bool = False) -> Iterator[Page]:
-        """Yield the selected pages, normalized, one at a time."""
+    def pages(
+        self, numbers: list[int], *, dpi: int, force_ocr: bool = False, colour: bool = False
+    ) -> Iterator[Page]:
+        """Yield the selected pages, normalized, one at a time: for OCR (grayscale or RGB on
+        white), or with ``colour`` for conversion (RGB, or RGBA where there is transparency;
+        PDF pages always rendered)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -230,27 +242,22 @@ class ImageDocument(Document):
 
     def __init__(self, data: bytes, kind: str) -> None:
         self.format = kind
-        try:
-            self._image = Image.open(io.BytesIO(data), formats=[kind])
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise DecompressionBomb(
-                f"The {kind} image declares more than {MAX_PAGE_PIXELS // 1_000_000} megapixels; "
-                "it may be a decompression bomb."
-            ) from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-            raise CorruptDocument(f"The {kind} image is corrupt and cannot be read.") from None
+        self._image = open_image(data, kind)
         _check_pixels(*self._image.size)
         # Animated GIF and WEBP frames are not pages; only TIFF pages count.
         self.page_count = getattr(self._image, "n_frames", 1) if kind == "TIFF" else 1
 
-    def pages(self, numbers: list[int], *, dpi: int, force_ocr: bool = False) -> Iterator[Page]:
-        """Yield each selected frame, upright and flattened to grayscale or RGB."""
+    def pages(
+        self, numbers: list[int], *, dpi: int, force_ocr: bool = False, colour: bool = False
+    ) -> Iterator[Page]:
+        """Yield each selected frame, upright, flattened to grayscale or RGB (or in colour)."""
         for number in numbers:
             try:
                 self._image.seek(number - 1)
                 _check_pixels(*self._image.size)
                 self._image.load()
-                image = _flatten(ImageOps.exif_transpose(self._image))
+                upright = ImageOps.exif_transpose(self._image)
+                image = _colour(upright) if colour else _flatten(upright)
             except (OSError, SyntaxError, ValueError, EOFError):
                 where = (
                     f"Page {number} of the {self.format} image"
@@ -265,6 +272,28 @@ class ImageDocument(Document):
     def close(self) -> None:
         """Close the Pillow image."""
         self._image.close()
+
+
+def open_image(data: bytes, kind: str) -> Image.Image:
+    """Open ``data`` as a ``kind`` image (lazily: pixels are decoded on load), refusing a
+    decompression bomb, a corrupt file and an animation of more than MAX_FRAMES frames."""
+    if kind == "HEIF":
+        from pillow_heif import register_heif_opener  # only the HEIC inputs pay for its import
+
+        register_heif_opener()
+    try:
+        image = Image.open(io.BytesIO(data), formats=[kind])
+        frames = getattr(image, "n_frames", 1) if kind != "TIFF" else 1
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DecompressionBomb(
+            f"The {kind} image declares more than {MAX_PAGE_PIXELS // 1_000_000} megapixels; "
+            "it may be a decompression bomb."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise CorruptDocument(f"The {kind} image is corrupt and cannot be read.") from None
+    if frames > MAX_FRAMES:
+        raise TooLarge(f"The {kind} animation has {frames} frames; Lector reads at most {MAX_FRAMES}.")
+    return image
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -283,6 +312,17 @@ def _flatten(image: Image.Image) -> Image.Image:
         background = Image.new("RGB", rgba.size, "white")
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
+    return image.convert("RGB")
+
+
+def _colour(image: Image.Image) -> Image.Image:
+    """``image`` as RGB, or RGBA when it has transparency (grayscale stays L): for conversion."""
+    if image.mode in ("L", "RGB", "RGBA"):
+        return image
+    if image.mode in ("LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        return image.convert("RGBA")
+    if image.mode == "1" or image.mode.startswith("I") or image.mode == "F":
+        return _flatten(image)
     return image.convert("RGB")
 
 
@@ -318,21 +358,25 @@ class PdfDocument(Document):
             self._pdf.close()
             raise CorruptDocument("The PDF has no pages.")
 
-    def pages(self, numbers: list[int], *, dpi: int, force_ocr: bool = False) -> Iterator[Page]:
-        """Yield each selected page, from its text layer when usable, else rendered."""
+    def pages(
+        self, numbers: list[int], *, dpi: int, force_ocr: bool = False, colour: bool = False
+    ) -> Iterator[Page]:
+        """Yield each selected page, from its text layer when usable, else rendered (always
+        rendered, in RGB, with ``colour``)."""
         for number in numbers:
             try:
                 page = self._pdf[number - 1]
                 scale = dpi / 72
                 width, height = round(page.rect.width * scale), round(page.rect.height * scale)
-                layer = None if force_ocr else _usable_text_layer(page, scale)
+                layer = None if force_ocr or colour else _usable_text_layer(page, scale)
                 if layer is not None:
                     text, words = layer
                     yield Page(number=number, width=width, height=height, text=text, words=words)
                     continue
                 render_dpi = _capped_dpi(page.rect, dpi)
-                pixmap = page.get_pixmap(dpi=render_dpi, colorspace=pymupdf.csGRAY, alpha=False)
-                image = Image.frombytes("L", (pixmap.width, pixmap.height), pixmap.samples)
+                space, mode = (pymupdf.csRGB, "RGB") if colour else (pymupdf.csGRAY, "L")
+                pixmap = page.get_pixmap(dpi=render_dpi, colorspace=space, alpha=False)
+                image = Image.frombytes(mode, (pixmap.width, pixmap.height), pixmap.samples)
             except (RuntimeError, ValueError):
                 raise CorruptDocument(f"Page {number} of the PDF is corrupt and cannot be read.") from None
             del pixmap  # the raster now lives in `image`; don't hold both while the consumer works

@@ -55,6 +55,33 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
             "generates one into `./var/api-key`, which `lector serve` and `lector batch` then use"
         ),
     ] = ()
+    admin_key: Annotated[
+        Annotated[str, Meta(min_length=16)] | None,
+        Meta(
+            description="the secret of the `/admin/...` routes (16+ characters; ordinary keys get 403 "
+            "there); when unset, `make run` generates one into `./var/admin-key`"
+        ),
+    ] = None
+    secret: Annotated[
+        Annotated[str, Meta(min_length=32)] | None,
+        Meta(
+            description="signs download URLs that need no key (32+ characters); when unset, `make run` "
+            "generates one into `./var/secret`, and without one no signed URL is given"
+        ),
+    ] = None
+    download_url_hours: Annotated[
+        int, Meta(ge=1, le=24 * 30, description="how long a signed download URL stays valid")
+    ] = 24
+    usage_days: Annotated[
+        int, Meta(ge=1, le=3650, description="days of per-key usage kept (`GET /api/usage`)")
+    ] = 400
+    llm_price_in: Annotated[
+        Annotated[float, Meta(ge=0)] | None,
+        Meta(description="price of a million prompt tokens; with the next, usage shows a cost"),
+    ] = None
+    llm_price_out: Annotated[
+        Annotated[float, Meta(ge=0)] | None, Meta(description="price of a million completion tokens")
+    ] = None
     auth: Annotated[bool, Meta(description="`off` serves without keys (explicitly only)")] = True
     max_upload_mb: Annotated[
         int, Meta(ge=1, le=2048, description="largest document, in MB (a base64 body may be a third larger)")
@@ -154,7 +181,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
 _BOOLEAN_FIELDS = tuple(
     field.name for field in fields_of(Settings) if isinstance(field.kind, msgspec.inspect.BoolType)
 )
-_SECRETS = ("LECTOR_API_KEYS", "OPENAI_API_KEY")
+_SECRETS = ("LECTOR_API_KEYS", "LECTOR_ADMIN_KEY", "LECTOR_SECRET", "OPENAI_API_KEY")
 _PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+)`.*$")
 
 

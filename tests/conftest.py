@@ -9,7 +9,16 @@ import httpx
 import pytest
 
 from fixtures.generate import write_all
-from tests.helpers import API_KEY, Server, start_redis, start_server, start_worker, stop_process
+from tests.helpers import (
+    ADMIN_KEY,
+    API_KEY,
+    SECRET,
+    Server,
+    start_redis,
+    start_server,
+    start_worker,
+    stop_process,
+)
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +39,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A Lector API with default limits, on loopback."""
-    running = start_server(tmp_path_factory.mktemp("server"), LECTOR_REDIS_URL=redis_url)
+    running = start_server(
+        tmp_path_factory.mktemp("server"),
+        LECTOR_REDIS_URL=redis_url,
+        LECTOR_ADMIN_KEY=ADMIN_KEY,
+        LECTOR_SECRET=SECRET,
+    )
     yield running
     running.stop()
 

@@ -20,6 +20,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "test-key-0123456789"
 OTHER_KEY = "other-key-9876543210"
+#: The session server's LECTOR_SECRET (it signs download URLs).
+SECRET = "test-secret-0123456789abcdef0123456789"
+#: The session server's LECTOR_ADMIN_KEY (the /admin routes).
+ADMIN_KEY = "admin-key-0123456789abcdef"
 
 #: The members of a sync OCR answer's ``data``, which ``lector ocr --json`` prints too.
 OCR_DATA_KEYS = {

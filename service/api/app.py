@@ -14,18 +14,24 @@ from litestar.openapi.spec import Components
 from redis import Redis
 
 import service
-from service.api.auth import SECURITY_SCHEMES
+from service.api.account import AccountController
+from service.api.admin import AdminController
+from service.api.auth import SECURITY_SCHEMES, caller_of_request
 from service.api.batches import BatchesController
 from service.api.conversions import ConversionsController
+from service.api.files import FilesController, SignedDownloadsController
 from service.api.health import HealthController
-from service.api.middleware import RequestLogMiddleware
+from service.api.middleware import AllowHeaderMiddleware, RequestLogMiddleware
 from service.api.ocr import OcrController
+from service.api.ratelimit import RateLimitHeadersMiddleware
 from service.api.responses import EXCEPTION_HANDLERS
 from service.blobs import blob_store
 from service.engines import Engines
 from service.errors import SettingsError
 from service.jobs.intake import Intake
 from service.settings import Settings
+from service.tenants.billing import Tenancy
+from service.tenants.store import KeyStore
 
 #: Room in a request body beyond the document itself: base64 adds a third, form fields a little.
 _BODY_OVERHEAD = 1024 * 1024
@@ -37,18 +43,21 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
     """Build the Litestar application from ``settings`` (and the process's engine registry,
     made from them when not given); refuses to build without API keys unless auth is off.
 
-    Handlers receive the settings, Redis, the job intake and the engines through dependency
-    injection; nothing below reads the environment.
+    Handlers receive the settings, Redis, the job intake, the engines, the key store, the
+    tenancy (charges and usage) and the request's caller through dependency injection;
+    nothing below reads the environment.
     """
-    if settings.auth_enabled and not settings.api_keys:
+    if settings.auth_enabled and not settings.api_keys and not settings.admin_key:
         raise SettingsError(
-            "No API key configured: set LECTOR_API_KEYS (comma-separated), "
-            "or LECTOR_AUTH=off to run without auth."
+            "No API key configured: set LECTOR_API_KEYS (comma-separated), or LECTOR_ADMIN_KEY to "
+            "manage keys, or LECTOR_AUTH=off to run without auth."
         )
     engines = engines or Engines(settings)
     # One synchronous client (RQ is synchronous); handlers call it from worker threads.
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     intake = Intake(redis, blob_store(redis, settings.blob_dir), settings)
+    keys = KeyStore(redis)
+    tenancy = Tenancy(redis, settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -67,15 +76,27 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
         {"request_max_body_size": settings.max_upload_bytes * BATCH_BODY_FACTOR + _BODY_OVERHEAD},
     )
     return Litestar(
-        route_handlers=[HealthController, OcrController, ConversionsController, batches],
-        state=State({"settings": settings}),
+        route_handlers=[
+            HealthController,
+            OcrController,
+            ConversionsController,
+            batches,
+            FilesController,
+            SignedDownloadsController,
+            AccountController,
+            AdminController,
+        ],
+        state=State({"settings": settings, "key_store": keys}),
         dependencies={
             "settings": constant(settings),
             "redis": constant(redis),
             "intake": constant(intake),
             "engines": constant(engines),
+            "keys": constant(keys),
+            "tenancy": constant(tenancy),
+            "caller": Provide(caller_of_request, sync_to_thread=False),
         },
-        middleware=[RequestLogMiddleware()],
+        middleware=[RequestLogMiddleware(), RateLimitHeadersMiddleware(), AllowHeaderMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD,
         multipart_form_part_limit=settings.max_batch_items + 50,

@@ -1,4 +1,9 @@
-"""API-key authentication: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+"""API-key authentication: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+
+Three kinds of key: managed keys (``lec_...``, records in Redis with limits and scopes),
+static keys (LECTOR_API_KEYS, no limits) and the admin key (LECTOR_ADMIN_KEY, the
+``/admin`` routes only).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,22 @@ import hashlib
 import hmac
 from typing import Any
 
+import anyio
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Reference, SecurityRequirement, SecurityScheme
 
-from service.errors import Unauthorized
+from service.errors import Forbidden, Unauthorized
 from service.settings import Settings
+from service.tenants.keys import is_managed
+from service.tenants.store import NOT_VALID, Caller, KeyStore, static_caller
 
 SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
     "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key as a bearer token."),
     "ApiKeyHeader": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
 }
+MISSING_KEY = "Missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
 #: Either scheme is enough.
 SECURITY: list[SecurityRequirement] = [{"BearerAuth": []}, {"ApiKeyHeader": []}]
 
@@ -39,19 +49,59 @@ def key_matches(presented: str, accepted: tuple[str, ...]) -> bool:
 
 
 def client_id(key: str) -> str:
-    """A stable, non-secret name for the holder of ``key`` (what owns jobs; safe to log)."""
+    """A stable, non-secret name for the holder of static key ``key`` (what owns its jobs;
+    safe to log)."""
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Litestar guard: admit the request only with an accepted key (unless auth is off)."""
+def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | str:
+    """The caller of a request: a static key (LECTOR_API_KEYS, no limits), or anyone when
+    auth is off; for a managed key, the key itself, to look up in Redis (in a thread).
+    Raises Unauthorized."""
     settings: Settings = connection.app.state.settings
     if not settings.auth_enabled:
-        connection.state.client_id = "anonymous"
-        return
+        return static_caller("anonymous")
     key = presented_key(connection)
     if key is None:
-        raise Unauthorized("Missing API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
+        raise Unauthorized(MISSING_KEY)
+    if is_managed(key):
+        return key
     if not key_matches(key, settings.api_keys):
-        raise Unauthorized("The API key is not valid.")
-    connection.state.client_id = client_id(key)
+        raise Unauthorized(NOT_VALID)
+    return static_caller(client_id(key))
+
+
+async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
+    """Who sent the request (see ``authenticate``)."""
+    found = authenticate(connection)
+    if isinstance(found, str):
+        store: KeyStore = connection.app.state.key_store
+        return await anyio.to_thread.run_sync(store.authenticate, found)
+    return found
+
+
+def caller_of_request(request: Request[Any, Any, Any]) -> Caller:
+    """The ``caller`` dependency: who the guard admitted."""
+    caller: Caller = request.state.caller
+    return caller
+
+
+async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Litestar guard: admit the request only with an accepted key (unless auth is off); the
+    caller is kept in ``connection.state.caller`` for the handler and the RateLimit headers."""
+    connection.state.caller = await caller_of(connection)
+
+
+async def require_admin_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Litestar guard of the ``/admin`` routes: only LECTOR_ADMIN_KEY passes; another valid
+    key gets 403, a wrong one 401."""
+    settings: Settings = connection.app.state.settings
+    key = presented_key(connection)
+    if key is None:
+        raise Unauthorized(MISSING_KEY)
+    if settings.admin_key is not None and key_matches(key, (settings.admin_key,)):
+        return
+    await caller_of(connection)  # a wrong key is told so (401) before the route is refused
+    if settings.admin_key is None:
+        raise Forbidden("The admin API is off: set LECTOR_ADMIN_KEY to use it.")
+    raise Forbidden("This route needs the admin key (LECTOR_ADMIN_KEY).")

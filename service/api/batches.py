@@ -7,23 +7,29 @@ from typing import Annotated, Any, Literal
 import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import Schema
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, Parameter
 from litestar.response import Stream
 
 from service.api.auth import SECURITY, require_api_key
-from service.api.bodies import BatchOperation
-from service.api.responses import AUTH_ERRORS, error_spec
+from service.api.bodies import BatchOperation, operation_with
+from service.api.charges import charged
+from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_batch
 from service.doctypes import get_document_type
+from service.engines import Engines
 from service.errors import NotFound
 from service.jobs.batches import Batch, csv_lines, jsonl_lines, result_columns, result_records, summarize
 from service.jobs.intake import Intake, storage_errors
 from service.models import BatchCreated, BatchStatus, Status
 from service.settings import Settings
+from service.tenants.billing import Tenancy
+from service.tenants.store import Caller
 
 UNAVAILABLE = error_spec("The job store is unavailable; try again after Retry-After seconds")
 BATCH_ERRORS = {
-    **AUTH_ERRORS,
+    **LIMIT_ERRORS,
     400: error_spec("A malformed body"),
     413: error_spec("A document over LECTOR_MAX_UPLOAD_MB, or more items than LECTOR_MAX_BATCH_ITEMS"),
     415: error_spec("A Content-Type other than multipart/form-data or application/json"),
@@ -40,6 +46,12 @@ FOUND_ERRORS = {
 }
 STATUS_ROUTE = "batch-status"
 ResultFormat = Literal["jsonl", "csv"]
+ResultsOperation = operation_with(
+    answers={
+        "application/x-ndjson": Schema(type=OpenAPIType.STRING, description="one JSON object per item"),
+        "text/csv": Schema(type=OpenAPIType.STRING, description="a header, then one row per item"),
+    }
+)
 
 
 class BatchesController(Controller):
@@ -56,12 +68,18 @@ class BatchesController(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         intake: NamedDependency[Intake],
+        engines: NamedDependency[Engines],
+        tenancy: NamedDependency[Tenancy],
+        caller: NamedDependency[Caller],
     ) -> Response[BatchCreated]:
         """Queue a batch: multipart with repeated `files` fields, or JSON with `items`
         (`[{"image_url": ...} | {"image_base64": ..., "filename": ...}]`), plus `document_type_code`
         and the same optional fields as `POST /api/convert-async`."""
         submission = await read_batch(request, settings)
-        batch = await anyio.to_thread.run_sync(intake.submit_batch, submission, request.state.client_id)
+        async with charged(tenancy, engines, caller, submission.options, len(submission.items)) as charge:
+            batch = await anyio.to_thread.run_sync(
+                lambda: intake.submit_batch(submission, caller.owner, charged_each=1 if charge.units else 0)
+            )
         url = request.url_for(STATUS_ROUTE, batch_id=batch.batch_id)
         body = BatchCreated(
             batch_id=batch.batch_id, status_url=url, total=len(batch.items), status=Status.ENQUEUED
@@ -77,7 +95,7 @@ class BatchesController(Controller):
         with storage_errors():
             return await anyio.to_thread.run_sync(summarize, batch, intake.jobs)
 
-    @get("/{batch_id:str}/results", responses=FOUND_ERRORS)
+    @get("/{batch_id:str}/results", responses=FOUND_ERRORS, operation_class=ResultsOperation)
     async def results(
         self,
         request: Request[Any, Any, Any],
@@ -100,6 +118,6 @@ class BatchesController(Controller):
 async def _owned_batch(request: Request[Any, Any, Any], intake: Intake, batch_id: str) -> Batch:
     with storage_errors():
         batch = await anyio.to_thread.run_sync(intake.batches.get, batch_id)
-    if batch is None or batch.owner != request.state.client_id:
+    if batch is None or batch.owner != request.state.caller.owner:
         raise NotFound(f"No batch {batch_id[:64]!r} for this API key (it may have expired).")
     return batch

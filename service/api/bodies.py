@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
 from service.api.submissions import BatchItemBody
+from service.convert.formats import MEDIA_TYPES
+from service.convert.target import Target
 from service.options import Options
 
 _SIMPLE_KEYS = {
@@ -52,6 +54,23 @@ def openapi_schema(json_schema: dict[str, Any]) -> Schema:
     return Schema(**fields)
 
 
+def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+    """``node`` with every ``$ref`` to ``definitions`` replaced by what it names."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(definitions[node["$ref"].rsplit("/", 1)[-1]], definitions)
+        return {key: _inline(value, definitions) for key, value in node.items() if key != "$defs"}
+    if isinstance(node, list):
+        return [_inline(member, definitions) for member in node]
+    return node
+
+
+def answer_schema(struct: type[msgspec.Struct]) -> Schema:
+    """``struct`` as one self-contained OpenAPI schema (for an answer declared by hand)."""
+    full = msgspec.json.schema(struct)
+    return openapi_schema(_inline(full, full.get("$defs", {})))
+
+
 def struct_properties(struct: type[msgspec.Struct]) -> dict[str, Schema | Reference]:
     """The properties of ``struct`` as OpenAPI schemas, in field order."""
     definitions = msgspec.json.schema(struct)["$defs"][struct.__name__]
@@ -73,23 +92,33 @@ def _object(properties: dict[str, Schema | Reference], required: list[str]) -> S
     return Schema(type=OpenAPIType.OBJECT, properties=properties, required=required)
 
 
-def operation_with(body: RequestBody) -> type[Operation]:
-    """An Operation class that declares ``body`` whatever Litestar found in the signature."""
+def operation_with(
+    body: RequestBody | None = None, answers: dict[str, Schema] | None = None
+) -> type[Operation]:
+    """An Operation class that declares ``body`` whatever Litestar found in the signature,
+    and ``answers`` (media type → schema) as the 200 answer: for routes that parse their
+    body by hand, or answer a file or another format by a parameter, which the signature
+    cannot say."""
 
-    class WithBody(Operation):
+    class Declared(Operation):
         def __init__(self, **fields: Any) -> None:
-            fields["request_body"] = body
+            if body is not None:
+                fields["request_body"] = body
             super().__init__(**fields)
+            ok = (self.responses or {}).get("200")
+            if answers and isinstance(ok, OpenAPIResponse):
+                ok.content = {media: OpenAPIMediaType(schema=schema) for media, schema in answers.items()}
 
-    return WithBody
+    return Declared
 
 
-ConvertOperation = operation_with(
-    RequestBody(
+def _submission_body(extra: dict[str, Schema | Reference], required: str) -> RequestBody:
+    """A queued document's body: multipart with the file, or JSON with base64 or a URL."""
+    return RequestBody(
         required=True,
         content={
             "multipart/form-data": OpenAPIMediaType(
-                schema=_object({"image": _FILE, **FORM_OPTIONS}, ["image", "document_type_code"])
+                schema=_object({"image": _FILE, **FORM_OPTIONS, **extra}, ["image", required])
             ),
             "application/json": OpenAPIMediaType(
                 schema=_object(
@@ -102,13 +131,27 @@ ConvertOperation = operation_with(
                             description="An http(s) URL Lector downloads (public addresses only)",
                         ),
                         **OPTIONS,
+                        **extra,
                     },
-                    ["document_type_code"],
+                    [required],
                 )
             ),
         },
     )
+
+
+ConvertOperation = operation_with(_submission_body({}, "document_type_code"))
+#: A file conversion: the document, its options, and the target with its options.
+#: Any converted file, by its media type (parameters such as charset left out).
+FILE_ANSWERS = {
+    media.split(";")[0]: Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+    for media in MEDIA_TYPES.values()
+}
+ConvertFileOperation = operation_with(
+    _submission_body(struct_properties(Target), "target_format"), answers=FILE_ANSWERS
 )
+#: A converted file's download.
+DownloadOperation = operation_with(answers=FILE_ANSWERS)
 
 BatchOperation = operation_with(
     RequestBody(

@@ -12,17 +12,22 @@ from litestar.params import FromPath, Parameter
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertOperation
-from service.api.responses import AUTH_ERRORS, error_spec
+from service.api.charges import STATUS_ROUTE, queue_one
+from service.api.files import file_info
+from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_submission
 from service.doctypes import document_types
+from service.engines import Engines
 from service.errors import NotFound
 from service.jobs.intake import Intake, storage_errors
 from service.jobs.record import Conversion
-from service.models import ConversionStatus, DocumentTypeInfo, DocumentTypeList, Status, Submitted
+from service.models import ConversionStatus, DocumentTypeInfo, DocumentTypeList, FileInfo, Status, Submitted
 from service.settings import Settings
+from service.tenants.billing import Tenancy
+from service.tenants.store import Caller
 
 SUBMIT_ERRORS = {
-    **AUTH_ERRORS,
+    **LIMIT_ERRORS,
     400: error_spec("A malformed body, or an image_url that could not be fetched or is not allowed"),
     413: error_spec("Document over LECTOR_MAX_UPLOAD_MB"),
     415: error_spec("A Content-Type other than multipart/form-data or application/json"),
@@ -37,11 +42,10 @@ STATUS_ERRORS = {
 }
 #: How often a waiting status request looks again.
 _POLL_S = 0.2
-STATUS_ROUTE = "conversion-status"
 
 
-def conversion_status(record: Conversion) -> ConversionStatus:
-    """The wire form of a stored conversion."""
+def conversion_status(record: Conversion, file: FileInfo | None = None) -> ConversionStatus:
+    """The wire form of a stored conversion (``file``: a file conversion's, once it exists)."""
     return ConversionStatus(
         conversion_id=record.conversion_id,
         status=record.status,
@@ -52,6 +56,7 @@ def conversion_status(record: Conversion) -> ConversionStatus:
         completed_at=record.completed_at,
         data=record.data if record.status is Status.SUCCESS else None,
         error=record.error if record.status is Status.FAILED else None,
+        file=file,
     )
 
 
@@ -69,6 +74,9 @@ class ConversionsController(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         intake: NamedDependency[Intake],
+        engines: NamedDependency[Engines],
+        tenancy: NamedDependency[Tenancy],
+        caller: NamedDependency[Caller],
     ) -> Response[Submitted]:
         """Queue a document: multipart (file in `image`), JSON with `image_base64` (or `image`), or JSON
         with `image_url`, plus `document_type_code` and the options of the sync endpoints.
@@ -76,23 +84,21 @@ class ConversionsController(Controller):
         An `Idempotency-Key` header makes a retry with the same body return the same conversion.
         """
         submission = await read_submission(request, settings)
-        conversion_id = await intake.submit(
-            submission, request.state.client_id, request.headers.get("idempotency-key")
-        )
-        url = request.url_for(STATUS_ROUTE, conversion_id=conversion_id)
-        body = Submitted(conversion_id=conversion_id, status_url=url, status=Status.ENQUEUED)
-        return Response(body, status_code=202, headers={"Location": url})
+        return await queue_one(request, submission, intake, engines, tenancy, caller)
 
     @get("/convert-async/status/{conversion_id:str}", name=STATUS_ROUTE, responses=STATUS_ERRORS)
     async def status(
         self,
         request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        caller: NamedDependency[Caller],
         intake: NamedDependency[Intake],
         conversion_id: FromPath[str],
         wait: Annotated[int, Parameter(ge=0, le=30, description="Seconds to hold for a status change")] = 0,
     ) -> ConversionStatus:
-        """A conversion's status, progress and (once SUCCESS) its result."""
-        owner: str = request.state.client_id
+        """A conversion's status, progress and (once SUCCESS) its result, or its file's
+        download URLs for a file conversion."""
+        owner = caller.owner
 
         async def load() -> Conversion:
             with storage_errors():
@@ -110,14 +116,15 @@ class ConversionsController(Controller):
         while record.status == first_status and not record.status.finished and time.monotonic() < deadline:
             await anyio.sleep(_POLL_S)
             record = await load()
-        return conversion_status(record)
+        return conversion_status(record, file_info(request, record, settings))
 
     @get("/document-types", responses=AUTH_ERRORS)
-    async def document_types(self) -> DocumentTypeList:
-        """Every document type code, with its JSON Schema (null for `text`)."""
+    async def document_types(self, caller: NamedDependency[Caller]) -> DocumentTypeList:
+        """The document types this key may use, with their JSON Schemas (null for `text`)."""
         return DocumentTypeList(
             document_types=[
                 DocumentTypeInfo(code=kind.code, title=kind.title, schema=kind.schema)
                 for kind in document_types().values()
+                if caller.record is None or caller.record.allows_type(kind.code)
             ]
         )

@@ -12,10 +12,21 @@ from litestar.openapi.datastructures import ResponseSpec
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from service.errors import EngineUnavailable
 from service.models import Health
 from service.settings import Settings
 
 _PROBE_KEY = "lector:ready-probe"
+
+
+def _ppocr_models_present() -> bool:
+    from service.engines.ppocr import model_paths  # a file check; the models are not loaded here
+
+    try:
+        model_paths()
+    except EngineUnavailable:
+        return False
+    return True
 
 
 def _tesseract_runs() -> bool:
@@ -61,6 +72,7 @@ class HealthController(Controller):
         except (RedisError, OSError) as exc:
             checks["redis"] = "refuses writes" if isinstance(exc, ResponseError) else "unreachable"
         checks["tesseract"] = "ok" if await anyio.to_thread.run_sync(_tesseract_runs) else "not runnable"
+        checks["ppocr"] = "ok" if _ppocr_models_present() else "models missing"
         ready = all(value == "ok" for value in checks.values())
         llm = settings.llm_model or "not configured"
         health = Health(status="ok" if ready else "unavailable", checks=checks, llm=llm)

@@ -60,3 +60,34 @@ class RequestLogMiddleware(ASGIMiddleware):
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+class AllowHeaderMiddleware(ASGIMiddleware):
+    """Lists every method of a path in an OPTIONS answer's ``Allow``.
+
+    Litestar 2 builds a path's OPTIONS handler with the first handler added there, so a
+    path with GET and POST answered ``Allow: OPTIONS, POST`` (litestar#4169, fixed only in
+    Litestar 3). The header is rewritten from the route table.
+    """
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Pass the request on; for OPTIONS, set ``Allow`` from the matched route."""
+        if scope.get("method") != "OPTIONS":
+            await next_app(scope, receive, send)
+            return
+        template = scope.get("path_template")
+        methods = next(
+            (sorted(route.methods) for route in scope["app"].routes if route.path_format == template), None
+        )
+
+        async def send_with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and methods:
+                kept = [
+                    (name, value) for name, value in message.get("headers", []) if name.lower() != b"allow"
+                ]
+                message["headers"] = [*kept, (b"allow", ", ".join(methods).encode())]
+            await send(message)
+
+        await next_app(scope, receive, send_with_allow)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import msgspec
@@ -15,17 +15,20 @@ from litestar.params import JSONBody
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import FORM_OPTIONS, operation_with
+from service.api.charges import charged_now
 from service.api.payloads import check_size, decode_base64_document, decode_form_metadata
-from service.api.responses import AUTH_ERRORS, error_spec
+from service.api.responses import LIMIT_ERRORS, error_spec
 from service.engines import Engines
-from service.errors import InvalidOption, MalformedBody, TooManyPages
+from service.errors import InvalidOption, MalformedBody
 from service.extract import extract
 from service.models import OcrRequest, OcrResponse, ocr_data
 from service.options import Options, sentence
 from service.settings import Settings
+from service.tenants.billing import Tenancy
+from service.tenants.store import Caller
 
 OCR_ERRORS = {
-    **AUTH_ERRORS,
+    **LIMIT_ERRORS,
     400: error_spec("The body is empty, not valid JSON or multipart, or nested too deeply"),
     413: error_spec("Document over LECTOR_MAX_UPLOAD_MB, or more pages than LECTOR_SYNC_MAX_PAGES"),
     422: error_spec(
@@ -67,6 +70,8 @@ class OcrController(Controller):
         data: JSONBody[OcrRequest],
         settings: NamedDependency[Settings],
         engines: NamedDependency[Engines],
+        tenancy: NamedDependency[Tenancy],
+        caller: NamedDependency[Caller],
     ) -> OcrResponse:
         """OCR a base64-encoded image or PDF (bare base64 or a data URI) in `image` (or `image_base64`)."""
         if data.image is None and data.image_base64 is None:
@@ -77,7 +82,7 @@ class OcrController(Controller):
             ("image", data.image) if data.image is not None else ("image_base64", data.image_base64)
         )
         document = decode_base64_document(value or "", field=field, max_bytes=settings.max_upload_bytes)
-        return _run(document, data, settings, engines)
+        return _run(document, data, Sync(settings, engines, tenancy, caller))
 
     @post("/extract-text-from-file", status_code=200, responses=OCR_ERRORS, operation_class=UploadOperation)
     async def extract_text_from_file(
@@ -85,6 +90,8 @@ class OcrController(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         engines: NamedDependency[Engines],
+        tenancy: NamedDependency[Tenancy],
+        caller: NamedDependency[Caller],
     ) -> OcrResponse:
         """OCR an uploaded image or PDF (multipart field `file`), with the options as form fields."""
         if request.content_type[0] != "multipart/form-data":
@@ -100,25 +107,30 @@ class OcrController(Controller):
             options = msgspec.convert(fields, Options, strict=False)
         except msgspec.ValidationError as exc:
             raise InvalidOption(sentence(str(exc))) from None
-        return await anyio.to_thread.run_sync(_run_upload, upload, options, settings, engines)
+        context = Sync(settings, engines, tenancy, caller)
+        return await anyio.to_thread.run_sync(_run_upload, upload, options, context)
 
 
-def _run_upload(
-    upload: UploadFile,
-    options: Options,
-    settings: Settings,
-    engines: Engines,
-) -> OcrResponse:
-    check_size(upload.file.seek(0, 2), settings.max_upload_bytes)
+class Sync(NamedTuple):
+    """What a sync request runs with."""
+
+    settings: Settings
+    engines: Engines
+    tenancy: Tenancy
+    caller: Caller
+
+
+def _run_upload(upload: UploadFile, options: Options, context: Sync) -> OcrResponse:
+    check_size(upload.file.seek(0, 2), context.settings.max_upload_bytes)
     upload.file.seek(0)
-    return _run(upload.file.read(), options, settings, engines)
+    return _run(upload.file.read(), options, context)
 
 
-def _run(document: bytes, options: Options, settings: Settings, engines: Engines) -> OcrResponse:
+def _run(document: bytes, options: Options, context: Sync) -> OcrResponse:
+    """Charge the key one document, extract, and book what it used (or the failure)."""
+    settings, engines, tenancy, caller = context
     limit = min(settings.sync_max_pages, settings.max_pages)
-    try:
+    with charged_now(tenancy, engines, caller, options, queued_route="POST /api/convert-async"):
         extraction = extract(document, options, engines, max_pages=limit)
-    except TooManyPages as exc:
-        advice = "Send it to POST /api/convert-async, or select fewer pages with `pages`."
-        raise TooManyPages(exc.count, exc.limit, advice=advice) from None
+    tenancy.book(caller.owner, extraction)
     return OcrResponse(success=True, data=ocr_data(extraction))

@@ -6,6 +6,7 @@ can answer in another shape, and an unexpected error never shows its traceback.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from litestar import Request, Response
@@ -16,9 +17,9 @@ from litestar.types import ExceptionHandlersMap
 from redis.exceptions import RedisError
 
 from service.api.payloads import EMPTY_BODY, NOT_JSON, TOO_DEEP
-from service.errors import LectorError, StoreUnavailable
+from service.errors import LectorError, LimitExceeded, StoreUnavailable
 from service.logging import get_logger
-from service.models import ErrorBody
+from service.models import ErrorBody, LimitRefusal
 from service.options import item, sentence
 
 log = get_logger("lector.api")
@@ -41,6 +42,26 @@ def on_lector_error(request: Request[Any, Any, Any], exc: LectorError) -> Respon
     if exc.status_code >= 500:
         log.warning("request failed", error=type(exc).__name__, message=exc.message)
     return error_response(exc.status_code, exc.message, exc.details, exc.headers or None)
+
+
+_LIMIT_ERRORS = {"minute": "Rate limit exceeded", "day": "Rate limit exceeded", "quota": "Quota exceeded"}
+
+
+def on_limit_exceeded(request: Request[Any, Any, Any], exc: LimitExceeded) -> Response[LimitRefusal]:
+    """429 naming the limit; Retry-After only for a time window, where waiting helps."""
+    retry_after = max(exc.reset_at - int(time.time()), 1) if exc.reset_at is not None else None
+    body = LimitRefusal(
+        success=False,
+        message=exc.message,
+        error=_LIMIT_ERRORS.get(exc.limit_type, "Token budget exceeded"),
+        limit_type=exc.limit_type,  # type: ignore[arg-type]
+        limit=exc.limit,
+        remaining=exc.remaining,
+        reset_time=exc.reset_at,
+        retry_after=retry_after,
+    )
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return Response(body, status_code=exc.status_code, headers=headers)
 
 
 def on_store_error(request: Request[Any, Any, Any], exc: RedisError) -> Response[ErrorBody]:
@@ -107,6 +128,7 @@ def on_unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Resp
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    LimitExceeded: on_limit_exceeded,
     LectorError: on_lector_error,
     RedisError: on_store_error,
     RecursionError: on_recursion_error,
@@ -121,4 +143,17 @@ def error_spec(description: str) -> ResponseSpec:
     return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
-AUTH_ERRORS = {401: error_spec("Missing or wrong API key"), 500: error_spec("Unexpected error (logged)")}
+AUTH_ERRORS = {
+    401: error_spec("Missing, wrong, revoked or expired API key"),
+    500: error_spec("Unexpected error (logged)"),
+}
+#: The answers of a route that charges the key's limits.
+LIMIT_ERRORS = {
+    **AUTH_ERRORS,
+    403: error_spec("The key may not use this document type"),
+    429: ResponseSpec(
+        data_container=LimitRefusal,
+        description="A rate limit (Retry-After), the document quota or the token budget is spent",
+        generate_examples=False,
+    ),
+}

@@ -26,6 +26,8 @@ from service.api.payloads import (
     decode_form_metadata,
     decode_json_body,
 )
+from service.convert.formats import TARGETS
+from service.convert.target import TARGET_NAMES, Target
 from service.errors import InvalidBase64, TooLarge, UnsupportedMediaType, ValidationFailed
 from service.jobs.intake import BatchSubmission, Submission
 from service.options import Options, item
@@ -45,25 +47,45 @@ class BatchItemBody(msgspec.Struct, forbid_unknown_fields=True):
     filename: str | None = None
 
 
-async def read_submission(request: Request[Any, Any, Any], settings: Settings) -> Submission:
-    """Parse the request by its Content-Type; raises UnsupportedMediaType or ValidationFailed."""
+async def read_submission(
+    request: Request[Any, Any, Any], settings: Settings, *, with_target: bool = False
+) -> Submission:
+    """Parse the request by its Content-Type; raises UnsupportedMediaType or ValidationFailed.
+
+    ``with_target``: a file conversion, whose `target_format` and its options are read
+    into ``Submission.target`` (and `document_type_code` may be left out).
+    """
     content_type = request.content_type[0]
     if content_type == "multipart/form-data":
-        return await _from_form(request, settings)
+        return await _from_form(request, settings, with_target)
     if content_type == "application/json":
-        body = await request.body()
-        return await anyio.to_thread.run_sync(_from_json, body, settings)
+        body = await read_body(request)
+        return await anyio.to_thread.run_sync(_from_json, body, settings, with_target)
     raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
 
 
-async def _from_form(request: Request[Any, Any, Any], settings: Settings) -> Submission:
+async def read_body(request: Request[Any, Any, Any]) -> bytearray:
+    """The request body, read chunk by chunk into one growing buffer.
+
+    Not ``Request.body()``: its single ``b"".join`` of a 100 MB body lets go of the GIL for
+    the copy and then queues behind the threads decoding other bodies to get it back, which
+    held /health for a second in a test; appending each chunk as it arrives never waits.
+    """
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+    return body
+
+
+async def _from_form(request: Request[Any, Any, Any], settings: Settings, with_target: bool) -> Submission:
     form = await request.form()
     problems: list[str] = []
     upload = next((form.get(name) for name in _FILE_FIELDS if isinstance(form.get(name), UploadFile)), None)
     if upload is None:
         problems.append("image is required: send the file in the multipart field `image` (or `file`)")
     fields: dict[str, Any] = {name: value for name, value in form.items() if name not in _FILE_FIELDS}
-    options = form_options(fields, problems)
+    target = _target(fields, problems) if with_target else None
+    options = form_options(fields, problems, require_type=not with_target)
     if problems or options is None or upload is None:
         raise ValidationFailed(problems)
     document = await anyio.to_thread.run_sync(_read_upload, upload, settings)
@@ -72,20 +94,22 @@ async def _from_form(request: Request[Any, Any, Any], settings: Settings) -> Sub
         options=options,
         document=document,
         filename=clean_filename(upload.filename),
-        fingerprint=fingerprint(options, digest),
+        fingerprint=fingerprint(options, digest, target),
+        target=target,
     )
 
 
-def form_options(fields: dict[str, Any], problems: list[str]) -> Options | None:
+def form_options(fields: dict[str, Any], problems: list[str], *, require_type: bool = True) -> Options | None:
     """Options from multipart form fields, where ``document_metadata`` arrives as a JSON string."""
     if not decode_form_metadata(fields):
         problems.append("document_metadata: must be a JSON object")
-    return _options(fields, problems)
+    return _options(fields, problems, require_type=require_type)
 
 
-def _from_json(body: bytes, settings: Settings) -> Submission:
-    fields = decode_json_body(body)
+def _from_json(body: bytes | bytearray, settings: Settings, with_target: bool) -> Submission:
+    fields = decode_json_body(body, verbatim=_BASE64_FIELDS)
     problems: list[str] = []
+    target = _target(fields, problems) if with_target else None
     encoded = _base64_field(fields, problems)
     image_url = fields.pop("image_url", None)
     if image_url is not None and not isinstance(image_url, str):
@@ -94,22 +118,25 @@ def _from_json(body: bytes, settings: Settings) -> Submission:
         problems.append("image_base64 (or image) or image_url is required")
     if encoded and image_url:
         problems.append("send only one of image_base64 and image_url")
-    options = _options(fields, problems)
+    options = _options(fields, problems, require_type=not with_target)
     if problems or options is None:
         raise ValidationFailed(problems)
     if image_url:
-        return Submission(options=options, url=image_url, fingerprint=fingerprint(options, image_url))
+        identity = fingerprint(options, image_url, target)
+        return Submission(options=options, url=image_url, fingerprint=identity, target=target)
     assert encoded is not None  # no URL, so the base64 field was given (checked above)
     field, value = encoded
     document = decode_base64_document(value, field=field, max_bytes=settings.max_upload_bytes)
-    return Submission(options=options, document=document, fingerprint=fingerprint(options, _sha256(document)))
+    identity = fingerprint(options, _sha256(document), target)
+    return Submission(options=options, document=document, fingerprint=identity, target=target)
 
 
-def _base64_field(fields: dict[str, Any], problems: list[str]) -> tuple[str, str] | None:
-    """(name, value) of the base64 document under either accepted name."""
+def _base64_field(fields: dict[str, Any], problems: list[str]) -> tuple[str, str | memoryview] | None:
+    """(name, value) of the base64 document under either accepted name (its JSON token, or
+    the string itself)."""
     given = [(name, fields.pop(name)) for name in _BASE64_FIELDS if fields.get(name) is not None]
     for name, value in given:
-        if not isinstance(value, str):
+        if not isinstance(value, str | memoryview):
             problems.append(f"{name}: must be a string")
             return None
     if len(given) > 1:
@@ -118,9 +145,22 @@ def _base64_field(fields: dict[str, Any], problems: list[str]) -> tuple[str, str
     return given[0] if given else None
 
 
-def _options(fields: dict[str, Any], problems: list[str]) -> Options | None:
+def _target(fields: dict[str, Any], problems: list[str]) -> Target | None:
+    """Take a file conversion's fields out of ``fields`` as its Target."""
+    given = {name: fields.pop(name) for name in TARGET_NAMES if name in fields}
+    if "target_format" not in given:
+        problems.append("target_format is required: one of " + ", ".join(TARGETS))
+        return None
+    try:
+        return msgspec.convert(given, Target, strict=False)
+    except msgspec.ValidationError as exc:
+        problems.append(item(str(exc), Target))
+        return None
+
+
+def _options(fields: dict[str, Any], problems: list[str], *, require_type: bool = True) -> Options | None:
     """Convert ``fields`` to options, adding a sentence to ``problems`` when they do not fit."""
-    if not fields.get("document_type_code"):
+    if require_type and not fields.get("document_type_code"):
         problems.append("document_type_code is required")
         return None
     try:
@@ -130,9 +170,9 @@ def _options(fields: dict[str, Any], problems: list[str]) -> Options | None:
         return None
 
 
-def fingerprint(options: Options, document_identity: str) -> str:
+def fingerprint(options: Options, document_identity: str, target: Target | None = None) -> str:
     """What makes two submissions the same request, for Idempotency-Key."""
-    encoded = msgspec.json.encode(msgspec.to_builtins(options), order="sorted")
+    encoded = msgspec.json.encode(msgspec.to_builtins([options, target]), order="sorted")
     return hashlib.sha256(encoded + b"\0" + document_identity.encode()).hexdigest()
 
 
@@ -159,12 +199,12 @@ async def read_batch(request: Request[Any, Any, Any], settings: Settings) -> Bat
         items = await anyio.to_thread.run_sync(lambda: [_uploaded(upload, settings) for upload in uploads])
         return BatchSubmission(options=options, items=items)
     if content_type == "application/json":
-        body = await request.body()
+        body = await read_body(request)
         return await anyio.to_thread.run_sync(_batch_from_json, body, settings)
     raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
 
 
-def _batch_from_json(body: bytes, settings: Settings) -> BatchSubmission:
+def _batch_from_json(body: bytes | bytearray, settings: Settings) -> BatchSubmission:
     fields = decode_json_body(body)
     raw_items = fields.pop("items", None)
     problems: list[str] = []

@@ -23,9 +23,12 @@ __all__ = ["Engine", "Engines", "FieldEngine", "ReadOptions", "Reading"]
 
 _REGISTRY: dict[str, str] = {
     "tesseract": "service.engines.tesseract:TesseractEngine",
+    "ppocr": "service.engines.ppocr:PpocrEngine",
     "llm": "service.engines.llm:LlmEngine",
     "hybrid": "service.engines.llm:HybridEngine",
 }
+#: The engines that call the vision model (and spend a key's token budget).
+_MODEL_ENGINES = frozenset({"llm", "hybrid"})
 # Each registered engine is a choice of the options' `engine`, and `auto` is the only other one.
 assert set(get_args(EngineName)) == {"auto", *_REGISTRY}, "EngineName and _REGISTRY disagree"
 
@@ -58,6 +61,10 @@ class Engines:
                 f"Unknown engine {name!r}; choose one of: auto, {', '.join(self.available())}."
             )
         return name
+
+    def uses_model(self, name: str) -> bool:
+        """Whether engine ``name`` (``auto`` allowed) calls the vision model."""
+        return self.resolve(name) in _MODEL_ENGINES
 
     def get(self, name: str) -> Engine:
         """The process-wide instance of engine ``name`` (``auto`` allowed)."""

@@ -10,6 +10,7 @@ document's fields itself (the vision model) is a ``FieldEngine``.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -17,6 +18,14 @@ import msgspec
 from service.models import PageResult, Tokens
 from service.options import Lang, Psm
 from service.pages import Page
+
+
+def cores() -> int:
+    """The cores this process may run on: how many pages a CPU engine reads at once."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class ReadOptions(msgspec.Struct, frozen=True):

@@ -15,7 +15,7 @@ from functools import cache
 
 import pytesseract
 
-from service.engines.base import Reading, ReadOptions
+from service.engines.base import Reading, ReadOptions, cores
 from service.errors import EngineError, EngineUnavailable, InvalidOption
 from service.models import PageResult, Word
 from service.pages import Page
@@ -42,20 +42,13 @@ def version() -> str:
         raise EngineUnavailable("Tesseract is not installed on this server.") from None
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 class TesseractEngine:
     """Tesseract through pytesseract, one single-threaded process per page."""
 
     name = "tesseract"
 
     def __init__(self, settings: Settings | None = None) -> None:
-        self.concurrency = _cores()
+        self.concurrency = cores()
         # pytesseract starts tesseract with this process's environment; there is no other way
         # in. Set when the engine is built (once per process), not when the module is imported.
         os.environ["OMP_THREAD_LIMIT"] = "1"

@@ -17,6 +17,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from service.blobs import BlobStore
+from service.convert.target import Target
 from service.doctypes import get_document_type
 from service.downloads import fetch_document
 from service.errors import StoreUnavailable
@@ -40,6 +41,8 @@ class Submission(msgspec.Struct):
     document: bytes | None = None
     url: str | None = None
     filename: str | None = None
+    #: Set for a file conversion: what to convert the document to.
+    target: Target | None = None
 
 
 class BatchSubmission(msgspec.Struct):
@@ -68,8 +71,11 @@ class Intake:
         self.jobs = JobStore(redis, settings.result_ttl_s)
         self.batches = BatchStore(redis, settings.result_ttl_s)
 
-    async def submit(self, submission: Submission, owner: str, idempotency_key: str | None) -> str:
-        """Queue one conversion; returns its id (an earlier one for a repeated Idempotency-Key).
+    async def submit(
+        self, submission: Submission, owner: str, idempotency_key: str | None, *, charged: int = 0
+    ) -> tuple[str, bool]:
+        """Queue one conversion that cost its owner ``charged`` quota documents; returns its id
+        and whether it is new (False: an earlier one, for a repeated Idempotency-Key).
 
         A URL is downloaded here, before the answer, so a bad URL is the client's 400 now.
         """
@@ -80,30 +86,33 @@ class Intake:
                 self._claim, owner, idempotency_key, submission.fingerprint, conversion_id
             )
             if claimed != conversion_id:
-                return claimed
+                return claimed, False
         try:
             if submission.document is None:
                 document = await fetch_document(submission.url or "", self._settings)
                 submission = msgspec.structs.replace(submission, document=document, url=None)
-            await anyio.to_thread.run_sync(self.create, submission, owner, conversion_id)
+            await anyio.to_thread.run_sync(self.create, submission, owner, conversion_id, charged)
         except BaseException:
             if idempotency_key:
                 await anyio.to_thread.run_sync(self._release, owner, idempotency_key)
             raise
-        return conversion_id
+        return conversion_id, True
 
-    def submit_batch(self, batch: BatchSubmission, owner: str) -> Batch:
-        """Queue every item of a batch (each its own conversion), then the batch record."""
+    def submit_batch(self, batch: BatchSubmission, owner: str, *, charged_each: int = 0) -> Batch:
+        """Queue every item of a batch (each its own conversion, which cost its owner
+        ``charged_each`` quota documents), then the batch record."""
         get_document_type(batch.options.document_type_code)
         items = []
         for index, item in enumerate(batch.items):
             conversion_id = new_id()
-            self.create(msgspec.structs.replace(item, options=batch.options), owner, conversion_id)
+            self.create(
+                msgspec.structs.replace(item, options=batch.options), owner, conversion_id, charged_each
+            )
             items.append(BatchItem(index=index, conversion_id=conversion_id, filename=item.filename))
         with storage_errors():
             return self.batches.create(owner, batch.options.document_type_code, items)
 
-    def create(self, submission: Submission, owner: str, conversion_id: str) -> Conversion:
+    def create(self, submission: Submission, owner: str, conversion_id: str, charged: int = 0) -> Conversion:
         """Store the document (or the URL a worker will fetch), the record and the password,
         then queue the job. Undoes what it stored when a step fails."""
         options = submission.options
@@ -116,6 +125,8 @@ class Intake:
             filename=submission.filename,
             source_url=submission.url,
             options=msgspec.structs.replace(options, password=None),
+            target=submission.target,
+            charged=charged,
         )
         pages = (
             selected_pages(submission.document, options, self._settings.max_pages)

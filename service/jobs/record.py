@@ -8,8 +8,18 @@ from typing import Any
 
 import msgspec
 
+from service.convert.target import Target
 from service.models import Status
 from service.options import Options
+
+
+class StoredFile(msgspec.Struct):
+    """A converted file, kept in the blob store until the record expires."""
+
+    name: str
+    media_type: str
+    size: int
+    blob_id: str
 
 
 class Conversion(msgspec.Struct, kw_only=True):
@@ -31,6 +41,12 @@ class Conversion(msgspec.Struct, kw_only=True):
     blob_id: str | None = None
     source_url: str | None = None
     options: Options
+    #: A file conversion's target (None: an extraction).
+    target: Target | None = None
+    #: A finished file conversion's file, kept in the blob store.
+    output: StoredFile | None = None
+    #: Quota documents its owner paid (0: no quota); refunded once if it fails on our side.
+    charged: int = 0
     tokens_used: int = 0
     data: dict[str, Any] | None = None
     error: dict[str, Any] | None = None

@@ -25,11 +25,13 @@ from service.downloads import fetch_document
 from service.engines import Engines
 from service.errors import InputError, LectorError, LlmCredentialsRejected, TooLarge, UrlError
 from service.jobs import passwords
-from service.jobs.record import Conversion, now_iso
+from service.jobs.record import Conversion, StoredFile, now_iso
 from service.jobs.store import JobStore
 from service.logging import get_logger
 from service.models import Status
+from service.options import Options
 from service.settings import Settings, load_settings
+from service.tenants.billing import Tenancy
 
 log = get_logger("lector.jobs")
 
@@ -73,7 +75,8 @@ def run_conversion(conversion_id: str) -> None:
         _fail(store, record, redis, settings, exc.message)
         return
     if data is None:
-        _fail(store, record, redis, settings, "The stored document expired before a worker could read it.")
+        message = "The stored document expired before a worker could read it."
+        _fail(store, record, redis, settings, message, bad_input=False)
         return
     options = msgspec.structs.replace(record.options, password=passwords.read(redis, conversion_id))
 
@@ -81,6 +84,9 @@ def run_conversion(conversion_id: str) -> None:
         store.update(conversion_id, progress=round(done / total, 4))
 
     try:
+        if record.target is not None:
+            _convert_file(record, data, options, engines, redis, store)
+            return
         extraction = extract(data, options, engines, on_progress=on_progress)
     except (InputError, TooLarge, LlmCredentialsRejected) as exc:  # retrying would not help
         _fail(
@@ -102,6 +108,7 @@ def run_conversion(conversion_id: str) -> None:
         "processing_time_ms": round(extraction.processing_time * 1000),
     }
     passwords.forget(redis, conversion_id)
+    Tenancy(redis, settings).book(record.owner, extraction)
     store.update(
         conversion_id,
         status=Status.SUCCESS,
@@ -111,6 +118,36 @@ def run_conversion(conversion_id: str) -> None:
         tokens_used=extraction.tokens.total,
     )
     log.info("conversion done", conversion_id=conversion_id, pages=len(extraction.pages))
+
+
+def _convert_file(
+    record: Conversion, data: bytes, options: Options, engines: Engines, redis: Redis, store: JobStore
+) -> None:
+    """A file conversion: convert, keep the file in the blob store, record where it is."""
+    from service.convert.run import convert
+
+    settings = engines.settings
+    assert record.target is not None
+    output, extraction = convert(
+        data,
+        options,
+        record.target,
+        engines,
+        filename=record.filename,
+        max_pages=settings.max_pages,
+        dpi=settings.ocr_dpi,
+    )
+    blob_id = blob_store(redis, settings.blob_dir).put(output.content, settings.result_ttl_s)
+    stored = StoredFile(
+        name=output.name, media_type=output.media_type, size=len(output.content), blob_id=blob_id
+    )
+    passwords.forget(redis, record.conversion_id)
+    if extraction is not None:
+        Tenancy(redis, settings).book(record.owner, extraction)
+    store.update(
+        record.conversion_id, status=Status.SUCCESS, progress=1.0, completed_at=now_iso(), output=stored
+    )
+    log.info("file conversion done", conversion_id=record.conversion_id, target=record.target.target_format)
 
 
 def _document_of(record: Conversion, redis: Redis, settings: Settings) -> bytes | None:
@@ -129,8 +166,10 @@ def _fail(
     *,
     bad_input: bool = True,
 ) -> None:
-    """End the conversion as FAILED. A document refused as bad input is deleted at once."""
+    """End the conversion as FAILED, and book it; a document refused as bad input is deleted
+    at once, any other is refunded."""
     passwords.forget(redis, record.conversion_id)
+    Tenancy(redis, settings).failed(record.owner, record.conversion_id, record.charged, refund=not bad_input)
     if bad_input and record.blob_id:
         blob_store(redis, settings.blob_dir).delete(record.blob_id)
     store.update(
@@ -164,4 +203,7 @@ def on_failure(
         message = "Internal error while processing the document."
     log.error("conversion failed for good", conversion_id=job.id, error=kind)
     passwords.forget(connection, job.id)
+    record = store.get(job.id)
+    if record is not None:  # a failure on our side, after every retry: the owner gets the document back
+        Tenancy(connection, settings).failed(record.owner, job.id, record.charged, refund=True)
     store.update(job.id, status=Status.FAILED, completed_at=now_iso(), error={"message": message})

@@ -166,7 +166,7 @@ def test_health_and_ready(server):
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ok",
-        "checks": {"redis": "ok", "tesseract": "ok"},
+        "checks": {"redis": "ok", "tesseract": "ok", "ppocr": "ok"},
         "llm": "not configured",
     }
 
@@ -268,7 +268,7 @@ def test_ready_is_503_when_redis_is_unreachable(tmp_path):
         assert ready.status_code == 503
         assert ready.json() == {
             "status": "unavailable",
-            "checks": {"redis": "unreachable", "tesseract": "ok"},
+            "checks": {"redis": "unreachable", "tesseract": "ok", "ppocr": "ok"},
             "llm": "not configured",
         }
         # With auth off, OCR needs no key.

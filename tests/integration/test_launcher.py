@@ -73,6 +73,13 @@ def test_up_starts_redis_api_and_workers_and_ctrl_c_stops_them(tmp_path):
         answer = subprocess.run(curl, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert '"success":true' in answer.stdout and "Hello from Lector" in answer.stdout
 
+        # The generated admin key (readable by its owner only) opens the admin routes.
+        admin_file = tmp_path / "var" / "admin-key"
+        assert admin_file.stat().st_mode & 0o077 == 0
+        admin = {"X-API-Key": admin_file.read_text().strip()}
+        made = httpx.post(f"http://127.0.0.1:{api_port}/admin/keys", json={"name": "up"}, headers=admin)
+        assert made.status_code == 201 and made.json()["key"].startswith("lec_")
+
         redis = Redis(port=redis_port)
         wait_until(lambda: len(Worker.all(connection=redis)) == 2, 30, "two registered workers")
         assert httpx.get(f"http://127.0.0.1:{api_port}/ready").json()["checks"]["redis"] == "ok"

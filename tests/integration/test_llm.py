@@ -345,3 +345,17 @@ def test_a_server_refusing_both_response_formats_is_a_clear_failure(api, model, 
         500,
         "The model server refused the request for page 1 (400).",
     )
+
+
+def test_markdown_is_asked_of_the_model_and_returned_as_it_wrote_it(api, model, docs):
+    markdown = "# Invoice 2024-0117\n\n| item | total |\n|---|---|\n| paper | 37.50 |"
+    model.post("/_script", json=[{"content": markdown}])
+    response = api.post(
+        "/api/convert-file",
+        json={"image_base64": b64(docs["page.png"]), "target_format": "md", "ocr_instructions": "Be brief."},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/markdown")
+    assert response.text == markdown + "\n"
+    system = model.get("/_requests").json()[0]["body"]["messages"][0]["content"]
+    assert "Be brief." in system and "Write the transcription as Markdown" in system

@@ -41,7 +41,7 @@ def test_a_pdf_header_after_leading_junk_is_found():
     [
         (b"", "an empty file"),
         (b"PK\x03\x04rest", "a ZIP archive"),
-        (b"\x00\x00\x00\x18ftypheic", "a HEIC image"),
+        (b"\x00\x00\x00\x18ftyphevc", "an image sequence (HEIC or AVIF)"),
         (b"<?xml version='1.0'?><svg/>", "an SVG or XML document"),
         (b"Dear customer, your invoice", "plain text"),
         (generate.random_bytes(), "unrecognised binary data"),
@@ -51,7 +51,7 @@ def test_unsupported_formats_say_what_was_detected(data, named):
     with pytest.raises(UnsupportedFormat) as caught:
         sniff(data)
     assert named in caught.value.message
-    assert "PNG, JPEG, GIF, BMP, WEBP, TIFF or PDF" in caught.value.message
+    assert "PNG, JPEG, GIF, BMP, WEBP, TIFF, HEIC, AVIF, ICO or PDF" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,11 @@
 import base64
+import json
+import os
 
 import pytest
 
-from service.api.payloads import decode_base64_document
-from service.errors import DocumentTooLarge, InvalidBase64
+from service.api.payloads import decode_base64_document, decode_json_body
+from service.errors import DocumentTooLarge, InvalidBase64, MalformedBody
 
 DATA = bytes(range(256)) * 4
 ENCODED = base64.b64encode(DATA).decode()
@@ -21,6 +23,34 @@ LIMIT = 1024 * 1024
 )
 def test_common_base64_forms_decode(value):
     assert decode_base64_document(value, field="image", max_bytes=LIMIT) == DATA
+    # The same, left as its JSON token by decode_json_body, as a JSON submission's is.
+    token = decode_json_body(json.dumps({"image": value}).encode(), verbatim=("image",))["image"]
+    assert isinstance(token, memoryview)
+    assert decode_base64_document(token, field="image", max_bytes=LIMIT) == DATA
+
+
+def test_a_json_token_with_escapes_or_over_many_steps_decodes():
+    large = os.urandom(3 * 1024 * 1024)  # the token is decoded 512 KiB at a time
+    encoded = base64.b64encode(large).decode()
+    escaped = json.dumps({"image": encoded}).replace("/", "\\/")  # JSON allows an escaped solidus
+    for body, expected in ((json.dumps({"image": encoded}), large), (escaped, large)):
+        token = decode_json_body(body.encode(), verbatim=("image",))["image"]
+        assert decode_base64_document(token, field="image", max_bytes=8 * LIMIT) == expected
+
+
+def test_a_verbatim_field_that_is_not_a_string_is_decoded_as_usual():
+    fields = decode_json_body(b'{"image": 12, "other": "x"}', verbatim=("image",))
+    assert fields == {"image": 12, "other": "x"}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b"[1, 2]", "must be a JSON object"), (b'{"image": "abc', "not valid JSON"), (b"  ", "is empty")],
+)
+def test_a_body_that_is_not_a_json_object_is_refused(body, message):
+    with pytest.raises(MalformedBody) as caught:
+        decode_json_body(body, verbatim=("image",))
+    assert message in caught.value.message
 
 
 @pytest.mark.parametrize(

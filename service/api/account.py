@@ -1,0 +1,118 @@
+"""The caller's own account: its key, limits and quota left, and its usage per day."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.openapi.spec import Schema
+from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import Parameter, QueryParameter
+from msgspec import Meta
+from redis import Redis
+
+from service.api.auth import SECURITY, require_api_key
+from service.api.bodies import answer_schema, operation_with
+from service.api.responses import AUTH_ERRORS, error_spec
+from service.settings import Settings
+from service.tenants import usage
+from service.tenants.records import ANY
+from service.tenants.store import Caller, KeyStore
+from service.tenants.usage import Usage, UsageDay, UsageReport
+
+UsageFormat = Literal["json", "csv"]
+USAGE_ERRORS = {**AUTH_ERRORS, 422: error_spec("A bad date, `from` after `to`, or a range too long")}
+#: The usage routes answer JSON, or CSV for `format=csv`.
+UsageOperation = operation_with(
+    answers={
+        "application/json": answer_schema(UsageReport),
+        "text/csv": Schema(type=OpenAPIType.STRING, description="a header, then one row per day"),
+    }
+)
+
+
+class Account(msgspec.Struct, kw_only=True):
+    """Answer of ``GET /api/account``; -1 means no limit, null no key record (a static key)."""
+
+    key_id: Annotated[str | None, Meta(description="the managed key's public id (null: a static key)")]
+    name: str
+    state: str
+    quota: int = -1
+    quota_remaining: int = -1
+    per_minute: int = -1
+    per_day: int = -1
+    llm_token_budget: int = -1
+    tokens_used: int = 0
+    types: list[str] = msgspec.field(default_factory=lambda: [ANY])
+    pairs: list[str] = msgspec.field(default_factory=lambda: [ANY])
+    created_at: str | None = None
+    expires_at: str | None = None
+    today: UsageDay
+    totals: Usage
+
+
+def usage_answer(
+    rows: list[UsageDay], start: date, end: date, answer_format: UsageFormat, name: str
+) -> Response[UsageReport] | Response[str]:
+    """The rows as JSON, or as a CSV file named for ``name``."""
+    if answer_format == "csv":
+        disposition = f'attachment; filename="usage-{name}-{start}-{end}.csv"'
+        return Response(
+            usage.as_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": disposition},
+        )
+    return Response(UsageReport(start=start.isoformat(), end=end.isoformat(), days=rows))
+
+
+From = Annotated[
+    str | None,
+    QueryParameter(
+        name="from", max_length=10, description="first day, YYYY-MM-DD (default: 29 days before `to`)"
+    ),
+]
+To = Annotated[
+    str | None,
+    QueryParameter(name="to", max_length=10, description="last day, YYYY-MM-DD (default: today, UTC)"),
+]
+Format = Annotated[UsageFormat, Parameter(description="json, or csv (one row per day)")]
+
+
+class AccountController(Controller):
+    """What the caller's key may do and what it used."""
+
+    path = "/api"
+    tags = ("Account",)
+    guards = (require_api_key,)
+    security = SECURITY
+
+    @get("/account", responses=AUTH_ERRORS, sync_to_thread=True)
+    def account(
+        self, caller: NamedDependency[Caller], keys: NamedDependency[KeyStore], redis: NamedDependency[Redis]
+    ) -> Account:
+        """The key's name, limits, quota left, today's usage, totals and expiry."""
+        current = usage.days(redis, caller.owner, usage.today(), usage.today(), key_id=caller.key_id)[0]
+        totals = usage.totals(redis, caller.owner)
+        if caller.record is None:
+            return Account(key_id=None, name="static key", state="active", today=current, totals=totals)
+        info = keys.info(caller.record)
+        shown = {name: getattr(info, name) for name in Account.__struct_fields__ if hasattr(info, name)}
+        return Account(**shown, today=current, totals=totals)
+
+    @get("/usage", responses=USAGE_ERRORS, sync_to_thread=True, operation_class=UsageOperation)
+    def usage(
+        self,
+        caller: NamedDependency[Caller],
+        settings: NamedDependency[Settings],
+        redis: NamedDependency[Redis],
+        start: From = None,
+        end: To = None,
+        format: Format = "json",
+    ) -> Response[UsageReport] | Response[str]:
+        """The key's usage, one row per UTC day (JSON, or `format=csv`)."""
+        first, last = usage.span(start, end, settings.usage_days)
+        rows = usage.days(redis, caller.owner, first, last, key_id=caller.key_id)
+        return usage_answer(rows, first, last, format, caller.key_id or "static")

@@ -1,0 +1,93 @@
+"""Charging documents to the caller's key: for work done in the request, and for work queued."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import anyio
+from litestar import Request, Response
+
+from service.engines import Engines
+from service.errors import TooManyPages, is_client_fault
+from service.jobs.intake import Intake, Submission
+from service.models import Status, Submitted
+from service.options import Options
+from service.tenants.billing import Charge, Tenancy
+from service.tenants.store import Caller
+
+#: The name of the route every queued conversion's status is read at.
+STATUS_ROUTE = "conversion-status"
+
+
+@asynccontextmanager
+async def charged(
+    tenancy: Tenancy,
+    engines: Engines,
+    caller: Caller,
+    options: Options,
+    cost: int,
+    *,
+    pair: str | None = None,
+) -> AsyncIterator[Charge]:
+    """Charge ``cost`` documents for work with ``options`` (403 or 429 when the key may not),
+    and give them back if the submission is then refused before it is queued (a URL that
+    cannot be fetched, a reused Idempotency-Key, the store down): no document was taken in."""
+    uses_model = engines.uses_model(options.engine)
+    charge = await anyio.to_thread.run_sync(
+        lambda: tenancy.charge(caller, cost, options.document_type_code, uses_model=uses_model, pair=pair)
+    )
+    try:
+        yield charge
+    except BaseException:
+        await anyio.to_thread.run_sync(tenancy.release, charge)
+        raise
+
+
+async def queue_one(
+    request: Request[Any, Any, Any],
+    submission: Submission,
+    intake: Intake,
+    engines: Engines,
+    tenancy: Tenancy,
+    caller: Caller,
+    *,
+    pair: str | None = None,
+) -> Response[Submitted]:
+    """Charge one document and queue ``submission``; 202 with its status URL. A repeated
+    Idempotency-Key answers the earlier conversion and is not charged again."""
+    async with charged(tenancy, engines, caller, submission.options, 1, pair=pair) as charge:
+        conversion_id, created = await intake.submit(
+            submission, caller.owner, request.headers.get("idempotency-key"), charged=charge.units
+        )
+    if not created:  # the first request paid
+        await anyio.to_thread.run_sync(tenancy.release, charge)
+    url = request.url_for(STATUS_ROUTE, conversion_id=conversion_id)
+    body = Submitted(conversion_id=conversion_id, status_url=url, status=Status.ENQUEUED)
+    return Response(body, status_code=202, headers={"Location": url})
+
+
+@contextmanager
+def charged_now(
+    tenancy: Tenancy,
+    engines: Engines,
+    caller: Caller,
+    options: Options,
+    *,
+    queued_route: str,
+    pair: str | None = None,
+) -> Iterator[Charge]:
+    """Charge one document for work done in this request (in a worker thread). If the work
+    raises, the failure is booked and refunded unless it was the client's fault; too many
+    pages for a sync route is answered with ``queued_route`` as the way to go."""
+    uses_model = engines.uses_model(options.engine)
+    charge = tenancy.charge(caller, 1, options.document_type_code, uses_model=uses_model, pair=pair)
+    try:
+        yield charge
+    except BaseException as exc:
+        tenancy.failed(caller.owner, charge.guard, charge.units, refund=not is_client_fault(exc))
+        if isinstance(exc, TooManyPages):
+            advice = f"Send it to {queued_route}, or select fewer pages with `pages`."
+            raise TooManyPages(exc.count, exc.limit, advice=advice) from None
+        raise

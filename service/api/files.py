@@ -1,0 +1,251 @@
+"""File conversions: a document to another format, answered at once or queued, and its
+download (with the key, or from a signed URL without one); the catalogue of formats.
+
+A queued file conversion is a conversion like any other (one job model): its status is
+``GET /api/convert-async/status/{id}``, which shows the file once it exists.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import anyio
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter, QueryParameter
+from redis import Redis
+
+from service.api.auth import SECURITY, require_api_key
+from service.api.bodies import ConvertFileOperation, DownloadOperation
+from service.api.charges import charged_now, queue_one
+from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
+from service.api.submissions import read_submission
+from service.blobs import blob_store
+from service.convert.formats import INPUT_NAMES, MEDIA_TYPES, TARGETS, pairs
+from service.convert.run import OutputFile, conversion_pair, convert
+from service.downloads import fetch_document
+from service.engines import Engines
+from service.errors import Forbidden, Gone, NotFound, NotReady
+from service.jobs.intake import Intake, Submission, storage_errors
+from service.jobs.record import Conversion
+from service.models import FileInfo, FormatCatalogue, Status, Submitted
+from service.settings import Settings
+from service.signing import signature, verify
+from service.tenants.billing import Tenancy
+from service.tenants.store import Caller
+
+CONVERT_ERRORS = {
+    **LIMIT_ERRORS,
+    400: error_spec("A malformed body, or an image_url that could not be fetched or is not allowed"),
+    413: error_spec("Document over LECTOR_MAX_UPLOAD_MB, too many pages, or an animation of too many frames"),
+    415: error_spec("A Content-Type other than multipart/form-data or application/json"),
+    422: error_spec("Validation error (a list of problems), an unreadable document or a bad option"),
+}
+DOWNLOAD_ERRORS = {
+    **AUTH_ERRORS,
+    404: error_spec("No such file conversion for this key, or it expired"),
+    409: error_spec("The conversion has not finished"),
+}
+SIGNED_ERRORS = {
+    422: error_spec("A missing or overlong `expires` or `signature`"),
+    403: error_spec("A changed signature, id or expiry, or signed downloads are off"),
+    404: error_spec("No such file, or it expired"),
+    410: error_spec("The signed URL has expired"),
+}
+DOWNLOAD_ROUTE = "conversion-download"
+QUEUED_ROUTE = "POST /api/convert-file-async"
+SIGNED_ROUTE = "signed-download"
+
+
+class FilesController(Controller):
+    """Convert a document to another format; download the result."""
+
+    path = "/api"
+    tags = ("File conversion",)
+    guards = (require_api_key,)
+    security = SECURITY
+
+    @post("/convert-file", status_code=200, responses=CONVERT_ERRORS, operation_class=ConvertFileOperation)
+    async def convert_now(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        engines: NamedDependency[Engines],
+        tenancy: NamedDependency[Tenancy],
+        caller: NamedDependency[Caller],
+    ) -> Response[bytes]:
+        """Convert a document and answer the file itself (a zip for several pages to a
+        single-page image format): the same body as `POST /api/convert-file-async`."""
+        submission = await _with_document(
+            await read_submission(request, settings, with_target=True), settings
+        )
+        output = await anyio.to_thread.run_sync(_convert_now, submission, settings, engines, tenancy, caller)
+        return _file_response(output.content, output.name, output.media_type)
+
+    @post(
+        "/convert-file-async", status_code=202, responses=CONVERT_ERRORS, operation_class=ConvertFileOperation
+    )
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        intake: NamedDependency[Intake],
+        engines: NamedDependency[Engines],
+        tenancy: NamedDependency[Tenancy],
+        caller: NamedDependency[Caller],
+    ) -> Response[Submitted]:
+        """Queue a file conversion: the document (multipart `image` or `file`, `image_base64`,
+        or `image_url`), `target_format` and its options. Poll the status URL; once SUCCESS,
+        it gives the download URLs."""
+        submission = await _with_document(
+            await read_submission(request, settings, with_target=True), settings
+        )
+        return await queue_one(
+            request, submission, intake, engines, tenancy, caller, pair=_pair_of(submission)
+        )
+
+    @get(
+        "/convert-async/{conversion_id:str}/download",
+        name=DOWNLOAD_ROUTE,
+        responses=DOWNLOAD_ERRORS,
+        operation_class=DownloadOperation,
+    )
+    async def download(
+        self,
+        caller: NamedDependency[Caller],
+        intake: NamedDependency[Intake],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+        conversion_id: FromPath[str],
+    ) -> Response[bytes]:
+        """The converted file, for the key that made it: 409 while it runs, 404 once expired."""
+        with storage_errors():
+            record = await anyio.to_thread.run_sync(intake.jobs.get, conversion_id)
+        if record is None or record.owner != caller.owner or record.target is None:
+            raise NotFound(
+                f"No file conversion {conversion_id[:64]!r} for this API key (it may have expired)."
+            )
+        return await _download(record, redis, settings)
+
+    @get("/formats", responses=AUTH_ERRORS)
+    async def formats(self) -> FormatCatalogue:
+        """Every input format, every target with its media type, and every pair (`png-jpg`),
+        as key scopes name them."""
+        return FormatCatalogue(
+            inputs=list(INPUT_NAMES),
+            targets={target: MEDIA_TYPES[target] for target in TARGETS},
+            pairs=pairs(),
+        )
+
+
+class SignedDownloadsController(Controller):
+    """Downloads from a signed URL: no key, the signature is the permission."""
+
+    path = "/api/downloads"
+    tags = ("File conversion",)
+
+    @get(
+        "/{conversion_id:str}",
+        name=SIGNED_ROUTE,
+        responses=SIGNED_ERRORS,
+        operation_class=DownloadOperation,
+    )
+    async def signed_download(
+        self,
+        intake: NamedDependency[Intake],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+        conversion_id: FromPath[str],
+        expires: Annotated[str, Parameter(max_length=12, description="Epoch seconds the URL ends")],
+        signature_: Annotated[str, QueryParameter(name="signature", max_length=64)],
+    ) -> Response[bytes]:
+        """The converted file, for whoever holds a valid signed URL."""
+        if settings.secret is None:
+            raise Forbidden("Signed downloads are off: LECTOR_SECRET is not set.")
+        verdict = verify(settings.secret, conversion_id, expires, signature_)
+        if verdict == "tampered":
+            raise Forbidden("The download URL's signature does not match it.")
+        if verdict == "expired":
+            raise Gone("The download URL has expired; ask for the status again for a fresh one.")
+        with storage_errors():
+            record = await anyio.to_thread.run_sync(intake.jobs.get, conversion_id)
+        if record is None or record.target is None:
+            raise NotFound("The file no longer exists (it expired).")
+        return await _download(record, redis, settings)
+
+
+def file_info(request: Request[Any, Any, Any], record: Conversion, settings: Settings) -> FileInfo | None:
+    """The file of a finished file conversion, with its download URLs."""
+    if record.output is None or record.status is not Status.SUCCESS:
+        return None
+    signed = None
+    if settings.secret is not None:
+        expires = int(time.time()) + settings.download_url_hours * 3600
+        mark = signature(settings.secret, record.conversion_id, expires)
+        url = request.url_for(SIGNED_ROUTE, conversion_id=record.conversion_id)
+        signed = f"{url}?expires={expires}&signature={mark}"
+    return FileInfo(
+        name=record.output.name,
+        media_type=record.output.media_type,
+        size=record.output.size,
+        download_url=request.url_for(DOWNLOAD_ROUTE, conversion_id=record.conversion_id),
+        signed_url=signed,
+    )
+
+
+async def _with_document(submission: Submission, settings: Settings) -> Submission:
+    """The submission with its document's bytes: a URL is fetched now, so the pair is known."""
+    if submission.document is not None:
+        return submission
+    document = await fetch_document(submission.url or "", settings)
+    filename = (submission.url or "").rsplit("/", 1)[-1][:255] or None
+    return msgspec.structs.replace(submission, document=document, url=None, filename=filename)
+
+
+def _pair_of(submission: Submission) -> str:
+    assert submission.document is not None and submission.target is not None
+    return conversion_pair(submission.document, submission.target)
+
+
+def _convert_now(
+    submission: Submission, settings: Settings, engines: Engines, tenancy: Tenancy, caller: Caller
+) -> OutputFile:
+    assert submission.document is not None and submission.target is not None
+    options = submission.options
+    pair = _pair_of(submission)
+    with charged_now(tenancy, engines, caller, options, queued_route=QUEUED_ROUTE, pair=pair):
+        output, extraction = convert(
+            submission.document,
+            options,
+            submission.target,
+            engines,
+            filename=submission.filename,
+            max_pages=min(settings.sync_max_pages, settings.max_pages),
+            dpi=settings.ocr_dpi,
+        )
+    if extraction is not None:
+        tenancy.book(caller.owner, extraction)
+    return output
+
+
+async def _download(record: Conversion, redis: Redis, settings: Settings) -> Response[bytes]:
+    if not record.status.finished:
+        raise NotReady(f"The conversion is {record.status.value}; download it once it is SUCCESS.")
+    if record.output is None:
+        raise NotFound("The conversion failed, so there is no file; its status says why.")
+    with storage_errors():
+        content = await anyio.to_thread.run_sync(
+            blob_store(redis, settings.blob_dir).get, record.output.blob_id
+        )
+    if content is None:
+        raise NotFound("The file no longer exists (it expired).")
+    return _file_response(content, record.output.name, record.output.media_type)
+
+
+def _file_response(content: bytes, name: str, media_type: str) -> Response[bytes]:
+    safe = "".join(char if char.isascii() and char not in '"\\\r\n' else "_" for char in name)
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{safe}"'}
+    )

@@ -1,0 +1,89 @@
+"""The conversion catalogue: what Lector reads, what it writes, and every pair between them.
+
+Each fact is here once; ``GET /api/formats``, the key scopes' pair names, the OpenAPI and
+``lector convert`` derive from these tables.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+ImageTarget = Literal["jpg", "png", "webp", "gif", "bmp", "tiff", "ico", "pdf", "avif", "heic"]
+TextTarget = Literal["txt", "json", "md", "hocr"]
+TargetFormat = Literal[ImageTarget, TextTarget]
+
+IMAGE_TARGETS: tuple[str, ...] = get_args(ImageTarget)
+TEXT_TARGETS: tuple[str, ...] = get_args(TextTarget)
+TARGETS: tuple[str, ...] = (*IMAGE_TARGETS, *TEXT_TARGETS)
+
+#: Input formats by the name ``service.pages.sniff`` gives them, and their catalogue names.
+INPUTS: dict[str, str] = {
+    "PNG": "png",
+    "JPEG": "jpg",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "WEBP": "webp",
+    "TIFF": "tiff",
+    "PDF": "pdf",
+    "HEIF": "heic",
+    "AVIF": "avif",
+    "ICO": "ico",
+}
+
+#: The catalogue's input names, in the order of INPUTS.
+INPUT_NAMES: tuple[str, ...] = tuple(INPUTS.values())
+
+#: Pillow's writer for each image target.
+PIL_WRITERS: dict[str, str] = {
+    "jpg": "JPEG",
+    "png": "PNG",
+    "webp": "WEBP",
+    "gif": "GIF",
+    "bmp": "BMP",
+    "tiff": "TIFF",
+    "ico": "ICO",
+    "pdf": "PDF",
+    "avif": "AVIF",
+    "heic": "HEIF",
+}
+#: Targets that hold several pages in one file; the others give one file per page.
+MULTI_PAGE = frozenset({"tiff", "pdf", "txt", "json", "md", "hocr"})
+#: Targets that keep transparency (padding is transparent there, white elsewhere).
+WITH_ALPHA = frozenset({"png", "webp", "gif", "tiff", "ico", "avif", "heic"})
+#: Targets a quality setting applies to.
+WITH_QUALITY = frozenset({"jpg", "webp", "avif", "heic"})
+
+MEDIA_TYPES: dict[str, str] = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "tiff": "image/tiff",
+    "ico": "image/vnd.microsoft.icon",
+    "pdf": "application/pdf",
+    "avif": "image/avif",
+    "heic": "image/heic",
+    "txt": "text/plain; charset=utf-8",
+    "json": "application/json",
+    "md": "text/markdown; charset=utf-8",
+    "hocr": "text/html; charset=utf-8",
+    "zip": "application/zip",
+}
+#: The file name extension of each target (hOCR is HTML).
+EXTENSIONS: dict[str, str] = {**{name: name for name in MEDIA_TYPES}, "hocr": "hocr.html"}
+
+
+def input_name(sniffed: str) -> str:
+    """The catalogue name of a sniffed input format."""
+    return INPUTS[sniffed]
+
+
+def pair(source: str, target: str) -> str:
+    """A conversion pair's name, as key scopes write it: ``png-jpg``."""
+    return f"{source}-{target}"
+
+
+def pairs() -> list[str]:
+    """Every pair Lector converts: any input to any target."""
+    return [pair(source, target) for source in INPUT_NAMES for target in TARGETS]

@@ -1,0 +1,175 @@
+"""Image targets: each page resized, brought to an aspect ratio, and encoded.
+
+EXIF orientation is applied when the page is read (``service.pages``); metadata (EXIF, GPS,
+text chunks) is left behind unless ``keep_metadata`` is set, because Pillow writes only what
+it is handed. ICC colour profiles are kept: they are colour, not metadata.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+import pymupdf
+from PIL import Image, TiffImagePlugin
+
+from service.convert.formats import PIL_WRITERS, WITH_ALPHA, WITH_QUALITY
+from service.convert.target import Target
+from service.errors import DecompressionBomb
+from service.pages import MAX_PAGE_PIXELS
+
+_RESAMPLE = Image.Resampling.LANCZOS
+
+
+def shape(image: Image.Image, target: Target) -> Image.Image:
+    """``image`` resized and brought to the target's aspect ratio (padded or cropped)."""
+    image = _resized(image, target.resize_width, target.resize_height)
+    ratio = _ratio(target)
+    if ratio is not None:
+        image = (
+            _cropped(image, ratio, target.crop_strategy)
+            if target.crop_strategy != "fit"
+            else _padded(image, ratio, transparent=target.target_format in WITH_ALPHA)
+        )
+    return image
+
+
+def _ratio(target: Target) -> float | None:
+    if target.target_format == "ico":
+        return 1.0  # an icon is square
+    if target.aspect_ratio == "original":
+        return None
+    width, height = target.aspect_ratio.split(":")
+    return int(width) / int(height)
+
+
+def _resized(image: Image.Image, width: int | None, height: int | None) -> Image.Image:
+    """Resized to ``width`` x ``height``; with one of them, the other keeps the aspect."""
+    if width is None and height is None:
+        return image
+    if width is None:
+        assert height is not None
+        width = max(1, round(image.width * height / image.height))
+    elif height is None:
+        height = max(1, round(image.height * width / image.width))
+    _check_size(width, height)
+    return image.resize((width, height), _RESAMPLE)
+
+
+def _check_size(width: int, height: int) -> None:
+    if width * height > MAX_PAGE_PIXELS:
+        raise DecompressionBomb(
+            f"The output would be {width}x{height} pixels, over the limit of "
+            f"{MAX_PAGE_PIXELS // 1_000_000} megapixels per page."
+        )
+
+
+def _padded(image: Image.Image, ratio: float, *, transparent: bool) -> Image.Image:
+    """``image`` centred on a canvas of aspect ``ratio``: transparent where the target keeps
+    alpha, white otherwise."""
+    width, height = image.size
+    if width / height < ratio:
+        width = round(height * ratio)
+    else:
+        height = round(width / ratio)
+    _check_size(width, height)
+    if transparent:
+        canvas = Image.new("RGBA", (width, height), (255, 255, 255, 0))
+        source = image.convert("RGBA")
+    else:
+        canvas = Image.new("RGB" if image.mode != "L" else "L", (width, height), "white")
+        source = image
+    offset = ((width - image.width) // 2, (height - image.height) // 2)
+    canvas.paste(source, offset, source if source.mode == "RGBA" else None)
+    canvas.info = dict(image.info)
+    return canvas
+
+
+def _cropped(image: Image.Image, ratio: float, strategy: str) -> Image.Image:
+    """The largest box of aspect ``ratio`` in ``image``, placed as ``strategy`` says."""
+    width, height = image.size
+    box_width, box_height = (
+        (width, round(width / ratio))
+        if width / height < ratio
+        else (
+            round(height * ratio),
+            height,
+        )
+    )
+    box_width, box_height = max(1, min(box_width, width)), max(1, min(box_height, height))
+    spare_x, spare_y = width - box_width, height - box_height
+    left = {"crop-left": 0, "crop-right": spare_x}.get(strategy, spare_x // 2)
+    top = {"crop-top": 0, "crop-bottom": spare_y}.get(strategy, spare_y // 2)
+    cropped = image.crop((left, top, left + box_width, top + box_height))
+    cropped.info = dict(image.info)
+    return cropped
+
+
+def encode_pages(pages: Iterable[Image.Image], target: Target) -> bytes:
+    """Every page in one multi-page file (tiff or pdf), written as the pages come, so only
+    one page's pixels are held at a time."""
+    out = io.BytesIO()
+    if target.target_format == "pdf":
+        with pymupdf.open() as pdf:
+            for page in pages:
+                image_page(pdf, _for_target(page, "pdf"), quality=target.quality)
+            return bytes(pdf.tobytes(garbage=3, deflate=True))
+    with TiffImagePlugin.AppendingTiffWriter(out, new=True) as tiff:
+        for page in pages:
+            _for_target(page, "tiff").save(tiff, format="TIFF", compression="tiff_adobe_deflate")
+            tiff.newFrame()
+    return out.getvalue()
+
+
+def encode(page: Image.Image, target: Target) -> bytes:
+    """One page in the target format."""
+    fmt = target.target_format
+    first = _for_target(page, fmt)
+    options: dict[str, object] = {}
+    if fmt in WITH_QUALITY:
+        options["quality"] = target.quality
+    if fmt == "ico":  # shape() made it square; Pillow writes no size larger than the image
+        first = first.resize((target.icon_size, target.icon_size), _RESAMPLE)
+        options["sizes"] = [(target.icon_size, target.icon_size)]
+    if fmt == "tiff":
+        options["compression"] = "tiff_adobe_deflate"
+    if fmt == "pdf":
+        return encode_pages([page], target)
+    if target.keep_metadata and page.info.get("exif"):
+        options["exif"] = page.getexif()
+    if page.info.get("icc_profile") and fmt not in ("gif", "bmp", "ico"):
+        options["icc_profile"] = page.info["icc_profile"]
+    if fmt == "heic":
+        from pillow_heif import register_heif_opener  # the HEIF writer comes with the opener
+
+        register_heif_opener()
+    out = io.BytesIO()
+    first.save(out, format=PIL_WRITERS[fmt], **options)
+    return out.getvalue()
+
+
+def _for_target(image: Image.Image, fmt: str) -> Image.Image:
+    """The modes each writer takes: alpha kept where the format has it, else on white."""
+    if image.mode == "RGBA" and fmt not in WITH_ALPHA:
+        background = Image.new("RGB", image.size, "white")
+        background.paste(image, mask=image.getchannel("A"))
+        background.info = dict(image.info)
+        return background
+    if fmt in ("jpg", "pdf", "bmp") and image.mode not in ("RGB", "L"):
+        return image.convert("RGB")
+    return image
+
+
+def image_page(pdf: pymupdf.Document, image: Image.Image, *, quality: int, dpi: int = 300) -> pymupdf.Page:
+    """A new page of ``pdf`` showing ``image`` at its resolution (``dpi`` when it records none)."""
+    recorded = image.info.get("dpi")
+    resolution = float(recorded[0]) if recorded and recorded[0] else float(dpi)
+    width, height = image.width * 72 / resolution, image.height * 72 / resolution
+    out = io.BytesIO()
+    if image.mode == "RGBA":
+        image.save(out, format="PNG")
+    else:
+        image.save(out, format="JPEG", quality=quality)
+    page = pdf.new_page(width=width, height=height)
+    page.insert_image(page.rect, stream=out.getvalue())
+    return page

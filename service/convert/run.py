@@ -1,0 +1,123 @@
+"""``convert``: a document and a target in, one output file out (a zip when a multi-page
+document goes to a single-page image format, as Converter App delivers several files)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import PurePath
+
+import msgspec
+from PIL import Image
+
+from service.convert import images, text
+from service.convert.formats import EXTENSIONS, MEDIA_TYPES, MULTI_PAGE, TEXT_TARGETS, input_name, pair
+from service.convert.target import Target
+from service.engines import Engines
+from service.extract import extract
+from service.models import Extraction
+from service.options import Options
+from service.pages import open_document, select_pages, sniff
+
+
+class OutputFile(msgspec.Struct):
+    """One converted file."""
+
+    name: str
+    media_type: str
+    content: bytes
+
+
+def conversion_pair(data: bytes, target: Target) -> str:
+    """The pair a conversion of ``data`` is (``png-jpg``), for scopes and the catalogue."""
+    return pair(input_name(sniff(data)), target.target_format)
+
+
+def convert(
+    data: bytes,
+    options: Options,
+    target: Target,
+    engines: Engines,
+    *,
+    filename: str | None = None,
+    max_pages: int,
+    dpi: int,
+) -> tuple[OutputFile, Extraction | None]:
+    """Convert ``data`` to ``target``; returns the file and, for OCR targets, the extraction
+    (what it used, for usage). Raises the core's InputError and TooLarge as extraction does."""
+    source = input_name(sniff(data))
+    stem = PurePath(filename or "document").stem or "document"
+    fmt = target.target_format
+    if fmt in TEXT_TARGETS or (fmt == "pdf" and (source == "pdf" or target.searchable)):
+        return _by_ocr(data, options, target, engines, stem=stem, source=source, max_pages=max_pages)
+    if fmt in MULTI_PAGE:
+        content = images.encode_pages(_shaped(data, options, target, max_pages, dpi), target)
+        return _file(stem, fmt, content), None
+    files = [
+        (number, images.encode(page, target))
+        for number, page in enumerate(_shaped(data, options, target, max_pages, dpi), 1)
+    ]
+    if len(files) == 1:
+        return _file(stem, fmt, files[0][1]), None
+    return _zip(stem, [(f"{stem}-{number}.{EXTENSIONS[fmt]}", content) for number, content in files]), None
+
+
+def _shaped(data: bytes, options: Options, target: Target, max_pages: int, dpi: int) -> Iterator[Image.Image]:
+    """The selected pages in colour, shaped for the target, one at a time."""
+    with open_document(data, password=options.password) as document:
+        numbers = select_pages(options.pages, document.page_count, max_pages)
+        for page in document.pages(numbers, dpi=dpi, colour=True):
+            assert page.image is not None  # colour pages are always rasters
+            yield images.shape(page.image, target)
+
+
+def _by_ocr(
+    data: bytes,
+    options: Options,
+    target: Target,
+    engines: Engines,
+    *,
+    stem: str,
+    source: str,
+    max_pages: int,
+) -> tuple[OutputFile, Extraction]:
+    fmt = target.target_format
+    from_model = engines.uses_model(options.engine)
+    if fmt == "md" and from_model:
+        asked = f"{options.ocr_instructions}\n\n" if options.ocr_instructions else ""
+        options = msgspec.structs.replace(options, ocr_instructions=asked + text.MARKDOWN_INSTRUCTIONS)
+    words = fmt in ("hocr", "pdf")
+    extraction = extract(
+        data,
+        msgspec.structs.replace(options, include_words=options.include_words or words),
+        engines,
+        max_pages=max_pages,
+    )
+    if fmt == "pdf":
+        if source == "pdf":
+            content = text.searchable_pdf_from_pdf(data, options.password, extraction)
+        else:
+            pages = _shaped(data, options, Target(target_format="pdf"), max_pages, dpi=300)
+            content = text.searchable_pdf_from_images(pages, extraction, quality=target.quality)
+    else:
+        writers: dict[str, Callable[[Extraction], bytes]] = {
+            "txt": text.as_text,
+            "json": text.as_json,
+            "hocr": text.as_hocr,
+            "md": lambda found: text.as_markdown(found, from_model=from_model),
+        }
+        content = writers[fmt](extraction)
+    return _file(stem, fmt, content), extraction
+
+
+def _file(stem: str, fmt: str, content: bytes) -> OutputFile:
+    return OutputFile(name=f"{stem}.{EXTENSIONS[fmt]}", media_type=MEDIA_TYPES[fmt], content=content)
+
+
+def _zip(stem: str, members: list[tuple[str, bytes]]) -> OutputFile:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, content in members:
+            archive.writestr(name, content)
+    return OutputFile(name=f"{stem}.zip", media_type=MEDIA_TYPES["zip"], content=out.getvalue())

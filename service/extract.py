@@ -65,6 +65,7 @@ def extract(
     )
     engine.check(read_options)
     fields = confidence = None
+    warnings = _ignored_options(options, engine)
     with open_document(data, password=options.password) as document:
         numbers = select_pages(options.pages, document.page_count, limit)
         pages_of = _Pages(document, numbers, settings.ocr_dpi, options.force_ocr)
@@ -73,7 +74,7 @@ def extract(
         else:
             assert isinstance(engine, FieldEngine)
             readings, fields = _read_fields(
-                pages_of, engine, document_type, options, read_options, on_progress
+                pages_of, engine, document_type, options, read_options, on_progress, warnings
             )
         page_count = document.page_count
     if schema is not None and by_rules:
@@ -97,7 +98,7 @@ def extract(
         llm_calls=sum(reading.calls for reading in readings),
         fields=fields,
         field_confidence=confidence,
-        warnings=_ignored_options(options, engine),
+        warnings=warnings,
     )
 
 
@@ -173,8 +174,10 @@ def _read_fields(
     options: Options,
     read_options: ReadOptions,
     on_progress: ProgressCallback | None,
+    warnings: list[str],
 ) -> tuple[list[Reading], dict[str, Any]]:
-    """A typed document: pages go to the engine a chunk at a time, and the chunks' fields merge.
+    """A typed document: pages go to the engine a chunk at a time, and the chunks' fields merge;
+    the engine's warnings are added to ``warnings``.
 
     The pages' own results carry their text layer where they have one (the model's answer is
     the fields, not a transcription). The cost of each chunk is booked on its first page.
@@ -188,6 +191,7 @@ def _read_fields(
     def flush() -> None:
         reading = engine.read_fields(chunk, document_type.code, schema, read_options)
         found.append(reading.fields)
+        warnings.extend(reading.warnings)
         for index, page in enumerate(chunk):
             first = index == 0
             readings.append(

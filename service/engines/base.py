@@ -56,6 +56,8 @@ class FieldsReading(msgspec.Struct):
     fields: dict[str, Any]
     tokens: Tokens = msgspec.field(default_factory=Tokens)
     calls: int = 0
+    #: Sentences about fields the engine had to give up on (never their values).
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 class Engine(Protocol):

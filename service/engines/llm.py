@@ -17,7 +17,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -26,6 +29,7 @@ from openai.types.chat import ChatCompletion
 from PIL import Image
 
 from service.engines.base import FieldsReading, Reading, ReadOptions
+from service.engines.replies import has_values, normalize, salvage
 from service.errors import EngineError, EngineUnavailable, LlmCredentialsRejected
 from service.models import PageResult, Tokens
 from service.pages import Page
@@ -33,24 +37,52 @@ from service.settings import Settings
 
 MAX_RETRIES = 3
 
-# Base URLs whose server refused `json_schema` response formats: they get `json_object`
-# with the schema in the prompt from then on, without a wasted call each time.
-_JSON_OBJECT_ONLY: set[str] = set()
-_JSON_OBJECT_ONLY_LOCK = threading.Lock()
+
+class FormatMemory:
+    """Base URLs whose server refused `json_schema` response formats: they get `json_object`
+    with the schema in the prompt for ``ttl_s`` seconds, without a wasted call each time, and
+    are asked for `json_schema` again after that (the server may have been upgraded)."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def json_object_only(self, base_url: str) -> bool:
+        """Whether ``base_url`` refused `json_schema` less than ``ttl_s`` seconds ago."""
+        with self._lock:
+            return self.clock() < self._until.get(base_url, -math.inf)
+
+    def refused_schema(self, base_url: str) -> None:
+        """Remember that ``base_url`` refused a `json_schema` response format just now."""
+        with self._lock:
+            self._until[base_url] = self.clock() + self.ttl_s
 
 
-def schema_problems(reply: str | None, schema: dict[str, Any]) -> list[tuple[str, str]]:
-    """Why ``reply`` is not an instance of ``schema``: (full reason, path and rule) per violation.
+#: How long a refusal of `json_schema` is remembered.
+FORMAT_MEMORY_S = 3600.0
+_FORMATS = FormatMemory(FORMAT_MEMORY_S)
+
+
+def parse_reply(reply: str | None) -> dict[str, Any] | None:
+    """The JSON object ``reply`` holds, or None."""
+    try:
+        value = json.loads(reply or "")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def schema_problems(value: dict[str, Any] | None, schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Why ``value`` (a parsed reply; None: not a JSON object) is not an instance of
+    ``schema``: (full reason, path and rule) per violation.
 
     The full reason quotes the offending value and goes back to the model in the repair call;
     the path and rule alone go into errors and logs, which must not carry document content.
     """
-    try:
-        value = json.loads(reply or "")
-    except ValueError:
-        return [("the reply is not valid JSON", "the reply is not valid JSON")]
-    if not isinstance(value, dict):
-        return [("the reply must be a JSON object", "the reply is not a JSON object")]
+    if value is None:
+        return [("the reply must be one JSON object", "the reply is not a JSON object")]
     problems = []
     for error in sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: e.json_path):
         if error.validator == "required":  # the message names a schema field, not a value
@@ -106,6 +138,7 @@ class LlmEngine:
         self.pages_per_call = settings.llm_pages_per_call
         self._max_side = settings.llm_max_image_side
         self._timeout_s = settings.llm_timeout_s
+        self.formats = _FORMATS  # shared by every engine of the process, as the server is
         # Local servers (Ollama, vLLM, llama.cpp) often need no key; the client insists on one.
         self._client = openai.OpenAI(
             api_key=settings.openai_api_key or "none",
@@ -154,7 +187,7 @@ class LlmEngine:
         for page in pages:
             content.extend(self.page_parts(page, options))
         base_url = str(self._client.base_url)
-        use_schema = base_url not in _JSON_OBJECT_ONLY
+        use_schema = not self.formats.json_object_only(base_url)
         messages = self._typed_messages(options, schema, content, schema_in_prompt=not use_schema)
         tokens, calls = Tokens(), 0
         for attempt in ("first", "repair"):
@@ -163,8 +196,7 @@ class LlmEngine:
                     messages, pages[0].number, self._response_format(code, schema, use_schema)
                 )
             except openai.BadRequestError:  # raised for json_schema only: fall back
-                with _JSON_OBJECT_ONLY_LOCK:
-                    _JSON_OBJECT_ONLY.add(base_url)
+                self.formats.refused_schema(base_url)
                 use_schema = False
                 messages = self._typed_messages(options, schema, content, schema_in_prompt=True)
                 response = self._complete(
@@ -172,9 +204,12 @@ class LlmEngine:
                 )
             tokens, calls = _add(tokens, response), calls + 1
             reply = response.choices[0].message.content if response.choices else None
-            problems = schema_problems(reply, schema)
+            parsed = parse_reply(reply)
+            value = normalize(parsed, schema) if parsed is not None else None
+            problems = schema_problems(value, schema)
             if not problems:
-                return FieldsReading(fields=json.loads(reply or "{}"), tokens=tokens, calls=calls)
+                assert value is not None  # no problems: it is an object
+                return FieldsReading(fields=value, tokens=tokens, calls=calls)
             if attempt == "first":
                 messages = [
                     *messages,
@@ -183,6 +218,14 @@ class LlmEngine:
                      + "; ".join(reason for reason, _ in problems[:20])
                      + ". Answer again with corrected JSON only."},
                 ]  # fmt: skip
+        if value is not None:
+            fields, paths = salvage(value, schema)
+            if has_values(fields) and not schema_problems(fields, schema):
+                warning = (
+                    f"The model's reply broke the {code} schema at {', '.join(paths[:10])}; "
+                    "those fields are null."
+                )
+                return FieldsReading(fields=fields, tokens=tokens, calls=calls, warnings=[warning])
         violated = ", ".join(where for _, where in problems[:10])
         raise EngineError(f"The model's reply does not follow the {code} schema: {violated}.")
 

@@ -12,7 +12,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from service.engines.llm import encode_page
+from service.engines.base import ReadOptions
+from service.engines.llm import FORMAT_MEMORY_S, FormatMemory, LlmEngine, encode_page
+from service.pages import Page
+from service.settings import Settings
 from tests.fake_openai import (
     COMPLETION_TOKENS,
     PROMPT_TOKENS_BASE,
@@ -20,7 +23,7 @@ from tests.fake_openai import (
     running,
     transcription,
 )
-from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process, wait_for_end
+from tests.helpers import API_KEY, ROOT, start_redis, start_server, start_worker, stop_process, wait_for_end
 
 SECRET = "sk-test-secret-0123456789"
 MAX_SIDE = 1024
@@ -284,21 +287,73 @@ def test_an_invalid_reply_gets_one_repair_call(api, model, docs):
         response.json()["data"]["raw_response"]["tokens"]["total"] == 2 * PAGE_TOKENS
     )  # the repair is counted
     repair = model.get("/_requests").json()[1]["body"]["messages"]
-    assert repair[-2]["role"] == "assistant" and "the reply is not valid JSON" in repair[-1]["content"]
+    assert repair[-2]["role"] == "assistant" and "the reply must be one JSON object" in repair[-1]["content"]
 
 
-def test_repeated_invalid_output_fails_naming_the_paths(api, model, docs):
+def test_replies_that_omit_add_or_spell_out_fields_are_normalized_without_a_repair(api, model, docs):
+    sloppy = {key: value for key, value in RECEIPT.items() if value is not None}  # nulls left out
+    sloppy |= {"total": "£9.00", "subtotal": "7.50", "date": "14 March 2024", "currency": "gbp"}
+    sloppy |= {"confidence": 0.93}  # a key of the model's own
+    sloppy["line_items"] = [
+        {"description": "Sourdough", "quantity": "2", "unit_price": "3.75", "amount": "7,50", "sku": "A1"}
+    ]
+    model.post("/_script", json=[{"content": json.dumps(sloppy)}])
+    response = api.post(
+        "/api/ocr/extract-text", json={"image": b64(docs["page.png"]), "document_type_code": "receipt"}
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["fields"] == RECEIPT
+    assert list(data["fields"]) == list(RECEIPT)  # the schema's order
+    assert data["raw_response"]["llm_calls"] == 1 and data["warnings"] == []
+
+
+def test_a_reply_still_broken_after_the_repair_keeps_its_valid_fields(api, model, docs):
     wrong = json.dumps({**RECEIPT, "total": "nine", "date": "14/03/2024"})
     model.post("/_script", json=[{"content": wrong}, {"content": wrong}])
     response = api.post(
         "/api/ocr/extract-text", json={"image": b64(docs["page.png"]), "document_type_code": "receipt"}
     )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["fields"] == {**RECEIPT, "total": None}  # the date was read, the total given up
+    assert data["warnings"] == [
+        "The model's reply broke the receipt schema at $.total (type); those fields are null."
+    ]
+    assert data["raw_response"]["llm_calls"] == 2
+    repair = model.get("/_requests").json()[1]["body"]["messages"][-1]["content"]
+    assert "$.total" in repair and "$.date" not in repair  # the date was fine once parsed
+
+
+def test_a_reply_with_nothing_valid_left_fails_naming_the_paths(api, model, docs):
+    nothing = json.dumps({"total": "nine", "merchant_name": ["not", "a", "name"]})
+    model.post("/_script", json=[{"content": "I cannot read this."}, {"content": nothing}])
+    response = api.post(
+        "/api/ocr/extract-text", json={"image": b64(docs["page.png"]), "document_type_code": "receipt"}
+    )
     assert response.status_code == 500
     message = response.json()["message"]
-    assert (
-        message == "The model's reply does not follow the receipt schema: $.date (pattern), $.total (type)."
+    assert message == (
+        "The model's reply does not follow the receipt schema: $.merchant_name (type), $.total (type)."
     )
     assert "nine" not in message  # values from the document stay out of errors and logs
+
+
+def test_the_json_object_fallback_is_forgotten_after_its_time(model, fake_model):
+    now = [0.0]
+    engine = LlmEngine(
+        Settings(llm_model="fake-vision", openai_base_url=f"{fake_model}/v1", openai_api_key=SECRET)
+    )
+    engine.formats = FormatMemory(FORMAT_MEMORY_S, clock=lambda: now[0])
+    schema = json.loads((ROOT / "schemas" / "receipt.json").read_text())
+    page = Page(number=1, width=10, height=10, text="Corner Bakery", words=[])
+    refusal = {"status": 400, "body": {"error": {"message": "response_format not supported"}}}
+    model.post("/_script", json=[refusal])
+    for elapsed in (0.0, FORMAT_MEMORY_S - 1, FORMAT_MEMORY_S + 1):
+        now[0] = elapsed
+        engine.read_fields([page], "receipt", schema, ReadOptions(prompt="Read the receipt."))
+    formats = [request["body"]["response_format"]["type"] for request in model.get("/_requests").json()]
+    assert formats == ["json_schema", "json_object", "json_object", "json_schema"]
 
 
 def test_typed_documents_are_listed_and_batched_with_schema_columns(api, model, docs):
@@ -323,9 +378,11 @@ def test_typed_documents_are_listed_and_batched_with_schema_columns(api, model, 
 
 
 def test_a_server_without_json_schema_gets_json_object_and_is_remembered(api, model, docs):
-    """Runs last here: the fallback is remembered for the rest of the server's life."""
+    """Runs last here: the fallback is remembered for an hour. Such a server's model often
+    leaves out the fields it found nothing for; they come back as null."""
     refusal = {"status": 400, "body": {"error": {"message": "response_format not supported"}}}
-    model.post("/_script", json=[refusal, {"content": json.dumps(RECEIPT)}])
+    found = {key: value for key, value in RECEIPT.items() if value is not None}
+    model.post("/_script", json=[refusal, {"content": json.dumps(found)}])
     body = {"image": b64(docs["page.png"]), "document_type_code": "receipt"}
     assert api.post("/api/ocr/extract-text", json=body).json()["data"]["fields"] == RECEIPT
     model.post("/_script", json=[{"content": json.dumps(RECEIPT)}])

@@ -5,7 +5,8 @@ heading) is the type's title. ``text`` is plain OCR and has no schema.
 
 The folders sit at the top of the source tree; a wheel carries them inside the package
 (``service/prompts``, ``service/schemas``; see pyproject.toml), and they are read through
-``importlib.resources`` wherever they are.
+``importlib.resources`` wherever they are. ``prompts/engines.json`` names the OCR engine
+``engine=auto`` reads each type with when no vision model is configured.
 """
 
 from __future__ import annotations
@@ -32,18 +33,22 @@ def data_folders() -> tuple[Traversable, Traversable]:
 
 
 class DocumentType(msgspec.Struct, frozen=True):
-    """One document type: its code, title, instructions and (for typed documents) schema."""
+    """One document type: its code, title, instructions, (for typed documents) schema, and
+    the OCR engine ``engine=auto`` reads it with when no vision model is configured."""
 
     code: str
     title: str
     prompt: str
     schema: dict[str, Any] | None = None
+    auto_engine: str = "tesseract"
 
 
 @cache
 def document_types() -> dict[str, DocumentType]:
     """Every document type found under prompts/ (read once per process)."""
     prompts, schemas = data_folders()
+    # The engine `auto` means per type, when no vision model is configured (prompts/README.md).
+    engines: dict[str, str] = json.loads((prompts / "engines.json").read_text(encoding="utf-8"))
     types = {}
     for prompt_path in sorted(prompts.iterdir(), key=lambda path: path.name):
         if not prompt_path.name.endswith(".md") or prompt_path.name == "README.md":
@@ -53,7 +58,9 @@ def document_types() -> dict[str, DocumentType]:
         title = prompt.splitlines()[0].lstrip("# ").strip() if prompt.strip() else code
         schema_path = schemas / f"{code}.json"
         schema = json.loads(schema_path.read_text(encoding="utf-8")) if schema_path.is_file() else None
-        types[code] = DocumentType(code=code, title=title, prompt=prompt, schema=schema)
+        types[code] = DocumentType(
+            code=code, title=title, prompt=prompt, schema=schema, auto_engine=engines.get(code, engines["*"])
+        )
     return types
 
 

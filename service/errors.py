@@ -54,7 +54,7 @@ class LectorError(Exception):
 
 
 class SettingsError(LectorError):
-    """A LECTOR_* environment variable has a bad value."""
+    """A LECTOR_* environment variable, or the document types' data, has a bad value."""
 
 
 class MalformedBody(LectorError):

@@ -49,7 +49,7 @@ def extract(
     settings = engines.settings
     limit = settings.max_pages if max_pages is None else max_pages
     document_type = get_document_type(options.document_type_code)
-    engine = engines.get(options.engine)
+    engine = engines.get(options.engine, document_type.code, options.lang)
     schema = document_type.schema
     by_rules = schema is not None and not isinstance(engine, FieldEngine)
     profile = READINGS.get(document_type.code, ReadingProfile()) if by_rules else ReadingProfile()

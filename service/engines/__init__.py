@@ -14,8 +14,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import get_args
 
+from service.doctypes import document_types, get_document_type
 from service.engines.base import Engine, FieldEngine, Reading, ReadOptions
-from service.errors import InvalidOption
+from service.errors import InvalidOption, SettingsError
 from service.options import EngineName
 from service.settings import Settings
 
@@ -41,6 +42,9 @@ class Engines:
     """
 
     def __init__(self, settings: Settings) -> None:
+        unknown = {kind.auto_engine for kind in document_types().values()} - set(_REGISTRY)
+        if unknown:
+            raise SettingsError(f"prompts/engines.json names unknown engines: {', '.join(sorted(unknown))}.")
         self.settings = settings
         self._instances: dict[str, Engine] = {}
         self._pools: dict[str, ThreadPoolExecutor] = {}
@@ -51,11 +55,15 @@ class Engines:
         """The names of every registered engine."""
         return sorted(_REGISTRY)
 
-    def resolve(self, name: str) -> str:
-        """Map a requested engine name to a registered one: ``auto`` is the vision model when
-        LECTOR_LLM_MODEL is set, Tesseract otherwise."""
+    def resolve(self, name: str, document_type_code: str = "text", lang: str = "eng") -> str:
+        """Map a requested engine name to a registered one. ``auto`` is the vision model when
+        LECTOR_LLM_MODEL is set; otherwise the document type's engine in prompts/engines.json
+        for English, and Tesseract for the other languages (ppocr's bundled model reads
+        English and Chinese, and ignores ``lang``)."""
         if name == "auto":
-            return "llm" if self.settings.llm_model else "tesseract"
+            if self.settings.llm_model:
+                return "llm"
+            return get_document_type(document_type_code).auto_engine if lang == "eng" else "tesseract"
         if name not in _REGISTRY:
             raise InvalidOption(
                 f"Unknown engine {name!r}; choose one of: auto, {', '.join(self.available())}."
@@ -66,9 +74,10 @@ class Engines:
         """Whether engine ``name`` (``auto`` allowed) calls the vision model."""
         return self.resolve(name) in _MODEL_ENGINES
 
-    def get(self, name: str) -> Engine:
-        """The process-wide instance of engine ``name`` (``auto`` allowed)."""
-        name = self.resolve(name)
+    def get(self, name: str, document_type_code: str = "text", lang: str = "eng") -> Engine:
+        """The process-wide instance of engine ``name`` (``auto`` allowed, for a document of
+        that type and language)."""
+        name = self.resolve(name, document_type_code, lang)
         with self._lock:
             if name not in self._instances:
                 module_name, class_name = _REGISTRY[name].split(":")

@@ -1,7 +1,8 @@
 """Receipt and invoice fields from Tesseract alone, through the sync and the asynchronous API.
 
 The documents are generated (fixtures/generate.py) with known fields; the server has no vision
-model, so ``engine=auto`` is Tesseract and the fields come from the rules in service/fields.
+model, so ``engine=auto`` is the OCR engine prompts/engines.json names for the type (ppocr for
+receipts, Tesseract for the others) and the fields come from the rules in service/fields.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import base64
 import pytest
 
 from fixtures.generate import INVOICE_FIELDS, RECEIPT_FIELDS
+from service.engines import Engines
+from service.settings import Settings
 from tests.helpers import wait_for_end
 
 EXPECTED = {"receipt.png": RECEIPT_FIELDS, "invoice.png": INVOICE_FIELDS, "invoice.pdf": INVOICE_FIELDS}
@@ -67,4 +70,13 @@ def test_async_results_carry_fields_and_confidence(client, workers, docs, name):
     status = wait_for_end(client, response.json()["conversion_id"])
     assert status["status"] == "SUCCESS", status
     check(status["data"]["fields"], status["data"]["field_confidence"], EXPECTED[name])
-    assert status["data"]["engine"] == "tesseract"
+    assert status["data"]["engine"] == ("ppocr" if code == "receipt" else "tesseract")
+
+
+@pytest.mark.parametrize(
+    ("code", "lang", "engine"),
+    [("receipt", "eng", "ppocr"), ("receipt", "deu", "tesseract"), ("invoice", "eng", "tesseract")],
+)
+def test_auto_reads_each_type_with_the_engine_of_the_table(code, lang, engine):
+    assert Engines(Settings()).resolve("auto", code, lang) == engine
+    assert Engines(Settings(llm_model="vision")).resolve("auto", code, lang) == "llm"

@@ -69,7 +69,8 @@ class Options(Base, kw_only=True):
 
     document_type_code: DocumentTypeCode = "text"
     engine: Annotated[
-        EngineName, Meta(description="Who reads the pages (`auto`: the model if configured, else the type's engine)")
+        EngineName,
+        Meta(description="Who reads the pages (`auto`: the model if configured, else the type's engine)"),
     ] = "auto"
     lang: Lang = "eng"
     pages: PageSelection | None = None

@@ -39,15 +39,16 @@ CURRENCY_MARKS = {
 _MARK = "|".join(re.escape(mark) for mark in sorted(CURRENCY_MARKS, key=len, reverse=True))
 
 # A number with optional sign, currency mark before or after, thousands groups with ",", "." or
-# an apostrophe, and a decimal part of one to two digits. Digits must stand alone: "12/03/2018",
-# "A123", "12:30" and "6%" are not amounts, nor is a run of more than 15 digits (an account
-# number, or a text layer's filler), which would also overflow the cents arithmetic.
+# an apostrophe, and a decimal part of one to two digits (or cents alone: ".02"). Digits must
+# stand alone: "12/03/2018", "A123", "12:30" and "6%" are not amounts, nor is a run of more
+# than 15 digits (an account number, or a text layer's filler), which would also overflow the
+# cents arithmetic.
 _AMOUNT = re.compile(
     rf"""(?<![\w/.,:-])
     (?P<sign>[-(])?\s?
     (?P<pre>{_MARK})?\s?
     (?P<sign2>-)?
-    (?P<number>\d{{1,3}}(?:[,.'’]\d{{3}}){{1,4}}(?:[.,]\d{{1,2}})?|\d{{1,15}}(?:[.,]\d{{1,2}})?)
+    (?P<number>\d{{1,3}}(?:[,.'’]\d{{3}}){{1,4}}(?:[.,]\d{{1,2}})?|\d{{1,15}}(?:[.,]\d{{1,2}})?|\.\d{{2}})
     (?![\w/:%]|[.,]\d|\s?%)
     \)?\s?(?P<post>{_MARK})?""",
     re.VERBOSE | re.IGNORECASE,

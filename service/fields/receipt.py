@@ -22,11 +22,16 @@ COMPANY_FORM = re.compile(
     r"CORPORATION|GMBH|PLC|PTE\.?\s*LTD\.?|PTY\.?\s*LTD\.?|S\.?A\.?R\.?L\.?|B\.?V\.?|AG|S\.?P\.?A\.?|"
     r"ENTERPRISES?|TRADING|CO\.|COMPANY)(?![A-Z])(?!\.?\s*(?:NO\b|REG|#))"
 )
-#: The OCR's usual misreadings of "Sdn Bhd" (a Malaysian private company): O for D, N for H.
+#: The OCR's usual misreadings of "Sdn Bhd" and "S/B" (a Malaysian private company): O, I or
+#: nothing for D, D for B, N for H, 5 for S, the form glued to the name or hyphenated to it.
 _MISREAD_FORMS = (
-    (re.compile(r"\b(S)[O0](N\.?\s*B[HN]D)", re.IGNORECASE), r"\1D\2"),
-    (re.compile(r"(SDN\.?\s*B)N(D)"), r"\1H\2"),
+    (re.compile(r"\bS[O0I1]?N(\.?\s*)[BD][HN]D\b", re.IGNORECASE), r"SDN\1BHD"),
+    (re.compile(r"(?<=[A-Za-z])-?(SDN\.?\s*BHD)\b", re.IGNORECASE), r" \1"),
+    (re.compile(r"\b5/B\b"), "S/B"),
+    (re.compile(r"\b(MRS?|MS|DR)\.(?=[A-Z])", re.IGNORECASE), r"\1. "),  # "MR.D.I.Y." is "MR. D.I.Y."
 )
+#: "Owned by ..." before the company that owns a shop's brand.
+_OWNED_BY = re.compile(r"^OWN(?:ED)?\s*BY\s*:?\s*", re.IGNORECASE)
 #: Headings that are not anyone's name.
 _HEADING = re.compile(
     r"^(?:TAX\s*INVOICE|INVOICE|RECEIPT|OFFICIAL\s*RECEIPT|CASH\s*(?:BILL|SALES?|RECEIPT)|SIMPLIFIED|"
@@ -37,6 +42,20 @@ _AFTER_ADDRESS = re.compile(
     r"\bTEL\b|TEL\s*[:.]|PHONE|\bFAX\b|\bH/?P\b|\bMOBILE|E-?MAIL|WWW\.|HTTP|\bGST\b|\bSST\b|\bVAT\b|\bTAX\b|"
     r"\bREG\b|\bCO\.?\s*(?:REG|NO)|INVOICE|RECEIPT|\bDATE\b|CASHIER|\bBILL\b|\bTABLE\b|DOC(?:UMENT)?\s*NO|"
     r"\bTIME\b|\bID\s*:|\bNO\s*:"
+)
+#: Words of street addresses (English and Malay, as the receipts print them, abbreviations too).
+_ADDRESS_WORD = re.compile(
+    r"\bNO\W{0,3}[A-Z]?\d|\b(?:LOT|JALAN|JLN|JL|LORONG|LRG|TAMAN|TMN|LEVEL|UNIT|BLOCK|BLK|FLR|FLOOR|ROAD|RD|STREET|"
+    r"AVENUE|AVE|LANE|BANDAR|BDR|KAWASAN|SEKSYEN|SEK|PERSIARAN|KAMPUNG|KG|MALL|PLAZA|SUITE|"
+    r"KUALA LUMPUR|SELANGOR|JOHOR|PENANG|PULAU PINANG|PERAK|KEDAH|MELAKA|SABAH|SARAWAK|MALAYSIA)\b"
+)
+_POSTCODE = re.compile(r"(?<![\w.,-])\d{5}(?!\d|[.,-]\d)")
+#: Contact details, which end an address even on a line that names a street.
+_CONTACT = re.compile(r"\bTEL\b|TEL\s*[:.]|PHONE|\bFAX\b|E-?MAIL|WWW\.|HTTP|\bGST\b|\bSST\b", re.IGNORECASE)
+#: A company's registration or tax number, printed between its name and its address.
+_REGISTRATION_LINE = re.compile(
+    r"\bCO(?:M?[MN]?PANY)?\.?\s*(?:REG|NO)|\bROC\b|\bBR\s*NO|\b(?:GST|SST|VAT|TAX)\s*(?:REG|ID|NO|REF)|"
+    r"\bREG(?:ISTRATION)?\b|^\W*(?:NO\W*)?[A-Z]{0,3}\d{4,}\s*-?\s*[A-Z]?\W*$"
 )
 _REGISTRATION = re.compile(r"\(?\b\d{3,}[-\s]?[A-Z]\b\)?|\(?\bCO\.?\s*(?:REG\.?)?\s*NO\.?.*")
 _PHONE = re.compile(r"(?:TEL|PHONE|H/?P|MOBILE)\s*(?:NO)?\s*[:.]?\s*(\+?[\d][\d\s()-]{6,}\d)")
@@ -80,48 +99,98 @@ def find_merchant(lines: list[Line]) -> tuple[int | None, Found]:
             continue
         # The last form ends the name: "AEON CO. (M) BHD" runs to BHD.
         name = _clean_name(text[: forms[-1].end()])
-        if (
-            len(re.sub(r"[^A-Za-z]", "", text[: forms[0].start()])) < 2
-            and index > 0
-            and _wordy(lines[index - 1])
-        ):
-            # "SDN BHD" alone on its line: the name is on the line above.
+        continued = len(re.sub(r"[^A-Za-z]", "", text[: forms[0].start()])) < 2 or text.startswith("(")
+        if continued and index > 0 and _wordy(lines[index - 1]):
+            # "SDN BHD" or "(BRANCH) SDN BHD" on its own line: the name starts on the line above.
             name = f"{_clean_name(lines[index - 1].text)} {name}"
         return index, Found(name, round(0.85 * line.confidence, 3))
     for index, line in head:
         if not _HEADING.match(line.text.upper()) and not _AFTER_ADDRESS.search(line.text.upper()):
-            return index, Found(_clean_name(line.text), round(0.6 * line.confidence, 3))
+            name = _clean_name(line.text)
+            if line.text.rstrip().endswith(("&", "-")) and index + 1 < len(lines):
+                index += 1  # "HOME MASTER HARDWARE &" over "ELECTRICAL"
+                name = f"{name} {_clean_name(lines[index].text)}"
+            return index, Found(name, round(0.6 * line.confidence, 3))
     return None, NOT_FOUND
 
 
 def find_address(lines: list[Line], name_at: int | None) -> Found:
-    """The lines below the merchant's name, joined, down to the first line that is not address."""
+    """The lines of the merchant's address, joined.
+
+    The address follows the name, or stands above it when the name found is the owning
+    company's, printed further down. It reads as an address: a street word or a postcode
+    (``_address_like``). Registration and tax numbers between the name and the address are
+    passed over, and so are lines of words with no number before the first line that reads
+    as an address (a branch or a mall's name). It ends at contact details, the sale, or,
+    once the postcode is read, the first line that is not address.
+    """
     if name_at is None:
         return NOT_FOUND
-    taken: list[Line] = []
-    for line in lines[name_at + 1 : name_at + 1 + _MAX_ADDRESS_LINES + _MAX_SKIPPED]:
+    start = _address_above(lines, name_at)
+    parts: list[tuple[str, float]] = []
+    addressed = posted = False  # an address line, a postcode line taken
+    for line in lines[start : start + _MAX_ADDRESS_LINES + _MAX_SKIPPED]:
         upper = line.text.upper()
-        if _AFTER_ADDRESS.search(upper) or has_decimals(upper):  # contact details, or the sale begins
+        contact = _CONTACT.search(line.text)
+        if contact and contact.start() > 0 and _address_like(line.text[: contact.start()].upper()):
+            # "81750 Johor Bahru, Johor. Tel No.: 07-387 3322": the address, then the phone
+            parts.append((line.text[: contact.start()].strip(" ,;.|"), line.confidence))
             break
-        if find_dates(upper) or not _wordy(line):
-            if taken:
+        if _REGISTRATION_LINE.search(upper):
+            if addressed:
                 break
-            continue  # a registration number, a smudge or a date between the name and the address
-        taken.append(line)
-        if len(taken) == _MAX_ADDRESS_LINES:
+            continue  # "(Co. No. 113825-W)", "GST Reg No: ..." between the name and the address
+        address_like = _address_like(upper)
+        if posted and not address_like:
             break
-    if not taken:
+        if address_like and not contact:
+            addressed, posted = True, posted or bool(_POSTCODE.search(upper))
+        elif _HEADING.match(upper.strip(" -*")) and not addressed:
+            continue  # "TAX INVOICE" above the address
+        elif _AFTER_ADDRESS.search(upper) or has_decimals(upper):  # contact details, or the sale begins
+            break
+        elif find_dates(upper) or not _wordy(line):
+            if addressed:
+                break
+            continue  # a smudge or a date between the name and the address
+        parts.append((line.text, line.confidence))
+        if len(parts) == _MAX_ADDRESS_LINES:
+            break
+    while len(parts) > 1 and not _address_like(parts[0][0].upper()) and _not_street(parts[0][0]):
+        parts.pop(0)  # a branch or a mall's name above the street
+    if not parts:
         return NOT_FOUND
-    text = " ".join(line.text for line in taken)
+    text = " ".join(part for part, _ in parts)
     # A postcode is the strongest sign the lines are an address.
-    strength = 0.8 if re.search(r"\b\d{4,6}\b", text) else 0.5
-    confidence = sum(line.confidence for line in taken) / len(taken)
+    strength = 0.8 if _POSTCODE.search(text) else 0.5
+    confidence = sum(confidence for _, confidence in parts) / len(parts)
     return Found(text, round(strength * confidence, 3))
+
+
+def _not_street(text: str) -> bool:
+    """A line of words with no number, or one in parentheses: "(TONYMOLY SHOP (95874))"."""
+    stripped = text.strip()
+    return not re.search(r"\d", text) or (stripped.startswith("(") and stripped.endswith(")"))
+
+
+def _address_above(lines: list[Line], name_at: int) -> int:
+    """Where to look for the address: below the name, or from the first address line above it
+    when the lines above hold a postcode (the name found is the owner's, lower down)."""
+    above = [index for index in range(name_at) if _address_like(lines[index].text.upper())]
+    if above and any(_POSTCODE.search(lines[index].text) for index in range(above[0], name_at)):
+        return above[0]
+    return name_at + 1
+
+
+def _address_like(upper: str) -> bool:
+    """Whether a line reads as part of an address: a street word, or a postcode on a line
+    with no amount on it."""
+    return bool(_ADDRESS_WORD.search(upper)) or (bool(_POSTCODE.search(upper)) and not has_decimals(upper))
 
 
 def _clean_name(text: str) -> str:
     """A company name without the registration number printed beside it, or table rules around it."""
-    text = _REGISTRATION.sub("", text).strip(" ,:;-_|!'\"‘’“”{}[]>").lstrip(".")
+    text = _OWNED_BY.sub("", _REGISTRATION.sub("", text).strip(" ,:;-_|!'\"‘’“”{}[]>").lstrip("."))
     return re.sub(r"\s+", " ", text)
 
 

@@ -22,7 +22,7 @@ _STRONG_TOTAL = re.compile(
     r"NET+\s*AMOUNT|TOTAL\s*AMOUNT|ROUNDED\s*TOTAL|TOTAL\s*\(?(?:RM|MYR|USD|EUR|GBP|\$|€|£)|"
     r"TOTAL\s*INCL|TOTAL\s*SALES|TOTAL\s*TO\s*PAY|AMOUNT\s*TO\s*PAY|INVOICE\s*TOTAL"
 )
-_TOTAL = re.compile(r"\bT[O0]TAL\b|\bT[O0]TAL(?=[:.\dR])|^TOTAL|\bJUMLAH\b")
+_TOTAL = re.compile(r"\bT[O0]TAL\b|\bT[O0]TAL(?=[:.\dR])|^TOTAL|\bJUMLAH\b|^(?:AMOUNT\s*)?DUE\b")
 _NOT_TOTAL = re.compile(
     r"SUB\s*-?\s*T[O0]TAL|T[O0]TAL\s*(?:QTY|QUANTITY|ITEMS?|PCS|UNITS?|POINTS?|SAVINGS?|DISCOUNTS?|"
     r"NO\b|NUMBER|WEIGHT|TAX|GST|VAT|SST|EXCL)|EXCL|BEFORE\s*(?:GST|TAX|VAT)|"
@@ -32,18 +32,18 @@ _SUBTOTAL = re.compile(r"SUB\s*-?\s*T[O0]TAL|TOTAL\s*(?:EXCL|BEFORE)|NET\s*OF\s*
 _TAX = re.compile(
     r"\b(?:TOTAL\s*)?(?:GST|VAT|SST|TAX|SALES\s*TAX)\b(?!\s*(?:REG|NO|ID|INVOICE|CODE|SUMMARY))"
 )
-_NOT_TAX = re.compile(r"INCL|EXCL|REG|INVOICE|SUMMARY|\bID\b|NUMBER|\bNO\b|CODE|RATE\s*$")
+_NOT_TAX = re.compile(r"INCL|EXCL|REG|INVOICE|SUMMARY|\bID\b|NUMBER|\bNO\b|CODE|RATE\s*$|SUB\s*-?\s*T[O0]TAL")
 _CASH = re.compile(r"\bCASH\b|TENDERED|\bPAID\b|PAYMENT")
 _CHANGE = re.compile(r"CHANGE|\bBAKI\b")
 _ROUNDING = re.compile(r"ROUNDING|ROUND\s*ADJ|\bADJ")
 _ROUNDED_TOTAL = re.compile(
-    r"ROUNDED\s*TOTAL|T[O0P]TAL\s*ROUNDED|ROUND(?:ED|ING)?\W*\w?\W*T[O0]TAL|NETT\s*TOTAL"
+    r"ROUNDED\s*TOTAL|T[O0P]TAL\s*(?:AFTER\s*)?ROUND|ROUND(?:ED|ING)?\W*\w?\W*T[O0]TAL|NETT\s*TOTAL"
 )
 _NOT_ROUNDED = re.compile(r"SUB\s*-?\s*T[O0]TAL|CHANGE|\bCASH\b|TENDERED")
 
 #: How much a label is worth as evidence that its amount is the total, and what weakens it.
 _ROUNDED, _STRONG, _PLAIN, _CONFIRMED = 0.85, 0.75, 0.6, 0.25
-_BELOW_PAYMENT, _NO_CENTS = 0.2, 0.3
+_BELOW_PAYMENT, _NO_CENTS, _IS_TAX = 0.2, 0.3, 0.3
 #: A cash-rounding adjustment is a few cents; anything larger is a misread.
 _MAX_ROUNDING = Decimal("0.10")
 
@@ -62,7 +62,7 @@ def labelled_amounts(
         if match is None or (exclude is not None and exclude.search(upper)):
             continue
         after = upper[match.end() :]
-        amounts = [value for value, _ in find_amounts(after)]
+        amounts = [value for value, _ in find_amounts(_respaced(after))]
         if amounts:
             yield index, amounts[-1], line.confidence
             continue
@@ -71,6 +71,17 @@ def labelled_amounts(
             if amounts and not re.search(r"[A-Z]{3,}", below.text.upper()):
                 yield index, amounts[0], below.confidence
                 break
+
+
+def _respaced(text: str) -> str:
+    """``text``, or, when it has no amount with cents, the amount the OCR split with spaces:
+    "4 8 . 0 0" is 48.00 and "10 00" at the end of a label's line is 10.00."""
+    if has_decimals(text):
+        return text
+    joined = re.sub(r"(?<=\d) ?\. ?(?=\d)|(?<=\d) (?=\d)", lambda gap: gap[0].strip(), text)
+    if has_decimals(joined):
+        return joined
+    return re.sub(r"(?<![\d.,])(\d{1,6}) (\d{2})\s*$", r"\1.\2", text)
 
 
 def _one(lines: list[Line], label: re.Pattern[str], exclude: re.Pattern[str] | None = None) -> Found:
@@ -118,6 +129,9 @@ def find_total(lines: list[Line], subtotal: Found, tax: Found) -> Found:
             return Found(_money(value), 0.4)
         return NOT_FOUND
 
+    # The tax amount is never the total ("Total GST 0.66" under "TOTAL 11.60").
+    tax_only = _cents(tax.value) if tax.value is not None and tax.value != subtotal.value else None
+
     def score(index: int) -> float:
         value, _ = candidates[index]
         upper = lines[index].text.upper()
@@ -125,6 +139,7 @@ def find_total(lines: list[Line], subtotal: Found, tax: Found) -> Found:
             _ROUNDED if _ROUNDED_TOTAL.search(upper) else _STRONG if _STRONG_TOTAL.search(upper) else _PLAIN
         )
         strength += _CONFIRMED if value in confirmations else 0
+        strength -= _IS_TAX if value == tax_only else 0
         strength -= _BELOW_PAYMENT if index > first_payment else 0
         strength -= _NO_CENTS if not has_decimals(str(value)) or value <= 0 else 0
         return strength
@@ -132,7 +147,11 @@ def find_total(lines: list[Line], subtotal: Found, tax: Found) -> Found:
     strength, best = max((score(index), index) for index in candidates)
     value, confidence = candidates[best]
     if rounding is not None and rounding[0] > best and value > _MAX_ROUNDING:
-        value += rounding[1]  # "Total 22.91, Rounding -0.01", and no rounded total printed
+        # "Total 22.91, Rounding -0.01, Rounding 22.90": the amount paid is the rounded one,
+        # when the receipt prints it; a total is never an amount computed by Lector.
+        rounded = value + rounding[1]
+        if any(rounded in (amount for amount, _ in find_amounts(line.text)) for line in lines[best + 1 :]):
+            value = rounded
     return Found(_money(value), round(max(min(strength, 1.0), 0.1) * confidence, 3))
 
 
@@ -162,12 +181,13 @@ def _confirmations(
         confirmed[_cents(subtotal.value + tax.value)] += 1
     cash = [value for _, value, _ in labelled_amounts(lines, _CASH, _CHANGE)]
     change = [value for _, value, _ in labelled_amounts(lines, _CHANGE)]
+    # What was paid is firmer evidence than the sum: a tax line may be included in the subtotal.
     for paid in cash:
         for back in change:
             if paid > back >= 0:
-                confirmed[paid - back] += 1
+                confirmed[paid - back] += 2
         if not change:  # exact cash or a card: the payment is the total
-            confirmed[paid] += 1
+            confirmed[paid] += 2
     if rounding is not None:
         for value in list(confirmed):
             confirmed[value + rounding] += 1

@@ -169,9 +169,14 @@ def test_a_receipt_total_is_the_labelled_total_not_subtotal_cash_or_change():
     assert confidence["total"] > 0.8
 
 
-def test_a_cash_rounding_adjustment_is_applied_to_the_total():
-    fields, _ = receipt([*SHOP, ("TOTAL INCL GST", "22.91"), ("ROUNDING ADJ", "-0.01"), ("CASH", "50.00")])
+def test_a_cash_rounding_adjustment_is_applied_to_the_total_when_the_receipt_prints_it():
+    fields, _ = receipt([*SHOP, ("TOTAL INCL GST", "22.91"), ("ROUNDING ADJ", "-0.01"), ("CASH", "22.90")])
     assert fields["total"] == 22.90
+    fields, _ = receipt([*SHOP, ("TOTAL", "22.91"), ("ROUNDING ADJ", "-.01"), ("ROUNDING", "22.90")])
+    assert fields["total"] == 22.90
+    # The rounded amount printed nowhere: the total is the printed one (as SROIE's receipts have it).
+    fields, _ = receipt([*SHOP, ("TOTAL INCL GST", "22.91"), ("ROUNDING ADJ", "-0.01"), ("CASH", "50.00")])
+    assert fields["total"] == 22.91
     fields, _ = receipt([*SHOP, ("TOTAL", "22.91"), ("ROUNDING ADJ", "-0.01"), ("ROUNDED TOTAL", "22.90")])
     assert fields["total"] == 22.90
 
@@ -257,3 +262,80 @@ def test_a_type_without_rules_answers_nulls():
         {"passport_number": None},
         {"passport_number": 0.0},
     )
+
+
+@pytest.mark.parametrize(
+    ("head", "name", "address"),
+    [
+        # A registration line and a heading between the name and the address are passed over.
+        (
+            [
+                "MR. D.I.Y. SDN BHD",
+                "(CO.REG :704427-T)",
+                "TAX INVOICE",
+                "LOT 18, JALAN KPB 6,",
+                "43300 SERI KEMBANGAN",
+            ],
+            "MR. D.I.Y. SDN BHD",
+            "LOT 18, JALAN KPB 6, 43300 SERI KEMBANGAN",
+        ),
+        # A branch's name above the street is not address; the phone after the postcode ends it.
+        (
+            ["IKEA SDN BHD", "IKEA Cheras", "No 2A Jalan Cochrane", "55100 Kuala Lumpur Tel: 03-1234 5678"],
+            "IKEA SDN BHD",
+            "No 2A Jalan Cochrane 55100 Kuala Lumpur",
+        ),
+        # The shop's own name heads the receipt; the owning company is printed below its address.
+        (
+            [
+                "SANYU STATIONERY SHOP",
+                "NO. 31G, JALAN SETIA INDAH",
+                "40170 SETIA ALAM",
+                "Mobile: 012-918 7937",
+                "SANYU SUPPLY SDN BHD",
+            ],
+            "SANYU SUPPLY SDN BHD",
+            "NO. 31G, JALAN SETIA INDAH 40170 SETIA ALAM",
+        ),
+        # Misread company forms.
+        (["EDEN IMPRESSIONSDN BHD", "Lot 20, Level UG1"], "EDEN IMPRESSION SDN BHD", "Lot 20, Level UG1"),
+        (
+            ["99 SPEED MART 5/B (519537-X)", "LOT 2811, JALAN ANGSA"],
+            "99 SPEED MART S/B",
+            "LOT 2811, JALAN ANGSA",
+        ),
+        (
+            ["HOME MASTER HARDWARE &", "ELECTRICAL", "NO.113G, JALAN SETIA"],
+            "HOME MASTER HARDWARE & ELECTRICAL",
+            "NO.113G, JALAN SETIA",
+        ),
+    ],
+)
+def test_merchant_and_address_from_the_head_of_a_receipt(head, name, address):
+    fields, _ = receipt([*head, "DATE: 05/01/2018", ("TOTAL", "9.00")])
+    assert (fields["merchant_name"], fields["merchant_address"]) == (name, address)
+
+
+@pytest.mark.parametrize(
+    ("rows", "total"),
+    [
+        ([("GRAND TOTAL", "10 00"), ("CASH", "20.00"), ("CHANGE DUE", "10.00")], 10.00),  # the point lost
+        ([("TOTAL", "4 8 . 0 0"), ("CASH", "48.00")], 48.00),  # spaced out
+        ([("Due", "25.15"), ("Change", "0.00"), ("(Total Included GST 6% :", "1.42)")], 25.15),
+        (
+            [("TOTAL", "11.60"), ("Total GST", "0.66"), "Tax Code % Amount GST", ("Total :", "10.94 0.66")],
+            11.60,
+        ),
+        (
+            [
+                ("Total Sales Incl. GST", "48.93"),
+                ("Rounding Adjustment", "0.02"),
+                ("Total After Rounding", "48.95"),
+            ],
+            48.95,
+        ),
+    ],
+)
+def test_totals_the_ocr_split_or_labelled_otherwise(rows, total):
+    fields, _ = receipt([*SHOP, *rows])
+    assert fields["total"] == total

@@ -34,6 +34,12 @@ CURRENCY_MARKS = {
     "INR": "INR",
     "RP": "IDR",
     "IDR": "IDR",
+    "RS": "INR",
+    "RS.": "INR",
+    "ZŁ": "PLN",
+    "PLN": "PLN",
+    "R$": "BRL",
+    "BRL": "BRL",
 }
 
 _MARK = "|".join(re.escape(mark) for mark in sorted(CURRENCY_MARKS, key=len, reverse=True))

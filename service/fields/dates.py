@@ -14,22 +14,113 @@ from typing import Literal, NamedTuple
 
 Order = Literal["dmy", "mdy"]
 
+#: Month names as documents print them: English and Malay (receipts), French, German, Dutch,
+#: Spanish, Italian, Portuguese and Polish (invoices; Polish in the genitive a date uses, and the
+#: nominative), upper-cased, with the abbreviations that cannot be mistaken for a word.
 MONTHS = {
     name: number
     for number, names in enumerate(
         [
-            ("JAN", "JANUARY", "JANUARI"),
-            ("FEB", "FEBRUARY", "FEBRUARI"),
-            ("MAR", "MARCH", "MAC"),
-            ("APR", "APRIL"),
-            ("MAY", "MEI"),
-            ("JUN", "JUNE"),
-            ("JUL", "JULY", "JULAI"),
-            ("AUG", "AUGUST", "OGOS"),
-            ("SEP", "SEPT", "SEPTEMBER"),
-            ("OCT", "OCTOBER", "OKT", "OKTOBER"),
-            ("NOV", "NOVEMBER"),
-            ("DEC", "DECEMBER", "DIS", "DISEMBER"),
+            (
+                "JAN",
+                "JANUARY",
+                "JANUARI",
+                "JANVIER",
+                "JANV",
+                "JANUAR",
+                "ENERO",
+                "ENE",
+                "GENNAIO",
+                "JANEIRO",
+                "STYCZNIA",
+                "STYCZEŃ",
+            ),
+            (
+                "FEB",
+                "FEBRUARY",
+                "FEBRUARI",
+                "FÉVRIER",
+                "FEVRIER",
+                "FÉVR",
+                "FEBRUAR",
+                "FEBRERO",
+                "FEBBRAIO",
+                "FEVEREIRO",
+                "LUTEGO",
+                "LUTY",
+            ),
+            (
+                "MAR",
+                "MARCH",
+                "MAC",
+                "MARS",
+                "MÄRZ",
+                "MAERZ",
+                "MAART",
+                "MARZO",
+                "MARÇO",
+                "MARCO",
+                "MARCA",
+                "MARZEC",
+            ),
+            ("APR", "APRIL", "AVRIL", "AVR", "ABRIL", "ABR", "APRILE", "KWIETNIA", "KWIECIEŃ"),
+            ("MAY", "MEI", "MAI", "MAYO", "MAGGIO", "MAIO", "MAJA", "MAJ"),
+            ("JUN", "JUNE", "JUIN", "JUNI", "JUNIO", "GIUGNO", "JUNHO", "CZERWCA", "CZERWIEC"),
+            (
+                "JUL",
+                "JULY",
+                "JULAI",
+                "JUILLET",
+                "JUIL",
+                "JULI",
+                "JULIO",
+                "LUGLIO",
+                "JULHO",
+                "LIPCA",
+                "LIPIEC",
+            ),
+            ("AUG", "AUGUST", "OGOS", "AOÛT", "AOUT", "AUGUSTUS", "AGOSTO", "AGO", "SIERPNIA", "SIERPIEŃ"),
+            (
+                "SEP",
+                "SEPT",
+                "SEPTEMBER",
+                "SEPTEMBRE",
+                "SEPTIEMBRE",
+                "SETTEMBRE",
+                "SETEMBRO",
+                "WRZEŚNIA",
+                "WRZESIEŃ",
+            ),
+            (
+                "OCT",
+                "OCTOBER",
+                "OKT",
+                "OKTOBER",
+                "OCTOBRE",
+                "OCTUBRE",
+                "OTTOBRE",
+                "OUTUBRO",
+                "PAŹDZIERNIKA",
+                "PAŹDZIERNIK",
+            ),
+            ("NOV", "NOVEMBER", "NOVEMBRE", "NOVIEMBRE", "NOVEMBRO", "LISTOPADA", "LISTOPAD"),
+            (
+                "DEC",
+                "DECEMBER",
+                "DIS",
+                "DISEMBER",
+                "DÉCEMBRE",
+                "DECEMBRE",
+                "DÉC",
+                "DEZEMBER",
+                "DEZ",
+                "DICIEMBRE",
+                "DIC",
+                "DICEMBRE",
+                "DEZEMBRO",
+                "GRUDNIA",
+                "GRUDZIEŃ",
+            ),
         ],
         start=1,
     )
@@ -44,8 +135,10 @@ FIRST_YEAR = 1990
 _NUMERIC = re.compile(r"(?<![\d.,])(\d{1,4})\s?([/.-])\s?(\d{1,2})\s?\2\s?(\d{2,4})(?!\d|[/.-]\d)")
 _YEAR_FIRST = re.compile(r"\d{4}")
 _COMPACT = re.compile(r"(?<!\d)(\d{8})(?!\d)")
+#: What stands between a date's parts: spaces and punctuation, or Spanish and Portuguese "de".
+_SEP = r"(?:[\s.,/-]|\bDE\b)*"
 _DAY_MONTH_YEAR = re.compile(
-    rf"(?<!\d)(\d{{1,2}})(?:ST|ND|RD|TH)?[\s.,/-]*({_MONTH})\.?[\s.,/-]*(\d{{4}}|\d{{2}})(?!\d)"
+    rf"(?<!\d)(\d{{1,2}})(?:ST|ND|RD|TH|ER)?{_SEP}({_MONTH})(?![A-ZÀ-Ż])\.?{_SEP}(\d{{4}}|\d{{2}})(?!\d)"
 )
 _MONTH_DAY_YEAR = re.compile(
     rf"(?<![A-Z])({_MONTH})\.?[\s.,/-]*(\d{{1,2}})(?:ST|ND|RD|TH)?[\s.,/-]+(\d{{4}}|\d{{2}})(?!\d)"

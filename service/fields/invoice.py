@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import re
 
+from service.fields import labels
 from service.fields.found import NOT_FOUND, Found
-from service.fields.layout import Line
+from service.fields.layout import Line, cell_below
 from service.fields.receipt import find_address, find_merchant
 from service.fields.totals import find_currency, find_subtotal, find_tax, find_total
 from service.fields.when import document_order, find_date
 
-_NUMBER_LABEL = re.compile(
-    r"INVOICE\s*(?:NO\.?|NUMBER|NUM|#|ID)|INV\.?\s*(?:NO\.?|#)|BILL\s*(?:NO\.?|NUMBER|#)|"
-    r"(?:^|\s)(?:NO\.?|NUMBER|#)\s*[:.]"
-)
 _NUMBER = re.compile(r"[#:.\s]*([A-Z0-9][A-Z0-9/_.-]*\d[A-Z0-9/_.-]*)")
-_ISSUE_LABEL = re.compile(r"INVOICE\s*DATE|DATE\s*OF\s*(?:ISSUE|INVOICE)|ISSUE\s*DATE|ISSUED|\bDATED?\b")
-_DUE_LABEL = re.compile(r"\bDUE\b|PAYABLE\s*(?:BY|BEFORE|UNTIL)|PAY\s*BY")
 _ORDER_LABEL = re.compile(r"P\.?\s*O\.?\s*(?:NO|NUMBER|#)|PURCHASE\s*ORDER|ORDER\s*(?:NO|NUMBER|#)")
 _TAX_ID_LABEL = re.compile(r"(?:VAT|GST|SST|TAX)\s*(?:REG\.?\s*)?(?:NO|NUMBER|ID|#)|\bTIN\b|\bEIN\b|\bABN\b")
 _TERMS = re.compile(r"\b(NET\s*\d+|DUE\s+ON\s+RECEIPT|\d+\s*DAYS)\b")
@@ -36,9 +31,9 @@ def invoice_fields(lines: list[Line]) -> dict[str, Found]:
     subtotal, tax = find_subtotal(lines), find_tax(lines)
     total = find_total(lines, subtotal, tax)
     return {
-        "invoice_number": _labelled_code(lines, _NUMBER_LABEL),
-        "invoice_date": find_date(lines, order, _ISSUE_LABEL, _DUE_LABEL),
-        "due_date": find_date(lines, order, _DUE_LABEL),
+        "invoice_number": _labelled_code(lines, labels.INVOICE_NUMBER),
+        "invoice_date": find_date(lines, order, labels.ISSUE_DATE, labels.DUE_DATE),
+        "due_date": find_date(lines, order, labels.DUE_DATE),
         "purchase_order": _labelled_code(lines, _ORDER_LABEL),
         "vendor_name": vendor,
         "vendor_address": find_address(lines, vendor_at),
@@ -54,7 +49,8 @@ def invoice_fields(lines: list[Line]) -> dict[str, Found]:
 
 
 def _labelled_code(lines: list[Line], label: re.Pattern[str]) -> Found:
-    """The identifier after a label on its line, or alone on the line below it."""
+    """The identifier after a label on its line, in the table cell below it, or alone on the
+    line below it."""
     for index, line in enumerate(lines):
         upper = line.text.upper()
         match = label.search(upper)
@@ -65,12 +61,14 @@ def _labelled_code(lines: list[Line], label: re.Pattern[str]) -> Found:
             return Found(
                 line.text[match.end() :][value.start(1) : value.end(1)], round(0.85 * line.confidence, 3)
             )
-        if index + 1 < len(lines):
-            below = lines[index + 1]
+        cell = cell_below(lines, index, match.start(), match.end())
+        for below, strength in ((cell, 0.8), (lines[index + 1] if index + 1 < len(lines) else None, 0.7)):
+            if below is None:
+                continue
             value = _NUMBER.fullmatch(below.text.upper().strip())
             if value:
                 return Found(
-                    below.text.strip()[value.start(1) : value.end(1)], round(0.7 * below.confidence, 3)
+                    below.text.strip()[value.start(1) : value.end(1)], round(strength * below.confidence, 3)
                 )
     return NOT_FOUND
 

@@ -64,3 +64,59 @@ def _page_lines(page: PageResult) -> list[Line]:
             if word.box[3] - word.box[1] >= size / 2:
                 anchors[best] = word
     return sorted(lines, key=lambda line: min((word.box[1] + word.box[3]) / 2 for word in line.words))
+
+
+def word_at(line: Line, position: int) -> int:
+    """The index of the word of ``line`` that character ``position`` of its text falls in (or
+    the word just after, for a space)."""
+    offset = 0
+    for number, word in enumerate(line.words):
+        offset += len(word.text) + 1
+        if position < offset:
+            return number
+    return len(line.words) - 1
+
+
+def one_phrase(line: Line, left_end: int, right_start: int) -> bool:
+    """Whether the text ending at ``left_end`` and the text starting at ``right_start`` are one
+    phrase: at most one short word between them and no wide gap (a table's column edge)."""
+    first, last = word_at(line, max(left_end - 1, 0)), word_at(line, right_start)
+    if last - first > 2:
+        return False
+    height = median(word.box[3] - word.box[1] for word in line.words)
+    return all(
+        line.words[number + 1].box[0] - line.words[number].box[2] < 1.5 * height
+        for number in range(first, last)
+    )
+
+
+def cell_below(lines: list[Line], index: int, start: int, end: int) -> Line | None:
+    """The words under the header cell that characters ``start:end`` of ``lines[index]`` fall
+    in, on the next line that has any. The cell runs from its first word to the next wide gap
+    (a column's edge); a word is under it when its centre is left of the next cell and it
+    ends right of the cell's start. None when nothing stands below the cell."""
+    line = lines[index]
+    offsets, offset = [], 0
+    for word in line.words:
+        offsets.append(offset)
+        offset += len(word.text) + 1
+    inside = [
+        number for number, at in enumerate(offsets) if start < at + len(line.words[number].text) and at < end
+    ]
+    if not inside:
+        return None
+    height = median(word.box[3] - word.box[1] for word in line.words)
+    last = inside[-1]
+    while last + 1 < len(line.words) and line.words[last + 1].box[0] - line.words[last].box[2] < 1.5 * height:
+        last += 1  # the rest of the header's words: "Date of issue"
+    left = line.words[inside[0]].box[0]
+    right = line.words[last + 1].box[0] if last + 1 < len(line.words) else float("inf")
+    for below in lines[index + 1 : index + 3]:
+        if below.page != line.page:
+            return None
+        words = [
+            word for word in below.words if (word.box[0] + word.box[2]) / 2 < right and word.box[2] > left
+        ]
+        if words:
+            return Line(below.page, words)
+    return None

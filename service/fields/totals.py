@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 
+from service.fields import labels
 from service.fields.amounts import currency_of, find_amounts, has_decimals
 from service.fields.found import NOT_FOUND, Found
 from service.fields.layout import Line
@@ -20,18 +21,16 @@ from service.fields.layout import Line
 _STRONG_TOTAL = re.compile(
     r"GRAND\s*TOTAL|AMOUNT\s*DUE|TOTAL\s*DUE|BALANCE\s*DUE|TOTAL\s*PAYABLE|AMOUNT\s*PAYABLE|NET+\s*TOTAL|"
     r"NET+\s*AMOUNT|TOTAL\s*AMOUNT|ROUNDED\s*TOTAL|TOTAL\s*\(?(?:RM|MYR|USD|EUR|GBP|\$|€|£)|"
-    r"TOTAL\s*INCL|TOTAL\s*SALES|TOTAL\s*TO\s*PAY|AMOUNT\s*TO\s*PAY|INVOICE\s*TOTAL"
+    r"TOTAL\s*INCL|TOTAL\s*SALES|TOTAL\s*TO\s*PAY|AMOUNT\s*TO\s*PAY|INVOICE\s*TOTAL|" + labels.TOTAL.pattern
 )
 _TOTAL = re.compile(r"\bT[O0]TAL\b|\bT[O0]TAL(?=[:.\dR])|^TOTAL|\bJUMLAH\b|^(?:AMOUNT\s*)?DUE\b")
 _NOT_TOTAL = re.compile(
     r"SUB\s*-?\s*T[O0]TAL|T[O0]TAL\s*(?:QTY|QUANTITY|ITEMS?|PCS|UNITS?|POINTS?|SAVINGS?|DISCOUNTS?|"
     r"NO\b|NUMBER|WEIGHT|TAX|GST|VAT|SST|EXCL)|EXCL|BEFORE\s*(?:GST|TAX|VAT)|"
-    r"\bCASH\b|CHANGE|TENDERED|\bPAID\b|\bDUE\s*DATE|ROUNDING|\bQTY\b|SUMMARY|\bSAVED?\b"
+    r"\bCASH\b|CHANGE|TENDERED|\bPAID\b|\bDUE\s*DATE|ROUNDING|\bQTY\b|SUMMARY|\bSAVED?\b|TOTAL\s*HT\b|NETTO"
 )
-_SUBTOTAL = re.compile(r"SUB\s*-?\s*T[O0]TAL|TOTAL\s*(?:EXCL|BEFORE)|NET\s*OF\s*TAX|AMOUNT\s*EXCL")
-_TAX = re.compile(
-    r"\b(?:TOTAL\s*)?(?:GST|VAT|SST|TAX|SALES\s*TAX)\b(?!\s*(?:REG|NO|ID|INVOICE|CODE|SUMMARY))"
-)
+_SUBTOTAL = re.compile(r"SUB\s*-?\s*T[O0]TAL|" + labels.SUBTOTAL.pattern)
+_TAX = re.compile(labels.TAX.pattern + r"(?!\s*(?:REG|NO|ID|INVOICE|CODE|SUMMARY))")
 _NOT_TAX = re.compile(r"INCL|EXCL|REG|INVOICE|SUMMARY|\bID\b|NUMBER|\bNO\b|CODE|RATE\s*$|SUB\s*-?\s*T[O0]TAL")
 _CASH = re.compile(r"\bCASH\b|TENDERED|\bPAID\b|PAYMENT")
 _CHANGE = re.compile(r"CHANGE|\bBAKI\b")

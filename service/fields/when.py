@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from service.fields.dates import DateMatch, Order, date_order, find_dates
 from service.fields.found import NOT_FOUND, Found
-from service.fields.layout import Line
+from service.fields.layout import Line, cell_below, one_phrase
 
 _TIME = re.compile(
     r"(?<![\d:])([01]?\d|2[0-3])\s?[:.]\s?([0-5]\d)(?:\s?[:.]\s?([0-5]\d))?\s*([AP]\.?M\.?)?(?![\d])"
@@ -58,15 +58,45 @@ def find_date(
     """
     for index, line in enumerate(lines):
         upper = line.text.upper()
-        if (exclude is not None and exclude.search(upper)) or (label is not None and not label.search(upper)):
+        labelled = _label_in(line, label, exclude) if label is not None else None
+        if label is not None and labelled is None:
             continue
-        found = find_dates(upper, order.order)
+        if label is None and exclude is not None and exclude.search(upper):
+            continue
+        # After the label first: "Date: 05/03/2024  Due: 04/04/2024" has two.
+        found = find_dates(upper[labelled.end() :], order.order) if labelled else []
+        found = found or find_dates(upper, order.order)
         if found:
             return _dated(found[0], 0.9, line, order)
-        below = find_dates(lines[index + 1].text, order.order) if label and index + 1 < len(lines) else []
-        if below:
-            return _dated(below[0], 0.8, lines[index + 1], order)
+        if labelled is None:
+            continue
+        cell = cell_below(lines, index, labelled.start(), labelled.end())
+        for below in (cell, lines[index + 1] if index + 1 < len(lines) else None):
+            dates = find_dates(below.text, order.order) if below is not None else []
+            if below is not None and dates:
+                return _dated(dates[0], 0.8, below, order)
     return NOT_FOUND
+
+
+def _label_in(line: Line, label: re.Pattern[str], exclude: re.Pattern[str] | None) -> re.Match[str] | None:
+    """The first match of ``label`` in the line's upper-cased text that is not part of an
+    ``exclude`` label: "DATE" in "DUE DATE" or "DATE D'ÉCHÉANCE", "DATA" in "DATA DI SCADENZA"
+    belong to a due date. Labels in two cells of a table header are two labels."""
+    upper = line.text.upper()
+    others = list(exclude.finditer(upper)) if exclude is not None else []
+    for match in label.finditer(upper):
+        if not any(_one_label(line, match, other) for other in others):
+            return match
+    return None
+
+
+def _one_label(line: Line, first: re.Match[str], second: re.Match[str]) -> bool:
+    """Whether two matches are words of one label: they overlap, or stand together as one
+    phrase with no colon between them."""
+    left, right = sorted((first, second), key=lambda match: match.start())
+    if right.start() < left.end():
+        return True
+    return ":" not in line.text[left.end() : right.start()] and one_phrase(line, left.end(), right.start())
 
 
 def _dated(match: DateMatch, strength: float, line: Line, order: DocumentOrder) -> Found:

@@ -339,3 +339,27 @@ def test_merchant_and_address_from_the_head_of_a_receipt(head, name, address):
 def test_totals_the_ocr_split_or_labelled_otherwise(rows, total):
     fields, _ = receipt([*SHOP, *rows])
     assert fields["total"] == total
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("7. Mai 2014", "2014-05-07"),
+        ("19 april 2014", "2014-04-19"),
+        ("02 Juillet 2015", "2015-07-02"),
+        ("5 de marzo de 2024", "2024-03-05"),
+        ("3 października 2019", "2019-10-03"),
+        ("1er janvier 2020", "2020-01-01"),
+        ("06 Marzo 2018", "2018-03-06"),
+    ],
+)
+def test_month_names_in_the_languages_of_invoices(text, value):
+    assert str(parse_date(text)) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "code"),
+    [("€ 2.321,00", "2321.00", "EUR"), ("Rs 1939", "1939", "INR"), ("2.321,00 zł", "2321.00", "PLN")],
+)
+def test_amounts_with_the_currencies_of_invoices(text, value, code):
+    assert find_amounts(text) == [(Decimal(value), code)]

@@ -64,12 +64,25 @@ def document_types() -> dict[str, DocumentType]:
     return types
 
 
+#: The code that asks Lector to identify the type itself (service.identify).
+AUTO = "auto"
+
+
+def check_document_type(code: str, *, auto: bool = True) -> None:
+    """InvalidOption unless ``code`` is a type (or, with ``auto``, the code ``auto``)."""
+    if code == AUTO:
+        if not auto:
+            raise InvalidOption("document_type_code auto is not available here: choose the type.")
+        return
+    get_document_type(code)
+
+
 def get_document_type(code: str) -> DocumentType:
     """The type named ``code``, or InvalidOption listing the valid codes."""
     types = document_types()
     if code not in types:
         raise InvalidOption(
-            f"Unknown document_type_code {code!r}; valid codes: {', '.join(sorted(types))}.",
+            f"Unknown document_type_code {code!r}; valid codes: {', '.join(sorted(types))} (or auto).",
             details={"valid_codes": sorted(types)},
         )
     return types[code]

@@ -14,9 +14,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from service.doctypes import DocumentType, get_document_type
+import msgspec
+
+from service.doctypes import AUTO, DocumentType, document_types, get_document_type
 from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.fields import READINGS, ReadingProfile, find_fields
+from service.identify import identify
 from service.models import Extraction, PageResult, Tokens, Word
 from service.options import Options
 from service.pages import Document, Page, open_document, select_pages
@@ -45,6 +48,8 @@ def extract(
     an InputError for a document or option the client must fix, TooManyPages when the
     selection exceeds the page limit, and EngineError when the engine fails.
     """
+    if options.document_type_code == AUTO:
+        return _identified(data, options, engines, max_pages, on_progress)
     started = time.perf_counter()
     settings = engines.settings
     limit = settings.max_pages if max_pages is None else max_pages
@@ -99,6 +104,47 @@ def extract(
         fields=fields,
         field_confidence=confidence,
         warnings=warnings,
+        document_type=document_type.code,
+    )
+
+
+def _identified(
+    data: bytes,
+    options: Options,
+    engines: Engines,
+    max_pages: int | None,
+    on_progress: ProgressCallback | None,
+) -> Extraction:
+    """``document_type_code=auto``: read the document as text, identify its type from that
+    text, then read it as that type with the type's own engine and rules. A typed document is
+    read twice; the answer counts both readings' time, tokens and calls."""
+
+    def halves(offset: int) -> ProgressCallback | None:
+        if on_progress is None:
+            return None
+        return lambda done, total: on_progress(offset * total + done, 2 * total)
+
+    as_text = extract(data, msgspec.structs.replace(options, document_type_code="text"), engines,
+                      max_pages=max_pages, on_progress=halves(0))  # fmt: skip
+    code, confidence = identify(as_text.text, document_types().values())[0]
+    found = as_text
+    if code != "text":
+        typed = msgspec.structs.replace(options, document_type_code=code)
+        found = extract(data, typed, engines, max_pages=max_pages, on_progress=halves(1))
+    elif on_progress is not None:
+        on_progress(1, 1)
+    readings = (as_text, found) if found is not as_text else (as_text,)
+    return msgspec.structs.replace(
+        found,
+        document_type=code,
+        document_type_confidence=confidence,
+        processing_time=round(sum(reading.processing_time for reading in readings), 3),
+        llm_calls=sum(reading.llm_calls for reading in readings),
+        tokens=Tokens(
+            prompt=sum(reading.tokens.prompt for reading in readings),
+            completion=sum(reading.tokens.completion for reading in readings),
+            total=sum(reading.tokens.total for reading in readings),
+        ),
     )
 
 

@@ -78,6 +78,10 @@ class Extraction(msgspec.Struct):
     fields: dict[str, Any] | None = None
     field_confidence: dict[str, float] | None = None
     warnings: list[str] = []
+    #: The type read: the one asked for, or the one identified for ``auto``, with how sure
+    #: the identification was (None when the type was given).
+    document_type: str = "text"
+    document_type_confidence: float | None = None
 
     @property
     def text(self) -> str:
@@ -145,6 +149,12 @@ class OcrData(msgspec.Struct):
             "given to Tesseract, which takes none)"
         ),
     ] = []
+    document_type: Annotated[
+        str, Meta(description="The document type read: the one asked for, or the one identified for `auto`")
+    ] = "text"
+    document_type_confidence: Annotated[
+        float | None, Meta(description="How sure the identification was, 0 to 1 (null unless `auto`)")
+    ] = None
 
 
 class OcrResponse(msgspec.Struct):
@@ -200,6 +210,8 @@ def ocr_data(extraction: Extraction) -> OcrData:
         fields=extraction.fields,
         field_confidence=extraction.field_confidence,
         warnings=extraction.warnings,
+        document_type=extraction.document_type,
+        document_type_confidence=extraction.document_type_confidence,
         raw_response=RawResponse(
             engine=extraction.engine,
             page_count=extraction.page_count,

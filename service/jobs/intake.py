@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from service.blobs import BlobStore
 from service.convert.target import Target
-from service.doctypes import get_document_type
+from service.doctypes import check_document_type
 from service.downloads import fetch_document
 from service.errors import StoreUnavailable
 from service.jobs import idempotency, passwords
@@ -79,7 +79,7 @@ class Intake:
 
         A URL is downloaded here, before the answer, so a bad URL is the client's 400 now.
         """
-        get_document_type(submission.options.document_type_code)
+        check_document_type(submission.options.document_type_code)
         conversion_id = new_id()
         if idempotency_key:
             claimed = await anyio.to_thread.run_sync(
@@ -101,7 +101,8 @@ class Intake:
     def submit_batch(self, batch: BatchSubmission, owner: str, *, charged_each: int = 0) -> Batch:
         """Queue every item of a batch (each its own conversion, which cost its owner
         ``charged_each`` quota documents), then the batch record."""
-        get_document_type(batch.options.document_type_code)
+        # A batch's CSV has one type's columns.
+        check_document_type(batch.options.document_type_code, auto=False)
         items = []
         for index, item in enumerate(batch.items):
             conversion_id = new_id()

@@ -94,7 +94,8 @@ def run_conversion(conversion_id: str) -> None:
         )
         return
     result = {
-        "document_type_code": record.document_type_code,
+        "document_type_code": extraction.document_type,
+        "document_type_confidence": extraction.document_type_confidence,
         "text": extraction.text,
         "fields": extraction.fields,
         "field_confidence": extraction.field_confidence,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 
-from service.doctypes import get_document_type
+from service.doctypes import check_document_type
 from service.errors import Forbidden
 from service.logging import get_logger
 from service.models import Extraction
@@ -66,7 +66,7 @@ class Tenancy:
         """Check the key's scopes for ``document_type_code`` (and a file conversion's
         ``pair``, such as ``png-jpg``), then take one request and ``cost`` documents from its
         limits (raises Forbidden or LimitExceeded)."""
-        get_document_type(document_type_code)  # an unknown code is a 422 before anything is taken
+        check_document_type(document_type_code)  # an unknown code is a 422 before anything is taken
         if caller.record is not None and not caller.record.allows_type(document_type_code):
             raise Forbidden(f"This API key is not authorized for {document_type_code} documents.")
         if pair is not None and caller.record is not None and not caller.record.allows_pair(pair):

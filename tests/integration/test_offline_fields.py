@@ -80,3 +80,36 @@ def test_async_results_carry_fields_and_confidence(client, workers, docs, name):
 def test_auto_reads_each_type_with_the_engine_of_the_table(code, lang, engine):
     assert Engines(Settings()).resolve("auto", code, lang) == engine
     assert Engines(Settings(llm_model="vision")).resolve("auto", code, lang) == "llm"
+
+
+@pytest.mark.parametrize(
+    ("name", "pages", "code"),
+    [("receipt.png", None, "receipt"), ("invoice.pdf", None, "invoice"), ("scanned.pdf", "2", "text")],
+)
+def test_auto_identifies_the_type_and_reads_its_fields(client, docs, name, pages, code):
+    body = {"image": base64.b64encode(docs[name].read_bytes()).decode(), "document_type_code": "auto"}
+    response = client.post("/api/ocr/extract-text", json=body | ({"pages": pages} if pages else {}))
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["document_type"] == code and 0.5 < data["document_type_confidence"] <= 1
+    if code == "text":
+        assert data["fields"] is None and "Quarterly report" in data["text"]
+    else:
+        check(data["fields"], data["field_confidence"], EXPECTED[name])
+
+
+def test_auto_is_reported_on_the_async_status_and_refused_for_batches(client, workers, docs):
+    with docs["receipt.png"].open("rb") as handle:
+        queued = client.post(
+            "/api/convert-async", files={"file": ("r.png", handle)}, data={"document_type_code": "auto"}
+        )
+    assert queued.status_code == 202, queued.text
+    status = wait_for_end(client, queued.json()["conversion_id"])
+    assert status["status"] == "SUCCESS", status
+    assert status["data"]["document_type_code"] == "receipt" and status["data"]["fields"]["total"] == 20.03
+    batch = client.post(
+        "/api/batches/",
+        json={"document_type_code": "auto", "items": [{"image_url": "http://example.com/a.png"}]},
+    )
+    assert batch.status_code == 422
+    assert "auto is not available here" in batch.text

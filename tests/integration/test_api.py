@@ -303,5 +303,6 @@ def test_without_tesseract_ocr_is_503_and_not_ready(redis_url, tmp_path, docs):
 
 
 def test_an_unknown_document_type_is_named_with_the_valid_ones(client, docs):
+    refusal = "Unknown document_type_code 'passport'; valid codes: invoice, receipt, text (or auto)."
     assert_error(post_json(client, {"image": b64(docs["page.png"]), "document_type_code": "passport"}), 422,
-                 "Unknown document_type_code 'passport'; valid codes: invoice, receipt, text (or auto).")  # fmt: skip
+                 refusal)  # fmt: skip

@@ -2,7 +2,8 @@
 
 The documents are generated (fixtures/generate.py) with known fields; the server has no vision
 model, so ``engine=auto`` is the OCR engine prompts/engines.json names for the type (ppocr for
-receipts, Tesseract for the others) and the fields come from the rules in service/fields.
+receipts and invoices, Tesseract for the others) and the fields come from the rules in
+service/fields.
 """
 
 from __future__ import annotations
@@ -70,12 +71,17 @@ def test_async_results_carry_fields_and_confidence(client, workers, docs, name):
     status = wait_for_end(client, response.json()["conversion_id"])
     assert status["status"] == "SUCCESS", status
     check(status["data"]["fields"], status["data"]["field_confidence"], EXPECTED[name])
-    assert status["data"]["engine"] == ("ppocr" if code == "receipt" else "tesseract")
+    assert status["data"]["engine"] == "ppocr"  # prompts/engines.json (a text layer needs no engine)
 
 
 @pytest.mark.parametrize(
     ("code", "lang", "engine"),
-    [("receipt", "eng", "ppocr"), ("receipt", "deu", "tesseract"), ("invoice", "eng", "tesseract")],
+    [
+        ("receipt", "eng", "ppocr"),
+        ("receipt", "deu", "tesseract"),
+        ("invoice", "eng", "ppocr"),
+        ("text", "eng", "tesseract"),
+    ],
 )
 def test_auto_reads_each_type_with_the_engine_of_the_table(code, lang, engine):
     assert Engines(Settings()).resolve("auto", code, lang) == engine

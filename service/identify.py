@@ -24,8 +24,6 @@ _INVOICE_WORD = re.compile(
     r"(?<!TAX )(?<!SIMPLIFIED TAX )\bINVOICE\b(?!\s*(?:NO|#|NUMBER))|\bFACTURE\b|\bRECHNUNG\b|\bFACTUUR\b|"
     r"\bFACTURA\b|\bFATTURA\b|\bFATURA\b|\bFAKTURA\b"
 )
-#: A due date's label, not the "change due" of a receipt.
-_DUE = re.compile(r"(?<!CHANGE )\bDUE\s*(?:DATE|ON|BY)\b|PAYMENT\s*DUE|" + labels.DUE_DATE.pattern.split("|", 1)[1])
 #: The billed party's label (with its colon: prose speaks of customers too).
 _PARTIES = re.compile(
     r"^\W*(?:BILL|SHIP|INVOICE|SOLD)\s*TO\b|"
@@ -54,7 +52,7 @@ MARKS: dict[str, list[tuple[re.Pattern[str], float]]] = {
     "invoice": [
         (_INVOICE_WORD, 1.0),
         (labels.INVOICE_NUMBER, 0.5),
-        (_DUE, 1.5),
+        (labels.DUE_DATE_ONLY, 1.5),
         (labels.SUBTOTAL, 0.25),
         (re.compile(r"\bIBAN\b|\bBIC\b|\bSWIFT\b|BANK\s*(?:DETAILS|ACCOUNT)"), 1.0),
         (_PARTIES, 1.0),

@@ -54,7 +54,7 @@ DocumentTypeCode = Annotated[
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9_-]+$",
-        description="A code from GET /api/document-types, e.g. `text`, `receipt`, `invoice`",
+        description="A code from GET /api/document-types, e.g. `text`, `receipt`, `invoice`, or `auto`",
         extra={"hint": "use a code from GET /api/document-types, such as text, receipt or invoice"},
     ),
 ]

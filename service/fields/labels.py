@@ -24,10 +24,14 @@ ISSUE_DATE = re.compile(
     r"RECHNUNGSDATUM|\bDATUM\b|FACTUURDATUM|"  # de, nl
     r"\bFECHA\b|\bDATA\b"  # es; it, pt, pl ("Data fattura", "Data de emissão", "Data wystawienia")
 )
-DUE_DATE = re.compile(
-    r"\bDUE\b|PAYABLE\s*(?:BY|BEFORE|UNTIL)|PAY\s*BY|"
+_DUE_ELSEWHERE = (
     r"[ÉE]CH[ÉE]ANCE|F[ÄA]LLIG|ZAHLBAR\s*BIS|VERVAL|BETAALDATUM|VENCIMIENTO|SCADENZA|VENCIMENTO|"
     r"TERMIN\s*P[ŁL]ATNO"
+)
+DUE_DATE = re.compile(r"\bDUE\b|PAYABLE\s*(?:BY|BEFORE|UNTIL)|PAY\s*BY|" + _DUE_ELSEWHERE)
+#: Only a due date's label, not the "change due" of a receipt: what marks an invoice.
+DUE_DATE_ONLY = re.compile(
+    r"(?<!CHANGE )\bDUE\s*(?:DATE|ON|BY)\b|PAYMENT\s*DUE|PAYABLE\s*(?:BY|BEFORE|UNTIL)|" + _DUE_ELSEWHERE
 )
 #: The amount before tax.
 SUBTOTAL = re.compile(

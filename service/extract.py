@@ -94,11 +94,7 @@ def extract(
         page_count=page_count,
         pages=[reading.result for reading in readings],
         processing_time=round(time.perf_counter() - started, 3),
-        tokens=Tokens(
-            prompt=sum(reading.tokens.prompt for reading in readings),
-            completion=sum(reading.tokens.completion for reading in readings),
-            total=sum(reading.tokens.total for reading in readings),
-        ),
+        tokens=_summed([reading.tokens for reading in readings]),
         model=getattr(engine, "model", None),
         llm_calls=sum(reading.calls for reading in readings),
         fields=fields,
@@ -140,11 +136,15 @@ def _identified(
         document_type_confidence=confidence,
         processing_time=round(sum(reading.processing_time for reading in readings), 3),
         llm_calls=sum(reading.llm_calls for reading in readings),
-        tokens=Tokens(
-            prompt=sum(reading.tokens.prompt for reading in readings),
-            completion=sum(reading.tokens.completion for reading in readings),
-            total=sum(reading.tokens.total for reading in readings),
-        ),
+        tokens=_summed([reading.tokens for reading in readings]),
+    )
+
+
+def _summed(counts: list[Tokens]) -> Tokens:
+    return Tokens(
+        prompt=sum(count.prompt for count in counts),
+        completion=sum(count.completion for count in counts),
+        total=sum(count.total for count in counts),
     )
 
 

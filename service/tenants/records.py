@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from service.doctypes import document_types
+from service.doctypes import AUTO, document_types
 from service.errors import InvalidOption
 
 Unlimited = Annotated[int, Meta(ge=-1, le=10**12)]
@@ -117,11 +117,11 @@ _PAIR = re.compile(r"^[a-z0-9]{1,10}-[a-z0-9]{1,10}$")
 def check_scopes(settings: KeySettings) -> None:
     """Refuse a scope naming a document type Lector does not have, or a malformed pair."""
     known = document_types()
-    unknown = [code for code in settings.types if code != ANY and code not in known]
+    unknown = [code for code in settings.types if code not in (ANY, AUTO) and code not in known]
     if unknown:
-        choices = ", ".join(sorted(known)) + "."
+        choices = ", ".join(sorted(known))
         raise InvalidOption(
-            f"Unknown document type {unknown[0][:64]!r} in types; choose from: {choices}, or *."
+            f"Unknown document type {unknown[0][:64]!r} in types; choose from: {choices}, {AUTO} or *."
         )
     if any(pair != ANY and not _PAIR.match(pair) for pair in settings.pairs):
         raise InvalidOption(

@@ -9,6 +9,7 @@ from service.errors import InvalidOption
 from service.tenants import keys
 from service.tenants.durations import grace_seconds
 from service.tenants.limits import Limits, Reading, windows
+from service.tenants.records import KeySettings, check_scopes
 
 
 def test_a_key_has_its_prefix_id_secret_and_checksum():
@@ -64,3 +65,10 @@ def test_ratelimit_headers_name_each_window_with_its_remainder_and_reset():
 
 def test_no_ratelimit_headers_without_a_window():
     assert headers_for(Reading(Limits(quota=5), windows("k"))) == []
+
+
+def test_a_key_may_be_scoped_to_auto_but_not_to_an_unknown_type():
+    check_scopes(KeySettings(name="auto only", types=["receipt", "auto"]))
+    with pytest.raises(InvalidOption) as refused:
+        check_scopes(KeySettings(name="typo", types=["recipt"]))
+    assert refused.value.message.endswith("choose from: invoice, receipt, text, auto or *.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -38,6 +38,7 @@ def extract(
     *,
     max_pages: int | None = None,
     on_progress: ProgressCallback | None = None,
+    types: Collection[str] | None = None,
 ) -> Extraction:
     """Read the text of every selected page of ``data``, and a typed document's fields.
 
@@ -46,10 +47,11 @@ def extract(
     document's fields come from the engine when it reads fields itself (a vision model),
     else from the field rules over the words the engine read (``service.fields``). Raises
     an InputError for a document or option the client must fix, TooManyPages when the
-    selection exceeds the page limit, and EngineError when the engine fails.
+    selection exceeds the page limit, and EngineError when the engine fails. ``types`` limits
+    what ``document_type_code=auto`` may identify (None: every type).
     """
     if options.document_type_code == AUTO:
-        return _identified(data, options, engines, max_pages, on_progress)
+        return _identified(data, options, engines, max_pages, on_progress, types)
     started = time.perf_counter()
     settings = engines.settings
     limit = settings.max_pages if max_pages is None else max_pages
@@ -110,10 +112,12 @@ def _identified(
     engines: Engines,
     max_pages: int | None,
     on_progress: ProgressCallback | None,
+    types: Collection[str] | None,
 ) -> Extraction:
-    """``document_type_code=auto``: read the document as text, identify its type from that
-    text, then read it as that type with the type's own engine and rules. A typed document is
-    read twice; the answer counts both readings' time, tokens and calls."""
+    """``document_type_code=auto``: read the document as text, identify its type among
+    ``types`` (None: every type) from that text, then read it as that type with the type's
+    own engine and rules. A typed document is read twice; the answer counts both readings'
+    time, tokens and calls."""
 
     def halves(offset: int) -> ProgressCallback | None:
         if on_progress is None:
@@ -122,7 +126,8 @@ def _identified(
 
     as_text = extract(data, msgspec.structs.replace(options, document_type_code="text"), engines,
                       max_pages=max_pages, on_progress=halves(0))  # fmt: skip
-    code, confidence = identify(as_text.text, document_types().values())[0]
+    candidates = [kind for code, kind in document_types().items() if types is None or code in types]
+    code, confidence = identify(as_text.text, candidates)[0]
     found = as_text
     if code != "text":
         typed = msgspec.structs.replace(options, document_type_code=code)

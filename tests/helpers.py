@@ -36,6 +36,8 @@ OCR_DATA_KEYS = {
     "fields",
     "field_confidence",
     "warnings",
+    "document_type",
+    "document_type_confidence",
 }
 
 

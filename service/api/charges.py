@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
+import msgspec
 from litestar import Request, Response
 
 from service.engines import Engines
@@ -57,6 +58,7 @@ async def queue_one(
 ) -> Response[Submitted]:
     """Charge one document and queue ``submission``; 202 with its status URL. A repeated
     Idempotency-Key answers the earlier conversion and is not charged again."""
+    submission = msgspec.structs.replace(submission, types=caller.document_types)
     async with charged(tenancy, engines, caller, submission.options, 1, pair=pair) as charge:
         conversion_id, created = await intake.submit(
             submission, caller.owner, request.headers.get("idempotency-key"), charged=charge.units

@@ -131,6 +131,6 @@ def _run(document: bytes, options: Options, context: Sync) -> OcrResponse:
     settings, engines, tenancy, caller = context
     limit = min(settings.sync_max_pages, settings.max_pages)
     with charged_now(tenancy, engines, caller, options, queued_route="POST /api/convert-async"):
-        extraction = extract(document, options, engines, max_pages=limit)
+        extraction = extract(document, options, engines, max_pages=limit, types=caller.document_types)
     tenancy.book(caller.owner, extraction)
     return OcrResponse(success=True, data=ocr_data(extraction))

@@ -43,6 +43,8 @@ class Submission(msgspec.Struct):
     filename: str | None = None
     #: Set for a file conversion: what to convert the document to.
     target: Target | None = None
+    #: The document types the submitting key may use (None: every type), for ``auto``.
+    types: list[str] | None = None
 
 
 class BatchSubmission(msgspec.Struct):
@@ -128,6 +130,7 @@ class Intake:
             options=msgspec.structs.replace(options, password=None),
             target=submission.target,
             charged=charged,
+            types=submission.types,
         )
         pages = (
             selected_pages(submission.document, options, self._settings.max_pages)

@@ -47,6 +47,8 @@ class Conversion(msgspec.Struct, kw_only=True):
     output: StoredFile | None = None
     #: Quota documents its owner paid (0: no quota); refunded once if it fails on our side.
     charged: int = 0
+    #: The document types the submitting key may use (None: every type), for ``auto``.
+    types: list[str] | None = None
     tokens_used: int = 0
     data: dict[str, Any] | None = None
     error: dict[str, Any] | None = None

@@ -87,7 +87,7 @@ def run_conversion(conversion_id: str) -> None:
         if record.target is not None:
             _convert_file(record, data, options, engines, redis, store)
             return
-        extraction = extract(data, options, engines, on_progress=on_progress)
+        extraction = extract(data, options, engines, on_progress=on_progress, types=record.types)
     except (InputError, TooLarge, LlmCredentialsRejected) as exc:  # retrying would not help
         _fail(
             store, record, redis, settings, exc.message, bad_input=not isinstance(exc, LlmCredentialsRejected)

@@ -25,7 +25,7 @@ from service.errors import InvalidOption, NotFound, Unauthorized
 from service.options import sentence
 from service.tenants import keys, usage
 from service.tenants.limits import Limits, Reading, quota_key, windows
-from service.tenants.records import KeyInfo, KeyRecord, KeySecret, KeySettings, KeySpec, check_scopes
+from service.tenants.records import ANY, KeyInfo, KeyRecord, KeySecret, KeySettings, KeySpec, check_scopes
 
 INDEX = "lector:keys"
 #: ``last_used_at`` is written at most this often per key, across every process.
@@ -76,6 +76,13 @@ class Caller:
     def key_id(self) -> str | None:
         """The managed key's public id (None for a static key)."""
         return self.record.key_id if self.record else None
+
+    @property
+    def document_types(self) -> list[str] | None:
+        """The document types the key may use (None: every type), which ``auto`` may identify."""
+        if self.record is None or ANY in self.record.types:
+            return None
+        return list(self.record.types)
 
 
 def static_caller(owner: str) -> Caller:

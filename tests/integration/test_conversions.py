@@ -71,9 +71,9 @@ def test_multipart_submission_is_queued_and_succeeds(client, workers, docs):
     assert status["progress"] == 1.0 and status["error"] is None
     assert all(ISO_UTC.match(status[name]) for name in ("created_at", "started_at", "completed_at"))
     data = status["data"]
-    assert set(data) == {"document_type_code", "text", "fields", "field_confidence", "pages", "tokens",
-                         "tokens_used", "engine", "model", "llm_calls", "processing_time_ms",
-                         "warnings"}  # fmt: skip
+    assert set(data) == {"document_type_code", "document_type_confidence", "text", "fields",
+                         "field_confidence", "pages", "tokens", "tokens_used", "engine", "model",
+                         "llm_calls", "processing_time_ms", "warnings"}  # fmt: skip
     assert (data["document_type_code"], data["fields"], data["engine"]) == ("text", None, "tesseract")
     assert data["tokens"] == {"prompt": 0, "completion": 0, "total": 0} and data["tokens_used"] == 0
     assert (data["model"], data["llm_calls"]) == (None, 0)

@@ -338,6 +338,25 @@ def test_scopes_refuse_other_document_types_and_list_only_the_keys_own(stack, ad
     assert account["today"]["requests"] == 0  # a refused scope takes nothing
 
 
+def test_auto_identifies_only_among_the_types_of_the_key(stack, admin, docs):
+    body = {
+        "image": base64.b64encode(docs["receipt.png"].read_bytes()).decode(),
+        "document_type_code": "auto",
+    }
+    answers = []
+    for server, types in ((stack[1][0], ["text", "auto"]), (stack[1][1], ["*"]), (stack[1][0], ["receipt"])):
+        key, _ = new_key(admin, types=types)
+        with as_key(server, key) as client:
+            answers.append(client.post("/api/ocr/extract-text", json=body))
+    narrow, wide, refused = answers
+    assert (narrow.status_code, narrow.json()["data"]["document_type"]) == (200, "text")
+    assert (wide.status_code, wide.json()["data"]["document_type"]) == (200, "receipt")
+    assert (refused.status_code, refused.json()["message"]) == (
+        403,
+        "This API key is not authorized for auto documents.",
+    )
+
+
 def test_static_keys_keep_working_without_limits(stack):
     with httpx.Client(base_url=stack[1][0].url, headers={"X-API-Key": API_KEY}) as client:
         response = client.get("/api/account")

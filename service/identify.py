@@ -3,9 +3,10 @@
 Each type is known by the words that mark it. A built-in type with field rules has marks of
 its own (``MARKS``): the labels and lines only it prints, in the languages its rules read. A
 type added as data takes its words from its prompt and from its schema's property names,
-titles and descriptions. A document scores, for each type, the share of the type's marks it
-carries; ``text`` is what a document is when no type is marked well enough
-(``TEXT_SCORE``). The scores are turned into confidences that sum to 1.
+titles and descriptions. A document scores, for each type, the weight of the marks it
+carries (``_CERTAIN`` or more is certain), or the share of the type's words; ``text`` is
+what a document is when no type is marked well enough (``TEXT_SCORE``). The scores are
+turned into confidences that sum to 1.
 """
 
 from __future__ import annotations

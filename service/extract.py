@@ -18,8 +18,9 @@ import msgspec
 
 from service.doctypes import AUTO, DocumentType, document_types, get_document_type
 from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
+from service.engines.base import FieldsReading
 from service.fields import READINGS, ReadingProfile, find_fields
-from service.identify import identify
+from service.identify import identify, model_question
 from service.models import Extraction, PageResult, Tokens, Word
 from service.options import Options
 from service.pages import Document, Page, open_document, select_pages
@@ -114,34 +115,58 @@ def _identified(
     on_progress: ProgressCallback | None,
     types: Collection[str] | None,
 ) -> Extraction:
-    """``document_type_code=auto``: read the document as text, identify its type among
-    ``types`` (None: every type) from that text, then read it as that type with the type's
-    own engine and rules. A typed document is read twice; the answer counts both readings'
-    time, tokens and calls."""
+    """``document_type_code=auto``: identify the document's type among ``types`` (None: every
+    type), then read it as that type with the type's own engine and rules. A vision model is
+    asked the type from the first selected page's picture (one call); any other engine reads
+    the document as text first, and ``service.identify`` decides from that text, so a typed
+    document is read twice. The answer counts every reading's time, tokens and calls."""
 
     def halves(offset: int) -> ProgressCallback | None:
         if on_progress is None:
             return None
         return lambda done, total: on_progress(offset * total + done, 2 * total)
 
-    as_text = extract(data, msgspec.structs.replace(options, document_type_code="text"), engines,
-                      max_pages=max_pages, on_progress=halves(0))  # fmt: skip
+    started = time.perf_counter()
     candidates = [kind for code, kind in document_types().items() if types is None or code in types]
-    code, confidence = identify(as_text.text, candidates)[0]
-    found = as_text
-    if code != "text":
+    engine = engines.get(options.engine, "text", options.lang)
+    asked: FieldsReading | None = None
+    if isinstance(engine, FieldEngine):  # a vision model is asked, from the first page's picture
+        asked = _asked(data, options, engine, candidates, engines.settings.ocr_dpi)
+        code, confidence = asked.fields["document_type_code"], min(max(asked.fields["confidence"] or 0, 0), 1)
+        first = None
+    else:
+        first = extract(data, msgspec.structs.replace(options, document_type_code="text"), engines,
+                        max_pages=max_pages, on_progress=halves(0))  # fmt: skip
+        code, confidence = identify(first.text, candidates)[0]
+    if first is not None and code == "text":
+        found = first
+        if on_progress is not None:
+            on_progress(1, 1)
+    else:
         typed = msgspec.structs.replace(options, document_type_code=code)
         found = extract(data, typed, engines, max_pages=max_pages, on_progress=halves(1))
-    elif on_progress is not None:
-        on_progress(1, 1)
-    readings = (as_text, found) if found is not as_text else (as_text,)
+    readings = [found] if first is None or first is found else [first, found]
     return msgspec.structs.replace(
         found,
         document_type=code,
-        document_type_confidence=confidence,
-        processing_time=round(sum(reading.processing_time for reading in readings), 3),
-        llm_calls=sum(reading.llm_calls for reading in readings),
-        tokens=_summed([reading.tokens for reading in readings]),
+        document_type_confidence=round(confidence, 3),
+        processing_time=round(time.perf_counter() - started, 3),
+        llm_calls=sum(reading.llm_calls for reading in readings) + (asked.calls if asked else 0),
+        tokens=_summed([reading.tokens for reading in readings] + ([asked.tokens] if asked else [])),
+    )
+
+
+def _asked(
+    data: bytes, options: Options, engine: FieldEngine, candidates: list[DocumentType], dpi: int
+) -> FieldsReading:
+    """The vision model's answer to which of ``candidates`` the document is, from its first
+    selected page."""
+    instructions, schema = model_question(candidates)
+    with open_document(data, password=options.password) as document:
+        number = select_pages(options.pages, document.page_count, document.page_count)[0]
+        page = next(iter(document.pages([number], dpi=dpi, force_ocr=options.force_ocr)))
+    return engine.read_fields(
+        [page], "identification", schema, ReadOptions(lang=options.lang, prompt=instructions)
     )
 
 

@@ -125,3 +125,32 @@ def _schema_words(schema: dict[str, Any]) -> list[str]:
             if isinstance(part.get("items"), dict):
                 found.extend(_schema_words(part["items"]))
     return found
+
+
+def model_question(types: Iterable[DocumentType]) -> tuple[str, dict[str, Any]]:
+    """(instructions, JSON Schema) that ask a vision model which of ``types`` (or ``text``) a
+    document is, and how sure it is."""
+    kinds = [kind for kind in types if kind.code != "text"]
+    lines = [f"- `{kind.code}`: {kind.title}. {_first_sentence(kind.prompt)}" for kind in kinds]
+    lines.append("- `text`: any other document, to be read as plain text.")
+    instructions = (
+        "You identify the type of a document from its first page. The types are:\n"
+        + "\n".join(lines)
+        + "\nAnswer with the type's code and your confidence, from 0 to 1."
+    )
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["document_type_code", "confidence"],
+        "properties": {
+            "document_type_code": {"type": "string", "enum": [*(kind.code for kind in kinds), "text"]},
+            "confidence": {"type": ["number", "null"], "description": "How sure, from 0 to 1"},
+        },
+    }
+    return instructions, schema
+
+
+def _first_sentence(prompt: str) -> str:
+    """The first sentence of a type's prompt after its heading."""
+    body = " ".join(line.strip() for line in prompt.splitlines()[1:] if line.strip())
+    return body.split(". ")[0].rstrip(".") + "." if body else ""

@@ -356,6 +356,27 @@ def test_the_json_object_fallback_is_forgotten_after_its_time(model, fake_model)
     assert formats == ["json_schema", "json_object", "json_object", "json_schema"]
 
 
+def test_auto_asks_the_model_for_the_type_from_the_first_page(api, model, docs):
+    answer = {"document_type_code": "receipt", "confidence": 0.93}
+    model.post("/_script", json=[{"content": json.dumps(answer)}, {"content": json.dumps(RECEIPT)}])
+    body = {"image": b64(docs["page.png"]), "document_type_code": "auto"}
+    response = api.post("/api/ocr/extract-text", json=body)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert (data["document_type"], data["document_type_confidence"], data["fields"]) == (
+        "receipt",
+        0.93,
+        RECEIPT,
+    )
+    assert data["raw_response"]["llm_calls"] == 2  # the question, then the receipt's fields
+    assert data["raw_response"]["tokens"]["total"] == 2 * PAGE_TOKENS
+    question = model.get("/_requests").json()[0]["body"]
+    enum = question["response_format"]["json_schema"]["schema"]["properties"]["document_type_code"]["enum"]
+    assert enum == ["invoice", "receipt", "text"]
+    assert "`receipt`: Receipt." in question["messages"][0]["content"]
+    assert [part["type"] for part in question["messages"][1]["content"]] == ["text", "image_url"]
+
+
 def test_typed_documents_are_listed_and_batched_with_schema_columns(api, model, docs):
     listed = {
         kind["code"]: kind["schema"] for kind in api.get("/api/document-types").json()["document_types"]

@@ -224,6 +224,7 @@ def _convert_now(
             filename=submission.filename,
             max_pages=min(settings.sync_max_pages, settings.max_pages),
             dpi=settings.ocr_dpi,
+            types=caller.document_types,
         )
     if extraction is not None:
         tenancy.book(caller.owner, extraction)

@@ -43,14 +43,18 @@ def convert(
     filename: str | None = None,
     max_pages: int,
     dpi: int,
+    types: list[str] | None = None,
 ) -> tuple[OutputFile, Extraction | None]:
     """Convert ``data`` to ``target``; returns the file and, for OCR targets, the extraction
-    (what it used, for usage). Raises the core's InputError and TooLarge as extraction does."""
+    (what it used, for usage). Raises the core's InputError and TooLarge as extraction does.
+    ``types``: what ``document_type_code=auto`` may identify (None: every type)."""
     source = input_name(sniff(data))
     stem = PurePath(filename or "document").stem or "document"
     fmt = target.target_format
     if fmt in TEXT_TARGETS or (fmt == "pdf" and (source == "pdf" or target.searchable)):
-        return _by_ocr(data, options, target, engines, stem=stem, source=source, max_pages=max_pages)
+        return _by_ocr(
+            data, options, target, engines, stem=stem, source=source, max_pages=max_pages, types=types
+        )
     if fmt in MULTI_PAGE:
         content = images.encode_pages(_shaped(data, options, target, max_pages, dpi), target)
         return _file(stem, fmt, content), None
@@ -81,6 +85,7 @@ def _by_ocr(
     stem: str,
     source: str,
     max_pages: int,
+    types: list[str] | None,
 ) -> tuple[OutputFile, Extraction]:
     fmt = target.target_format
     from_model = engines.uses_model(options.engine)
@@ -93,6 +98,7 @@ def _by_ocr(
         msgspec.structs.replace(options, include_words=options.include_words or words),
         engines,
         max_pages=max_pages,
+        types=types,
     )
     if fmt == "pdf":
         if source == "pdf":

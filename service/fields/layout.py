@@ -84,10 +84,13 @@ def one_phrase(line: Line, left_end: int, right_start: int) -> bool:
     if last - first > 2:
         return False
     height = median(word.box[3] - word.box[1] for word in line.words)
-    return all(
-        line.words[number + 1].box[0] - line.words[number].box[2] < 1.5 * height
-        for number in range(first, last)
-    )
+    return all(_narrow_gap(line, number, height) for number in range(first, last))
+
+
+def _narrow_gap(line: Line, number: int, height: float) -> bool:
+    """Whether word ``number`` of ``line`` and the next stand in one cell: no gap as wide as a
+    table's column edge (1.5 times the line's height) between them."""
+    return line.words[number + 1].box[0] - line.words[number].box[2] < 1.5 * height
 
 
 def cell_below(lines: list[Line], index: int, start: int, end: int) -> Line | None:
@@ -96,20 +99,13 @@ def cell_below(lines: list[Line], index: int, start: int, end: int) -> Line | No
     (a column's edge); a word is under it when its centre is left of the next cell and it
     ends right of the cell's start. None when nothing stands below the cell."""
     line = lines[index]
-    offsets, offset = [], 0
-    for word in line.words:
-        offsets.append(offset)
-        offset += len(word.text) + 1
-    inside = [
-        number for number, at in enumerate(offsets) if start < at + len(line.words[number].text) and at < end
-    ]
-    if not inside:
+    if not line.words or start >= end:
         return None
+    first, last = word_at(line, start), word_at(line, end - 1)
     height = median(word.box[3] - word.box[1] for word in line.words)
-    last = inside[-1]
-    while last + 1 < len(line.words) and line.words[last + 1].box[0] - line.words[last].box[2] < 1.5 * height:
+    while last + 1 < len(line.words) and _narrow_gap(line, last, height):
         last += 1  # the rest of the header's words: "Date of issue"
-    left = line.words[inside[0]].box[0]
+    left = line.words[first].box[0]
     right = line.words[last + 1].box[0] if last + 1 < len(line.words) else float("inf")
     for below in lines[index + 1 : index + 3]:
         if below.page != line.page:

@@ -137,6 +137,7 @@ def _convert_file(
         filename=record.filename,
         max_pages=settings.max_pages,
         dpi=settings.ocr_dpi,
+        types=record.types,
     )
     blob_id = blob_store(redis, settings.blob_dir).put(output.content, settings.result_ttl_s)
     stored = StoredFile(

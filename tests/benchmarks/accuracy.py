@@ -23,9 +23,9 @@ Malaysian receipts print them, so that a bug in Lector's date parser cannot grad
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -38,9 +38,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from PIL import Image, ImageFilter
-
-from fixtures.generate import INVOICE_LINES, PAGES, RECEIPT_LINES, encode, page_image
+from fixtures.generate import INVOICE_LINES, PAGES, RECEIPT_LINES, encode, page_image, scan
 from fixtures.invoices import invoices
 from service.doctypes import document_types
 from service.engines.tesseract import version as tesseract_version
@@ -49,6 +47,7 @@ from service.identify import identify
 from service.options import Options
 from service.settings import Settings
 from service.startup import prepare_process
+from tests.helpers import character_error_rate
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "sroie-dev"
 
@@ -240,34 +239,6 @@ def table(raw: Run, lector: list[Run], count: int, data: Path) -> str:
     return "\n".join(lines)
 
 
-def edit_distance(ours: str, truth: str) -> int:
-    """Levenshtein distance between two strings (the pages are short)."""
-    previous = list(range(len(truth) + 1))
-    for i, char in enumerate(ours, start=1):
-        current = [i]
-        for j, other in enumerate(truth, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other)))
-        previous = current
-    return previous[-1]
-
-
-def scanned(image: Image.Image, seed: int) -> Image.Image:
-    """``image`` (300 dpi) as a 200 dpi scan: rotated by up to 1.5°, blurred a little, with noise."""
-    import random
-
-    chance = random.Random(seed)
-    small = image.convert("L").resize((image.width * 2 // 3, image.height * 2 // 3), Image.Resampling.LANCZOS)
-    turned = small.rotate(chance.uniform(-1.5, 1.5), resample=Image.Resampling.BICUBIC, fillcolor=255)
-    noise = Image.effect_noise(turned.size, 24)
-    return Image.blend(turned.filter(ImageFilter.GaussianBlur(0.6)), noise, 0.12)
-
-
-def png(image: Image.Image, *, dpi: int) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", dpi=(dpi, dpi))
-    return buffer.getvalue()
-
-
 def clean_pages() -> str:
     """(d): character error rate and seconds per page of each engine on generated pages."""
     texts = [*PAGES, INVOICE_LINES, RECEIPT_LINES]
@@ -275,7 +246,7 @@ def clean_pages() -> str:
     kinds = {
         "clean, 300 dpi": [encode(page, "PNG") for page in clean],
         "scanned, 200 dpi, noise, rotation": [
-            png(scanned(page, seed), dpi=200) for seed, page in enumerate(clean)
+            scan(page, random.Random(seed).uniform(-1.5, 1.5)) for seed, page in enumerate(clean)
         ],
     }
     lines = [
@@ -296,7 +267,7 @@ def clean_pages() -> str:
                 extraction = extract(image, options, ENGINES)
                 seconds.append(time.perf_counter() - started)
                 truth = " ".join(" ".join(truth_lines).split())
-                errors += edit_distance(" ".join(extraction.text.split()), truth)
+                errors += round(character_error_rate(truth, extraction.text) * len(truth))
                 length += len(truth)
             cells.append(f"{errors / length:.3f} | {statistics.median(seconds):.2f} s")
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")

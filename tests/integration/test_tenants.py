@@ -348,8 +348,11 @@ def test_auto_identifies_only_among_the_types_of_the_key(stack, admin, docs):
         key, _ = new_key(admin, types=types)
         with as_key(server, key) as client:
             answers.append(client.post("/api/ocr/extract-text", json=body))
+            if types[0] == "text":  # a file conversion to JSON identifies within the scope too
+                converted = client.post("/api/convert-file", json={**body, "target_format": "json"})
     narrow, wide, refused = answers
     assert (narrow.status_code, narrow.json()["data"]["document_type"]) == (200, "text")
+    assert (converted.status_code, converted.json()["document_type"]) == (200, "text")
     assert (wide.status_code, wide.json()["data"]["document_type"]) == (200, "receipt")
     assert (refused.status_code, refused.json()["message"]) == (
         403,

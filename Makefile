@@ -26,6 +26,7 @@ bench: install bench-tools
 	$(BIN)/python -m tests.benchmarks.async_ocrmypdf
 	$(BIN)/python -m tests.benchmarks.keys
 	$(BIN)/python -m tests.benchmarks.convert
+	$(BIN)/python -m tests.benchmarks.small_docs
 
 # Receipt fields and text on ../shared/datasets/sroie-dev, read in place (DATA=dir for another set).
 bench-accuracy: install

@@ -70,6 +70,12 @@ class Engines:
             )
         return name
 
+    def local_auto_engines(self) -> set[str]:
+        """The engines ``auto`` picks without a vision model (prompts/engines.json)."""
+        if self.settings.llm_model:
+            return set()
+        return {kind.auto_engine for kind in document_types().values()}
+
     def uses_model(self, name: str) -> bool:
         """Whether engine ``name`` (``auto`` allowed) calls the vision model."""
         return self.resolve(name) in _MODEL_ENGINES

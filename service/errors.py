@@ -26,6 +26,7 @@
     ├── NotReady                   409  the job has not finished, so there is nothing to download
     ├── Gone                       410  a signed download URL that has expired
     ├── StoreUnavailable           503  Redis or the blob directory refuses work (Retry-After)
+    ├── ServerBusy                 503  every synchronous slot is taken and the wait queue full
     ├── JobStoreError              500  a stored record is damaged (logged)
     └── EngineError                500  an OCR engine failed on a valid page
         └── EngineUnavailable      503  an engine cannot run on this machine
@@ -193,6 +194,20 @@ class StoreUnavailable(LectorError):
     headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
 
     def __init__(self, message: str = "The job store is unavailable; try again shortly.") -> None:
+        super().__init__(message)
+
+
+class ServerBusy(LectorError):
+    """The process runs its most synchronous extractions, and as many wait: try again shortly."""
+
+    status_code = 503
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "2"}
+
+    def __init__(
+        self,
+        message: str = "The server is busy with other documents; try again in a few seconds, "
+        "or queue the document with POST /api/convert-async.",
+    ) -> None:
         super().__init__(message)
 
 

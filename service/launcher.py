@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from redis import Redis
 from redis.exceptions import RedisError
 
+from service.metrics import mark_dead
 from service.settings import Settings
 from service.supervision import Child
 
@@ -191,6 +192,11 @@ def launch(settings: Settings) -> int:
         env["LECTOR_ADMIN_KEY"] = admin
     if not settings.secret:  # signs the download URLs of converted files
         env["LECTOR_SECRET"] = kept_secret(SECRET_FILE, "a signing secret")
+    # Every child writes its metrics here; the files of a previous run would be counted again.
+    metrics_dir = settings.metrics_dir or str(VAR / "metrics")
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir)
+    env["LECTOR_METRICS_DIR"] = metrics_dir
     lector = [sys.executable, "-m", "service.cli"]
 
     started: list[subprocess.Popen[bytes]] = []
@@ -210,15 +216,22 @@ def launch(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     url = f"http://{host}:{settings.port}"
-    api = Child("the API", [*lector, "serve"], env, say=say)
+    # Running requests and jobs get the shutdown timeout, and a little more to exit.
+    grace = settings.shutdown_timeout_s + 5
+
+    def mark(pid: int) -> None:
+        mark_dead(pid, metrics_dir)
+
+    api = Child("the API", [*lector, "serve"], env, say=say, on_exit=mark)
     api.start()
     assert api.process is not None
     if not wait_for_api(url, api.process):
         say(f"the API did not start (status {api.process.poll()}; see its messages above); stopping.")
-        stop([api.process, *reversed(started)])
+        stop([api.process, *reversed(started)], grace)
         return 1
     workers = [
-        Child(f"worker {index + 1}", [*lector, "worker"], env, say=say) for index in range(settings.workers)
+        Child(f"worker {index + 1}", [*lector, "worker"], env, say=say, on_exit=mark)
+        for index in range(settings.workers)
     ]
     for worker in workers:
         worker.start()
@@ -235,6 +248,6 @@ def launch(settings: Settings) -> int:
             status = 1
             break
     say("stopping")
-    stop([child.process for child in reversed(children) if child.process is not None])
+    stop([child.process for child in reversed(children) if child.process is not None], grace)
     stop(list(reversed(started)))
     return status

@@ -140,6 +140,34 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     llm_pages_per_call: Annotated[
         int, Meta(ge=1, le=100, description="pages per call for typed documents")
     ] = 8
+    metrics_dir: Annotated[
+        str | None,
+        Meta(
+            description="directory where every process on this machine writes its metrics for `GET /metrics` "
+            "(emptied by `make run` at start); when unset, each process reports only its own"
+        ),
+    ] = None
+    metrics_key: Annotated[
+        Annotated[str, Meta(min_length=16)] | None,
+        Meta(description="when set, `GET /metrics` needs `Authorization: Bearer <this>` (16+ characters)"),
+    ] = None
+    sync_concurrency: Annotated[
+        Annotated[int, Meta(ge=1, le=256)] | None,
+        Meta(description="synchronous extractions at once per API process (default: the cores)"),
+    ] = None
+    sync_queue: Annotated[
+        int,
+        Meta(ge=0, le=1024, description="synchronous requests that may wait for one; beyond, 503 at once"),
+    ] = 8
+    shutdown_timeout_s: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=3600,
+            description="on SIGTERM, how long running requests and jobs may take to finish; a job still "
+            "running then goes back on the queue",
+        ),
+    ] = 30
     log_format: Annotated[
         Literal["json", "console"], Meta(description="`json` (one line per event) or `console`")
     ] = "json"
@@ -181,7 +209,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
 _BOOLEAN_FIELDS = tuple(
     field.name for field in fields_of(Settings) if isinstance(field.kind, msgspec.inspect.BoolType)
 )
-_SECRETS = ("LECTOR_API_KEYS", "LECTOR_ADMIN_KEY", "LECTOR_SECRET", "OPENAI_API_KEY")
+_SECRETS = ("LECTOR_API_KEYS", "LECTOR_ADMIN_KEY", "LECTOR_SECRET", "LECTOR_METRICS_KEY", "OPENAI_API_KEY")
 _PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+)`.*$")
 
 

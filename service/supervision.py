@@ -39,6 +39,8 @@ class Child:
     env: dict[str, str]
     policy: Policy = field(default_factory=Policy)
     say: Callable[[str], None] = print
+    #: Called with the pid of a process that ended (its metrics' live gauges are dropped).
+    on_exit: Callable[[int], None] | None = None
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     fast_crashes: int = 0
@@ -60,6 +62,8 @@ class Child:
             return
         if self.process is None or self.process.poll() is None:
             return
+        if self.on_exit is not None:
+            self.on_exit(self.process.pid)
         lived = now - self.started_at
         self.fast_crashes = self.fast_crashes + 1 if lived < self.policy.fast_crash_s else 1
         status = self.process.returncode

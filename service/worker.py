@@ -13,19 +13,26 @@ built on its first job, as it holds only a client.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from typing import Any
 
+import msgspec
 from PIL import Image
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Worker
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from service.engines import Engines
 from service.errors import EngineUnavailable
 from service.jobs import task
 from service.jobs.queue import QUEUE_NAME
+from service.jobs.store import JobStore
 from service.logging import configure_logging, get_logger
+from service.metrics import JobSummary, metrics
+from service.models import Status
 from service.settings import Settings
 from service.startup import prepare_process
 
@@ -43,11 +50,79 @@ log = get_logger("lector.worker")
 
 
 class LectorWorker(Worker):
-    """An RQ worker that notices a dead colleague's job within half a minute."""
+    """An RQ worker that notices a dead colleague's job within half a minute, counts what
+    each of its jobs did (the horse returns a summary; see ``service.metrics``), and on
+    SIGTERM gives its job ``shutdown_timeout_s`` to finish before putting it back on the queue.
+
+    RQ's own warm shutdown waits for the job however long it takes, and its cold shutdown
+    leaves the job to be found abandoned, as a failure that spends a retry. A job given back
+    is neither: it goes to the front of the queue as it was, and its record to ENQUEUED.
+    """
+
+    def __init__(
+        self, *args: Any, shutdown_timeout_s: float = 30, job_store: JobStore, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._shutdown_timeout_s = shutdown_timeout_s
+        self._job_store = job_store
+        self._given_back: str | None = None
+        self._give_back_timer: threading.Timer | None = None
+
+    def handle_warm_shutdown_request(self) -> None:
+        """On the first SIGTERM: let the running job finish, up to the timeout."""
+        super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]
+        if self.horse_pid and self._give_back_timer is None:
+            self._give_back_timer = threading.Timer(self._shutdown_timeout_s, self._give_back)
+            self._give_back_timer.daemon = True
+            self._give_back_timer.start()
+
+    def _give_back(self) -> None:
+        job = self.get_current_job()
+        if job is None or not self.horse_pid:
+            return
+        log.warning("job given back at shutdown", conversion_id=job.id)
+        self._given_back = job.id
+        self.kill_horse(signal.SIGKILL)
+
+    def handle_job_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: Any = None,
+        exc_string: str = "",
+        execution: Any = None,
+    ) -> None:
+        """A job given back at shutdown returns to the queue; any other failure is RQ's."""
+        if job.id != self._given_back:
+            super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+            return
+        self._given_back = None
+        with self.connection.pipeline() as pipeline:
+            self.cleanup_execution(job, pipeline=pipeline, execution=execution)
+            pipeline.execute()
+        queue.enqueue_job(job, at_front=True)
+        self._job_store.update(job.id, status=Status.ENQUEUED, progress=0.0)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """Seconds a started job stays claimed without a heartbeat."""
         return int(self.job_monitoring_interval) + HEARTBEAT_GRACE_S
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run the job in a work horse, then count its summary."""
+        super().execute_job(job, queue)
+        try:
+            count_job(job)
+        except (RedisError, msgspec.ValidationError) as exc:  # a metric is never worth a job
+            log.warning("job not counted", error=type(exc).__name__)
+
+
+def count_job(job: Job) -> None:
+    """Record a finished job's summary; a job that failed for good counts as FAILED."""
+    returned = job.return_value(refresh=True)
+    if isinstance(returned, dict):
+        metrics().record(msgspec.convert(returned, JobSummary), as_job=True)
+    elif job.get_status(refresh=True) == JobStatus.FAILED and not job.retries_left:
+        metrics().jobs.labels(status=Status.FAILED, engine="none").inc()
 
 
 def warm_process(engines: Engines) -> None:
@@ -85,6 +160,8 @@ def run_worker(settings: Settings) -> int:
     os.register_at_fork(after_in_child=engines.after_fork)
     worker = LectorWorker(
         [Queue(QUEUE_NAME, connection=connection)],
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+        job_store=JobStore(connection, settings.result_ttl_s),
         connection=connection,
         job_monitoring_interval=HEARTBEAT_S,
         maintenance_interval=MAINTENANCE_S,

@@ -20,8 +20,10 @@ from service.api.auth import SECURITY_SCHEMES, caller_of_request
 from service.api.batches import BatchesController
 from service.api.conversions import ConversionsController
 from service.api.files import FilesController, SignedDownloadsController
+from service.api.gate import SyncGate
 from service.api.health import HealthController
 from service.api.middleware import AllowHeaderMiddleware, RequestLogMiddleware
+from service.api.monitoring import MetricsController
 from service.api.ocr import OcrController
 from service.api.ratelimit import RateLimitHeadersMiddleware
 from service.api.responses import EXCEPTION_HANDLERS
@@ -85,6 +87,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             SignedDownloadsController,
             AccountController,
             AdminController,
+            MetricsController,
         ],
         state=State({"settings": settings, "key_store": keys}),
         dependencies={
@@ -94,6 +97,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             "engines": constant(engines),
             "keys": constant(keys),
             "tenancy": constant(tenancy),
+            "gate": constant(SyncGate.from_settings(settings)),
             "caller": Provide(caller_of_request, sync_to_thread=False),
         },
         middleware=[RequestLogMiddleware(), RateLimitHeadersMiddleware(), AllowHeaderMiddleware()],

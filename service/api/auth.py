@@ -105,3 +105,15 @@ async def require_admin_key(connection: ASGIConnection[Any, Any, Any, Any], _: B
     if settings.admin_key is None:
         raise Forbidden("The admin API is off: set LECTOR_ADMIN_KEY to use it.")
     raise Forbidden("This route needs the admin key (LECTOR_ADMIN_KEY).")
+
+
+async def require_metrics_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Litestar guard of ``/metrics``: open unless LECTOR_METRICS_KEY is set, then that key only."""
+    settings: Settings = connection.app.state.settings
+    if settings.metrics_key is None:
+        return
+    key = presented_key(connection)
+    if key is None:
+        raise Unauthorized(MISSING_KEY)
+    if not key_matches(key, (settings.metrics_key,)):
+        raise Unauthorized("Invalid key for /metrics: send LECTOR_METRICS_KEY as a Bearer token.")

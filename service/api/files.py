@@ -20,6 +20,7 @@ from redis import Redis
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertFileOperation, DownloadOperation
 from service.api.charges import charged_now, queue_one
+from service.api.gate import SyncGate
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_submission
 from service.blobs import blob_store
@@ -30,6 +31,7 @@ from service.engines import Engines
 from service.errors import Forbidden, Gone, NotFound, NotReady
 from service.jobs.intake import Intake, Submission, storage_errors
 from service.jobs.record import Conversion
+from service.metrics import metrics, summarize_extraction
 from service.models import FileInfo, FormatCatalogue, Status, Submitted
 from service.settings import Settings
 from service.signing import signature, verify
@@ -75,13 +77,16 @@ class FilesController(Controller):
         engines: NamedDependency[Engines],
         tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
+        gate: NamedDependency[SyncGate],
     ) -> Response[bytes]:
         """Convert a document and answer the file itself (a zip for several pages to a
         single-page image format): the same body as `POST /api/convert-file-async`."""
         submission = await _with_document(
             await read_submission(request, settings, with_target=True), settings
         )
-        output = await anyio.to_thread.run_sync(_convert_now, submission, settings, engines, tenancy, caller)
+        output = await anyio.to_thread.run_sync(
+            _convert_now, submission, settings, engines, tenancy, caller, gate
+        )
         return _file_response(output.content, output.name, output.media_type)
 
     @post(
@@ -210,12 +215,17 @@ def _pair_of(submission: Submission) -> str:
 
 
 def _convert_now(
-    submission: Submission, settings: Settings, engines: Engines, tenancy: Tenancy, caller: Caller
+    submission: Submission,
+    settings: Settings,
+    engines: Engines,
+    tenancy: Tenancy,
+    caller: Caller,
+    gate: SyncGate,
 ) -> OutputFile:
     assert submission.document is not None and submission.target is not None
     options = submission.options
     pair = _pair_of(submission)
-    with charged_now(tenancy, engines, caller, options, queued_route=QUEUED_ROUTE, pair=pair):
+    with gate.slot(), charged_now(tenancy, engines, caller, options, queued_route=QUEUED_ROUTE, pair=pair):
         output, extraction = convert(
             submission.document,
             options,
@@ -228,6 +238,7 @@ def _convert_now(
         )
     if extraction is not None:
         tenancy.book(caller.owner, extraction)
+        metrics().record(summarize_extraction(extraction), as_job=False)
     return output
 
 

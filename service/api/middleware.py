@@ -1,4 +1,5 @@
-"""Request logging: one line per request, and an ``X-Request-ID`` on every answer."""
+"""Request logging and counting: one line and one metric sample per request, and an
+``X-Request-ID`` on every answer."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.logging import get_logger
+from service.metrics import metrics
 
 log = get_logger("lector.request")
 
 # A client's id is echoed only when it is harmless in a header and a log line.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: Methods counted by name; a client may send any token, and a label must not grow with them.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def request_id_from(scope: Scope) -> str:
@@ -30,7 +34,8 @@ def request_id_from(scope: Scope) -> str:
 
 
 class RequestLogMiddleware(ASGIMiddleware):
-    """Logs method, path, status, duration and request id; never bodies or headers."""
+    """Logs method, path, status, duration and request id, never bodies or headers; counts the
+    request by route template (never the path itself, which may hold ids)."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -52,13 +57,20 @@ class RequestLogMiddleware(ASGIMiddleware):
         try:
             await next_app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            method = scope.get("method", "")
             log.info(
                 "request",
-                method=scope.get("method", ""),
+                method=method,
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=round(seconds * 1000, 1),
             )
+            route = scope.get("path_template") or "unmatched"
+            method = method if method in _METHODS else "other"
+            counted = metrics()
+            counted.requests.labels(route=route, method=method, status=str(status)).inc()
+            counted.request_seconds.labels(route=route, method=method).observe(seconds)
             structlog.contextvars.unbind_contextvars("request_id")
 
 

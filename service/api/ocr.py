@@ -16,11 +16,13 @@ from litestar.params import JSONBody
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import FORM_OPTIONS, operation_with
 from service.api.charges import charged_now
+from service.api.gate import SyncGate
 from service.api.payloads import check_size, decode_base64_document, decode_form_metadata
 from service.api.responses import LIMIT_ERRORS, error_spec
 from service.engines import Engines
 from service.errors import InvalidOption, MalformedBody
 from service.extract import extract
+from service.metrics import metrics, summarize_extraction
 from service.models import OcrRequest, OcrResponse, ocr_data
 from service.options import Options, sentence
 from service.settings import Settings
@@ -34,7 +36,7 @@ OCR_ERRORS = {
     422: error_spec(
         "Invalid base64, unsupported or corrupt file, decompression bomb, encrypted PDF, bad option"
     ),
-    503: error_spec("The OCR engine cannot run on this server"),
+    503: error_spec("The OCR engine cannot run on this server, or the server is busy (Retry-After)"),
 }
 
 UploadOperation = operation_with(
@@ -72,6 +74,7 @@ class OcrController(Controller):
         engines: NamedDependency[Engines],
         tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
+        gate: NamedDependency[SyncGate],
     ) -> OcrResponse:
         """OCR a base64-encoded image or PDF (bare base64 or a data URI) in `image` (or `image_base64`)."""
         if data.image is None and data.image_base64 is None:
@@ -81,8 +84,9 @@ class OcrController(Controller):
         field, value = (
             ("image", data.image) if data.image is not None else ("image_base64", data.image_base64)
         )
-        document = decode_base64_document(value or "", field=field, max_bytes=settings.max_upload_bytes)
-        return _run(document, data, Sync(settings, engines, tenancy, caller))
+        with gate.slot():  # the document is decoded only once it may run
+            document = decode_base64_document(value or "", field=field, max_bytes=settings.max_upload_bytes)
+            return _run(document, data, Sync(settings, engines, tenancy, caller))
 
     @post("/extract-text-from-file", status_code=200, responses=OCR_ERRORS, operation_class=UploadOperation)
     async def extract_text_from_file(
@@ -92,6 +96,7 @@ class OcrController(Controller):
         engines: NamedDependency[Engines],
         tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
+        gate: NamedDependency[SyncGate],
     ) -> OcrResponse:
         """OCR an uploaded image or PDF (multipart field `file`), with the options as form fields."""
         if request.content_type[0] != "multipart/form-data":
@@ -108,7 +113,7 @@ class OcrController(Controller):
         except msgspec.ValidationError as exc:
             raise InvalidOption(sentence(str(exc))) from None
         context = Sync(settings, engines, tenancy, caller)
-        return await anyio.to_thread.run_sync(_run_upload, upload, options, context)
+        return await anyio.to_thread.run_sync(_run_upload, upload, options, context, gate)
 
 
 class Sync(NamedTuple):
@@ -120,10 +125,11 @@ class Sync(NamedTuple):
     caller: Caller
 
 
-def _run_upload(upload: UploadFile, options: Options, context: Sync) -> OcrResponse:
+def _run_upload(upload: UploadFile, options: Options, context: Sync, gate: SyncGate) -> OcrResponse:
     check_size(upload.file.seek(0, 2), context.settings.max_upload_bytes)
-    upload.file.seek(0)
-    return _run(upload.file.read(), options, context)
+    with gate.slot():  # until then the upload waits in its spooled file, not in memory
+        upload.file.seek(0)
+        return _run(upload.file.read(), options, context)
 
 
 def _run(document: bytes, options: Options, context: Sync) -> OcrResponse:
@@ -133,4 +139,5 @@ def _run(document: bytes, options: Options, context: Sync) -> OcrResponse:
     with charged_now(tenancy, engines, caller, options, queued_route="POST /api/convert-async"):
         extraction = extract(document, options, engines, max_pages=limit, types=caller.document_types)
     tenancy.book(caller.owner, extraction)
+    metrics().record(summarize_extraction(extraction), as_job=False)
     return OcrResponse(success=True, data=ocr_data(extraction))

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from service.api.payloads import EMPTY_BODY, NOT_JSON, TOO_DEEP
 from service.errors import LectorError, LimitExceeded, StoreUnavailable
 from service.logging import get_logger
+from service.metrics import metrics
 from service.models import ErrorBody, LimitRefusal
 from service.options import item, sentence
 
@@ -49,6 +50,7 @@ _LIMIT_ERRORS = {"minute": "Rate limit exceeded", "day": "Rate limit exceeded", 
 
 def on_limit_exceeded(request: Request[Any, Any, Any], exc: LimitExceeded) -> Response[LimitRefusal]:
     """429 naming the limit; Retry-After only for a time window, where waiting helps."""
+    metrics().refusals.labels(limit=exc.limit_type).inc()
     retry_after = max(exc.reset_at - int(time.time()), 1) if exc.reset_at is not None else None
     body = LimitRefusal(
         success=False,

@@ -23,8 +23,17 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         return 2
     host, port = host or settings.host, port or settings.port
     get_logger("lector.api").info("starting api", host=host, port=port, auth=settings.auth_enabled)
+    # On SIGTERM uvicorn stops accepting, lets running requests finish for up to the timeout,
+    # and exits.
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, server_header=False, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
     server = uvicorn.Server(config)
     server.run()

@@ -6,12 +6,14 @@ mid-job) is retried by RQ up to ``MAX_RETRIES`` times; the failure callback puts
 back to ENQUEUED while a retry is coming, and to FAILED when none is.
 
 The worker hands this module its settings and engines once, at start-up (``configure``);
-a forked work horse inherits them.
+a forked work horse inherits them. A task returns what it did as plain data
+(``service.metrics.JobSummary``); the worker that forked it counts that in its metrics.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 import anyio
 import msgspec
@@ -28,6 +30,7 @@ from service.jobs import passwords
 from service.jobs.record import Conversion, StoredFile, now_iso
 from service.jobs.store import JobStore
 from service.logging import get_logger
+from service.metrics import JobSummary, summarize_extraction
 from service.models import Status
 from service.options import Options
 from service.settings import Settings, load_settings
@@ -53,8 +56,9 @@ def _runtime() -> Engines:
     return _engines
 
 
-def run_conversion(conversion_id: str) -> None:
-    """The RQ job: read the stored document, extract it, record the result."""
+def run_conversion(conversion_id: str) -> dict[str, Any] | None:
+    """The RQ job: read the stored document, extract it, record the result; returns what it
+    did, for the worker's metrics (None when the conversion expired before it ran)."""
     # The core is loaded here, in the worker, not when the API imports the job layer.
     from service.extract import extract
 
@@ -67,17 +71,15 @@ def run_conversion(conversion_id: str) -> None:
     record = store.get(conversion_id)
     if record is None:
         log.warning("conversion expired before it ran", conversion_id=conversion_id)
-        return
+        return None
     store.update(conversion_id, status=Status.PROCESSING, started_at=now_iso(), progress=0.0, error=None)
     try:
         data = _document_of(record, redis, settings)
     except (UrlError, TooLarge) as exc:
-        _fail(store, record, redis, settings, exc.message)
-        return
+        return _fail(store, record, redis, settings, exc.message)
     if data is None:
         message = "The stored document expired before a worker could read it."
-        _fail(store, record, redis, settings, message, bad_input=False)
-        return
+        return _fail(store, record, redis, settings, message, bad_input=False)
     options = msgspec.structs.replace(record.options, password=passwords.read(redis, conversion_id))
 
     def on_progress(done: int, total: int) -> None:
@@ -85,14 +87,11 @@ def run_conversion(conversion_id: str) -> None:
 
     try:
         if record.target is not None:
-            _convert_file(record, data, options, engines, redis, store)
-            return
+            return _convert_file(record, data, options, engines, redis, store)
         extraction = extract(data, options, engines, on_progress=on_progress, types=record.types)
     except (InputError, TooLarge, LlmCredentialsRejected) as exc:  # retrying would not help
-        _fail(
-            store, record, redis, settings, exc.message, bad_input=not isinstance(exc, LlmCredentialsRejected)
-        )
-        return
+        bad_input = not isinstance(exc, LlmCredentialsRejected)
+        return _fail(store, record, redis, settings, exc.message, bad_input=bad_input)
     result = {
         "document_type_code": extraction.document_type,
         "document_type_confidence": extraction.document_type_confidence,
@@ -119,11 +118,12 @@ def run_conversion(conversion_id: str) -> None:
         tokens_used=extraction.tokens.total,
     )
     log.info("conversion done", conversion_id=conversion_id, pages=len(extraction.pages))
+    return summarize_extraction(extraction).as_data()
 
 
 def _convert_file(
     record: Conversion, data: bytes, options: Options, engines: Engines, redis: Redis, store: JobStore
-) -> None:
+) -> dict[str, Any]:
     """A file conversion: convert, keep the file in the blob store, record where it is."""
     from service.convert.run import convert
 
@@ -150,6 +150,9 @@ def _convert_file(
         record.conversion_id, status=Status.SUCCESS, progress=1.0, completed_at=now_iso(), output=stored
     )
     log.info("file conversion done", conversion_id=record.conversion_id, target=record.target.target_format)
+    if extraction is None:  # an image conversion: no OCR
+        return JobSummary(status=Status.SUCCESS).as_data()
+    return summarize_extraction(extraction).as_data()
 
 
 def _document_of(record: Conversion, redis: Redis, settings: Settings) -> bytes | None:
@@ -167,9 +170,9 @@ def _fail(
     message: str,
     *,
     bad_input: bool = True,
-) -> None:
+) -> dict[str, Any]:
     """End the conversion as FAILED, and book it; a document refused as bad input is deleted
-    at once, any other is refunded."""
+    at once, any other is refunded. Returns the job's summary."""
     passwords.forget(redis, record.conversion_id)
     Tenancy(redis, settings).failed(record.owner, record.conversion_id, record.charged, refund=not bad_input)
     if bad_input and record.blob_id:
@@ -178,6 +181,7 @@ def _fail(
         record.conversion_id, status=Status.FAILED, completed_at=now_iso(), error={"message": message}
     )
     log.info("conversion failed", conversion_id=record.conversion_id, reason=message)
+    return JobSummary(status=Status.FAILED).as_data()
 
 
 def on_failure(

@@ -1,0 +1,60 @@
+"""``GET /metrics``: every process's metrics in the Prometheus text format, plus the live
+values read from Redis at each scrape (queue depth, oldest queued job, live workers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import anyio
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from redis import Redis
+from rq import Queue, Worker
+from rq.job import Job
+
+from service.api.auth import require_metrics_key
+from service.jobs.queue import QUEUE_NAME
+from service.metrics import exposition
+
+
+class QueueCollector(Collector):
+    """The queue as it stands: read once per scrape, not counted by any process."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Queue depth, the oldest queued job's age in seconds, and the workers alive."""
+        queue = Queue(QUEUE_NAME, connection=self._redis)
+        depth = queue.count
+        oldest = 0.0
+        for job_id in queue.get_job_ids(0, 0):
+            job = Job.fetch(job_id, connection=self._redis)
+            if job.enqueued_at is not None:
+                enqueued = job.enqueued_at.replace(tzinfo=UTC)
+                oldest = max((datetime.now(UTC) - enqueued).total_seconds(), 0.0)
+        yield GaugeMetricFamily("lector_queue_depth", "Jobs waiting on the queue", value=depth)
+        yield GaugeMetricFamily(
+            "lector_queue_oldest_age_seconds", "Age of the oldest job waiting on the queue", value=oldest
+        )
+        yield GaugeMetricFamily(
+            "lector_workers_alive", "Workers registered and alive", value=Worker.count(connection=self._redis)
+        )
+
+
+class MetricsController(Controller):
+    """Prometheus scrape target."""
+
+    tags = ("Operations",)
+    guards = (require_metrics_key,)
+
+    @get("/metrics", summary="Metrics in the Prometheus text format", media_type="text/plain")
+    async def scrape(self, redis: NamedDependency[Redis]) -> Response[bytes]:
+        """Requests, jobs, pages, engine time, tokens, refusals, webhooks, queue and workers,
+        summed over the API processes and every worker on this machine. No key, job id, label
+        or document content is ever a label value."""
+        body, content_type = await anyio.to_thread.run_sync(exposition, QueueCollector(redis))
+        return Response(body, media_type=content_type)

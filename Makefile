@@ -27,6 +27,7 @@ bench: install bench-tools
 	$(BIN)/python -m tests.benchmarks.keys
 	$(BIN)/python -m tests.benchmarks.convert
 	$(BIN)/python -m tests.benchmarks.small_docs
+	$(BIN)/python -m tests.benchmarks.pressure
 
 # Receipt fields and text on ../shared/datasets/sroie-dev, read in place (DATA=dir for another set).
 bench-accuracy: install

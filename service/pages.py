@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import pymupdf
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from service.errors import (
     CorruptDocument,
@@ -246,6 +246,7 @@ class ImageDocument(Document):
         _check_pixels(*self._image.size)
         # Animated GIF and WEBP frames are not pages; only TIFF pages count.
         self.page_count = getattr(self._image, "n_frames", 1) if kind == "TIFF" else 1
+        self._handed_over = False
 
     def pages(
         self, numbers: list[int], *, dpi: int, force_ocr: bool = False, colour: bool = False
@@ -256,7 +257,11 @@ class ImageDocument(Document):
                 self._image.seek(number - 1)
                 _check_pixels(*self._image.size)
                 self._image.load()
-                upright = ImageOps.exif_transpose(self._image)
+                if self.page_count == 1 and _upright(self._image):
+                    # The page is the image itself: no copy of its pixels (81 MB for a large scan).
+                    upright, self._handed_over = self._image, True
+                else:
+                    upright = ImageOps.exif_transpose(self._image)
                 image = _colour(upright) if colour else _flatten(upright)
             except (OSError, SyntaxError, ValueError, EOFError):
                 where = (
@@ -270,8 +275,9 @@ class ImageDocument(Document):
             )
 
     def close(self) -> None:
-        """Close the Pillow image."""
-        self._image.close()
+        """Close the Pillow image, unless a page holds it."""
+        if not self._handed_over:
+            self._image.close()
 
 
 def open_image(data: bytes, kind: str) -> Image.Image:
@@ -294,6 +300,11 @@ def open_image(data: bytes, kind: str) -> Image.Image:
     if frames > MAX_FRAMES:
         raise TooLarge(f"The {kind} animation has {frames} frames; Lector reads at most {MAX_FRAMES}.")
     return image
+
+
+def _upright(image: Image.Image) -> bool:
+    """Whether the image's EXIF says it is stored the right way up (or says nothing)."""
+    return image.getexif().get(ExifTags.Base.Orientation, 1) in (0, 1)
 
 
 def _flatten(image: Image.Image) -> Image.Image:

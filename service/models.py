@@ -245,6 +245,29 @@ class FileInfo(msgspec.Struct):
     ] = None
 
 
+WebhookEvent = Literal["conversion.succeeded", "conversion.failed", "batch.completed"]
+WebhookDeliveryState = Literal["pending", "retrying", "delivered", "failed", "stopped"]
+
+
+_WEBHOOK = "The callback's delivery, when a callback_url was given"
+
+
+class WebhookState(msgspec.Struct):
+    """How the delivery of a callback is going (``callback_url``)."""
+
+    state: Annotated[
+        WebhookDeliveryState,
+        Meta(
+            description="pending (queued), retrying (an attempt failed; another is scheduled), delivered "
+            "(a 2xx), failed (every retry spent, or the target is not allowed), stopped (the receiver "
+            "answered 410)"
+        ),
+    ]
+    attempts: int = 0
+    last_status: Annotated[int | None, Meta(description="the receiver's last HTTP status")] = None
+    delivered_at: str | None = None
+
+
 class ConversionStatus(msgspec.Struct):
     """Answer of ``GET /api/convert-async/status/{id}``."""
 
@@ -258,6 +281,9 @@ class ConversionStatus(msgspec.Struct):
     data: dict[str, Any] | None
     error: dict[str, Any] | None
     file: Annotated[FileInfo | None, Meta(description="A file conversion's file, once SUCCESS")] = None
+    webhook: Annotated[
+        WebhookState | None, Meta(description="The callback's delivery, when one was asked")
+    ] = None
 
 
 class FormatCatalogue(msgspec.Struct):
@@ -312,3 +338,6 @@ class BatchStatus(msgspec.Struct):
     failed: int
     tokens_used: int
     items: list[BatchItemStatus]
+    webhook: Annotated[
+        WebhookState | None, Meta(description="The callback's delivery, when one was asked")
+    ] = None

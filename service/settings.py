@@ -159,6 +159,14 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
         int,
         Meta(ge=0, le=1024, description="synchronous requests that may wait for one; beyond, 503 at once"),
     ] = 8
+    webhook_retry_delays_s: Annotated[
+        tuple[Annotated[float, Meta(ge=0, le=7 * 86400)], ...],
+        Meta(
+            max_length=20,
+            description="comma-separated seconds between a failed webhook attempt and the next (±10 %); "
+            "their count is the number of retries",
+        ),
+    ] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 86400.0)
     shutdown_timeout_s: Annotated[
         int,
         Meta(
@@ -221,10 +229,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     known = {env_name(field) for field in Settings.__struct_fields__}
     raw: dict[str, object] = {name: value for name, value in environ.items() if name in known}
-    if "LECTOR_API_KEYS" in raw:
-        raw["LECTOR_API_KEYS"] = [
-            key.strip() for key in str(raw["LECTOR_API_KEYS"]).split(",") if key.strip()
-        ]
+    for name in ("LECTOR_API_KEYS", "LECTOR_WEBHOOK_RETRY_DELAYS_S"):
+        if name in raw:
+            raw[name] = [part.strip() for part in str(raw[name]).split(",") if part.strip()]
     for name in ("LECTOR_LOG_FORMAT", "LECTOR_LOG_LEVEL"):
         if name in raw:
             raw[name] = str(raw[name]).strip().lower()

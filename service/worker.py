@@ -167,7 +167,8 @@ def run_worker(settings: Settings) -> int:
         maintenance_interval=MAINTENANCE_S,
         worker_ttl=WORKER_TTL_S,
     )
-    worker.work(logging_level=settings.log_level.upper())
+    # The scheduler runs the webhook retries queued for later (one worker holds its lock).
+    worker.work(logging_level=settings.log_level.upper(), with_scheduler=True)
     return 0
 
 

@@ -27,6 +27,7 @@ from service.api.monitoring import MetricsController
 from service.api.ocr import OcrController
 from service.api.ratelimit import RateLimitHeadersMiddleware
 from service.api.responses import EXCEPTION_HANDLERS
+from service.api.webhooks import WebhooksController
 from service.blobs import blob_store
 from service.engines import Engines
 from service.errors import SettingsError
@@ -88,6 +89,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             AccountController,
             AdminController,
             MetricsController,
+            WebhooksController,
         ],
         state=State({"settings": settings, "key_store": keys}),
         dependencies={

@@ -92,8 +92,9 @@ class BatchesController(Controller):
     ) -> BatchStatus:
         """The batch's status (ENQUEUED, PROCESSING, SUCCESS, PARTIAL, FAILED), counts and items."""
         batch = await _owned_batch(request, intake, batch_id)
+        webhook = await anyio.to_thread.run_sync(intake.webhook_state, batch_id)
         with storage_errors():
-            return await anyio.to_thread.run_sync(summarize, batch, intake.jobs)
+            return await anyio.to_thread.run_sync(summarize, batch, intake.jobs, webhook)
 
     @get("/{batch_id:str}/results", responses=FOUND_ERRORS, operation_class=ResultsOperation)
     async def results(

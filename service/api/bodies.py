@@ -140,7 +140,17 @@ def _submission_body(extra: dict[str, Schema | Reference], required: str) -> Req
     )
 
 
-ConvertOperation = operation_with(_submission_body({}, "document_type_code"))
+#: The queued routes' callback (service.jobs.webhooks).
+CALLBACK: dict[str, Schema | Reference] = {
+    "callback_url": Schema(
+        type=OpenAPIType.STRING,
+        format=OpenAPIFormat.URI,
+        max_length=2048,
+        description="Where to POST the end of the job, signed as Standard Webhooks specify (public "
+        "addresses only; the key needs a secret, POST /api/webhooks/secret). Default: the key's own",
+    )
+}
+ConvertOperation = operation_with(_submission_body(CALLBACK, "document_type_code"))
 #: A file conversion: the document, its options, and the target with its options.
 #: Any converted file, by its media type (parameters such as charset left out).
 FILE_ANSWERS = {
@@ -149,6 +159,9 @@ FILE_ANSWERS = {
 }
 ConvertFileOperation = operation_with(
     _submission_body(struct_properties(Target), "target_format"), answers=FILE_ANSWERS
+)
+ConvertFileAsyncOperation = operation_with(
+    _submission_body({**struct_properties(Target), **CALLBACK}, "target_format")
 )
 #: A converted file's download.
 DownloadOperation = operation_with(answers=FILE_ANSWERS)
@@ -159,7 +172,7 @@ BatchOperation = operation_with(
         content={
             "multipart/form-data": OpenAPIMediaType(
                 schema=_object(
-                    {"files": Schema(type=OpenAPIType.ARRAY, items=_FILE), **FORM_OPTIONS},
+                    {"files": Schema(type=OpenAPIType.ARRAY, items=_FILE), **FORM_OPTIONS, **CALLBACK},
                     ["files", "document_type_code"],
                 )
             ),
@@ -174,6 +187,7 @@ BatchOperation = operation_with(
                             min_items=1,
                         ),
                         **OPTIONS,
+                        **CALLBACK,
                     },
                     ["items", "document_type_code"],
                 )

@@ -20,8 +20,8 @@ from service.doctypes import document_types
 from service.engines import Engines
 from service.errors import NotFound
 from service.jobs.intake import Intake, storage_errors
-from service.jobs.record import Conversion
-from service.models import ConversionStatus, DocumentTypeInfo, DocumentTypeList, FileInfo, Status, Submitted
+from service.jobs.record import Conversion, conversion_status
+from service.models import ConversionStatus, DocumentTypeInfo, DocumentTypeList, Submitted
 from service.settings import Settings
 from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
@@ -42,22 +42,6 @@ STATUS_ERRORS = {
 }
 #: How often a waiting status request looks again.
 _POLL_S = 0.2
-
-
-def conversion_status(record: Conversion, file: FileInfo | None = None) -> ConversionStatus:
-    """The wire form of a stored conversion (``file``: a file conversion's, once it exists)."""
-    return ConversionStatus(
-        conversion_id=record.conversion_id,
-        status=record.status,
-        progress=record.progress,
-        document_type_code=record.document_type_code,
-        created_at=record.created_at,
-        started_at=record.started_at,
-        completed_at=record.completed_at,
-        data=record.data if record.status is Status.SUCCESS else None,
-        error=record.error if record.status is Status.FAILED else None,
-        file=file,
-    )
 
 
 class ConversionsController(Controller):
@@ -116,7 +100,8 @@ class ConversionsController(Controller):
         while record.status == first_status and not record.status.finished and time.monotonic() < deadline:
             await anyio.sleep(_POLL_S)
             record = await load()
-        return conversion_status(record, file_info(request, record, settings))
+        webhook = await anyio.to_thread.run_sync(intake.webhook_state, conversion_id)
+        return conversion_status(record, file_info(request, record, settings), webhook)
 
     @get("/document-types", responses=AUTH_ERRORS)
     async def document_types(self, caller: NamedDependency[Caller]) -> DocumentTypeList:

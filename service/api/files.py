@@ -18,7 +18,7 @@ from litestar.params import FromPath, Parameter, QueryParameter
 from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
-from service.api.bodies import ConvertFileOperation, DownloadOperation
+from service.api.bodies import ConvertFileAsyncOperation, ConvertFileOperation, DownloadOperation
 from service.api.charges import charged_now, queue_one
 from service.api.gate import SyncGate
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
@@ -90,7 +90,10 @@ class FilesController(Controller):
         return _file_response(output.content, output.name, output.media_type)
 
     @post(
-        "/convert-file-async", status_code=202, responses=CONVERT_ERRORS, operation_class=ConvertFileOperation
+        "/convert-file-async",
+        status_code=202,
+        responses=CONVERT_ERRORS,
+        operation_class=ConvertFileAsyncOperation,
     )
     async def submit(
         self,

@@ -28,8 +28,9 @@ from service.api.payloads import (
 )
 from service.convert.formats import TARGETS
 from service.convert.target import TARGET_NAMES, Target
-from service.errors import InvalidBase64, TooLarge, UnsupportedMediaType, ValidationFailed
+from service.errors import InvalidBase64, InvalidOption, TooLarge, UnsupportedMediaType, ValidationFailed
 from service.jobs.intake import BatchSubmission, Submission
+from service.jobs.webhooks import check_url
 from service.options import Options, item
 from service.settings import Settings
 
@@ -84,6 +85,7 @@ async def _from_form(request: Request[Any, Any, Any], settings: Settings, with_t
     if upload is None:
         problems.append("image is required: send the file in the multipart field `image` (or `file`)")
     fields: dict[str, Any] = {name: value for name, value in form.items() if name not in _FILE_FIELDS}
+    callback = _callback(fields, problems)
     target = _target(fields, problems) if with_target else None
     options = form_options(fields, problems, require_type=not with_target)
     if problems or options is None or upload is None:
@@ -96,6 +98,7 @@ async def _from_form(request: Request[Any, Any, Any], settings: Settings, with_t
         filename=clean_filename(upload.filename),
         fingerprint=fingerprint(options, digest, target),
         target=target,
+        callback_url=callback,
     )
 
 
@@ -109,6 +112,7 @@ def form_options(fields: dict[str, Any], problems: list[str], *, require_type: b
 def _from_json(body: bytes | bytearray, settings: Settings, with_target: bool) -> Submission:
     fields = decode_json_body(body, verbatim=_BASE64_FIELDS)
     problems: list[str] = []
+    callback = _callback(fields, problems)
     target = _target(fields, problems) if with_target else None
     encoded = _base64_field(fields, problems)
     image_url = fields.pop("image_url", None)
@@ -123,12 +127,16 @@ def _from_json(body: bytes | bytearray, settings: Settings, with_target: bool) -
         raise ValidationFailed(problems)
     if image_url:
         identity = fingerprint(options, image_url, target)
-        return Submission(options=options, url=image_url, fingerprint=identity, target=target)
+        return Submission(
+            options=options, url=image_url, fingerprint=identity, target=target, callback_url=callback
+        )
     assert encoded is not None  # no URL, so the base64 field was given (checked above)
     field, value = encoded
     document = decode_base64_document(value, field=field, max_bytes=settings.max_upload_bytes)
     identity = fingerprint(options, _sha256(document), target)
-    return Submission(options=options, document=document, fingerprint=identity, target=target)
+    return Submission(
+        options=options, document=document, fingerprint=identity, target=target, callback_url=callback
+    )
 
 
 def _base64_field(fields: dict[str, Any], problems: list[str]) -> tuple[str, str | memoryview] | None:
@@ -193,11 +201,12 @@ async def read_batch(request: Request[Any, Any, Any], settings: Settings) -> Bat
         _check_count(len(uploads), settings)
         fields = {name: value for name, value in form.items() if name != "files"}
         problems = [] if uploads else ["files is required: send each document in a multipart field `files`"]
+        callback = _callback(fields, problems)
         options = form_options(fields, problems)
         if problems or options is None:
             raise ValidationFailed(problems)
         items = await anyio.to_thread.run_sync(lambda: [_uploaded(upload, settings) for upload in uploads])
-        return BatchSubmission(options=options, items=items)
+        return BatchSubmission(options=options, items=items, callback_url=callback)
     if content_type == "application/json":
         body = await read_body(request)
         return await anyio.to_thread.run_sync(_batch_from_json, body, settings)
@@ -213,10 +222,13 @@ def _batch_from_json(body: bytes | bytearray, settings: Settings) -> BatchSubmis
         raw_items = []
     _check_count(len(raw_items), settings)
     items = [_json_item(index, raw, settings, problems) for index, raw in enumerate(raw_items)]
+    callback = _callback(fields, problems)
     options = _options(fields, problems)
     if problems or options is None:
         raise ValidationFailed(problems[:50])
-    return BatchSubmission(options=options, items=[item for item in items if item is not None])
+    return BatchSubmission(
+        options=options, items=[item for item in items if item is not None], callback_url=callback
+    )
 
 
 def _uploaded(upload: UploadFile, settings: Settings) -> Submission:
@@ -255,6 +267,18 @@ def _json_item(index: int, raw: Any, settings: Settings, problems: list[str]) ->
         problems.append(exc.message.rstrip("."))
         return None
     return Submission(options=Options(), document=document, filename=clean_filename(body.filename))
+
+
+def _callback(fields: dict[str, Any], problems: list[str]) -> str | None:
+    """The `callback_url` field, taken out of the options (its address is checked on intake)."""
+    value = fields.pop("callback_url", None)
+    if value in (None, ""):
+        return None
+    try:
+        return check_url(value)
+    except InvalidOption as exc:
+        problems.append(exc.message.rstrip("."))
+        return None
 
 
 def _check_count(count: int, settings: Settings) -> None:

@@ -19,11 +19,12 @@ from service.errors import JobStoreError
 from service.jobs.record import new_id, now_iso
 from service.jobs.store import JobStore
 from service.logging import get_logger
-from service.models import BatchItemStatus, BatchStatus, Status
+from service.models import BatchItemStatus, BatchStatus, Status, WebhookState
 
 log = get_logger("lector.jobs")
 
 _KEY = "lector:batch:"
+_LEFT = "lector:batch-left:"  # items not ended yet
 #: Items read from Redis per round trip when a large batch is summarized or exported.
 CHUNK = 200
 #: Columns every results row starts with.
@@ -46,6 +47,8 @@ class Batch(msgspec.Struct, kw_only=True):
     document_type_code: str
     created_at: str
     items: list[BatchItem]
+    #: Where ``batch.completed`` is announced.
+    callback_url: str | None = None
 
 
 class BatchStore:
@@ -55,17 +58,27 @@ class BatchStore:
         self._redis = redis
         self._ttl_s = ttl_s
 
-    def create(self, owner: str, document_type_code: str, items: list[BatchItem]) -> Batch:
-        """Store a new batch of already-created items."""
+    def create(
+        self, owner: str, document_type_code: str, items: list[BatchItem], callback_url: str | None = None
+    ) -> Batch:
+        """Store a new batch of items about to be created, and its count of items left."""
         batch = Batch(
             batch_id=new_id(),
             owner=owner,
             document_type_code=document_type_code,
             created_at=now_iso(),
             items=items,
+            callback_url=callback_url,
         )
-        self._redis.set(_KEY + batch.batch_id, msgspec.json.encode(batch), ex=self._ttl_s)
+        with self._redis.pipeline() as pipe:
+            pipe.set(_KEY + batch.batch_id, msgspec.json.encode(batch), ex=self._ttl_s)
+            pipe.set(_LEFT + batch.batch_id, len(items), ex=self._ttl_s)
+            pipe.execute()
         return batch
+
+    def item_ended(self, batch_id: str) -> bool:
+        """Count one item of the batch as ended; True for the last one (once per batch)."""
+        return int(self._redis.decr(_LEFT + batch_id)) == 0
 
     def get(self, batch_id: str) -> Batch | None:
         """The batch, or None. A record that does not decode is logged and refused, not hidden."""
@@ -81,7 +94,7 @@ class BatchStore:
             ) from None
 
 
-def summarize(batch: Batch, jobs: JobStore) -> BatchStatus:
+def summarize(batch: Batch, jobs: JobStore, webhook: WebhookState | None = None) -> BatchStatus:
     """The batch's status, counts, tokens and one line per item, from the items' records."""
     items, succeeded, failed, tokens, progress = [], 0, 0, 0, 0.0
     for start in range(0, len(batch.items), CHUNK):
@@ -116,6 +129,7 @@ def summarize(batch: Batch, jobs: JobStore) -> BatchStatus:
         failed=failed,
         tokens_used=tokens,
         items=items,
+        webhook=webhook,
     )
 
 

@@ -20,12 +20,14 @@ from service.blobs import BlobStore
 from service.convert.target import Target
 from service.doctypes import check_document_type
 from service.downloads import fetch_document
-from service.errors import StoreUnavailable
+from service.errors import InvalidOption, StoreUnavailable
 from service.jobs import idempotency, passwords
 from service.jobs.batches import Batch, BatchItem, BatchStore
 from service.jobs.queue import MAX_URL_PAGES_ESTIMATE, enqueue, selected_pages
 from service.jobs.record import Conversion, new_id, now_iso
 from service.jobs.store import JobStore
+from service.jobs.webhooks import WebhookConfig, check_url, state_of
+from service.models import WebhookState
 from service.options import Options
 from service.settings import Settings
 
@@ -45,6 +47,8 @@ class Submission(msgspec.Struct):
     target: Target | None = None
     #: The document types the submitting key may use (None: every type), for ``auto``.
     types: list[str] | None = None
+    #: Where to announce the end (else the key's default, if any).
+    callback_url: str | None = None
 
 
 class BatchSubmission(msgspec.Struct):
@@ -52,6 +56,7 @@ class BatchSubmission(msgspec.Struct):
 
     options: Options
     items: list[Submission]
+    callback_url: str | None = None
 
 
 @contextmanager
@@ -72,6 +77,26 @@ class Intake:
         self._settings = settings
         self.jobs = JobStore(redis, settings.result_ttl_s)
         self.batches = BatchStore(redis, settings.result_ttl_s)
+        self.webhooks = WebhookConfig(redis)
+
+    def webhook_state(self, subject: str) -> WebhookState | None:
+        """How the callback of a conversion or a batch is being delivered, or None."""
+        with storage_errors():
+            return state_of(self._redis, subject)
+
+    def callback_for(self, owner: str, asked: str | None) -> str | None:
+        """The callback URL of a submission: the one asked, else the key's default; checked,
+        and only when the key has a secret to sign with (InvalidOption otherwise)."""
+        with storage_errors():
+            url = asked or self.webhooks.default_url(owner)
+            if url is None:
+                return None
+            if self.webhooks.secret(owner) is None:
+                raise InvalidOption(
+                    "callback_url needs a webhook secret to sign with: make one first with "
+                    "POST /api/webhooks/secret."
+                )
+        return check_url(url, self._settings)
 
     async def submit(
         self, submission: Submission, owner: str, idempotency_key: str | None, *, charged: int = 0
@@ -82,6 +107,8 @@ class Intake:
         A URL is downloaded here, before the answer, so a bad URL is the client's 400 now.
         """
         check_document_type(submission.options.document_type_code)
+        callback = await anyio.to_thread.run_sync(self.callback_for, owner, submission.callback_url)
+        submission = msgspec.structs.replace(submission, callback_url=callback)
         conversion_id = new_id()
         if idempotency_key:
             claimed = await anyio.to_thread.run_sync(
@@ -105,17 +132,28 @@ class Intake:
         ``charged_each`` quota documents), then the batch record."""
         # A batch's CSV has one type's columns.
         check_document_type(batch.options.document_type_code, auto=False)
-        items = []
-        for index, item in enumerate(batch.items):
-            conversion_id = new_id()
-            self.create(
-                msgspec.structs.replace(item, options=batch.options), owner, conversion_id, charged_each
-            )
-            items.append(BatchItem(index=index, conversion_id=conversion_id, filename=item.filename))
+        callback = self.callback_for(owner, batch.callback_url)
+        items = [
+            BatchItem(index=index, conversion_id=new_id(), filename=item.filename)
+            for index, item in enumerate(batch.items)
+        ]
+        # The record (and its count of items left) first: an item may end before the last starts.
         with storage_errors():
-            return self.batches.create(owner, batch.options.document_type_code, items)
+            record = self.batches.create(owner, batch.options.document_type_code, items, callback)
+        for item, submission in zip(items, batch.items, strict=True):
+            one = msgspec.structs.replace(submission, options=batch.options)
+            self.create(one, owner, item.conversion_id, charged_each, batch_id=record.batch_id)
+        return record
 
-    def create(self, submission: Submission, owner: str, conversion_id: str, charged: int = 0) -> Conversion:
+    def create(
+        self,
+        submission: Submission,
+        owner: str,
+        conversion_id: str,
+        charged: int = 0,
+        *,
+        batch_id: str | None = None,
+    ) -> Conversion:
         """Store the document (or the URL a worker will fetch), the record and the password,
         then queue the job. Undoes what it stored when a step fails."""
         options = submission.options
@@ -131,6 +169,8 @@ class Intake:
             target=submission.target,
             charged=charged,
             types=submission.types,
+            callback_url=submission.callback_url,
+            batch_id=batch_id,
         )
         pages = (
             selected_pages(submission.document, options, self._settings.max_pages)

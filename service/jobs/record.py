@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from service.convert.target import Target
-from service.models import Status
+from service.models import ConversionStatus, FileInfo, Status, WebhookState
 from service.options import Options
 
 
@@ -50,6 +50,10 @@ class Conversion(msgspec.Struct, kw_only=True):
     #: The document types the submitting key may use (None: every type), for ``auto``.
     types: list[str] | None = None
     tokens_used: int = 0
+    #: Where the end of the conversion is announced (``service.jobs.webhooks``).
+    callback_url: str | None = None
+    #: The batch the conversion is an item of.
+    batch_id: str | None = None
     data: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
@@ -62,3 +66,23 @@ def now_iso() -> str:
 def new_id() -> str:
     """A random, unguessable job id."""
     return secrets.token_hex(16)
+
+
+def conversion_status(
+    record: Conversion, file: FileInfo | None = None, webhook: WebhookState | None = None
+) -> ConversionStatus:
+    """The wire form of a stored conversion (``file``: a file conversion's, once it exists),
+    as its status answer and its webhook event carry it."""
+    return ConversionStatus(
+        conversion_id=record.conversion_id,
+        status=record.status,
+        progress=record.progress,
+        document_type_code=record.document_type_code,
+        created_at=record.created_at,
+        started_at=record.started_at,
+        completed_at=record.completed_at,
+        data=record.data if record.status is Status.SUCCESS else None,
+        error=record.error if record.status is Status.FAILED else None,
+        file=file,
+        webhook=webhook,
+    )

@@ -26,8 +26,9 @@ from service.blobs import blob_store
 from service.downloads import fetch_document
 from service.engines import Engines
 from service.errors import InputError, LectorError, LlmCredentialsRejected, TooLarge, UrlError
-from service.jobs import passwords
-from service.jobs.record import Conversion, StoredFile, now_iso
+from service.jobs import passwords, webhooks
+from service.jobs.batches import BatchStore, summarize
+from service.jobs.record import Conversion, StoredFile, conversion_status, now_iso
 from service.jobs.store import JobStore
 from service.logging import get_logger
 from service.metrics import JobSummary, summarize_extraction
@@ -54,6 +55,11 @@ def _runtime() -> Engines:
 
         _engines = prepare_process(load_settings())
     return _engines
+
+
+def runtime_settings() -> Settings:
+    """This worker process's settings."""
+    return _runtime().settings
 
 
 def run_conversion(conversion_id: str) -> dict[str, Any] | None:
@@ -118,6 +124,7 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
         tokens_used=extraction.tokens.total,
     )
     log.info("conversion done", conversion_id=conversion_id, pages=len(extraction.pages))
+    announce_end(conversion_id, redis, settings)
     return summarize_extraction(extraction).as_data()
 
 
@@ -150,6 +157,7 @@ def _convert_file(
         record.conversion_id, status=Status.SUCCESS, progress=1.0, completed_at=now_iso(), output=stored
     )
     log.info("file conversion done", conversion_id=record.conversion_id, target=record.target.target_format)
+    announce_end(record.conversion_id, redis, settings)
     if extraction is None:  # an image conversion: no OCR
         return JobSummary(status=Status.SUCCESS).as_data()
     return summarize_extraction(extraction).as_data()
@@ -181,6 +189,7 @@ def _fail(
         record.conversion_id, status=Status.FAILED, completed_at=now_iso(), error={"message": message}
     )
     log.info("conversion failed", conversion_id=record.conversion_id, reason=message)
+    announce_end(record.conversion_id, redis, settings)
     return JobSummary(status=Status.FAILED).as_data()
 
 
@@ -213,3 +222,37 @@ def on_failure(
     if record is not None:  # a failure on our side, after every retry: the owner gets the document back
         Tenancy(connection, settings).failed(record.owner, job.id, record.charged, refund=True)
     store.update(job.id, status=Status.FAILED, completed_at=now_iso(), error={"message": message})
+    announce_end(job.id, connection, settings)
+
+
+def announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:
+    """Queue the webhooks a conversion's end calls for: its own, and its batch's when it was
+    the batch's last item."""
+    store = JobStore(redis, settings.result_ttl_s)
+    record = store.get(conversion_id)
+    if record is None:
+        return
+    if record.callback_url:
+        succeeded = record.status is Status.SUCCESS
+        webhooks.announce(
+            redis,
+            settings,
+            owner=record.owner,
+            url=record.callback_url,
+            subject=conversion_id,
+            event="conversion.succeeded" if succeeded else "conversion.failed",
+            data=msgspec.to_builtins(conversion_status(record)),
+        )
+    batches = BatchStore(redis, settings.result_ttl_s)
+    if record.batch_id and batches.item_ended(record.batch_id):
+        batch = batches.get(record.batch_id)
+        if batch is not None and batch.callback_url:
+            webhooks.announce(
+                redis,
+                settings,
+                owner=batch.owner,
+                url=batch.callback_url,
+                subject=batch.batch_id,
+                event="batch.completed",
+                data=msgspec.to_builtins(summarize(batch, store)),
+            )

@@ -1,0 +1,234 @@
+"""Webhooks: a conversion's or a batch's end, delivered to its ``callback_url`` by the workers.
+
+Deliveries follow the Standard Webhooks specification (standardwebhooks.com): a JSON body
+``{"type": event, "timestamp": ..., "data": status document}`` with the headers
+``webhook-id`` (the same for every attempt), ``webhook-timestamp`` and
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, keyed by the key's
+``whsec_`` secret. Each key has one secret, shown once when made and rotatable, and may
+have a default callback URL (``service.api.webhooks``).
+
+Never inside a request: where a conversion or a batch ends, ``announce`` stores the message
+and queues a delivery job. An attempt that gets a 2xx ends the delivery, a 410 stops it, any
+other answer (or none) schedules the next attempt after the next of
+``LECTOR_WEBHOOK_RETRY_DELAYS_S`` (±10 % jitter), until they are spent. The target must
+resolve to public addresses at every attempt (unless ``LECTOR_URL_ALLOW_PRIVATE``), and the
+connection goes to the address checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import random
+import secrets
+import socket
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import msgspec
+from redis import Redis
+from rq import Queue, get_current_job
+
+from service.downloads import is_public
+from service.errors import InvalidOption
+from service.jobs.queue import QUEUE_NAME
+from service.jobs.record import now_iso
+from service.logging import get_logger
+from service.metrics import JobSummary
+from service.models import WebhookEvent, WebhookState
+from service.settings import Settings
+
+ATTEMPT_TIMEOUT_S = 10
+MAX_URL_LENGTH = 2048
+SECRET_PREFIX = "whsec_"
+DELIVER = "service.jobs.webhooks.deliver"
+_CONFIG = "lector:webhooks:"  # per owner: url, secret
+_MESSAGE = "lector:webhook-message:"
+_STATE = "lector:webhook-state:"
+
+log = get_logger("lector.webhooks")
+
+
+class Message(msgspec.Struct):
+    """A delivery waiting to happen: where, for whom, what (the body is signed as stored)."""
+
+    message_id: str
+    owner: str
+    url: str
+    subject: str  # the conversion or batch id, whose status shows the state
+    body: bytes
+
+
+class WebhookConfig:
+    """Each key's secret and default callback URL, in Redis."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    def secret(self, owner: str) -> str | None:
+        """The key's signing secret, or None when it has made none."""
+        value = self._redis.hget(_CONFIG + owner, "secret")
+        return _text(value)
+
+    def rotate(self, owner: str) -> str:
+        """Make a new secret (replacing any), and return it: the only time it is shown."""
+        secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+        self._redis.hset(_CONFIG + owner, mapping={"secret": secret, "created_at": now_iso()})
+        return secret
+
+    def settings_of(self, owner: str) -> dict[str, str]:
+        """The default URL and when the secret was made (never the secret)."""
+        url, created = self._redis.hmget(_CONFIG + owner, ["url", "created_at"])
+        shown = {"default_url": _text(url), "secret_created_at": _text(created)}
+        return {name: value for name, value in shown.items() if value}
+
+    def default_url(self, owner: str) -> str | None:
+        """The key's default callback URL, or None."""
+        value = self._redis.hget(_CONFIG + owner, "url")
+        return _text(value)
+
+    def set_default_url(self, owner: str, url: str | None) -> None:
+        """Set (or with None, remove) the key's default callback URL."""
+        if url is None:
+            self._redis.hdel(_CONFIG + owner, "url")
+        else:
+            self._redis.hset(_CONFIG + owner, "url", url)
+
+
+def _text(value: Any) -> str | None:
+    """A Redis reply as text (None for a missing field)."""
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def check_url(url: object, settings: Settings | None = None) -> str:
+    """``url`` if it may receive callbacks: http(s), at most 2048 characters, and (given the
+    ``settings``) resolving to public addresses only; InvalidOption otherwise."""
+    if not isinstance(url, str) or len(url) > MAX_URL_LENGTH:
+        raise InvalidOption(f"callback_url must be a URL of at most {MAX_URL_LENGTH} characters.")
+    try:
+        target = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        raise InvalidOption("callback_url is not a valid URL.") from None
+    if target.scheme not in ("http", "https") or not target.host:
+        raise InvalidOption("callback_url must be an http or https URL with a host.")
+    if settings is not None:
+        public_address(target, settings)
+    return url
+
+
+def public_address(target: httpx.URL, settings: Settings) -> str:
+    """The address to connect to for ``target``; InvalidOption when any it resolves to is not
+    public (unless LECTOR_URL_ALLOW_PRIVATE)."""
+    port = target.port or (443 if target.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(target.host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise InvalidOption(f"callback_url: cannot resolve {target.host}.") from None
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses or not (settings.url_allow_private or all(is_public(a) for a in addresses)):
+        raise InvalidOption(f"callback_url not allowed: {target.host} resolves to a non-public address.")
+    return str(addresses[0])
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header value for one attempt."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def state_of(redis: Redis, subject: str) -> WebhookState | None:
+    """The delivery state shown on a conversion's or a batch's status, or None."""
+    raw = redis.get(_STATE + subject)
+    return msgspec.json.decode(raw, type=WebhookState) if raw else None
+
+
+def announce(
+    redis: Redis, settings: Settings, *, owner: str, url: str, subject: str, event: WebhookEvent, data: Any
+) -> None:
+    """Store the event's message and queue its first delivery."""
+    message_id = "msg_" + secrets.token_hex(12)
+    body = msgspec.json.encode({"type": event, "timestamp": now_iso(), "data": data})
+    message = Message(message_id=message_id, owner=owner, url=url, subject=subject, body=body)
+    ttl = settings.result_ttl_s
+    with redis.pipeline() as pipe:
+        pipe.set(_MESSAGE + message_id, msgspec.json.encode(message), ex=ttl)
+        pipe.set(_STATE + subject, msgspec.json.encode(WebhookState(state="pending")), ex=ttl)
+        pipe.execute()
+    _queue(redis).enqueue_call(DELIVER, args=(message_id,), timeout=60, result_ttl=600, failure_ttl=ttl)
+
+
+def _queue(redis: Redis) -> Queue:
+    return Queue(QUEUE_NAME, connection=redis)
+
+
+def deliver(message_id: str) -> dict[str, Any]:
+    """The RQ job: one attempt; schedules the next when it fails and retries remain."""
+    from service.jobs.task import runtime_settings
+
+    settings = runtime_settings()
+    job = get_current_job()
+    assert job is not None, "deliver runs inside an RQ job"
+    redis: Redis = job.connection
+    raw = redis.get(_MESSAGE + message_id)
+    if raw is None:
+        return JobSummary(kind="webhook", status="expired").as_data()
+    message = msgspec.json.decode(raw, type=Message)
+    state = state_of(redis, message.subject) or WebhookState(state="pending")
+    state.attempts += 1
+    secret = WebhookConfig(redis).secret(message.owner)
+    target = httpx.URL(message.url)
+    try:
+        # Checked again at every attempt: the name may resolve elsewhere by now.
+        address = public_address(target, settings)
+    except InvalidOption as exc:
+        log.warning("webhook target refused", reason=exc.message)
+        address = None
+    if secret is None or address is None:  # nothing to sign with, or nowhere allowed to go
+        state.state = "failed"
+    else:
+        state.last_status = _attempt(message, target, address, secret)
+        if state.last_status is not None and 200 <= state.last_status < 300:
+            state.state, state.delivered_at = "delivered", now_iso()
+        elif state.last_status == 410:
+            state.state = "stopped"
+        elif state.attempts <= len(settings.webhook_retry_delays_s):
+            state.state = "retrying"
+            delay = settings.webhook_retry_delays_s[state.attempts - 1] * random.uniform(0.9, 1.1)
+            _queue(redis).enqueue_in(
+                timedelta(seconds=delay), DELIVER, message_id, job_timeout=60, result_ttl=600
+            )
+        else:
+            state.state = "failed"
+    redis.set(_STATE + message.subject, msgspec.json.encode(state), ex=settings.result_ttl_s)
+    log.info("webhook attempt", state=state.state, attempts=state.attempts, status=state.last_status)
+    return JobSummary(kind="webhook", status=state.state).as_data()
+
+
+def _attempt(message: Message, target: httpx.URL, address: str, secret: str) -> int | None:
+    """POST the message once to ``address``; the receiver's status, or None when it could
+    not be reached."""
+    timestamp = int(time.time())
+    headers = {
+        "Host": target.netloc.decode("ascii"),
+        "User-Agent": "Lector",
+        "Content-Type": "application/json",
+        "webhook-id": message.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, message.message_id, timestamp, message.body),
+    }
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    try:
+        with httpx.Client(follow_redirects=False, trust_env=False, timeout=ATTEMPT_TIMEOUT_S) as client:
+            answer = client.post(
+                target.copy_with(host=address), content=message.body, headers=headers, extensions=extensions
+            )
+    except httpx.HTTPError:
+        return None
+    return answer.status_code

@@ -122,11 +122,12 @@ def count_job(job: Job) -> None:
     if isinstance(returned, dict):
         metrics().record(msgspec.convert(returned, JobSummary), as_job=True)
     elif job.get_status(refresh=True) == JobStatus.FAILED and not job.retries_left:
-        metrics().jobs.labels(status=Status.FAILED, engine="none").inc()
+        metrics().jobs.labels(status=Status.FAILED.value, engine="none").inc()
 
 
 def warm_process(engines: Engines) -> None:
     """Load, once and before any job forks, the modules, decoders and engines jobs use."""
+    # Imported for their effect: loaded here, before the fork, rather than in every horse.
     import service.convert.run
     import service.extract  # noqa: F401
     from service.engines.tesseract import installed_languages

@@ -20,6 +20,7 @@ from service.tenants.store import Caller
 
 WEBHOOK_ERRORS = {
     **AUTH_ERRORS,
+    400: error_spec("The body is empty or not JSON"),
     422: error_spec("A default_url that is not an http(s) URL, or does not resolve to public addresses"),
     503: error_spec("The store is unavailable; try again after Retry-After seconds"),
 }

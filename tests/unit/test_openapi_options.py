@@ -9,10 +9,10 @@ from service.settings import Settings
 BODY_EXTRAS = {
     ("/api/ocr/extract-text", "application/json"): {"image", "image_base64"},
     ("/api/ocr/extract-text-from-file", "multipart/form-data"): {"file"},
-    ("/api/convert-async", "application/json"): {"image", "image_base64", "image_url"},
-    ("/api/convert-async", "multipart/form-data"): {"image"},
-    ("/api/batches", "application/json"): {"items"},
-    ("/api/batches", "multipart/form-data"): {"files"},
+    ("/api/convert-async", "application/json"): {"image", "image_base64", "image_url", "callback_url"},
+    ("/api/convert-async", "multipart/form-data"): {"image", "callback_url"},
+    ("/api/batches", "application/json"): {"items", "callback_url"},
+    ("/api/batches", "multipart/form-data"): {"files", "callback_url"},
 }
 
 

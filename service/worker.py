@@ -130,12 +130,15 @@ def warm_process(engines: Engines) -> None:
     # Imported for their effect: loaded here, before the fork, rather than in every horse.
     import service.convert.run
     import service.extract  # noqa: F401
-    from service.engines.tesseract import installed_languages
+    from service.engines.tesseract import installed_languages, version
 
     Image.init()  # Pillow imports its format plugins on the first open otherwise, in every horse
     engines.get("tesseract")
     try:
-        log.info("engine ready", engine="tesseract", languages=sorted(installed_languages()))
+        # Both are run once and kept by pytesseract (its TSV call asks the version first).
+        log.info(
+            "engine ready", engine="tesseract", version=version(), languages=sorted(installed_languages())
+        )
     except EngineUnavailable as exc:
         log.warning("engine unavailable", engine="tesseract", message=exc.message)
     for name in sorted(engines.local_auto_engines() - {"tesseract"}):

@@ -25,8 +25,6 @@ import msgspec
 from service.settings import Settings
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-
     from service.models import Extraction
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -155,24 +153,16 @@ def metrics() -> Metrics:
 
 def exposition(extra: Any = None) -> tuple[bytes, str]:
     """The Prometheus text of every process's metrics (and ``extra``, a collector of live
-    values), with its content type."""
+    values), with its content type. A registry is made per scrape, as multiprocess mode asks."""
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
 
-    registry: CollectorRegistry = CollectorRegistry()
-    if os.environ.get(ENV):
+    registry = CollectorRegistry()
+    if os.environ.get(ENV):  # unset only in a process never configured: nothing shared to read
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    else:  # a process that was never configured: its own counters only
-        from prometheus_client import REGISTRY
-
-        registry = REGISTRY
     if extra is not None:
         registry.register(extra)
-    try:
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    finally:
-        if extra is not None:
-            registry.unregister(extra)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 def mark_dead(pid: int, directory: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageDraw
 
-from tests.benchmarks.sync import peak_memory_mb
+from tests.benchmarks.sync import memory_mb
 from tests.helpers import API_KEY, start_redis, start_server
 
 UPLOADS = 40
@@ -32,21 +32,13 @@ def large_scan() -> bytes:
     return buffer.getvalue()
 
 
-def resident_mb(pid: int) -> float:
-    """The resident set of process ``pid`` now, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main() -> None:
     scan = large_scan()
     work = Path(tempfile.mkdtemp(prefix="lector-bench-"))
     redis_process, redis_url = start_redis(work)
     try:
         server = start_server(work, LECTOR_REDIS_URL=redis_url, LECTOR_LOG_LEVEL="warning")
-        at_rest = peak_memory_mb(server.process.pid)
+        at_rest = memory_mb(server.process.pid)
         with (
             httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=600) as client,
             ThreadPoolExecutor(UPLOADS) as pool,
@@ -63,7 +55,7 @@ def main() -> None:
             seconds = time.perf_counter() - started
         statuses = [answer.status_code for answer in answers]
         assert set(statuses) <= {200, 503}, statuses
-        peak, after = peak_memory_mb(server.process.pid), resident_mb(server.process.pid)
+        peak, after = memory_mb(server.process.pid), memory_mb(server.process.pid, "VmRSS")
         server.stop()
     finally:
         redis_process.terminate()

@@ -14,7 +14,6 @@ Runs are interleaved so that noise on a shared machine hits both sides alike; me
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import tempfile
@@ -24,8 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from service.engines.tesseract import version as tesseract_version
-from tests.benchmarks.sync import Row, request_body, tesseract_cli, tesseract_env
+from tests.benchmarks.sync import Row, print_table, request_body, tesseract_cli, tesseract_env
 from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "sroie-dev"
@@ -146,14 +144,7 @@ def main() -> None:
             stop_process(worker)
         redis_process.terminate()
 
-    print(
-        f"\nLector small-documents benchmark — {os.cpu_count()} cores, Tesseract {tesseract_version()}, "
-        f"{time.strftime('%Y-%m-%d')}\n"
-    )
-    print("| measure | Lector | reference | ratio | goal |")
-    print("|---|---|---|---|---|")
-    for line in rows:
-        print("| " + " | ".join(line) + " |")
+    print_table("Lector small-documents benchmark", rows)
 
 
 if __name__ == "__main__":

@@ -130,12 +130,24 @@ def compare(
     return (measure, f"{ours_s:.2f} s", f"{reference_s:.2f} s ({name})", f"{ours_s / reference_s:.2f}", goal)
 
 
-def peak_memory_mb(pid: int) -> float:
-    """The resident-set high-water mark of process ``pid``, in MiB."""
+def memory_mb(pid: int, field: str = "VmHWM") -> float:
+    """A memory figure of process ``pid`` from /proc, in MiB: by default its resident-set
+    high-water mark (``VmRSS`` for the resident set now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    """The benchmark's title line and its rows as a Markdown table, ready for the README."""
+    print(
+        f"\n{title} — {os.cpu_count()} cores, Tesseract {tesseract_version()}, {time.strftime('%Y-%m-%d')}\n"
+    )
+    print("| measure | Lector | reference | ratio | goal |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
 
 def main() -> None:
@@ -207,7 +219,7 @@ def main() -> None:
         rows.append(
             (
                 "200-page text-layer PDF: server peak memory",
-                f"{peak_memory_mb(server.process.pid):.0f} MiB",
+                f"{memory_mb(server.process.pid):.0f} MiB",
                 "—",
                 "—",
                 "—",
@@ -230,14 +242,7 @@ def main() -> None:
     finally:
         redis_process.terminate()
 
-    print(
-        f"\nLector sync benchmark — {os.cpu_count()} cores, Tesseract {tesseract_version()}, "
-        f"{time.strftime('%Y-%m-%d')}\n"
-    )
-    print("| measure | Lector | reference | ratio | goal |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print_table("Lector sync benchmark", rows)
 
 
 if __name__ == "__main__":

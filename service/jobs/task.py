@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import msgspec
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
@@ -227,7 +228,15 @@ def on_failure(
 
 def announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:
     """Queue the webhooks a conversion's end calls for: its own, and its batch's when it was
-    the batch's last item."""
+    the batch's last item. A Redis error is logged, not raised: the conversion has ended and
+    been booked, and a retry would run and book it again."""
+    try:
+        _announce_end(conversion_id, redis, settings)
+    except RedisError as exc:
+        log.error("webhook not announced", conversion_id=conversion_id, error=type(exc).__name__)
+
+
+def _announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:
     store = JobStore(redis, settings.result_ttl_s)
     record = store.get(conversion_id)
     if record is None:

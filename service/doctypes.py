@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from jsonschema import Draft202012Validator
 
 from service.errors import InvalidOption
 
@@ -41,6 +42,12 @@ class DocumentType(msgspec.Struct, frozen=True):
     prompt: str
     schema: dict[str, Any] | None = None
     auto_engine: str = "tesseract"
+
+    @property
+    def description(self) -> str:
+        """The first sentence of the prompt after its heading."""
+        body = " ".join(line.strip() for line in self.prompt.splitlines()[1:] if line.strip())
+        return body.split(". ")[0].rstrip(".") + "." if body else ""
 
 
 @cache
@@ -86,3 +93,26 @@ def get_document_type(code: str) -> DocumentType:
             details={"valid_codes": sorted(types)},
         )
     return types[code]
+
+
+def check_document(kind: DocumentType, document: Any) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of ``document`` against the type's schema: each error a JSON path and
+    what is wrong there; a warning for each field the schema defines that is absent or null
+    (not found in the document). A type without a schema takes any object."""
+    if kind.schema is None:
+        return ([] if isinstance(document, dict) else ["$: the document must be a JSON object"]), []
+    validator = Draft202012Validator(kind.schema)
+    errors = [
+        f"{error.json_path}: {error.message}"
+        for error in sorted(validator.iter_errors(document), key=lambda error: error.json_path)
+    ]
+    warnings = (
+        [f"$.{name}: no value" for name in kind.schema.get("properties", {}) if document.get(name) is None]
+        if isinstance(document, dict)
+        else []
+    )
+    return errors[:MAX_MESSAGES], warnings[:MAX_MESSAGES]
+
+
+#: At most this many messages of each kind in a validation answer.
+MAX_MESSAGES = 100

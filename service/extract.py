@@ -21,7 +21,7 @@ from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.engines.base import FieldsReading
 from service.fields import READINGS, ReadingProfile, find_fields
 from service.identify import identify, model_question
-from service.models import Extraction, PageResult, Tokens, Word
+from service.models import Extraction, Identification, PageResult, Tokens, Word
 from service.options import Options
 from service.pages import Document, Page, open_document, select_pages
 
@@ -127,17 +127,8 @@ def _identified(
         return lambda done, total: on_progress(offset * total + done, 2 * total)
 
     started = time.perf_counter()
-    candidates = [kind for code, kind in document_types().items() if types is None or code in types]
-    engine = engines.get(options.engine, "text", options.lang)
-    asked: FieldsReading | None = None
-    if isinstance(engine, FieldEngine):  # a vision model is asked, from the first page's picture
-        asked = _asked(data, options, engine, candidates, engines.settings.ocr_dpi)
-        code, confidence = asked.fields["document_type_code"], min(max(asked.fields["confidence"] or 0, 0), 1)
-        first = None
-    else:
-        first = extract(data, msgspec.structs.replace(options, document_type_code="text"), engines,
-                        max_pages=max_pages, on_progress=halves(0))  # fmt: skip
-        code, confidence = identify(first.text, candidates)[0]
+    ranking, first, asked = _ranked(data, options, engines, max_pages, halves(0), types)
+    code, confidence = ranking[0]
     if first is not None and code == "text":
         found = first
         if on_progress is not None:
@@ -154,6 +145,65 @@ def _identified(
         llm_calls=sum(reading.llm_calls for reading in readings) + (asked.calls if asked else 0),
         tokens=_summed([reading.tokens for reading in readings] + ([asked.tokens] if asked else [])),
     )
+
+
+def identify_document(
+    data: bytes,
+    options: Options,
+    engines: Engines,
+    *,
+    types: Collection[str] | None = None,
+) -> Identification:
+    """Which document type ``data`` is, among ``types`` (None: every type) and ``text``, from
+    its first selected page: each candidate's confidence, likeliest first (a vision model
+    names one type). Raises as ``extract`` does."""
+    started = time.perf_counter()
+    first_page = options.pages.split(",")[0].split("-")[0] if options.pages else "1"
+    options = msgspec.structs.replace(options, pages=first_page)
+    ranking, first, asked = _ranked(data, options, engines, None, None, types)
+    if first is None:  # a vision model looked at the page
+        assert asked is not None
+        engine = engines.get(options.engine, "text", options.lang)
+        first = Extraction(
+            engine=engine.name,
+            language=options.lang,
+            page_count=1,
+            pages=[],
+            processing_time=0.0,
+            tokens=asked.tokens,
+            model=getattr(engine, "model", None),
+            llm_calls=asked.calls,
+        )
+    reading = msgspec.structs.replace(
+        first,
+        document_type=ranking[0][0],
+        document_type_confidence=round(ranking[0][1], 3),
+        processing_time=round(time.perf_counter() - started, 3),
+    )
+    return Identification(
+        ranking=[(code, round(confidence, 3)) for code, confidence in ranking], reading=reading
+    )
+
+
+def _ranked(
+    data: bytes,
+    options: Options,
+    engines: Engines,
+    max_pages: int | None,
+    on_progress: ProgressCallback | None,
+    types: Collection[str] | None,
+) -> tuple[list[tuple[str, float]], Extraction | None, FieldsReading | None]:
+    """(code, confidence) for the candidate types, likeliest first, and what it took: the text
+    reading (any engine but a vision model), or the vision model's answer (one type)."""
+    candidates = [kind for code, kind in document_types().items() if types is None or code in types]
+    engine = engines.get(options.engine, "text", options.lang)
+    if isinstance(engine, FieldEngine):  # a vision model is asked, from the first page's picture
+        asked = _asked(data, options, engine, candidates, engines.settings.ocr_dpi)
+        code, confidence = asked.fields["document_type_code"], min(max(asked.fields["confidence"] or 0, 0), 1)
+        return [(code, confidence)], None, asked
+    as_text = msgspec.structs.replace(options, document_type_code="text")
+    first = extract(data, as_text, engines, max_pages=max_pages, on_progress=on_progress)
+    return identify(first.text, candidates), first, None
 
 
 def _asked(

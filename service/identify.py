@@ -131,7 +131,7 @@ def model_question(types: Iterable[DocumentType]) -> tuple[str, dict[str, Any]]:
     """(instructions, JSON Schema) that ask a vision model which of ``types`` (or ``text``) a
     document is, and how sure it is."""
     kinds = [kind for kind in types if kind.code != "text"]
-    lines = [f"- `{kind.code}`: {kind.title}. {_first_sentence(kind.prompt)}" for kind in kinds]
+    lines = [f"- `{kind.code}`: {kind.title}. {kind.description}" for kind in kinds]
     lines.append("- `text`: any other document, to be read as plain text.")
     instructions = (
         "You identify the type of a document from its first page. The types are:\n"
@@ -148,9 +148,3 @@ def model_question(types: Iterable[DocumentType]) -> tuple[str, dict[str, Any]]:
         },
     }
     return instructions, schema
-
-
-def _first_sentence(prompt: str) -> str:
-    """The first sentence of a type's prompt after its heading."""
-    body = " ".join(line.strip() for line in prompt.splitlines()[1:] if line.strip())
-    return body.split(". ")[0].rstrip(".") + "." if body else ""

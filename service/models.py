@@ -7,7 +7,7 @@ responses and feed the OpenAPI document.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 from msgspec import Meta
@@ -32,6 +32,15 @@ class Status(StrEnum):
     def finished(self) -> bool:
         """True once it will not change again."""
         return self in (Status.SUCCESS, Status.PARTIAL, Status.FAILED)
+
+    @property
+    def job_state(self) -> JobState:
+        """The status of one job on the wire, in Docutray's words (a failed job is ERROR)."""
+        return "ERROR" if self is Status.FAILED else cast(JobState, self.value)
+
+
+#: Where one conversion or identification stands, as Docutray's clients read it.
+JobState = Literal["ENQUEUED", "PROCESSING", "SUCCESS", "ERROR"]
 
 
 class Word(msgspec.Struct):
@@ -99,6 +108,14 @@ class Extraction(msgspec.Struct):
         if not rated:
             return None if self.pages else 0
         return round(sum(value * weight for value, weight in rated) / sum(weight for _, weight in rated))
+
+
+class Identification(msgspec.Struct):
+    """What the core says a document is (``service.extract.identify_document``)."""
+
+    ranking: Annotated[list[tuple[str, float]], Meta(description="(code, confidence), likeliest first")]
+    #: What it took: the text it was judged by (no pages when a vision model looked instead).
+    reading: Extraction
 
 
 class OcrRequest(Options, kw_only=True):
@@ -170,6 +187,8 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     success: bool
     message: str
     errors: dict[str, Any] | list[str] | None = None
+    #: Docutray's short name of the error, which its clients read on a 401 ("Invalid API key").
+    error: str | None = None
 
 
 class LimitRefusal(msgspec.Struct, rename="camel"):
@@ -229,7 +248,7 @@ class Submitted(msgspec.Struct):
 
     conversion_id: str
     status_url: str
-    status: Status
+    status: JobState
 
 
 class FileInfo(msgspec.Struct):
@@ -269,17 +288,31 @@ class WebhookState(msgspec.Struct):
 
 
 class ConversionStatus(msgspec.Struct):
-    """Answer of ``GET /api/convert-async/status/{id}``."""
+    """Answer of ``GET /api/convert-async/status/{id}``: Docutray's status document, with
+    Lector's extras after it (progress, the whole result, tokens, the file, the webhook)."""
 
     conversion_id: str
-    status: Status
-    progress: float
+    status: JobState
+    status_url: str | None
     document_type_code: str
-    created_at: str
+    original_filename: str | None
+    request_timestamp: str
+    response_timestamp: Annotated[str | None, Meta(description="When it ended (SUCCESS or ERROR)")]
+    data: Annotated[
+        dict[str, Any] | None,
+        Meta(
+            description="Once SUCCESS: the fields, as the document type's JSON Schema shapes them "
+            '(`{"text": ...}` for the type `text`)'
+        ),
+    ]
+    error: Annotated[str | None, Meta(description="Once ERROR: what went wrong, in one sentence")]
+    progress: float
     started_at: str | None
-    completed_at: str | None
-    data: dict[str, Any] | None
-    error: dict[str, Any] | None
+    tokens_used: int
+    result: Annotated[
+        dict[str, Any] | None,
+        Meta(description="Once SUCCESS: Lector's whole result (text, pages, fields, tokens, engine)"),
+    ] = None
     file: Annotated[FileInfo | None, Meta(description="A file conversion's file, once SUCCESS")] = None
     webhook: Annotated[
         WebhookState | None, Meta(description="The callback's delivery, when one was asked")

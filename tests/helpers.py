@@ -201,10 +201,10 @@ def serving_in_thread(handler: type[BaseHTTPRequestHandler], port: int = 0) -> I
 
 
 def wait_for_end(client: httpx.Client, conversion_id: str, timeout: float = 90) -> dict:
-    """Poll a conversion (with ?wait=5) until SUCCESS or FAILED; fail the test after ``timeout``."""
+    """Poll a conversion (with ?wait=5) until SUCCESS or ERROR; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = client.get(f"/api/convert-async/status/{conversion_id}", params={"wait": 5}).json()
-        if status["status"] in ("SUCCESS", "FAILED"):
+        if status["status"] in ("SUCCESS", "ERROR"):
             return status
     raise AssertionError(f"conversion {conversion_id} did not finish in {timeout} s: {status}")

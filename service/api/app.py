@@ -14,11 +14,11 @@ from litestar.openapi.spec import Components
 from redis import Redis
 
 import service
+from service.api import docutray
 from service.api.account import AccountController
 from service.api.admin import AdminController
 from service.api.auth import SECURITY_SCHEMES, caller_of_request
 from service.api.batches import BatchesController
-from service.api.conversions import ConversionsController
 from service.api.files import FilesController, SignedDownloadsController
 from service.api.gate import SyncGate
 from service.api.health import HealthController
@@ -82,7 +82,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
         route_handlers=[
             HealthController,
             OcrController,
-            ConversionsController,
+            *docutray.CONTROLLERS,
             batches,
             FilesController,
             SignedDownloadsController,

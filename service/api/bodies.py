@@ -112,13 +112,15 @@ def operation_with(
     return Declared
 
 
-def _submission_body(extra: dict[str, Schema | Reference], required: str) -> RequestBody:
-    """A queued document's body: multipart with the file, or JSON with base64 or a URL."""
+def _submission_body(extra: dict[str, Schema | Reference], required: str | None) -> RequestBody:
+    """A submitted document's body: multipart with the file, or JSON with base64 or a URL."""
     return RequestBody(
         required=True,
         content={
             "multipart/form-data": OpenAPIMediaType(
-                schema=_object({"image": _FILE, **FORM_OPTIONS, **extra}, ["image", required])
+                schema=_object(
+                    {"image": _FILE, **FORM_OPTIONS, **extra}, ["image", *([required] if required else [])]
+                )
             ),
             "application/json": OpenAPIMediaType(
                 schema=_object(
@@ -133,7 +135,7 @@ def _submission_body(extra: dict[str, Schema | Reference], required: str) -> Req
                         **OPTIONS,
                         **extra,
                     },
-                    [required],
+                    [required] if required else [],
                 )
             ),
         },
@@ -151,6 +153,21 @@ CALLBACK: dict[str, Schema | Reference] = {
     )
 }
 ConvertOperation = operation_with(_submission_body(CALLBACK, "document_type_code"))
+SyncConvertOperation = operation_with(_submission_body({}, "document_type_code"))
+#: An identification: no document type, the candidates instead (Docutray's field).
+IdentifyOperation = operation_with(
+    _submission_body(
+        {
+            "document_type_code_options": Schema(
+                type=OpenAPIType.ARRAY,
+                items=Schema(type=OpenAPIType.STRING),
+                description="The document type codes to choose among (a JSON list in a form); "
+                "default: every type the key may use",
+            )
+        },
+        None,
+    )
+)
 #: A file conversion: the document, its options, and the target with its options.
 #: Any converted file, by its media type (parameters such as charset left out).
 FILE_ANSWERS = {

@@ -11,9 +11,9 @@ import msgspec
 from litestar import Request, Response
 
 from service.engines import Engines
-from service.errors import TooManyPages, is_client_fault
+from service.errors import Forbidden, TooManyPages, is_client_fault
 from service.jobs.intake import Intake, Submission
-from service.models import Status, Submitted
+from service.models import Submitted
 from service.options import Options
 from service.tenants.billing import Charge, Tenancy
 from service.tenants.store import Caller
@@ -58,16 +58,44 @@ async def queue_one(
 ) -> Response[Submitted]:
     """Charge one document and queue ``submission``; 202 with its status URL. A repeated
     Idempotency-Key answers the earlier conversion and is not charged again."""
-    submission = msgspec.structs.replace(submission, types=caller.document_types)
+    conversion_id = await queue_job(request, submission, intake, engines, tenancy, caller, pair=pair)
+    url = request.url_for(STATUS_ROUTE, conversion_id=conversion_id)
+    body = Submitted(conversion_id=conversion_id, status_url=url, status="ENQUEUED")
+    return Response(body, status_code=202, headers={"Location": url})
+
+
+async def queue_job(
+    request: Request[Any, Any, Any],
+    submission: Submission,
+    intake: Intake,
+    engines: Engines,
+    tenancy: Tenancy,
+    caller: Caller,
+    *,
+    pair: str | None = None,
+) -> str:
+    """Charge one document and queue ``submission``; its job id. A repeated Idempotency-Key
+    answers the earlier job and is not charged again."""
+    submission = msgspec.structs.replace(submission, types=allowed_types(submission.types, caller))
     async with charged(tenancy, engines, caller, submission.options, 1, pair=pair) as charge:
         conversion_id, created = await intake.submit(
             submission, caller.owner, request.headers.get("idempotency-key"), charged=charge.units
         )
     if not created:  # the first request paid
         await anyio.to_thread.run_sync(tenancy.release, charge)
-    url = request.url_for(STATUS_ROUTE, conversion_id=conversion_id)
-    body = Submitted(conversion_id=conversion_id, status_url=url, status=Status.ENQUEUED)
-    return Response(body, status_code=202, headers={"Location": url})
+    return conversion_id
+
+
+def allowed_types(asked: list[str] | None, caller: Caller) -> list[str] | None:
+    """The types a document may be identified as: those asked (Docutray's
+    `document_type_code_options`) that the key may use; None for every type."""
+    allowed = caller.document_types
+    if asked is None:
+        return allowed
+    chosen = [code for code in asked if allowed is None or code in allowed]
+    if not chosen:
+        raise Forbidden("This API key is not authorized for any type in document_type_code_options.")
+    return chosen
 
 
 @contextmanager

@@ -11,7 +11,6 @@ import time
 from typing import Annotated, Any
 
 import anyio
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter, QueryParameter
@@ -22,11 +21,10 @@ from service.api.bodies import ConvertFileAsyncOperation, ConvertFileOperation, 
 from service.api.charges import charged_now, queue_one
 from service.api.gate import SyncGate
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
-from service.api.submissions import read_submission
+from service.api.submissions import read_submission, with_document
 from service.blobs import blob_store
 from service.convert.formats import INPUT_NAMES, MEDIA_TYPES, TARGETS, pairs
 from service.convert.run import OutputFile, conversion_pair, convert
-from service.downloads import fetch_document
 from service.engines import Engines
 from service.errors import Forbidden, Gone, NotFound, NotReady
 from service.jobs.intake import Intake, Submission, storage_errors
@@ -81,9 +79,7 @@ class FilesController(Controller):
     ) -> Response[bytes]:
         """Convert a document and answer the file itself (a zip for several pages to a
         single-page image format): the same body as `POST /api/convert-file-async`."""
-        submission = await _with_document(
-            await read_submission(request, settings, with_target=True), settings
-        )
+        submission = await with_document(await read_submission(request, settings, with_target=True), settings)
         output = await anyio.to_thread.run_sync(
             _convert_now, submission, settings, engines, tenancy, caller, gate
         )
@@ -107,9 +103,7 @@ class FilesController(Controller):
         """Queue a file conversion: the document (multipart `image` or `file`, `image_base64`,
         or `image_url`), `target_format` and its options. Poll the status URL; once SUCCESS,
         it gives the download URLs."""
-        submission = await _with_document(
-            await read_submission(request, settings, with_target=True), settings
-        )
+        submission = await with_document(await read_submission(request, settings, with_target=True), settings)
         return await queue_one(
             request, submission, intake, engines, tenancy, caller, pair=_pair_of(submission)
         )
@@ -201,15 +195,6 @@ def file_info(request: Request[Any, Any, Any], record: Conversion, settings: Set
         download_url=request.url_for(DOWNLOAD_ROUTE, conversion_id=record.conversion_id),
         signed_url=signed,
     )
-
-
-async def _with_document(submission: Submission, settings: Settings) -> Submission:
-    """The submission with its document's bytes: a URL is fetched now, so the pair is known."""
-    if submission.document is not None:
-        return submission
-    document = await fetch_document(submission.url or "", settings)
-    filename = (submission.url or "").rsplit("/", 1)[-1][:255] or None
-    return msgspec.structs.replace(submission, document=document, url=None, filename=filename)
 
 
 def _pair_of(submission: Submission) -> str:

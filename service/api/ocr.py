@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import anyio
 import msgspec
@@ -15,14 +15,12 @@ from litestar.params import JSONBody
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import FORM_OPTIONS, operation_with
-from service.api.charges import charged_now
 from service.api.gate import SyncGate
 from service.api.payloads import check_size, decode_base64_document, decode_form_metadata
 from service.api.responses import LIMIT_ERRORS, error_spec
+from service.api.sync import Sync, extract_now
 from service.engines import Engines
 from service.errors import InvalidOption, MalformedBody
-from service.extract import extract
-from service.metrics import metrics, summarize_extraction
 from service.models import OcrRequest, OcrResponse, ocr_data
 from service.options import Options, sentence
 from service.settings import Settings
@@ -116,15 +114,6 @@ class OcrController(Controller):
         return await anyio.to_thread.run_sync(_run_upload, upload, options, context, gate)
 
 
-class Sync(NamedTuple):
-    """What a sync request runs with."""
-
-    settings: Settings
-    engines: Engines
-    tenancy: Tenancy
-    caller: Caller
-
-
 def _run_upload(upload: UploadFile, options: Options, context: Sync, gate: SyncGate) -> OcrResponse:
     check_size(upload.file.seek(0, 2), context.settings.max_upload_bytes)
     with gate.slot():  # until then the upload waits in its spooled file, not in memory
@@ -133,11 +122,5 @@ def _run_upload(upload: UploadFile, options: Options, context: Sync, gate: SyncG
 
 
 def _run(document: bytes, options: Options, context: Sync) -> OcrResponse:
-    """Charge the key one document, extract, and book what it used (or the failure)."""
-    settings, engines, tenancy, caller = context
-    limit = min(settings.sync_max_pages, settings.max_pages)
-    with charged_now(tenancy, engines, caller, options, queued_route="POST /api/convert-async"):
-        extraction = extract(document, options, engines, max_pages=limit, types=caller.document_types)
-    tenancy.book(caller.owner, extraction)
-    metrics().record(summarize_extraction(extraction), as_job=False)
+    extraction = extract_now(document, options, context, queued_route="POST /api/convert-async")
     return OcrResponse(success=True, data=ocr_data(extraction))

@@ -26,6 +26,10 @@ from service.options import item, sentence
 log = get_logger("lector.api")
 
 
+#: The short error names Docutray's clients read, by status.
+_ERROR_NAMES = {401: "Invalid API key"}
+
+
 def error_response(
     status: int,
     message: str,
@@ -33,9 +37,8 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response[ErrorBody]:
     """The one shape of every error answer."""
-    return Response(
-        ErrorBody(success=False, message=message, errors=errors), status_code=status, headers=headers
-    )
+    body = ErrorBody(success=False, message=message, errors=errors, error=_ERROR_NAMES.get(status))
+    return Response(body, status_code=status, headers=headers)
 
 
 def on_lector_error(request: Request[Any, Any, Any], exc: LectorError) -> Response[ErrorBody]:

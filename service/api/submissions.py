@@ -1,4 +1,5 @@
-"""Reading a submission for ``POST /api/convert-async`` and ``POST /api/batches/``.
+"""Reading a submitted document: conversions (sync and queued), identifications, file
+conversions and batches (``POST /api/batches/``).
 
 multipart/form-data (the file in ``image`` or ``file``), JSON with ``image_base64`` (or
 ``image``, the sync endpoints' name), or JSON with ``image_url``. All become a
@@ -11,7 +12,7 @@ event loop.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import anyio
 import msgspec
@@ -28,6 +29,8 @@ from service.api.payloads import (
 )
 from service.convert.formats import TARGETS
 from service.convert.target import TARGET_NAMES, Target
+from service.doctypes import AUTO, document_types
+from service.downloads import fetch_document
 from service.errors import InvalidBase64, InvalidOption, TooLarge, UnsupportedMediaType, ValidationFailed
 from service.jobs.intake import BatchSubmission, Submission
 from service.jobs.webhooks import check_url
@@ -35,6 +38,8 @@ from service.options import Options, item
 from service.settings import Settings
 
 _FILE_FIELDS = ("image", "file")
+#: At most this many codes in `document_type_code_options`.
+_MAX_CODE_OPTIONS = 100
 #: JSON names of the base64 document: Docutray's and ImageToTextConverter's.
 _BASE64_FIELDS = ("image_base64", "image")
 
@@ -48,21 +53,41 @@ class BatchItemBody(msgspec.Struct, forbid_unknown_fields=True):
     filename: str | None = None
 
 
+class Reading(NamedTuple):
+    """What kind of submission a route reads."""
+
+    #: A file conversion: `target_format` and its options go to ``Submission.target`` (and
+    #: `document_type_code` may be left out).
+    with_target: bool = False
+    #: An identification: no `document_type_code`; Docutray's `document_type_code_options`
+    #: (a list, or a JSON list in a form) limits the candidates (``Submission.types``).
+    identify: bool = False
+
+
 async def read_submission(
-    request: Request[Any, Any, Any], settings: Settings, *, with_target: bool = False
+    request: Request[Any, Any, Any], settings: Settings, *, with_target: bool = False, identify: bool = False
 ) -> Submission:
     """Parse the request by its Content-Type; raises UnsupportedMediaType or ValidationFailed.
 
-    ``with_target``: a file conversion, whose `target_format` and its options are read
-    into ``Submission.target`` (and `document_type_code` may be left out).
+    Docutray's `image_content_type` is accepted and not needed: Lector sniffs the bytes.
     """
+    reading = Reading(with_target, identify)
     content_type = request.content_type[0]
     if content_type == "multipart/form-data":
-        return await _from_form(request, settings, with_target)
+        return await _from_form(request, settings, reading)
     if content_type == "application/json":
         body = await read_body(request)
-        return await anyio.to_thread.run_sync(_from_json, body, settings, with_target)
+        return await anyio.to_thread.run_sync(_from_json, body, settings, reading)
     raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
+
+
+async def with_document(submission: Submission, settings: Settings) -> Submission:
+    """The submission with its document's bytes: a URL is fetched now, so the pair is known."""
+    if submission.document is not None:
+        return submission
+    document = await fetch_document(submission.url or "", settings)
+    filename = (submission.url or "").rsplit("/", 1)[-1][:255] or None
+    return msgspec.structs.replace(submission, document=document, url=None, filename=filename)
 
 
 async def read_body(request: Request[Any, Any, Any]) -> bytearray:
@@ -78,7 +103,7 @@ async def read_body(request: Request[Any, Any, Any]) -> bytearray:
     return body
 
 
-async def _from_form(request: Request[Any, Any, Any], settings: Settings, with_target: bool) -> Submission:
+async def _from_form(request: Request[Any, Any, Any], settings: Settings, reading: Reading) -> Submission:
     form = await request.form()
     problems: list[str] = []
     upload = next((form.get(name) for name in _FILE_FIELDS if isinstance(form.get(name), UploadFile)), None)
@@ -86,8 +111,9 @@ async def _from_form(request: Request[Any, Any, Any], settings: Settings, with_t
         problems.append("image is required: send the file in the multipart field `image` (or `file`)")
     fields: dict[str, Any] = {name: value for name, value in form.items() if name not in _FILE_FIELDS}
     callback = _callback(fields, problems)
-    target = _target(fields, problems) if with_target else None
-    options = form_options(fields, problems, require_type=not with_target)
+    target = _target(fields, problems) if reading.with_target else None
+    candidates = _docutray_fields(fields, problems, reading)
+    options = form_options(fields, problems, require_type=not (reading.with_target or reading.identify))
     if problems or options is None or upload is None:
         raise ValidationFailed(problems)
     document = await anyio.to_thread.run_sync(_read_upload, upload, settings)
@@ -99,7 +125,45 @@ async def _from_form(request: Request[Any, Any, Any], settings: Settings, with_t
         fingerprint=fingerprint(options, digest, target),
         target=target,
         callback_url=callback,
+        types=candidates,
+        identify=reading.identify,
     )
+
+
+def _docutray_fields(fields: dict[str, Any], problems: list[str], reading: Reading) -> list[str] | None:
+    """Take Docutray's own fields out of ``fields``: `image_content_type` (checked, unused) and,
+    for an identification, `document_type_code_options` (returned) and `document_type_code=auto`."""
+    content_type = fields.pop("image_content_type", None)
+    if content_type is not None and (not isinstance(content_type, str) or len(content_type) > 255):
+        problems.append("image_content_type: must be a media type such as image/png")
+    if not reading.identify:
+        return None
+    fields["document_type_code"] = AUTO
+    given = fields.pop("document_type_code_options", None)
+    if isinstance(given, str):  # a form field holds the list as JSON
+        try:
+            given = msgspec.json.decode(given)
+        except msgspec.DecodeError:  # or as comma-separated codes
+            given = [code.strip() for code in given.split(",") if code.strip()] or None
+    if given is None:
+        return None
+    if (
+        not isinstance(given, list)
+        or not 0 < len(given) <= _MAX_CODE_OPTIONS
+        or not all(isinstance(code, str) for code in given)
+    ):
+        problems.append(
+            f"document_type_code_options: must be a list of 1 to {_MAX_CODE_OPTIONS} document type codes"
+        )
+        return None
+    unknown = [code for code in given if code not in document_types()]
+    if unknown:
+        problems.append(
+            f"document_type_code_options: unknown code {unknown[0][:64]!r}; valid codes: "
+            + ", ".join(sorted(document_types()))
+        )
+        return None
+    return list(dict.fromkeys(given))
 
 
 def form_options(fields: dict[str, Any], problems: list[str], *, require_type: bool = True) -> Options | None:
@@ -109,11 +173,12 @@ def form_options(fields: dict[str, Any], problems: list[str], *, require_type: b
     return _options(fields, problems, require_type=require_type)
 
 
-def _from_json(body: bytes | bytearray, settings: Settings, with_target: bool) -> Submission:
+def _from_json(body: bytes | bytearray, settings: Settings, reading: Reading) -> Submission:
     fields = decode_json_body(body, verbatim=_BASE64_FIELDS)
     problems: list[str] = []
     callback = _callback(fields, problems)
-    target = _target(fields, problems) if with_target else None
+    target = _target(fields, problems) if reading.with_target else None
+    candidates = _docutray_fields(fields, problems, reading)
     encoded = _base64_field(fields, problems)
     image_url = fields.pop("image_url", None)
     if image_url is not None and not isinstance(image_url, str):
@@ -122,21 +187,20 @@ def _from_json(body: bytes | bytearray, settings: Settings, with_target: bool) -
         problems.append("image_base64 (or image) or image_url is required")
     if encoded and image_url:
         problems.append("send only one of image_base64 and image_url")
-    options = _options(fields, problems, require_type=not with_target)
+    options = _options(fields, problems, require_type=not (reading.with_target or reading.identify))
     if problems or options is None:
         raise ValidationFailed(problems)
+    shared = Submission(
+        options=options, target=target, callback_url=callback, types=candidates, identify=reading.identify
+    )
     if image_url:
         identity = fingerprint(options, image_url, target)
-        return Submission(
-            options=options, url=image_url, fingerprint=identity, target=target, callback_url=callback
-        )
+        return msgspec.structs.replace(shared, url=image_url, fingerprint=identity)
     assert encoded is not None  # no URL, so the base64 field was given (checked above)
     field, value = encoded
     document = decode_base64_document(value, field=field, max_bytes=settings.max_upload_bytes)
     identity = fingerprint(options, _sha256(document), target)
-    return Submission(
-        options=options, document=document, fingerprint=identity, target=target, callback_url=callback
-    )
+    return msgspec.structs.replace(shared, document=document, fingerprint=identity)
 
 
 def _base64_field(fields: dict[str, Any], problems: list[str]) -> tuple[str, str | memoryview] | None:

@@ -49,6 +49,8 @@ class Submission(msgspec.Struct):
     types: list[str] | None = None
     #: Where to announce the end (else the key's default, if any).
     callback_url: str | None = None
+    #: An identification, not an extraction: which of ``types`` the document is.
+    identify: bool = False
 
 
 class BatchSubmission(msgspec.Struct):
@@ -171,6 +173,7 @@ class Intake:
             types=submission.types,
             callback_url=submission.callback_url,
             batch_id=batch_id,
+            identify=submission.identify,
         )
         pages = (
             selected_pages(submission.document, options, self._settings.max_pages)

@@ -9,7 +9,8 @@ from typing import Any
 import msgspec
 
 from service.convert.target import Target
-from service.models import ConversionStatus, FileInfo, Status, WebhookState
+from service.doctypes import document_types
+from service.models import ConversionStatus, Extraction, FileInfo, Identification, Status, WebhookState
 from service.options import Options
 
 
@@ -54,6 +55,8 @@ class Conversion(msgspec.Struct, kw_only=True):
     callback_url: str | None = None
     #: The batch the conversion is an item of.
     batch_id: str | None = None
+    #: An identification (``data`` holds the ranking), not an extraction.
+    identify: bool = False
     data: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
@@ -69,20 +72,73 @@ def new_id() -> str:
 
 
 def conversion_status(
-    record: Conversion, file: FileInfo | None = None, webhook: WebhookState | None = None
+    record: Conversion,
+    file: FileInfo | None = None,
+    webhook: WebhookState | None = None,
+    *,
+    status_url: str | None = None,
 ) -> ConversionStatus:
     """The wire form of a stored conversion (``file``: a file conversion's, once it exists),
     as its status answer and its webhook event carry it."""
+    succeeded = record.status is Status.SUCCESS
+    result = record.data if succeeded else None
     return ConversionStatus(
         conversion_id=record.conversion_id,
-        status=record.status,
-        progress=record.progress,
+        status=record.status.job_state,
+        status_url=status_url,
         document_type_code=record.document_type_code,
-        created_at=record.created_at,
+        original_filename=record.filename,
+        request_timestamp=record.created_at,
+        response_timestamp=record.completed_at,
+        data=fields_of(result) if result is not None else None,
+        error=(record.error or {}).get("message") if record.status is Status.FAILED else None,
+        progress=record.progress,
         started_at=record.started_at,
-        completed_at=record.completed_at,
-        data=record.data if record.status is Status.SUCCESS else None,
-        error=record.error if record.status is Status.FAILED else None,
+        tokens_used=record.tokens_used,
+        result=result,
         file=file,
         webhook=webhook,
     )
+
+
+def extraction_result(extraction: Extraction) -> dict[str, Any]:
+    """A finished extraction as a conversion keeps it, and as its status answers it (``result``)."""
+    return {
+        "document_type_code": extraction.document_type,
+        "document_type_confidence": extraction.document_type_confidence,
+        "text": extraction.text,
+        "fields": extraction.fields,
+        "field_confidence": extraction.field_confidence,
+        "warnings": extraction.warnings,
+        "pages": msgspec.to_builtins(extraction.pages),
+        "tokens": msgspec.to_builtins(extraction.tokens),
+        "tokens_used": extraction.tokens.total,
+        "engine": extraction.engine,
+        "model": extraction.model,
+        "llm_calls": extraction.llm_calls,
+        "processing_time_ms": round(extraction.processing_time * 1000),
+    }
+
+
+def identification_result(identification: Identification) -> dict[str, Any]:
+    """A finished identification as its job keeps it and its answers carry it: the likeliest
+    type and the alternatives (Docutray's), and what it took (Lector's)."""
+    kinds = document_types()
+    matches = [
+        {"code": code, "name": kinds[code].title if code in kinds else code, "confidence": confidence}
+        for code, confidence in identification.ranking
+    ]
+    reading = identification.reading
+    return {
+        "document_type": matches[0],
+        "alternatives": matches[1:],
+        "engine": reading.engine,
+        "tokens_used": reading.tokens.total,
+        "processing_time_ms": round(reading.processing_time * 1000),
+    }
+
+
+def fields_of(result: dict[str, Any]) -> dict[str, Any]:
+    """What Docutray calls a conversion's data: a typed document's fields, or a plain text's text."""
+    fields = result.get("fields")
+    return fields if isinstance(fields, dict) else {"text": result.get("text", "")}

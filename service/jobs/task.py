@@ -29,7 +29,14 @@ from service.engines import Engines
 from service.errors import InputError, LectorError, LlmCredentialsRejected, TooLarge, UrlError
 from service.jobs import passwords, webhooks
 from service.jobs.batches import BatchStore, summarize
-from service.jobs.record import Conversion, StoredFile, conversion_status, now_iso
+from service.jobs.record import (
+    Conversion,
+    StoredFile,
+    conversion_status,
+    extraction_result,
+    identification_result,
+    now_iso,
+)
 from service.jobs.store import JobStore
 from service.logging import get_logger
 from service.metrics import JobSummary, summarize_extraction
@@ -95,25 +102,13 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
     try:
         if record.target is not None:
             return _convert_file(record, data, options, engines, redis, store)
+        if record.identify:
+            return _identify(record, data, options, engines, redis, store)
         extraction = extract(data, options, engines, on_progress=on_progress, types=record.types)
     except (InputError, TooLarge, LlmCredentialsRejected) as exc:  # retrying would not help
         bad_input = not isinstance(exc, LlmCredentialsRejected)
         return _fail(store, record, redis, settings, exc.message, bad_input=bad_input)
-    result = {
-        "document_type_code": extraction.document_type,
-        "document_type_confidence": extraction.document_type_confidence,
-        "text": extraction.text,
-        "fields": extraction.fields,
-        "field_confidence": extraction.field_confidence,
-        "warnings": extraction.warnings,
-        "pages": msgspec.to_builtins(extraction.pages),
-        "tokens": msgspec.to_builtins(extraction.tokens),
-        "tokens_used": extraction.tokens.total,
-        "engine": extraction.engine,
-        "model": extraction.model,
-        "llm_calls": extraction.llm_calls,
-        "processing_time_ms": round(extraction.processing_time * 1000),
-    }
+    result = extraction_result(extraction)
     passwords.forget(redis, conversion_id)
     Tenancy(redis, settings).book(record.owner, extraction)
     store.update(
@@ -162,6 +157,29 @@ def _convert_file(
     if extraction is None:  # an image conversion: no OCR
         return JobSummary(status=Status.SUCCESS).as_data()
     return summarize_extraction(extraction).as_data()
+
+
+def _identify(
+    record: Conversion, data: bytes, options: Options, engines: Engines, redis: Redis, store: JobStore
+) -> dict[str, Any]:
+    """An identification: which of the record's types the document is."""
+    from service.extract import identify_document
+
+    settings = engines.settings
+    identification = identify_document(data, options, engines, types=record.types)
+    passwords.forget(redis, record.conversion_id)
+    Tenancy(redis, settings).book(record.owner, identification.reading)
+    store.update(
+        record.conversion_id,
+        status=Status.SUCCESS,
+        progress=1.0,
+        completed_at=now_iso(),
+        data=identification_result(identification),
+        tokens_used=identification.reading.tokens.total,
+    )
+    log.info("identification done", conversion_id=record.conversion_id)
+    announce_end(record.conversion_id, redis, settings)
+    return summarize_extraction(identification.reading).as_data()
 
 
 def _document_of(record: Conversion, redis: Redis, settings: Settings) -> bytes | None:

@@ -69,8 +69,10 @@ def test_multipart_submission_is_queued_and_succeeds(client, workers, docs):
     status = wait_for_end(client, body["conversion_id"])
     assert status["status"] == "SUCCESS", status
     assert status["progress"] == 1.0 and status["error"] is None
-    assert all(ISO_UTC.match(status[name]) for name in ("created_at", "started_at", "completed_at"))
-    data = status["data"]
+    assert all(
+        ISO_UTC.match(status[name]) for name in ("request_timestamp", "started_at", "response_timestamp")
+    )
+    data = status["result"]
     assert set(data) == {"document_type_code", "document_type_confidence", "text", "fields",
                          "field_confidence", "pages", "tokens", "tokens_used", "engine", "model",
                          "llm_calls", "processing_time_ms", "warnings"}  # fmt: skip
@@ -98,7 +100,7 @@ def test_json_base64_submission_succeeds(client, workers, docs):
     )  # fmt: skip
     assert response.status_code == 202, response.text
     status = wait_for_end(client, response.json()["conversion_id"])
-    assert [page["source"] for page in status["data"]["pages"]] == ["text-layer", "ocr"]
+    assert [page["source"] for page in status["result"]["pages"]] == ["text-layer", "ocr"]
 
 
 def test_image_url_submission_succeeds(url_server, workers, doc_url):
@@ -109,14 +111,14 @@ def test_image_url_submission_succeeds(url_server, workers, doc_url):
         )
         assert response.status_code == 202, response.text
         status = wait_for_end(client, response.json()["conversion_id"])
-    assert character_error_rate(page_text(PAGES[0]), status["data"]["text"]) <= 0.02
+    assert character_error_rate(page_text(PAGES[0]), status["result"]["text"]) <= 0.02
 
 
 def test_a_corrupt_file_fails_with_its_message(client, workers, docs):
     response = submit_file(client, docs["truncated.png"])
     status = wait_for_end(client, response.json()["conversion_id"])
-    assert status["status"] == "FAILED"
-    assert status["error"] == {"message": "The PNG image is corrupt or truncated."}
+    assert status["status"] == "ERROR"
+    assert status["error"] == "The PNG image is corrupt or truncated."
     assert status["data"] is None
 
 
@@ -163,9 +165,9 @@ def test_an_unknown_document_type_lists_the_valid_ones(client, docs):
 
 
 def test_document_types_are_listed(client):
-    types = client.get("/api/document-types").json()["document_types"]
-    text = next(kind for kind in types if kind["code"] == "text")
-    assert text == {"code": "text", "title": "Plain text", "schema": None}
+    types = client.get("/api/document-types").json()["data"]
+    text = next(kind for kind in types if kind["codeType"] == "text")
+    assert (text["id"], text["name"], text["jsonSchema"]) == ("text", "Plain text", None)
 
 
 @pytest.mark.parametrize(

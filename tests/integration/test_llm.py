@@ -156,7 +156,7 @@ def test_async_conversions_use_the_model_and_fail_once_on_rejected_credentials(a
 
     status = convert("scanned.pdf")
     assert status["status"] == "SUCCESS", status
-    data = status["data"]
+    data = status["result"]
     assert (data["engine"], data["model"], data["llm_calls"], data["tokens_used"]) == (
         "llm", "fake-vision", 3, 3 * PAGE_TOKENS,
     )  # fmt: skip
@@ -164,8 +164,8 @@ def test_async_conversions_use_the_model_and_fail_once_on_rejected_credentials(a
     model.post("/_reset")
     model.post("/_script", json=[{"status": 403}] * 5)
     status = convert("page.png")
-    assert status["status"] == "FAILED"
-    assert status["error"] == {"message": "LLM credentials rejected by the model server."}
+    assert status["status"] == "ERROR"
+    assert status["error"] == "LLM credentials rejected by the model server."
     assert len(model.get("/_requests").json()) == 1  # neither the client nor the queue retried
 
 
@@ -222,11 +222,11 @@ def test_long_invoices_are_read_in_chunks_and_merged(api, model, docs):
     submitted = api.post("/api/convert-async", files=files, data={"document_type_code": "invoice"}).json()
     status = wait_for_end(api, submitted["conversion_id"])
     assert status["status"] == "SUCCESS", status
-    fields = status["data"]["fields"]
+    fields = status["data"]
     assert (fields["invoice_number"], fields["total"]) == ("INV-7", 45.0)
     assert [item["description"] for item in fields["line_items"]] == ["A", "B"]
     two_calls_three_images = 3 * PROMPT_TOKENS_PER_IMAGE + 2 * (PROMPT_TOKENS_BASE + COMPLETION_TOKENS)
-    assert (status["data"]["llm_calls"], status["data"]["tokens_used"]) == (2, two_calls_three_images)
+    assert (status["result"]["llm_calls"], status["result"]["tokens_used"]) == (2, two_calls_three_images)
     images_per_call = [
         sum(part["type"] == "image_url" for part in request["body"]["messages"][1]["content"])
         for request in model.get("/_requests").json()
@@ -378,9 +378,7 @@ def test_auto_asks_the_model_for_the_type_from_the_first_page(api, model, docs):
 
 
 def test_typed_documents_are_listed_and_batched_with_schema_columns(api, model, docs):
-    listed = {
-        kind["code"]: kind["schema"] for kind in api.get("/api/document-types").json()["document_types"]
-    }
+    listed = {kind["codeType"]: kind["jsonSchema"] for kind in api.get("/api/document-types").json()["data"]}
     assert list(listed["receipt"]["properties"]) == list(RECEIPT) and listed["text"] is None
     encoded = b64(docs["page.png"])
     created = api.post(

@@ -70,8 +70,8 @@ def test_async_results_carry_fields_and_confidence(client, workers, docs, name):
     assert response.status_code == 202, response.text
     status = wait_for_end(client, response.json()["conversion_id"])
     assert status["status"] == "SUCCESS", status
-    check(status["data"]["fields"], status["data"]["field_confidence"], EXPECTED[name])
-    assert status["data"]["engine"] == "ppocr"  # prompts/engines.json (a text layer needs no engine)
+    check(status["data"], status["result"]["field_confidence"], EXPECTED[name])
+    assert status["result"]["engine"] == "ppocr"  # prompts/engines.json (a text layer needs no engine)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_auto_is_reported_on_the_async_status_and_refused_for_batches(client, wo
     assert queued.status_code == 202, queued.text
     status = wait_for_end(client, queued.json()["conversion_id"])
     assert status["status"] == "SUCCESS", status
-    assert status["data"]["document_type_code"] == "receipt" and status["data"]["fields"]["total"] == 20.03
+    assert status["result"]["document_type_code"] == "receipt" and status["data"]["total"] == 20.03
     batch = client.post(
         "/api/batches/",
         json={"document_type_code": "auto", "items": [{"image_url": "http://example.com/a.png"}]},

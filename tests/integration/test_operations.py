@@ -179,10 +179,10 @@ def test_sigterm_on_a_worker_past_its_timeout_puts_the_job_back_for_another(tmp_
             assert status["status"] == "ENQUEUED", status
             second = start_worker(tmp_path, redis_url)
             deadline = time.monotonic() + 90
-            while status["status"] not in ("SUCCESS", "FAILED") and time.monotonic() < deadline:
+            while status["status"] not in ("SUCCESS", "ERROR") and time.monotonic() < deadline:
                 status = client.get(url, params={"wait": 5}).json()
             assert status["status"] == "SUCCESS", status
-            assert len(status["data"]["pages"]) == 12
+            assert len(status["result"]["pages"]) == 12
             usage = client.get("/api/usage").json()
             today = usage["days"][-1]
             assert (today["documents"], today["pages_ocr"]) == (1, 12), today  # booked once

@@ -189,7 +189,7 @@ def test_a_document_refused_as_bad_input_is_deleted(client, workers, docs, redis
     redis = Redis.from_url(redis_url)
     blob_id = json.loads(redis.hget(f"lector:conversion:{conversion_id}", "blob_id"))
     assert redis.exists(f"lector:blob:{blob_id}") == 1
-    assert wait_for_end(client, conversion_id)["status"] == "FAILED"
+    assert wait_for_end(client, conversion_id)["status"] == "ERROR"
     assert redis.exists(f"lector:blob:{blob_id}") == 0
 
 

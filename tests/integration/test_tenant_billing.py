@@ -119,7 +119,8 @@ def test_the_worker_books_what_a_job_used(stack, model, docs):
     status = wait_for_end(client, client.post("/api/convert-async", json=body).json()["conversion_id"])
     assert status["status"] == "SUCCESS"
     today = client.get("/api/account").json()["today"]
-    assert (today["documents"], today["pages_ocr"], today["failures"]) == (1, len(status["data"]["pages"]), 0)
+    pages = len(status["result"]["pages"])
+    assert (today["documents"], today["pages_ocr"], today["failures"]) == (1, pages, 0)
     assert today["engine_seconds"] > 0
     client.close()
 
@@ -137,12 +138,12 @@ def test_a_failure_on_our_side_is_refunded_once_and_bad_input_is_not(stack, mode
     assert sync.status_code == 503 and quota_left(client) == 5
     submitted = client.post("/api/convert-async", json={"image_base64": image, "document_type_code": "text"})
     status = wait_for_end(client, submitted.json()["conversion_id"])
-    assert status["status"] == "FAILED"
+    assert status["status"] == "ERROR"
     wait_until(lambda: quota_left(client) == 5, 10, "the refund")
     # A document the client got wrong costs its document.
     broken = {"image_base64": b64(docs["truncated.png"]), "document_type_code": "text", "engine": "tesseract"}
     status = wait_for_end(client, client.post("/api/convert-async", json=broken).json()["conversion_id"])
-    assert status["error"] == {"message": "The PNG image is corrupt or truncated."}
+    assert status["error"] == "The PNG image is corrupt or truncated."
     time.sleep(0.5)
     assert quota_left(client) == 4
     assert client.get("/api/account").json()["today"]["failures"] == 3
@@ -156,7 +157,7 @@ def test_a_job_that_fails_after_its_retries_is_refunded(stack, model, docs):
     body = {"image_base64": b64(docs["page.png"]), "document_type_code": "text", "engine": "llm"}
     conversion_id = client.post("/api/convert-async", json=body).json()["conversion_id"]
     status = wait_for_end(client, conversion_id, timeout=180)
-    assert status["status"] == "FAILED"
+    assert status["status"] == "ERROR"
     wait_until(lambda: quota_left(client) == 2, 10, "the refund")
     redis = Redis.from_url(stack[1])
     assert redis.exists(f"lector:refund:{conversion_id}")

@@ -334,7 +334,7 @@ def test_scopes_refuse_other_document_types_and_list_only_the_keys_own(stack, ad
         403,
         "This API key is not authorized for text documents.",
     )
-    assert [kind["code"] for kind in listed["document_types"]] == ["receipt"]
+    assert [kind["codeType"] for kind in listed["data"]] == ["receipt"]
     assert account["today"]["requests"] == 0  # a refused scope takes nothing
 
 

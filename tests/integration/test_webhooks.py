@@ -110,7 +110,7 @@ def test_a_delivery_verifies_with_the_standard_webhooks_package(stack, receiver,
     payload = Webhook(secret).verify(body, headers)
     assert payload["type"] == "conversion.succeeded"
     assert payload["data"]["conversion_id"] == conversion_id
-    assert payload["data"]["status"] == "SUCCESS" and payload["data"]["data"]["text"].strip()
+    assert payload["data"]["status"] == "SUCCESS" and payload["data"]["result"]["text"].strip()
     with pytest.raises(WebhookVerificationError):  # another secret does not verify
         Webhook("whsec_" + "A" * 44).verify(body, headers)
     assert client.get("/api/webhooks").json()["secret_created_at"]

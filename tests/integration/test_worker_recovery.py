@@ -61,7 +61,7 @@ def wait_until_finished(client: httpx.Client, url: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = client.get(url, params={"wait": 5}).json()
-        if status["status"] in ("SUCCESS", "FAILED"):
+        if status["status"] in ("SUCCESS", "ERROR"):
             return status
     return status
 
@@ -111,12 +111,12 @@ def test_a_job_survives_its_worker_being_killed(tmp_path):
             first.wait(timeout=10)
             killed_at = time.monotonic()
             time.sleep(2)
-            assert client.get(url).json()["status"] in ("PROCESSING", "ENQUEUED")  # not FAILED, not lost
+            assert client.get(url).json()["status"] in ("PROCESSING", "ENQUEUED")  # not ERROR, not lost
 
             second = start_worker(tmp_path, redis_url)
             status = wait_until_finished(client, url, timeout=120)
             assert status["status"] == "SUCCESS", status
-            assert len(status["data"]["pages"]) == pages
+            assert len(status["result"]["pages"]) == pages
             # Found abandoned, requeued and run again, all within a minute of the kill.
             assert time.monotonic() - killed_at < 60
     finally:

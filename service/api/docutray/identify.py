@@ -1,0 +1,166 @@
+"""Docutray's identification: which document type a document is, at once or through the queue.
+
+``POST /api/identify`` answers ``{document_type, alternatives}``; ``POST /api/identify-async``
+queues the same work as a job (``Conversion.identify``), read at
+``GET /api/identify-async/status/{id}``. The candidates are the types the key may use,
+narrowed by `document_type_code_options`; the judging is ``service.extract.identify_document``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
+from msgspec import Meta
+
+from service.api.auth import SECURITY, require_api_key
+from service.api.bodies import IdentifyOperation
+from service.api.charges import allowed_types, charged_now, queue_job
+from service.api.docutray.convert import CONVERT_ERRORS, STATUS_ERRORS, SUBMIT_ERRORS, wait_for_change
+from service.api.gate import SyncGate
+from service.api.submissions import read_submission, with_document
+from service.engines import Engines
+from service.extract import identify_document
+from service.jobs.intake import Intake
+from service.jobs.record import Conversion, identification_result
+from service.metrics import metrics, summarize_extraction
+from service.models import JobState
+from service.settings import Settings
+from service.tenants.billing import Tenancy
+from service.tenants.store import Caller
+
+IDENTIFY_STATUS_ROUTE = "identification-status"
+
+
+class TypeMatch(msgspec.Struct):
+    """A document type and how likely the document is one, from 0 to 1."""
+
+    code: str
+    name: str
+    confidence: float
+
+
+class Identified(msgspec.Struct):
+    """Answer of ``POST /api/identify``: the likeliest type, the others after it."""
+
+    document_type: TypeMatch
+    alternatives: list[TypeMatch]
+    engine: str
+    tokens_used: int
+    processing_time_ms: int
+
+
+class IdentificationQueued(msgspec.Struct):
+    """Answer of ``POST /api/identify-async`` (202)."""
+
+    identification_id: str
+    status_url: str
+    status: JobState
+
+
+class IdentificationStatus(msgspec.Struct):
+    """Answer of ``GET /api/identify-async/status/{id}``."""
+
+    identification_id: str
+    status: JobState
+    status_url: str
+    request_timestamp: str
+    response_timestamp: str | None
+    original_filename: str | None
+    document_type: Annotated[TypeMatch | None, Meta(description="Once SUCCESS")] = None
+    alternatives: Annotated[list[TypeMatch] | None, Meta(description="Once SUCCESS")] = None
+    error: Annotated[str | None, Meta(description="Once ERROR: what went wrong")] = None
+
+
+class IdentifyController(Controller):
+    """Which of the key's document types a document is."""
+
+    path = "/api"
+    tags = ("Identification (Docutray)",)
+    guards = (require_api_key,)
+    security = SECURITY
+
+    @post("/identify", status_code=200, responses=CONVERT_ERRORS, operation_class=IdentifyOperation)
+    async def identify(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        engines: NamedDependency[Engines],
+        tenancy: NamedDependency[Tenancy],
+        caller: NamedDependency[Caller],
+        gate: NamedDependency[SyncGate],
+    ) -> Identified:
+        """Identify a document at once, from its first page: multipart `image`, JSON
+        `image_base64` or `image_url`, and optionally `document_type_code_options`."""
+        submission = await with_document(await read_submission(request, settings, identify=True), settings)
+        types = allowed_types(submission.types, caller)
+        document, options = submission.document, submission.options
+        assert document is not None
+
+        def run() -> Identified:
+            with (
+                gate.slot(),
+                charged_now(tenancy, engines, caller, options, queued_route="POST /api/identify-async"),
+            ):
+                identification = identify_document(document, options, engines, types=types)
+            tenancy.book(caller.owner, identification.reading)
+            metrics().record(summarize_extraction(identification.reading), as_job=False)
+            return msgspec.convert(identification_result(identification), Identified)
+
+        return await anyio.to_thread.run_sync(run)
+
+    @post("/identify-async", status_code=202, responses=SUBMIT_ERRORS, operation_class=IdentifyOperation)
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        intake: NamedDependency[Intake],
+        engines: NamedDependency[Engines],
+        tenancy: NamedDependency[Tenancy],
+        caller: NamedDependency[Caller],
+    ) -> Response[IdentificationQueued]:
+        """Queue an identification; poll its `status_url`."""
+        submission = await read_submission(request, settings, identify=True)
+        job_id = await queue_job(request, submission, intake, engines, tenancy, caller)
+        url = request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=job_id)
+        body = IdentificationQueued(identification_id=job_id, status_url=url, status="ENQUEUED")
+        return Response(body, status_code=202, headers={"Location": url})
+
+    @get(
+        "/identify-async/status/{identification_id:str}", name=IDENTIFY_STATUS_ROUTE, responses=STATUS_ERRORS
+    )
+    async def status(
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        intake: NamedDependency[Intake],
+        identification_id: FromPath[str],
+        wait: Annotated[int, Parameter(ge=0, le=30, description="Seconds to hold for a status change")] = 0,
+    ) -> IdentificationStatus:
+        """An identification's status and, once SUCCESS, the type and the alternatives."""
+        record = await wait_for_change(intake, caller, identification_id, wait, identify=True)
+        return identification_status(
+            record, request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=identification_id)
+        )
+
+
+def identification_status(record: Conversion, status_url: str) -> IdentificationStatus:
+    """The wire form of a stored identification."""
+    found = record.data or {}
+    return IdentificationStatus(
+        identification_id=record.conversion_id,
+        status=record.status.job_state,
+        status_url=status_url,
+        request_timestamp=record.created_at,
+        response_timestamp=record.completed_at,
+        original_filename=record.filename,
+        document_type=msgspec.convert(found["document_type"], TypeMatch)
+        if "document_type" in found
+        else None,
+        alternatives=msgspec.convert(found.get("alternatives", []), list[TypeMatch]) if found else None,
+        error=(record.error or {}).get("message") if record.error else None,
+    )

@@ -24,6 +24,7 @@
     ├── LimitExceeded              429  a rate limit, the quota or the token budget is spent
     ├── NotFound                   404  no such job (or not this key's)
     ├── NotReady                   409  the job has not finished, so there is nothing to download
+    ├── Conflict                   409  a name already taken (a document type's code)
     ├── Gone                       410  a signed download URL that has expired
     ├── StoreUnavailable           503  Redis or the blob directory refuses work (Retry-After)
     ├── ServerBusy                 503  every synchronous slot is taken and the wait queue full
@@ -177,6 +178,12 @@ class NotFound(LectorError):
 
 class NotReady(LectorError):
     """The job is still running: its file does not exist yet."""
+
+    status_code = 409
+
+
+class Conflict(LectorError):
+    """Something by that name exists already."""
 
     status_code = 409
 

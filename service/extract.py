@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from service.doctypes import AUTO, DocumentType, document_types, get_document_type
+from service.doctypes import AUTO, DocumentType, Kinds, document_types, get_document_type
 from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.engines.base import FieldsReading
 from service.fields import READINGS, ReadingProfile, find_fields
@@ -40,6 +40,7 @@ def extract(
     max_pages: int | None = None,
     on_progress: ProgressCallback | None = None,
     types: Collection[str] | None = None,
+    kinds: Kinds | None = None,
 ) -> Extraction:
     """Read the text of every selected page of ``data``, and a typed document's fields.
 
@@ -49,14 +50,15 @@ def extract(
     else from the field rules over the words the engine read (``service.fields``). Raises
     an InputError for a document or option the client must fix, TooManyPages when the
     selection exceeds the page limit, and EngineError when the engine fails. ``types`` limits
-    what ``document_type_code=auto`` may identify (None: every type).
+    what ``document_type_code=auto`` may identify (None: every type); ``kinds`` is where types
+    are looked up (None: the built-in types; a key's own types added, for its documents).
     """
     if options.document_type_code == AUTO:
-        return _identified(data, options, engines, max_pages, on_progress, types)
+        return _identified(data, options, engines, max_pages, on_progress, types, kinds)
     started = time.perf_counter()
     settings = engines.settings
     limit = settings.max_pages if max_pages is None else max_pages
-    document_type = get_document_type(options.document_type_code)
+    document_type = get_document_type(options.document_type_code, kinds)
     engine = engines.get(options.engine, document_type.code, options.lang)
     schema = document_type.schema
     by_rules = schema is not None and not isinstance(engine, FieldEngine)
@@ -114,6 +116,7 @@ def _identified(
     max_pages: int | None,
     on_progress: ProgressCallback | None,
     types: Collection[str] | None,
+    kinds: Kinds | None,
 ) -> Extraction:
     """``document_type_code=auto``: identify the document's type among ``types`` (None: every
     type), then read it as that type with the type's own engine and rules. A vision model is
@@ -127,7 +130,7 @@ def _identified(
         return lambda done, total: on_progress(offset * total + done, 2 * total)
 
     started = time.perf_counter()
-    ranking, first, asked = _ranked(data, options, engines, max_pages, halves(0), types)
+    ranking, first, asked = _ranked(data, options, engines, max_pages, halves(0), types, kinds)
     code, confidence = ranking[0]
     if first is not None and code == "text":
         found = first
@@ -135,7 +138,7 @@ def _identified(
             on_progress(1, 1)
     else:
         typed = msgspec.structs.replace(options, document_type_code=code)
-        found = extract(data, typed, engines, max_pages=max_pages, on_progress=halves(1))
+        found = extract(data, typed, engines, max_pages=max_pages, on_progress=halves(1), kinds=kinds)
     readings = [found] if first is None or first is found else [first, found]
     return msgspec.structs.replace(
         found,
@@ -153,6 +156,7 @@ def identify_document(
     engines: Engines,
     *,
     types: Collection[str] | None = None,
+    kinds: Kinds | None = None,
 ) -> Identification:
     """Which document type ``data`` is, among ``types`` (None: every type) and ``text``, from
     its first selected page: each candidate's confidence, likeliest first (a vision model
@@ -160,7 +164,7 @@ def identify_document(
     started = time.perf_counter()
     first_page = options.pages.split(",")[0].split("-")[0] if options.pages else "1"
     options = msgspec.structs.replace(options, pages=first_page)
-    ranking, first, asked = _ranked(data, options, engines, None, None, types)
+    ranking, first, asked = _ranked(data, options, engines, None, None, types, kinds)
     if first is None:  # a vision model looked at the page
         assert asked is not None
         engine = engines.get(options.engine, "text", options.lang)
@@ -192,10 +196,12 @@ def _ranked(
     max_pages: int | None,
     on_progress: ProgressCallback | None,
     types: Collection[str] | None,
+    kinds: Kinds | None,
 ) -> tuple[list[tuple[str, float]], Extraction | None, FieldsReading | None]:
     """(code, confidence) for the candidate types, likeliest first, and what it took: the text
     reading (any engine but a vision model), or the vision model's answer (one type)."""
-    candidates = [kind for code, kind in document_types().items() if types is None or code in types]
+    registry = document_types() if kinds is None else kinds
+    candidates = [kind for code, kind in registry.items() if types is None or code in types]
     engine = engines.get(options.engine, "text", options.lang)
     if isinstance(engine, FieldEngine):  # a vision model is asked, from the first page's picture
         asked = _asked(data, options, engine, candidates, engines.settings.ocr_dpi)

@@ -35,6 +35,7 @@ from service.jobs.intake import Intake
 from service.settings import Settings
 from service.tenants.billing import Tenancy
 from service.tenants.store import KeyStore
+from service.tenants.types import OwnTypes
 
 #: Room in a request body beyond the document itself: base64 adds a third, form fields a little.
 _BODY_OVERHEAD = 1024 * 1024
@@ -96,6 +97,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             "settings": constant(settings),
             "redis": constant(redis),
             "intake": constant(intake),
+            "own_types": constant(OwnTypes(redis)),
             "engines": constant(engines),
             "keys": constant(keys),
             "tenancy": constant(tenancy),

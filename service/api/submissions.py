@@ -29,7 +29,7 @@ from service.api.payloads import (
 )
 from service.convert.formats import TARGETS
 from service.convert.target import TARGET_NAMES, Target
-from service.doctypes import AUTO, document_types
+from service.doctypes import AUTO
 from service.downloads import fetch_document
 from service.errors import InvalidBase64, InvalidOption, TooLarge, UnsupportedMediaType, ValidationFailed
 from service.jobs.intake import BatchSubmission, Submission
@@ -132,7 +132,8 @@ async def _from_form(request: Request[Any, Any, Any], settings: Settings, readin
 
 def _docutray_fields(fields: dict[str, Any], problems: list[str], reading: Reading) -> list[str] | None:
     """Take Docutray's own fields out of ``fields``: `image_content_type` (checked, unused) and,
-    for an identification, `document_type_code_options` (returned) and `document_type_code=auto`."""
+    for an identification, `document_type_code_options` (returned; the codes are checked
+    against the caller's types later) and `document_type_code=auto`."""
     content_type = fields.pop("image_content_type", None)
     if content_type is not None and (not isinstance(content_type, str) or len(content_type) > 255):
         problems.append("image_content_type: must be a media type such as image/png")
@@ -154,13 +155,6 @@ def _docutray_fields(fields: dict[str, Any], problems: list[str], reading: Readi
     ):
         problems.append(
             f"document_type_code_options: must be a list of 1 to {_MAX_CODE_OPTIONS} document type codes"
-        )
-        return None
-    unknown = [code for code in given if code not in document_types()]
-    if unknown:
-        problems.append(
-            f"document_type_code_options: unknown code {unknown[0][:64]!r}; valid codes: "
-            + ", ".join(sorted(document_types()))
         )
         return None
     return list(dict.fromkeys(given))

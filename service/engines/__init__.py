@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import get_args
 
-from service.doctypes import document_types, get_document_type
+from service.doctypes import auto_engine_of, document_types
 from service.engines.base import Engine, FieldEngine, Reading, ReadOptions
 from service.errors import InvalidOption, SettingsError
 from service.options import EngineName
@@ -63,7 +63,7 @@ class Engines:
         if name == "auto":
             if self.settings.llm_model:
                 return "llm"
-            return get_document_type(document_type_code).auto_engine if lang == "eng" else "tesseract"
+            return auto_engine_of(document_type_code) if lang == "eng" else "tesseract"
         if name not in _REGISTRY:
             raise InvalidOption(
                 f"Unknown engine {name!r}; choose one of: auto, {', '.join(self.available())}."

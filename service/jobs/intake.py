@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from service.blobs import BlobStore
 from service.convert.target import Target
-from service.doctypes import check_document_type
+from service.doctypes import Kinds, check_document_type
 from service.downloads import fetch_document
 from service.errors import InvalidOption, StoreUnavailable
 from service.jobs import idempotency, passwords
@@ -101,14 +101,21 @@ class Intake:
         return check_url(url, self._settings)
 
     async def submit(
-        self, submission: Submission, owner: str, idempotency_key: str | None, *, charged: int = 0
+        self,
+        submission: Submission,
+        owner: str,
+        idempotency_key: str | None,
+        *,
+        charged: int = 0,
+        kinds: Kinds | None = None,
     ) -> tuple[str, bool]:
         """Queue one conversion that cost its owner ``charged`` quota documents; returns its id
-        and whether it is new (False: an earlier one, for a repeated Idempotency-Key).
+        and whether it is new (False: an earlier one, for a repeated Idempotency-Key). ``kinds``:
+        where its type is looked up (the owner's types, where it may use its own).
 
         A URL is downloaded here, before the answer, so a bad URL is the client's 400 now.
         """
-        check_document_type(submission.options.document_type_code)
+        check_document_type(submission.options.document_type_code, kinds=kinds)
         callback = await anyio.to_thread.run_sync(self.callback_for, owner, submission.callback_url)
         submission = msgspec.structs.replace(submission, callback_url=callback)
         conversion_id = new_id()

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from service.convert.target import Target
-from service.doctypes import document_types
+from service.doctypes import Kinds, document_types
 from service.models import ConversionStatus, Extraction, FileInfo, Identification, Status, WebhookState
 from service.options import Options
 
@@ -120,10 +120,11 @@ def extraction_result(extraction: Extraction) -> dict[str, Any]:
     }
 
 
-def identification_result(identification: Identification) -> dict[str, Any]:
+def identification_result(identification: Identification, kinds: Kinds | None = None) -> dict[str, Any]:
     """A finished identification as its job keeps it and its answers carry it: the likeliest
-    type and the alternatives (Docutray's), and what it took (Lector's)."""
-    kinds = document_types()
+    type and the alternatives (Docutray's), and what it took (Lector's). ``kinds`` names the
+    types (default: the built-in ones)."""
+    kinds = document_types() if kinds is None else kinds
     matches = [
         {"code": code, "name": kinds[code].title if code in kinds else code, "confidence": confidence}
         for code, confidence in identification.ranking

@@ -24,6 +24,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from service.blobs import blob_store
+from service.doctypes import Kinds
 from service.downloads import fetch_document
 from service.engines import Engines
 from service.errors import InputError, LectorError, LlmCredentialsRejected, TooLarge, UrlError
@@ -44,6 +45,7 @@ from service.models import Status
 from service.options import Options
 from service.settings import Settings, load_settings
 from service.tenants.billing import Tenancy
+from service.tenants.types import OwnTypes
 
 log = get_logger("lector.jobs")
 
@@ -102,9 +104,10 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
     try:
         if record.target is not None:
             return _convert_file(record, data, options, engines, redis, store)
+        kinds = OwnTypes(redis).registry(record.owner)
         if record.identify:
-            return _identify(record, data, options, engines, redis, store)
-        extraction = extract(data, options, engines, on_progress=on_progress, types=record.types)
+            return _identify(record, data, options, engines, redis, store, kinds)
+        extraction = extract(data, options, engines, on_progress=on_progress, types=record.types, kinds=kinds)
     except (InputError, TooLarge, LlmCredentialsRejected) as exc:  # retrying would not help
         bad_input = not isinstance(exc, LlmCredentialsRejected)
         return _fail(store, record, redis, settings, exc.message, bad_input=bad_input)
@@ -160,13 +163,19 @@ def _convert_file(
 
 
 def _identify(
-    record: Conversion, data: bytes, options: Options, engines: Engines, redis: Redis, store: JobStore
+    record: Conversion,
+    data: bytes,
+    options: Options,
+    engines: Engines,
+    redis: Redis,
+    store: JobStore,
+    kinds: Kinds,
 ) -> dict[str, Any]:
     """An identification: which of the record's types the document is."""
     from service.extract import identify_document
 
     settings = engines.settings
-    identification = identify_document(data, options, engines, types=record.types)
+    identification = identify_document(data, options, engines, types=record.types, kinds=kinds)
     passwords.forget(redis, record.conversion_id)
     Tenancy(redis, settings).book(record.owner, identification.reading)
     store.update(
@@ -174,7 +183,7 @@ def _identify(
         status=Status.SUCCESS,
         progress=1.0,
         completed_at=now_iso(),
-        data=identification_result(identification),
+        data=identification_result(identification, kinds),
         tokens_used=identification.reading.tokens.total,
     )
     log.info("identification done", conversion_id=record.conversion_id)

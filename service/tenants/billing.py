@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 
-from service.doctypes import check_document_type
+from service.doctypes import AUTO, Kinds, check_document_type, document_types
 from service.errors import Forbidden
 from service.logging import get_logger
 from service.models import Extraction
@@ -62,12 +62,15 @@ class Tenancy:
         *,
         uses_model: bool,
         pair: str | None = None,
+        kinds: Kinds | None = None,
     ) -> Charge:
         """Check the key's scopes for ``document_type_code`` (and a file conversion's
         ``pair``, such as ``png-jpg``), then take one request and ``cost`` documents from its
-        limits (raises Forbidden or LimitExceeded)."""
-        check_document_type(document_type_code)  # an unknown code is a 422 before anything is taken
-        if caller.record is not None and not caller.record.allows_type(document_type_code):
+        limits (raises Forbidden or LimitExceeded). ``kinds``: the caller's types, when it may
+        use its own; those are always its to use."""
+        check_document_type(document_type_code, kinds=kinds)  # unknown: a 422 before anything is taken
+        own = document_type_code not in document_types() and document_type_code != AUTO
+        if caller.record is not None and not own and not caller.record.allows_type(document_type_code):
             raise Forbidden(f"This API key is not authorized for {document_type_code} documents.")
         if pair is not None and caller.record is not None and not caller.record.allows_pair(pair):
             raise Forbidden(f"This API key is not authorized for {pair} conversions.")

@@ -4,13 +4,14 @@ a real Lector API and real workers on loopback, plus the wire details the SDK do
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ProcessPoolExecutor
 
 import docutray
 import httpx
 import pytest
 
-from fixtures.generate import INVOICE_FIELDS, RECEIPT_FIELDS
-from tests.helpers import API_KEY
+from fixtures.generate import INVOICE_FIELDS, RECEIPT_FIELDS, encode, page_image
+from tests.helpers import API_KEY, OTHER_KEY
 
 WAIT = {"poll_interval": 0.3, "timeout": 120}
 
@@ -131,3 +132,79 @@ def test_a_job_is_read_only_at_its_own_kind_of_status(sdk, docs, client):
     assert client.get(f"/api/convert-async/status/{identification.identification_id}").status_code == 404
     assert client.get(f"/api/identify-async/status/{conversion.conversion_id}").status_code == 404
     assert conversion.wait(**WAIT).is_success() and identification.wait(**WAIT).is_success()
+
+
+PURCHASE_ORDER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["po_number", "supplier"],
+    "properties": {
+        "po_number": {"type": ["string", "null"], "description": "The purchase order number"},
+        "supplier": {"type": ["string", "null"], "description": "Who delivers"},
+    },
+}
+
+
+def test_a_key_defines_its_own_type_and_only_it_uses_it(sdk, server, docs, tmp_path):
+    made = sdk.document_types.create(
+        name="Purchase order",
+        code_type="purchase_order",
+        description="A buyer's order to a supplier.",
+        json_schema=PURCHASE_ORDER,
+        prompt_hints="Read the PO number as printed.",
+    )
+    assert (made.id, made.codeType, made.isPublic, made.jsonSchema) == (
+        "purchase_order", "purchase_order", False, PURCHASE_ORDER,
+    )  # fmt: skip
+    assert made.createdAt is not None
+    assert "purchase_order" in [kind.id for kind in sdk.document_types.list().auto_paging_iter()]
+    assert sdk.document_types.get("purchase_order").name == "Purchase order"
+    assert sdk.document_types.validate("purchase_order", {"po_number": "4711", "supplier": None}).is_valid()
+
+    order = tmp_path / "order.png"
+    order.write_bytes(
+        encode(page_image(["PURCHASE ORDER", "PO Number: 4711", "Supplier: ACME Widgets Ltd"]), "PNG")
+    )
+    converted = sdk.convert.run(file=order, document_type_code="purchase_order")
+    assert set(converted.data) == {"po_number", "supplier"}  # no rules and no model: read, left empty
+    assert "4711" in converted.model_extra["result"]["text"]
+    queued = sdk.convert.run_async(file=order, document_type_code="purchase_order").wait(**WAIT)
+    assert queued.is_success() and set(queued.data) == {"po_number", "supplier"}
+    found = sdk.identify.run(file=order, document_type_code_options=["purchase_order", "receipt"])
+    assert found.document_type.code == "purchase_order" and found.document_type.name == "Purchase order"
+
+    with docutray.Client(api_key=OTHER_KEY, base_url=server.url) as other:
+        assert "purchase_order" not in [kind.id for kind in other.document_types.list().data]
+        with pytest.raises(docutray.NotFoundError):
+            other.document_types.get("purchase_order")
+        with pytest.raises(docutray.UnprocessableEntityError):
+            other.convert.run(file=order, document_type_code="purchase_order")
+
+
+def test_own_types_are_strict_unique_and_made_once_under_concurrency(server, client):
+    loose = {**PURCHASE_ORDER, "additionalProperties": True, "required": ["po_number"]}
+    body = {"name": "Loose", "codeType": "loose_order", "description": "x", "jsonSchema": loose}
+    refused = client.post("/api/document-types", json=body)
+    assert refused.status_code == 422 and refused.json()["message"] == "Validation error"
+    assert refused.json()["errors"] == [
+        "jsonSchema: $ must set additionalProperties to false",
+        "jsonSchema: $ must list every property in required",
+    ]
+    built_in = client.post(
+        "/api/document-types", json={**body, "codeType": "invoice", "jsonSchema": PURCHASE_ORDER}
+    )
+    assert built_in.status_code == 409
+    missing = client.post("/api/document-types", json={"name": "No schema", "codeType": "no_schema"})
+    assert missing.status_code == 422 and "jsonSchema" in missing.json()["errors"][0]
+
+    # Several processes' requests race to make one code: exactly one wins, the others get 409.
+    race = {"name": "Race", "codeType": "race_order", "description": "x", "jsonSchema": PURCHASE_ORDER}
+    with ProcessPoolExecutor(4) as pool:
+        codes = list(pool.map(_create, [server.url] * 8, [race] * 8))
+    assert sorted(codes) == [201] + [409] * 7
+
+
+def _create(url: str, body: dict) -> int:
+    return httpx.post(
+        f"{url}/api/document-types", json=body, headers={"Authorization": f"Bearer {OTHER_KEY}"}
+    ).status_code

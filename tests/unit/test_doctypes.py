@@ -1,8 +1,10 @@
 """Document types are data: every schema is valid and pairs with a prompt."""
 
+import pytest
 from jsonschema import Draft202012Validator
 
-from service.doctypes import document_types
+from service.doctypes import define_type, document_types, strict_schema_problems
+from service.errors import Conflict, ValidationFailed
 from tests.helpers import ROOT
 
 PROMPTS, SCHEMAS = ROOT / "prompts", ROOT / "schemas"
@@ -46,3 +48,51 @@ def test_schemas_fit_strict_structured_outputs():
         assert not list(Draft202012Validator(schema).iter_errors(empty))
         wrong = {**empty, "total": "12.50", "date" if code == "receipt" else "invoice_date": "25/12/2018"}
         assert len(list(Draft202012Validator(schema).iter_errors(wrong))) == 2
+
+
+def test_the_built_in_schemas_pass_the_strict_check_that_own_types_must_pass():
+    for kind in document_types().values():
+        if kind.schema is not None:
+            assert strict_schema_problems(kind.schema) == [], kind.code
+
+
+def test_an_own_type_must_be_strict_to_the_bottom_and_bounded():
+    item = {"type": "object", "properties": {"sku": {"type": "string"}}}  # open, nothing required
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": item}},
+    }
+    assert strict_schema_problems(schema) == [
+        "jsonSchema: $.items[] must set additionalProperties to false",
+        "jsonSchema: $.items[] must list every property in required",
+    ]
+    assert strict_schema_problems({"type": "string"}) == [
+        'jsonSchema: the root must be {"type": "object"} with properties'
+    ]
+    assert strict_schema_problems({"type": 7})[0].startswith("jsonSchema: not a valid JSON Schema")
+    refused = ["jsonSchema: a $ref may only point to a part of the schema itself (#/...)"]
+    for ref in ("http://169.254.169.254/schema.json", "#/$defs/missing"):
+        assert strict_schema_problems({**schema, "$defs": {"x": {"$ref": ref}}}) == refused
+    inside = {**schema, "$defs": {"x": {"type": "string"}, "y": {"$ref": "#/$defs/x"}}}
+    assert strict_schema_problems(inside)[0].startswith("jsonSchema: $.items[]")
+    deep: dict = {"type": "string"}
+    for _ in range(12):
+        deep = {"type": "object", "additionalProperties": False, "required": ["x"], "properties": {"x": deep}}
+    assert "nested more than 10 levels" in strict_schema_problems(deep)[0]
+
+
+def test_an_own_type_gets_a_prompt_from_its_definition_and_a_free_code():
+    schema = {"type": "object", "additionalProperties": False, "required": ["a"], "properties": {"a": {}}}
+    kind = define_type("my_type", " Mine ", "What it is. More.", schema, "Read a.", taken=document_types())
+    assert (kind.code, kind.title, kind.description) == ("my_type", "Mine", "What it is.")
+    assert kind.prompt == "# Mine\n\nWhat it is. More.\n\nRead a.\n"
+    with pytest.raises(Conflict):
+        define_type("invoice", "Mine", "", schema, None, taken=document_types())
+    with pytest.raises(ValidationFailed) as refused:
+        define_type("My Type!", "M", "", schema, None, taken=document_types())
+    assert refused.value.details == [
+        "codeType: 2 to 64 lower-case letters, digits or underscores",
+        "name: 2 to 100 characters",
+    ]

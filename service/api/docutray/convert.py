@@ -19,6 +19,7 @@ from msgspec import Meta
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertOperation, SyncConvertOperation
 from service.api.charges import STATUS_ROUTE, queue_one
+from service.api.docutray.types import kinds_of
 from service.api.files import file_info
 from service.api.gate import SyncGate
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
@@ -32,6 +33,7 @@ from service.models import ConversionStatus, Submitted
 from service.settings import Settings
 from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
+from service.tenants.types import OwnTypes
 
 SUBMIT_ERRORS = {
     **LIMIT_ERRORS,
@@ -88,14 +90,17 @@ class ConversionsController(Controller):
         engines: NamedDependency[Engines],
         tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
+        own_types: NamedDependency[OwnTypes],
     ) -> Response[Submitted]:
         """Queue a document: multipart (file in `image`), JSON with `image_base64` (or `image`), or JSON
-        with `image_url`, plus `document_type_code` and the options of the sync endpoints.
+        with `image_url`, plus `document_type_code` (a built-in type, or the key's own) and the
+        options of the sync endpoints.
 
         An `Idempotency-Key` header makes a retry with the same body return the same conversion.
         """
         submission = await read_submission(request, settings)
-        return await queue_one(request, submission, intake, engines, tenancy, caller)
+        kinds = await kinds_of(own_types, caller)
+        return await queue_one(request, submission, intake, engines, tenancy, caller, kinds=kinds)
 
     @post("/convert", status_code=200, responses=CONVERT_ERRORS, operation_class=SyncConvertOperation)
     async def convert(
@@ -106,18 +111,24 @@ class ConversionsController(Controller):
         tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
         gate: NamedDependency[SyncGate],
+        own_types: NamedDependency[OwnTypes],
     ) -> Converted:
         """Convert a document at once (up to LECTOR_SYNC_MAX_PAGES pages): the same bodies as
         `POST /api/convert-async`, answered with the fields in `data`."""
         submission = await with_document(await read_submission(request, settings), settings)
         assert submission.document is not None
         context = Sync(settings, engines, tenancy, caller)
+        kinds = await kinds_of(own_types, caller)
 
         def run() -> Converted:
             assert submission.document is not None
             with gate.slot():
                 extraction = extract_now(
-                    submission.document, submission.options, context, queued_route="POST /api/convert-async"
+                    submission.document,
+                    submission.options,
+                    context,
+                    queued_route="POST /api/convert-async",
+                    kinds=kinds,
                 )
             result = extraction_result(extraction)
             return Converted(

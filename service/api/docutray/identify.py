@@ -21,6 +21,7 @@ from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import IdentifyOperation
 from service.api.charges import allowed_types, charged_now, queue_job
 from service.api.docutray.convert import CONVERT_ERRORS, STATUS_ERRORS, SUBMIT_ERRORS, wait_for_change
+from service.api.docutray.types import kinds_of
 from service.api.gate import SyncGate
 from service.api.submissions import read_submission, with_document
 from service.engines import Engines
@@ -32,8 +33,10 @@ from service.models import JobState
 from service.settings import Settings
 from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
+from service.tenants.types import OwnTypes
 
 IDENTIFY_STATUS_ROUTE = "identification-status"
+QUEUED_ROUTE = "POST /api/identify-async"
 
 
 class TypeMatch(msgspec.Struct):
@@ -93,23 +96,25 @@ class IdentifyController(Controller):
         tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
         gate: NamedDependency[SyncGate],
+        own_types: NamedDependency[OwnTypes],
     ) -> Identified:
         """Identify a document at once, from its first page: multipart `image`, JSON
         `image_base64` or `image_url`, and optionally `document_type_code_options`."""
         submission = await with_document(await read_submission(request, settings, identify=True), settings)
-        types = allowed_types(submission.types, caller)
+        kinds = await kinds_of(own_types, caller)
+        types = allowed_types(submission.types, caller, kinds)
         document, options = submission.document, submission.options
         assert document is not None
 
         def run() -> Identified:
             with (
                 gate.slot(),
-                charged_now(tenancy, engines, caller, options, queued_route="POST /api/identify-async"),
+                charged_now(tenancy, engines, caller, options, queued_route=QUEUED_ROUTE, kinds=kinds),
             ):
-                identification = identify_document(document, options, engines, types=types)
+                identification = identify_document(document, options, engines, types=types, kinds=kinds)
             tenancy.book(caller.owner, identification.reading)
             metrics().record(summarize_extraction(identification.reading), as_job=False)
-            return msgspec.convert(identification_result(identification), Identified)
+            return msgspec.convert(identification_result(identification, kinds), Identified)
 
         return await anyio.to_thread.run_sync(run)
 
@@ -122,10 +127,12 @@ class IdentifyController(Controller):
         engines: NamedDependency[Engines],
         tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
+        own_types: NamedDependency[OwnTypes],
     ) -> Response[IdentificationQueued]:
         """Queue an identification; poll its `status_url`."""
         submission = await read_submission(request, settings, identify=True)
-        job_id = await queue_job(request, submission, intake, engines, tenancy, caller)
+        kinds = await kinds_of(own_types, caller)
+        job_id = await queue_job(request, submission, intake, engines, tenancy, caller, kinds=kinds)
         url = request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=job_id)
         body = IdentificationQueued(identification_id=job_id, status_url=url, status="ENQUEUED")
         return Response(body, status_code=202, headers={"Location": url})

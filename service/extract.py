@@ -19,6 +19,7 @@ import msgspec
 from service.doctypes import AUTO, DocumentType, Kinds, document_types, get_document_type
 from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.engines.base import FieldsReading
+from service.errors import InvalidOption
 from service.fields import READINGS, ReadingProfile, find_fields
 from service.identify import identify, model_question
 from service.models import Extraction, Identification, PageResult, Tokens, Word
@@ -147,6 +148,53 @@ def _identified(
         processing_time=round(time.perf_counter() - started, 3),
         llm_calls=sum(reading.llm_calls for reading in readings) + (asked.calls if asked else 0),
         tokens=_summed([reading.tokens for reading in readings] + ([asked.tokens] if asked else [])),
+    )
+
+
+def extract_object(
+    data: bytes, options: Options, engines: Engines, *, max_pages: int | None = None
+) -> Extraction:
+    """One JSON object about the document, shaped by ``options.ocr_instructions`` and asked of
+    a vision model in JSON mode with no schema (Convertorio's AI OCR to JSON), in ``fields``.
+    The selected pages go in one call, so at most ``pages_per_call`` of them. InvalidOption
+    when the engine is no vision model; raises as ``extract`` does otherwise."""
+    started = time.perf_counter()
+    settings = engines.settings
+    document_type = get_document_type(options.document_type_code)
+    engine = engines.get(options.engine, document_type.code, options.lang)
+    if not isinstance(engine, FieldEngine):
+        raise InvalidOption(
+            f"JSON shaped by ocr_instructions needs a vision model; {engine.name} is not one."
+        )
+    read_options = ReadOptions(
+        lang=options.lang,
+        prompt=document_type.prompt,
+        instructions=options.ocr_instructions,
+        metadata=options.document_metadata,
+    )
+    with open_document(data, password=options.password) as document:
+        numbers = select_pages(
+            options.pages, document.page_count, min(settings.max_pages, max_pages or 10**6)
+        )
+        if len(numbers) > engine.pages_per_call:
+            raise InvalidOption(
+                f"JSON shaped by ocr_instructions reads at most {engine.pages_per_call} pages in one call "
+                f"(LECTOR_LLM_PAGES_PER_CALL); select them with `pages`."
+            )
+        pages = list(_Pages(document, numbers, settings.ocr_dpi, options.force_ocr))
+        page_count = document.page_count
+    found = engine.read_object(pages, read_options)
+    return Extraction(
+        engine=engine.name,
+        language=options.lang,
+        page_count=page_count,
+        pages=[_page_result(page, include_words=False) for page in pages],
+        processing_time=round(time.perf_counter() - started, 3),
+        tokens=found.tokens,
+        model=getattr(engine, "model", None),
+        llm_calls=found.calls,
+        fields=found.fields,
+        document_type=document_type.code,
     )
 
 

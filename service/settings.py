@@ -176,6 +176,20 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
             "running then goes back on the queue",
         ),
     ] = 30
+    anonymous: Annotated[
+        bool,
+        Meta(description="`on` lets Convertr's `/convertr/api/convert` run without a key (limits: below)"),
+    ] = False
+    anonymous_per_minute: Annotated[
+        int, Meta(ge=1, le=1_000_000, description="anonymous conversions per minute per client label")
+    ] = 10
+    anonymous_per_day: Annotated[
+        int, Meta(ge=1, le=100_000_000, description="anonymous conversions per UTC day, all labels together")
+    ] = 1000
+    registration: Annotated[
+        bool,
+        Meta(description="`on` opens Convertr's `/convertr/api/client-registrations`, which makes keys"),
+    ] = False
     log_format: Annotated[
         Literal["json", "console"], Meta(description="`json` (one line per event) or `console`")
     ] = "json"
@@ -241,7 +255,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             spelled = str(raw[name]).strip().lower()
             raw[name] = _BOOLEANS.get(spelled, spelled)
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         message = str(exc)
         if "Expected `bool`" in message:
@@ -256,3 +270,4 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         shown = "<hidden>" if name in _SECRETS else repr(value)
         reason = _PATH.sub("", message)
         raise SettingsError(f"Invalid {name}={shown}: {reason}.") from None
+    return settings

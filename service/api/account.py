@@ -54,6 +54,17 @@ class Account(msgspec.Struct, kw_only=True):
     totals: Usage
 
 
+def account_of(caller: Caller, keys: KeyStore, redis: Redis) -> Account:
+    """The caller's key: its name, limits, quota left, today's usage, totals and expiry."""
+    current = usage.days(redis, caller.owner, usage.today(), usage.today(), key_id=caller.key_id)[0]
+    totals = usage.totals(redis, caller.owner)
+    if caller.record is None:
+        return Account(key_id=None, name="static key", state="active", today=current, totals=totals)
+    info = keys.info(caller.record)
+    shown = {name: getattr(info, name) for name in Account.__struct_fields__ if hasattr(info, name)}
+    return Account(**shown, today=current, totals=totals)
+
+
 def usage_answer(
     rows: list[UsageDay], start: date, end: date, answer_format: UsageFormat, name: str
 ) -> Response[UsageReport] | Response[str]:
@@ -94,13 +105,7 @@ class AccountController(Controller):
         self, caller: NamedDependency[Caller], keys: NamedDependency[KeyStore], redis: NamedDependency[Redis]
     ) -> Account:
         """The key's name, limits, quota left, today's usage, totals and expiry."""
-        current = usage.days(redis, caller.owner, usage.today(), usage.today(), key_id=caller.key_id)[0]
-        totals = usage.totals(redis, caller.owner)
-        if caller.record is None:
-            return Account(key_id=None, name="static key", state="active", today=current, totals=totals)
-        info = keys.info(caller.record)
-        shown = {name: getattr(info, name) for name in Account.__struct_fields__ if hasattr(info, name)}
-        return Account(**shown, today=current, totals=totals)
+        return account_of(caller, keys, redis)
 
     @get("/usage", responses=USAGE_ERRORS, sync_to_thread=True, operation_class=UsageOperation)
     def usage(

@@ -19,6 +19,9 @@ from service.api.account import AccountController
 from service.api.admin import AdminController
 from service.api.auth import SECURITY_SCHEMES, caller_of_request
 from service.api.batches import BatchesController
+from service.api.converter_app import ConverterAppController, PublicPairsController
+from service.api.convertorio import ConvertorioController
+from service.api.convertr import ConvertrController
 from service.api.files import FilesController, SignedDownloadsController
 from service.api.gate import SyncGate
 from service.api.health import HealthController
@@ -32,7 +35,8 @@ from service.blobs import blob_store
 from service.engines import Engines
 from service.errors import SettingsError
 from service.jobs.intake import Intake
-from service.settings import Settings
+from service.jobs.uploads import UploadStore
+from service.settings import Settings, env_name
 from service.tenants.billing import Tenancy
 from service.tenants.store import KeyStore
 from service.tenants.types import OwnTypes
@@ -56,6 +60,12 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             "No API key configured: set LECTOR_API_KEYS (comma-separated), or LECTOR_ADMIN_KEY to "
             "manage keys, or LECTOR_AUTH=off to run without auth."
         )
+    for name in ("anonymous", "registration"):
+        if getattr(settings, name) and settings.secret is None:
+            raise SettingsError(
+                f"{env_name(name)}=on needs LECTOR_SECRET: client labels are hashed with it (`make run` "
+                "generates one into ./var/secret)."
+            )
     engines = engines or Engines(settings)
     # One synchronous client (RQ is synchronous); handlers call it from worker threads.
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
@@ -84,6 +94,10 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             HealthController,
             OcrController,
             *docutray.CONTROLLERS,
+            ConvertorioController,
+            PublicPairsController,
+            ConverterAppController,
+            ConvertrController,
             batches,
             FilesController,
             SignedDownloadsController,
@@ -98,6 +112,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             "redis": constant(redis),
             "intake": constant(intake),
             "own_types": constant(OwnTypes(redis)),
+            "uploads": constant(UploadStore(redis, blob_store(redis, settings.blob_dir))),
             "engines": constant(engines),
             "keys": constant(keys),
             "tenancy": constant(tenancy),

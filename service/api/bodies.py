@@ -84,12 +84,21 @@ FORM_OPTIONS: dict[str, Schema | Reference] = {
     **OPTIONS,
     "document_metadata": Schema(type=OpenAPIType.STRING, description="A JSON object, as a string"),
 }
-_FILE = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+#: One uploaded file, and several.
+FILE = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+FILES = Schema(type=OpenAPIType.ARRAY, items=FILE)
 _BASE64 = Schema(type=OpenAPIType.STRING, description="The document as base64 or a data URI")
 
 
 def _object(properties: dict[str, Schema | Reference], required: list[str]) -> Schema:
     return Schema(type=OpenAPIType.OBJECT, properties=properties, required=required)
+
+
+def upload_form(fields: dict[str, Schema | Reference], required: list[str]) -> RequestBody:
+    """A multipart body of files and fields (the dialects' upload forms)."""
+    return RequestBody(
+        required=True, content={"multipart/form-data": OpenAPIMediaType(schema=_object(fields, required))}
+    )
 
 
 def operation_with(
@@ -119,7 +128,7 @@ def _submission_body(extra: dict[str, Schema | Reference], required: str | None)
         content={
             "multipart/form-data": OpenAPIMediaType(
                 schema=_object(
-                    {"image": _FILE, **FORM_OPTIONS, **extra}, ["image", *([required] if required else [])]
+                    {"image": FILE, **FORM_OPTIONS, **extra}, ["image", *([required] if required else [])]
                 )
             ),
             "application/json": OpenAPIMediaType(
@@ -173,6 +182,11 @@ IdentifyOperation = operation_with(
 FILE_ANSWERS = {
     media.split(";")[0]: Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
     for media in MEDIA_TYPES.values()
+} | {
+    # A json file is a JSON document, and a client reads it as one.
+    "application/json": Schema(
+        type=OpenAPIType.OBJECT, description="The extraction, or the object a vision model shaped"
+    )
 }
 ConvertFileOperation = operation_with(
     _submission_body(struct_properties(Target), "target_format"), answers=FILE_ANSWERS
@@ -189,7 +203,7 @@ BatchOperation = operation_with(
         content={
             "multipart/form-data": OpenAPIMediaType(
                 schema=_object(
-                    {"files": Schema(type=OpenAPIType.ARRAY, items=_FILE), **FORM_OPTIONS, **CALLBACK},
+                    {"files": FILES, **FORM_OPTIONS, **CALLBACK},
                     ["files", "document_type_code"],
                 )
             ),

@@ -82,9 +82,10 @@ async def queue_job(
     *,
     pair: str | None = None,
     kinds: Kinds | None = None,
+    job_id: str | None = None,
 ) -> str:
-    """Charge one document and queue ``submission``; its job id. A repeated Idempotency-Key
-    answers the earlier job and is not charged again."""
+    """Charge one document and queue ``submission`` (as ``job_id`` when one was reserved);
+    its job id. A repeated Idempotency-Key answers the earlier job and is not charged again."""
     submission = msgspec.structs.replace(submission, types=allowed_types(submission.types, caller, kinds))
     async with charged(tenancy, engines, caller, submission.options, 1, pair=pair, kinds=kinds) as charge:
         conversion_id, created = await intake.submit(
@@ -93,6 +94,7 @@ async def queue_job(
             request.headers.get("idempotency-key"),
             charged=charge.units,
             kinds=kinds,
+            conversion_id=job_id,
         )
     if not created:  # the first request paid
         await anyio.to_thread.run_sync(tenancy.release, charge)

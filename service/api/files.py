@@ -27,6 +27,7 @@ from service.convert.formats import INPUT_NAMES, MEDIA_TYPES, TARGETS, pairs
 from service.convert.run import OutputFile, conversion_pair, convert
 from service.engines import Engines
 from service.errors import Forbidden, Gone, NotFound, NotReady
+from service.jobs import rollups
 from service.jobs.intake import Intake, Submission, storage_errors
 from service.jobs.record import Conversion
 from service.metrics import metrics, summarize_extraction
@@ -76,14 +77,15 @@ class FilesController(Controller):
         tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
         gate: NamedDependency[SyncGate],
+        redis: NamedDependency[Redis],
     ) -> Response[bytes]:
         """Convert a document and answer the file itself (a zip for several pages to a
         single-page image format): the same body as `POST /api/convert-file-async`."""
         submission = await with_document(await read_submission(request, settings, with_target=True), settings)
         output = await anyio.to_thread.run_sync(
-            _convert_now, submission, settings, engines, tenancy, caller, gate
+            convert_at_once, submission, settings, engines, tenancy, caller, gate, redis
         )
-        return _file_response(output.content, output.name, output.media_type)
+        return file_response(output.content, output.name, output.media_type)
 
     @post(
         "/convert-file-async",
@@ -202,18 +204,28 @@ def _pair_of(submission: Submission) -> str:
     return conversion_pair(submission.document, submission.target)
 
 
-def _convert_now(
+def convert_at_once(
     submission: Submission,
     settings: Settings,
     engines: Engines,
     tenancy: Tenancy,
     caller: Caller,
     gate: SyncGate,
+    redis: Redis,
+    *,
+    cohort: str | None = None,
 ) -> OutputFile:
+    """Convert one document in this request (in a worker thread, holding a sync slot): charge
+    its key, convert, book what OCR used, count it in the pair rollups (with the client's
+    ``cohort``, when known)."""
     assert submission.document is not None and submission.target is not None
     options = submission.options
     pair = _pair_of(submission)
-    with gate.slot(), charged_now(tenancy, engines, caller, options, queued_route=QUEUED_ROUTE, pair=pair):
+    with (
+        gate.slot(),
+        charged_now(tenancy, engines, caller, options, queued_route=QUEUED_ROUTE, pair=pair),
+        rollups.counted(redis, submission.document, submission.target.target_format, cohort=cohort),
+    ):
         output, extraction = convert(
             submission.document,
             options,
@@ -231,20 +243,26 @@ def _convert_now(
 
 
 async def _download(record: Conversion, redis: Redis, settings: Settings) -> Response[bytes]:
+    content = await anyio.to_thread.run_sync(output_of, record, redis, settings)
+    assert record.output is not None  # output_of raised otherwise
+    return file_response(content, record.output.name, record.output.media_type)
+
+
+def output_of(record: Conversion, redis: Redis, settings: Settings) -> bytes:
+    """A finished file conversion's file: NotReady while it runs, NotFound once it failed or
+    its file expired."""
     if not record.status.finished:
         raise NotReady(f"The conversion is {record.status.value}; download it once it is SUCCESS.")
     if record.output is None:
         raise NotFound("The conversion failed, so there is no file; its status says why.")
     with storage_errors():
-        content = await anyio.to_thread.run_sync(
-            blob_store(redis, settings.blob_dir).get, record.output.blob_id
-        )
+        content = blob_store(redis, settings.blob_dir).get(record.output.blob_id)
     if content is None:
         raise NotFound("The file no longer exists (it expired).")
-    return _file_response(content, record.output.name, record.output.media_type)
+    return content
 
 
-def _file_response(content: bytes, name: str, media_type: str) -> Response[bytes]:
+def file_response(content: bytes, name: str, media_type: str) -> Response[bytes]:
     safe = "".join(char if char.isascii() and char not in '"\\\r\n' else "_" for char in name)
     return Response(
         content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{safe}"'}

@@ -7,6 +7,7 @@ can answer in another shape, and an unexpected error never shows its traceback.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response
@@ -141,6 +142,30 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: on_http_error,
     Exception: on_unexpected_error,
 }
+
+
+def in_other_words(
+    body: Callable[[str], Any], status_of: Callable[[Exception, int], int]
+) -> ExceptionHandlersMap:
+    """Lector's error handlers with their answers rewritten in a dialect's words: ``body``
+    makes the dialect's error body from the sentence (a validation error's problems joined
+    to it), ``status_of`` maps an exception and Lector's status to the dialect's. Headers
+    (Retry-After, Allow) and metrics stay as Lector's handlers made them."""
+
+    def rewritten(handler: Callable[..., Response[Any]]) -> Callable[..., Response[Any]]:
+        def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+            answer = handler(request, exc)
+            message = answer.content.message
+            details = getattr(exc, "details", None)
+            if isinstance(details, list) and details:
+                message = f"{message}: {'; '.join(str(detail) for detail in details)}."
+            headers = dict(answer.headers.items()) if answer.headers else None
+            status = status_of(exc, answer.status_code or 500)
+            return Response(body(message), status_code=status, headers=headers)
+
+        return handle
+
+    return {kind: rewritten(handler) for kind, handler in EXCEPTION_HANDLERS.items()}
 
 
 def error_spec(description: str) -> ResponseSpec:

@@ -116,7 +116,7 @@ async def _from_form(request: Request[Any, Any, Any], settings: Settings, readin
     options = form_options(fields, problems, require_type=not (reading.with_target or reading.identify))
     if problems or options is None or upload is None:
         raise ValidationFailed(problems)
-    document = await anyio.to_thread.run_sync(_read_upload, upload, settings)
+    document = await anyio.to_thread.run_sync(read_upload, upload, settings)
     digest = await anyio.to_thread.run_sync(_sha256, document)
     return Submission(
         options=options,
@@ -290,11 +290,11 @@ def _batch_from_json(body: bytes | bytearray, settings: Settings) -> BatchSubmis
 
 
 def _uploaded(upload: UploadFile, settings: Settings) -> Submission:
-    document = _read_upload(upload, settings)
+    document = read_upload(upload, settings)
     return Submission(options=Options(), document=document, filename=clean_filename(upload.filename))
 
 
-def _read_upload(upload: UploadFile, settings: Settings) -> bytes:
+def read_upload(upload: UploadFile, settings: Settings) -> bytes:
     """The uploaded file's bytes, once its size (known from the spooled file) is allowed."""
     check_size(upload.file.seek(0, 2), settings.max_upload_bytes)
     upload.file.seek(0)

@@ -30,6 +30,9 @@ INPUTS: dict[str, str] = {
     "ICO": "ico",
 }
 
+#: Other spellings clients use for the catalogue's names.
+SPELLINGS: dict[str, str] = {"jpeg": "jpg", "tif": "tiff", "heif": "heic"}
+
 #: The catalogue's input names, in the order of INPUTS.
 INPUT_NAMES: tuple[str, ...] = tuple(INPUTS.values())
 

@@ -15,7 +15,7 @@ from service.convert import images, text
 from service.convert.formats import EXTENSIONS, MEDIA_TYPES, MULTI_PAGE, TEXT_TARGETS, input_name, pair
 from service.convert.target import Target
 from service.engines import Engines
-from service.extract import extract
+from service.extract import extract, extract_object
 from service.models import Extraction
 from service.options import Options
 from service.pages import open_document, select_pages, sniff
@@ -64,7 +64,7 @@ def convert(
     ]
     if len(files) == 1:
         return _file(stem, fmt, files[0][1]), None
-    return _zip(stem, [(f"{stem}-{number}.{EXTENSIONS[fmt]}", content) for number, content in files]), None
+    return zipped(stem, [(f"{stem}-{number}.{EXTENSIONS[fmt]}", content) for number, content in files]), None
 
 
 def _shaped(data: bytes, options: Options, target: Target, max_pages: int, dpi: int) -> Iterator[Image.Image]:
@@ -89,6 +89,9 @@ def _by_ocr(
 ) -> tuple[OutputFile, Extraction]:
     fmt = target.target_format
     from_model = engines.uses_model(options.engine)
+    if fmt == "json" and target.structured and from_model and options.ocr_instructions:
+        shaped = extract_object(data, options, engines, max_pages=max_pages)
+        return _file(stem, fmt, text.as_object(shaped)), shaped
     if fmt == "md" and from_model:
         asked = f"{options.ocr_instructions}\n\n" if options.ocr_instructions else ""
         options = msgspec.structs.replace(options, ocr_instructions=asked + text.MARKDOWN_INSTRUCTIONS)
@@ -121,7 +124,7 @@ def _file(stem: str, fmt: str, content: bytes) -> OutputFile:
     return OutputFile(name=f"{stem}.{EXTENSIONS[fmt]}", media_type=MEDIA_TYPES[fmt], content=content)
 
 
-def _zip(stem: str, members: list[tuple[str, bytes]]) -> OutputFile:
+def zipped(stem: str, members: list[tuple[str, bytes]]) -> OutputFile:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, content in members:

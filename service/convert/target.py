@@ -41,6 +41,13 @@ class Target(Base, kw_only=True):
         bool,
         Meta(description="pdf from an image: add an invisible OCR text layer (a PDF input always gets one)"),
     ] = False
+    structured: Annotated[
+        bool,
+        Meta(
+            description="json with a vision model and ocr_instructions: one JSON object shaped by the "
+            "instructions (Convertorio's AI OCR), instead of the extraction's JSON"
+        ),
+    ] = False
 
 
 TARGET_NAMES: tuple[str, ...] = Target.__struct_fields__

@@ -36,6 +36,11 @@ def as_json(extraction: Extraction) -> bytes:
     return msgspec.json.encode(ocr_data(extraction))
 
 
+def as_object(extraction: Extraction) -> bytes:
+    """The JSON object a vision model shaped by the client's instructions (``extract_object``)."""
+    return msgspec.json.format(msgspec.json.encode(extraction.fields or {}), indent=2)
+
+
 def as_markdown(extraction: Extraction, *, from_model: bool) -> bytes:
     """A vision model's Markdown as it wrote it; Tesseract's text as paragraphs, a rule
     between pages."""

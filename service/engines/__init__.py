@@ -68,6 +68,12 @@ class Engines:
             raise InvalidOption(
                 f"Unknown engine {name!r}; choose one of: auto, {', '.join(self.available())}."
             )
+        if name in _MODEL_ENGINES and not self.settings.llm_model:  # the client can choose another
+            local = ", ".join(sorted(set(_REGISTRY) - _MODEL_ENGINES))
+            raise InvalidOption(
+                f"The engine {name} needs a vision model, and this server has none (LECTOR_LLM_MODEL); "
+                f"choose auto, {local}."
+            )
         return name
 
     def local_auto_engines(self) -> set[str]:

@@ -85,3 +85,8 @@ class FieldEngine(Engine, Protocol):
     ) -> FieldsReading:
         """The fields of ``schema`` on ``pages``, which belong together (one call's worth)."""
         ...
+
+    def read_object(self, pages: list[Page], options: ReadOptions) -> FieldsReading:
+        """One JSON object about ``pages`` (one call's worth), shaped as the client's
+        instructions ask, with no schema: ``fields`` holds it."""
+        ...

@@ -74,6 +74,16 @@ def parse_reply(reply: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _unfenced(reply: str | None) -> str | None:
+    """``reply`` without the Markdown code fence a model may wrap its JSON in."""
+    if reply is None:
+        return None
+    stripped = reply.strip()
+    if stripped.startswith("```") and stripped.endswith("```"):
+        stripped = stripped[3:-3].removeprefix("json").strip()
+    return stripped
+
+
 def schema_problems(value: dict[str, Any] | None, schema: dict[str, Any]) -> list[tuple[str, str]]:
     """Why ``value`` (a parsed reply; None: not a JSON object) is not an instance of
     ``schema``: (full reason, path and rule) per violation.
@@ -181,11 +191,7 @@ class LlmEngine:
         self, pages: list[Page], code: str, schema: dict[str, Any], options: ReadOptions
     ) -> FieldsReading:
         """The fields of ``schema`` found on ``pages`` (one call, plus one repair if needed)."""
-        content: list[dict[str, Any]] = [
-            {"type": "text", "text": f"Pages {pages[0].number} to {pages[-1].number} of the document."}
-        ]
-        for page in pages:
-            content.extend(self.page_parts(page, options))
+        content = self._pages_content(pages, options)
         base_url = str(self._client.base_url)
         use_schema = not self.formats.json_object_only(base_url)
         messages = self._typed_messages(options, schema, content, schema_in_prompt=not use_schema)
@@ -228,6 +234,40 @@ class LlmEngine:
                 return FieldsReading(fields=fields, tokens=tokens, calls=calls, warnings=[warning])
         violated = ", ".join(where for _, where in problems[:10])
         raise EngineError(f"The model's reply does not follow the {code} schema: {violated}.")
+
+    def read_object(self, pages: list[Page], options: ReadOptions) -> FieldsReading:
+        """One JSON object about ``pages``, shaped as ``options.instructions`` ask: JSON mode
+        with no schema (one call, plus one repair when the reply is not one object)."""
+        system = system_prompt(options) + "\n\nAnswer with one JSON object, shaped as the instructions ask."
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": self._pages_content(pages, options)},
+        ]
+        tokens, calls = Tokens(), 0
+        for attempt in ("first", "repair"):
+            response = self._complete(messages, pages[0].number, {"type": "json_object"})
+            tokens, calls = _add(tokens, response), calls + 1
+            reply = response.choices[0].message.content if response.choices else None
+            value = parse_reply(_unfenced(reply))
+            if value is not None:
+                return FieldsReading(fields=value, tokens=tokens, calls=calls)
+            if attempt == "first":
+                again = "Your reply is not one JSON object. Answer again with one JSON object only."
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": reply or ""},
+                    {"role": "user", "content": again},
+                ]
+        raise EngineError("The model's reply is not one JSON object.")
+
+    def _pages_content(self, pages: list[Page], options: ReadOptions) -> list[dict[str, Any]]:
+        """The user message of a call about several pages: which pages, then each page."""
+        content: list[dict[str, Any]] = [
+            {"type": "text", "text": f"Pages {pages[0].number} to {pages[-1].number} of the document."}
+        ]
+        for page in pages:
+            content.extend(self.page_parts(page, options))
+        return content
 
     def _typed_messages(
         self,

@@ -108,17 +108,19 @@ class Intake:
         *,
         charged: int = 0,
         kinds: Kinds | None = None,
+        conversion_id: str | None = None,
     ) -> tuple[str, bool]:
         """Queue one conversion that cost its owner ``charged`` quota documents; returns its id
         and whether it is new (False: an earlier one, for a repeated Idempotency-Key). ``kinds``:
         where its type is looked up (the owner's types, where it may use its own).
+        ``conversion_id``: the id reserved for it (an upload confirmed), else a new one.
 
         A URL is downloaded here, before the answer, so a bad URL is the client's 400 now.
         """
         check_document_type(submission.options.document_type_code, kinds=kinds)
         callback = await anyio.to_thread.run_sync(self.callback_for, owner, submission.callback_url)
         submission = msgspec.structs.replace(submission, callback_url=callback)
-        conversion_id = new_id()
+        conversion_id = conversion_id or new_id()
         if idempotency_key:
             claimed = await anyio.to_thread.run_sync(
                 self._claim, owner, idempotency_key, submission.fingerprint, conversion_id
@@ -173,6 +175,7 @@ class Intake:
             document_type_code=options.document_type_code,
             created_at=now_iso(),
             filename=submission.filename,
+            size=len(submission.document) if submission.document is not None else None,
             source_url=submission.url,
             options=msgspec.structs.replace(options, password=None),
             target=submission.target,

@@ -39,6 +39,8 @@ class Conversion(msgspec.Struct, kw_only=True):
     started_at: str | None = None
     completed_at: str | None = None
     filename: str | None = None
+    #: The document's size in bytes (None: a URL a worker fetches).
+    size: int | None = None
     blob_id: str | None = None
     source_url: str | None = None
     options: Options

@@ -1,4 +1,5 @@
-"""Conversion records in Redis: one hash per conversion, one JSON value per field.
+"""Conversion records in Redis: one hash per conversion, one JSON value per field, and each
+owner's conversions by time (``lector:conversions-of:<owner>``, for listing them).
 
 A worker updates progress without rewriting the rest. Reads never write: a status request
 works while Redis refuses writes (full, ``maxmemory``), and a record that fails to decode
@@ -7,8 +8,9 @@ is logged and reported as a corrupt record, never quietly turned into "not found
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import msgspec
 from redis import Redis
@@ -18,6 +20,9 @@ from service.jobs.record import Conversion
 from service.logging import get_logger
 
 _KEY = "lector:conversion:"
+_OWNED = "lector:conversions-of:"
+#: A listing reads at most this many of the owner's records, newest first.
+MAX_LISTED_SCAN = 5000
 
 log = get_logger("lector.jobs")
 
@@ -32,10 +37,41 @@ class JobStore:
     def create(self, record: Conversion) -> None:
         """Store a new record."""
         fields = _encoded(msgspec.structs.asdict(record))
+        owned = _OWNED + record.owner
         with self._redis.pipeline() as pipe:
             pipe.hset(_KEY + record.conversion_id, mapping=fields)
             pipe.expire(_KEY + record.conversion_id, self._ttl_s)
+            pipe.zadd(owned, {record.conversion_id: time.time()})
+            # The index lives as long as its newest record; older entries are dropped as read.
+            pipe.expire(owned, self._ttl_s)
             pipe.execute()
+
+    def of_owner(
+        self, owner: str, *, offset: int, limit: int, keep: Callable[[Conversion], bool]
+    ) -> list[Conversion]:
+        """The owner's records that ``keep`` accepts, newest first, skipping ``offset`` of them
+        and answering at most ``limit`` (reading at most MAX_LISTED_SCAN records)."""
+        owned, skipped, start = _OWNED + owner, 0, 0
+        found: list[Conversion] = []
+        while len(found) < limit and start < MAX_LISTED_SCAN:
+            page = cast(list[bytes], self._redis.zrevrange(owned, start, start + 199))
+            ids = [raw.decode() for raw in page]
+            if not ids:
+                break
+            start += len(ids)
+            records = self.get_many(ids)
+            gone = [job_id for job_id, record in zip(ids, records, strict=True) if record is None]
+            if gone:
+                self._redis.zrem(owned, *gone)
+                start -= len(gone)
+            for record in records:
+                if record is None or not keep(record):
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                elif len(found) < limit:
+                    found.append(record)
+        return found
 
     def update(self, conversion_id: str, **fields: Any) -> None:
         """Change some fields of an existing record, and restart its time to live."""

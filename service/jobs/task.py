@@ -28,7 +28,7 @@ from service.doctypes import Kinds
 from service.downloads import fetch_document
 from service.engines import Engines
 from service.errors import InputError, LectorError, LlmCredentialsRejected, TooLarge, UrlError
-from service.jobs import passwords, webhooks
+from service.jobs import passwords, rollups, webhooks
 from service.jobs.batches import BatchStore, summarize
 from service.jobs.record import (
     Conversion,
@@ -48,6 +48,8 @@ from service.tenants.billing import Tenancy
 from service.tenants.types import OwnTypes
 
 log = get_logger("lector.jobs")
+#: The failures that end a job at once: retrying would not help.
+ENDING = (InputError, TooLarge, LlmCredentialsRejected)
 
 _engines: Engines | None = None
 
@@ -108,7 +110,7 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
         if record.identify:
             return _identify(record, data, options, engines, redis, store, kinds)
         extraction = extract(data, options, engines, on_progress=on_progress, types=record.types, kinds=kinds)
-    except (InputError, TooLarge, LlmCredentialsRejected) as exc:  # retrying would not help
+    except ENDING as exc:  # retrying would not help
         bad_input = not isinstance(exc, LlmCredentialsRejected)
         return _fail(store, record, redis, settings, exc.message, bad_input=bad_input)
     result = extraction_result(extraction)
@@ -135,16 +137,17 @@ def _convert_file(
 
     settings = engines.settings
     assert record.target is not None
-    output, extraction = convert(
-        data,
-        options,
-        record.target,
-        engines,
-        filename=record.filename,
-        max_pages=settings.max_pages,
-        dpi=settings.ocr_dpi,
-        types=record.types,
-    )
+    with rollups.counted(redis, data, record.target.target_format, ends=ENDING):
+        output, extraction = convert(
+            data,
+            options,
+            record.target,
+            engines,
+            filename=record.filename,
+            max_pages=settings.max_pages,
+            dpi=settings.ocr_dpi,
+            types=record.types,
+        )
     blob_id = blob_store(redis, settings.blob_dir).put(output.content, settings.result_ttl_s)
     stored = StoredFile(
         name=output.name, media_type=output.media_type, size=len(output.content), blob_id=blob_id
@@ -153,7 +156,12 @@ def _convert_file(
     if extraction is not None:
         Tenancy(redis, settings).book(record.owner, extraction)
     store.update(
-        record.conversion_id, status=Status.SUCCESS, progress=1.0, completed_at=now_iso(), output=stored
+        record.conversion_id,
+        status=Status.SUCCESS,
+        progress=1.0,
+        completed_at=now_iso(),
+        output=stored,
+        tokens_used=extraction.tokens.total if extraction is not None else 0,
     )
     log.info("file conversion done", conversion_id=record.conversion_id, target=record.target.target_format)
     announce_end(record.conversion_id, redis, settings)

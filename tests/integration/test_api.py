@@ -131,6 +131,7 @@ def test_bad_requests_get_422_naming_the_problem(client, body, message):
         ({"psm": 2}, "Invalid field `psm`: choose one of 1, 3,"),
         ({"pages": "4"}, "Page 4 does not exist: the document has 3 pages."),
         ({"pages": "a-b"}, "Invalid field `pages`: use page numbers"),
+        ({"engine": "llm"}, "The engine llm needs a vision model, and this server has none"),
     ],
 )
 def test_bad_options_get_422(client, docs, fields, message):

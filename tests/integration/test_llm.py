@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from convertorio_sdk import ConvertorioClient
 from PIL import Image
 
 from service.engines.base import ReadOptions
@@ -24,6 +25,7 @@ from tests.fake_openai import (
     transcription,
 )
 from tests.helpers import API_KEY, ROOT, start_redis, start_server, start_worker, stop_process, wait_for_end
+from tests.helpers import SECRET as SIGNING_SECRET
 
 SECRET = "sk-test-secret-0123456789"
 MAX_SIDE = 1024
@@ -48,7 +50,7 @@ def llm_stack(fake_model, tmp_path_factory):
         "LECTOR_LLM_MAX_IMAGE_SIDE": str(MAX_SIDE),
         "LECTOR_LLM_PAGES_PER_CALL": "2",
     }
-    server = start_server(work, LECTOR_REDIS_URL=redis_url, **settings)
+    server = start_server(work, LECTOR_REDIS_URL=redis_url, LECTOR_SECRET=SIGNING_SECRET, **settings)
     worker = start_worker(work, redis_url, **settings)
     yield server
     stop_process(worker)
@@ -435,3 +437,24 @@ def test_markdown_is_asked_of_the_model_and_returned_as_it_wrote_it(api, model, 
     assert response.text == markdown + "\n"
     system = model.get("/_requests").json()[0]["body"]["messages"][0]["content"]
     assert "Be brief." in system and "Write the transcription as Markdown" in system
+
+
+def test_convertorio_ocr_to_json_is_the_object_the_model_shaped(llm_stack, model, docs, tmp_path):
+    invoice = {"date": "2024-03-05", "items": [{"name": "Consulting", "total": 1200}], "total": 1440}
+    # A first reply that is no JSON object gets one repair call; a fenced object is taken.
+    model.post("/_script", json=[{"content": "Sure!"}, {"content": f"```json\n{json.dumps(invoice)}\n```"}])
+    client = ConvertorioClient(api_key=API_KEY, base_url=llm_stack.url)
+    result = client.convert_file(
+        input_path=str(docs["invoice.png"]),
+        target_format="ocr",
+        output_path=str(tmp_path / "invoice.json"),
+        conversion_metadata={
+            "ocr_format": "json",
+            "ocr_instructions": "Extract invoice data including date, items, and total",
+        },
+    )
+    assert json.loads((tmp_path / "invoice.json").read_text()) == invoice
+    assert result["tokens_used"] == 2 * PAGE_TOKENS
+    sent = [request["body"] for request in model.get("/_requests").json()]
+    assert [body["response_format"] for body in sent] == [{"type": "json_object"}] * 2
+    assert "Extract invoice data including date, items, and total" in sent[0]["messages"][0]["content"]

@@ -1,0 +1,10 @@
+"""The Convertorio dialect, under ``/v1``: upload URL, upload, confirm, jobs and account.
+
+A translation layer only (``wire`` for its shapes and errors, ``routes`` for its routes) over
+the one job, tenant and conversion model. Convertorio's SDK (``convertorio-sdk`` on PyPI)
+works against Lector with ``base_url`` set to Lector's address.
+"""
+
+from service.api.convertorio.routes import ConvertorioController
+
+__all__ = ["ConvertorioController"]

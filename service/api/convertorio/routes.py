@@ -1,0 +1,306 @@
+"""Convertorio's routes, under ``/v1``: upload URL, the upload itself, confirm, jobs, account.
+
+The upload URL is Lector's own: ``PUT /v1/uploads/{job_id}?expires=&signature=``, which needs
+no key (the signature, over the job id and the expiry with LECTOR_SECRET, is the permission)
+and takes at most the `file_size` announced. Confirming submits the uploaded file as a file
+conversion (``service.jobs.intake``) under the reserved job id; the converted file is then
+downloaded from a signed URL as any other (``service.api.files``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import anyio
+from litestar import Controller, Request, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
+from redis import Redis
+
+from service.api.account import account_of
+from service.api.auth import SECURITY, require_api_key
+from service.api.charges import queue_job
+from service.api.convertorio.wire import (
+    AUTH,
+    ERRORS,
+    JOB_STATUS,
+    MAX_FILE_BYTES,
+    UPLOAD_URL_S,
+    AccountAnswer,
+    AccountInfo,
+    Confirmed,
+    ConfirmRequest,
+    Job,
+    JobAnswer,
+    JobList,
+    JobStatus,
+    Page,
+    UploadUrl,
+    UploadUrlRequest,
+    failure_spec,
+    job_of,
+    target_name,
+    wanted,
+)
+from service.api.files import file_info
+from service.convert.run import conversion_pair
+from service.engines import Engines
+from service.errors import (
+    Forbidden,
+    Gone,
+    InvalidOption,
+    NotFound,
+    TooLarge,
+)
+from service.jobs.intake import Intake, Submission, storage_errors
+from service.jobs.record import Conversion
+from service.jobs.uploads import PendingUpload, UploadStore
+from service.settings import Settings
+from service.signing import signature, verify
+from service.tenants.billing import Tenancy
+from service.tenants.store import Caller, KeyStore
+
+UPLOAD_ROUTE = "convertorio-upload"
+REQUEST_ERRORS = {**AUTH, 400: failure_spec("A bad parameter, or a file over 20 MB")}
+CONFIRM_ERRORS = {
+    **REQUEST_ERRORS,
+    402: failure_spec("The key's quota is spent"),
+    403: failure_spec("The key may not convert this pair"),
+    404: failure_spec("No such job for this key"),
+    429: failure_spec("A rate limit; try again after Retry-After seconds"),
+}
+JOB_ERRORS = {**AUTH, 400: failure_spec("A bad parameter"), 404: failure_spec("No such job for this key")}
+UPLOAD_ERRORS = {
+    400: failure_spec("The body is larger than the file_size announced"),
+    403: failure_spec("The URL's signature does not match it"),
+    404: failure_spec("No such job waiting for its file"),
+    410: failure_spec("The upload URL has expired"),
+    500: failure_spec("Unexpected error (logged)"),
+}
+_UPLOAD_PURPOSE = "upload."
+
+
+class ConvertorioController(Controller):
+    """Convertorio's file conversions: upload URL, upload, confirm, jobs and account."""
+
+    path = "/v1"
+    tags = ("Convertorio",)
+    exception_handlers = ERRORS
+
+    @post(
+        "/convert/upload-url",
+        status_code=200,
+        guards=[require_api_key],
+        security=SECURITY,
+        responses=REQUEST_ERRORS,
+        sync_to_thread=True,
+    )
+    def upload_url(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[UploadUrlRequest],
+        settings: NamedDependency[Settings],
+        caller: NamedDependency[Caller],
+        uploads: NamedDependency[UploadStore],
+    ) -> UploadUrl:
+        """Reserve a job for a file and answer the URL to PUT it to (valid 600 s)."""
+        secret = _secret(settings)
+        limit = min(MAX_FILE_BYTES, settings.max_upload_bytes)
+        if data.file_size > limit:
+            raise InvalidOption(f"file_size is over the limit of {limit // (1024 * 1024)} MB.")
+        target, options = wanted(data)
+        with storage_errors():
+            pending = uploads.reserve(
+                caller.owner, data.filename, data.source_format.lower(), data.file_size, target, options
+            )
+        expires = int(time.time()) + UPLOAD_URL_S
+        mark = signature(secret, _UPLOAD_PURPOSE + pending.job_id, expires)
+        url = request.url_for(UPLOAD_ROUTE, job_id=pending.job_id)
+        return UploadUrl(
+            success=True,
+            job_id=pending.job_id,
+            upload_url=f"{url}?expires={expires}&signature={mark}",
+            expires_in=UPLOAD_URL_S,
+        )
+
+    @put("/uploads/{job_id:str}", name=UPLOAD_ROUTE, status_code=200, responses=UPLOAD_ERRORS)
+    async def upload(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        uploads: NamedDependency[UploadStore],
+        job_id: FromPath[str],
+        expires: Annotated[str, Parameter(max_length=12, description="Epoch seconds the URL ends")],
+        signature_: Annotated[str, QueryParameter(name="signature", max_length=64)],
+    ) -> None:
+        """The file itself, as the body (any Content-Type: Lector reads the bytes)."""
+        verdict = verify(_secret(settings), _UPLOAD_PURPOSE + job_id, expires, signature_)
+        if verdict == "tampered":
+            raise Forbidden("The upload URL's signature does not match it.")
+        if verdict == "expired":
+            raise Gone("The upload URL has expired; ask for a new one.")
+        with storage_errors():
+            pending = await anyio.to_thread.run_sync(uploads.get, job_id)
+        if pending is None:
+            raise NotFound("No job is waiting for this file (it was confirmed, or it expired).")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > pending.file_size:
+                raise TooLarge(
+                    f"The upload is larger than the file_size announced ({pending.file_size} bytes)."
+                )
+        with storage_errors():
+            await anyio.to_thread.run_sync(uploads.receive, pending, bytes(body))
+
+    @post(
+        "/convert/confirm",
+        status_code=200,
+        guards=[require_api_key],
+        security=SECURITY,
+        responses=CONFIRM_ERRORS,
+    )
+    async def confirm(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ConfirmRequest],
+        intake: NamedDependency[Intake],
+        engines: NamedDependency[Engines],
+        tenancy: NamedDependency[Tenancy],
+        caller: NamedDependency[Caller],
+        uploads: NamedDependency[UploadStore],
+    ) -> Confirmed:
+        """Queue the uploaded file's conversion."""
+        with storage_errors():
+            pending = await anyio.to_thread.run_sync(uploads.take, data.job_id)
+        if pending is None or pending.owner != caller.owner:
+            if pending is not None:
+                await anyio.to_thread.run_sync(uploads.restore, pending)
+            raise NotFound(f"No job {data.job_id[:64]!r} waiting for confirmation for this API key.")
+        try:
+            await _queue(request, pending, intake, engines, tenancy, caller, uploads)
+        except BaseException:
+            await anyio.to_thread.run_sync(uploads.restore, pending)
+            raise
+        await anyio.to_thread.run_sync(uploads.discard, pending)
+        return Confirmed(
+            success=True, job_id=pending.job_id, status="queued", message="Job queued for processing"
+        )
+
+    @get("/jobs/{job_id:str}", guards=[require_api_key], security=SECURITY, responses=JOB_ERRORS)
+    async def job(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        intake: NamedDependency[Intake],
+        caller: NamedDependency[Caller],
+        uploads: NamedDependency[UploadStore],
+        job_id: FromPath[str],
+    ) -> JobAnswer:
+        """A job's status and, once completed, its signed download URL."""
+        with storage_errors():
+            record = await anyio.to_thread.run_sync(intake.jobs.get, job_id)
+            if record is not None and record.owner == caller.owner and record.target is not None:
+                return JobAnswer(success=True, job=_job(request, record, settings))
+            pending = await anyio.to_thread.run_sync(uploads.get, job_id)
+        if pending is None or pending.owner != caller.owner:
+            raise NotFound(f"No job {job_id[:64]!r} for this API key (it may have expired).")
+        return JobAnswer(success=True, job=_waiting(pending))
+
+    @get("/jobs", guards=[require_api_key], security=SECURITY, responses=JOB_ERRORS, sync_to_thread=True)
+    def jobs(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        intake: NamedDependency[Intake],
+        caller: NamedDependency[Caller],
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+        offset: Annotated[int, Parameter(ge=0, le=100_000)] = 0,
+        status: Annotated[JobStatus | None, Parameter(description="Only the jobs in this status")] = None,
+    ) -> JobList:
+        """The key's file conversions, newest first (jobs still waiting for their file are not listed)."""
+
+        def keep(record: Conversion) -> bool:
+            return record.target is not None and (status is None or JOB_STATUS.get(record.status) == status)
+
+        with storage_errors():
+            records = intake.jobs.of_owner(caller.owner, offset=offset, limit=limit, keep=keep)
+        found = [_job(request, record, settings) for record in records]
+        return JobList(
+            success=True, jobs=found, count=len(found), pagination=Page(limit=limit, offset=offset)
+        )
+
+    @get("/account", guards=[require_api_key], security=SECURITY, responses=AUTH, sync_to_thread=True)
+    def account(
+        self, caller: NamedDependency[Caller], keys: NamedDependency[KeyStore], redis: NamedDependency[Redis]
+    ) -> AccountAnswer:
+        """The key as an account: its name, its quota left as points, today's requests left."""
+        account = account_of(caller, keys, redis)
+        left_today = -1 if account.per_day < 0 else max(account.per_day - account.today.requests, 0)
+        return AccountAnswer(
+            success=True,
+            account=AccountInfo(
+                id=account.key_id or "static",
+                email=None,
+                name=account.name,
+                plan="self-hosted",
+                points=account.quota_remaining,
+                daily_conversions_remaining=left_today,
+                total_conversions=account.totals.documents,
+            ),
+        )
+
+
+async def _queue(
+    request: Request[Any, Any, Any],
+    pending: PendingUpload,
+    intake: Intake,
+    engines: Engines,
+    tenancy: Tenancy,
+    caller: Caller,
+    uploads: UploadStore,
+) -> None:
+    document = await anyio.to_thread.run_sync(uploads.document, pending)
+    if document is None:
+        raise InvalidOption("The file has not been uploaded to the upload URL yet.")
+    submission = Submission(
+        options=pending.options, document=document, filename=pending.filename, target=pending.target
+    )
+    pair = conversion_pair(document, pending.target)
+    await queue_job(request, submission, intake, engines, tenancy, caller, pair=pair, job_id=pending.job_id)
+
+
+def _job(request: Request[Any, Any, Any], record: Conversion, settings: Settings) -> Job:
+    file = file_info(request, record, settings)
+    return job_of(record, file.signed_url if file is not None else None)
+
+
+def _waiting(pending: PendingUpload) -> Job:
+    """A job still waiting for its file."""
+    return Job(
+        id=pending.job_id,
+        status="uploading",
+        original_filename=pending.filename,
+        source_format=pending.source_format,
+        target_format=target_name(pending.target.target_format),
+        file_size=pending.file_size,
+        points_cost=1,
+        points_used=0,
+        tokens_used=0,
+        processing_time_ms=None,
+        created_at=pending.created_at,
+        completed_at=None,
+        download_url=None,
+        can_download=False,
+        is_expired=False,
+    )
+
+
+def _secret(settings: Settings) -> str:
+    """LECTOR_SECRET, which signs the upload and download URLs; without it the dialect is off."""
+    if settings.secret is None:
+        raise Forbidden(
+            "Convertorio's routes are off: their signed URLs need LECTOR_SECRET, which is not set."
+        )
+    return settings.secret

@@ -1,0 +1,99 @@
+"""Documents uploaded before their job exists: reserve, receive, then confirm.
+
+Convertorio's clients ask for an upload URL, PUT the file there, and confirm. Until the
+confirmation, the job is a ``PendingUpload`` (``lector:upload:<job id>``, for
+``UPLOAD_KEEP_S``) and the received file a blob; confirming takes the pending upload once
+(GETDEL, so two confirmations cannot queue it twice) and submits it as an ordinary
+conversion under the same id. Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from redis import Redis
+
+from service.blobs import BlobStore
+from service.convert.target import Target
+from service.jobs.record import new_id, now_iso
+from service.options import Options
+
+#: How long a reserved upload waits for its file and its confirmation.
+UPLOAD_KEEP_S = 3600
+_KEY = "lector:upload:"
+
+
+class PendingUpload(msgspec.Struct, kw_only=True):
+    """A job reserved for a document that is still to arrive."""
+
+    job_id: str
+    owner: str
+    filename: str
+    #: What the client said the file is (its extension); Lector sniffs the bytes anyway.
+    source_format: str
+    #: The size the client announced: the upload may not be larger.
+    file_size: int
+    target: Target
+    options: Options
+    created_at: str
+    blob_id: str | None = None
+    size: int | None = None
+
+
+class UploadStore:
+    """Pending uploads and their files."""
+
+    def __init__(self, redis: Redis, blobs: BlobStore) -> None:
+        self._redis = redis
+        self._blobs = blobs
+
+    def reserve(
+        self, owner: str, filename: str, source_format: str, file_size: int, target: Target, options: Options
+    ) -> PendingUpload:
+        """A new pending upload, with a fresh job id."""
+        upload = PendingUpload(
+            job_id=new_id(),
+            owner=owner,
+            filename=filename,
+            source_format=source_format,
+            file_size=file_size,
+            target=target,
+            options=options,
+            created_at=now_iso(),
+        )
+        self._save(upload)
+        return upload
+
+    def get(self, job_id: str) -> PendingUpload | None:
+        """The pending upload, or None (never reserved, confirmed already, or expired)."""
+        raw = self._redis.get(_KEY + job_id)
+        return msgspec.json.decode(raw, type=PendingUpload) if raw else None
+
+    def receive(self, upload: PendingUpload, data: bytes) -> PendingUpload:
+        """Keep the uploaded file (a second upload replaces the first)."""
+        blob_id = self._blobs.put(data, UPLOAD_KEEP_S)
+        if upload.blob_id:
+            self._blobs.delete(upload.blob_id)
+        received = msgspec.structs.replace(upload, blob_id=blob_id, size=len(data))
+        self._save(received)
+        return received
+
+    def take(self, job_id: str) -> PendingUpload | None:
+        """Remove and return the pending upload: only one confirmation gets it."""
+        raw = self._redis.getdel(_KEY + job_id)
+        return msgspec.json.decode(raw, type=PendingUpload) if raw else None
+
+    def document(self, upload: PendingUpload) -> bytes | None:
+        """The uploaded file's bytes (None: never uploaded, or expired)."""
+        return self._blobs.get(upload.blob_id) if upload.blob_id else None
+
+    def restore(self, upload: PendingUpload) -> None:
+        """Put back an upload taken for a confirmation that was refused (a limit, the store)."""
+        self._save(upload)
+
+    def discard(self, upload: PendingUpload) -> None:
+        """Forget the uploaded file, once its conversion holds its own copy."""
+        if upload.blob_id:
+            self._blobs.delete(upload.blob_id)
+
+    def _save(self, upload: PendingUpload) -> None:
+        self._redis.set(_KEY + upload.job_id, msgspec.json.encode(upload), ex=UPLOAD_KEEP_S)

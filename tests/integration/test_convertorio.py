@@ -1,0 +1,145 @@
+"""The Convertorio dialect, driven by Convertorio's own SDK (``convertorio-sdk`` from PyPI,
+unchanged) against a real Lector API and real workers on loopback, plus the wire details the
+SDK does not check (signed upload URLs, sizes, confirmations, errors, the quota as 402)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from convertorio_sdk import ConversionError, ConvertorioClient
+
+from fixtures.generate import PAGES
+from tests.helpers import ADMIN_KEY, API_KEY, OTHER_KEY
+
+
+@pytest.fixture
+def sdk(server, workers):
+    """Convertorio's client, pointed at Lector: the base URL and the key are all that change."""
+    return ConvertorioClient(api_key=API_KEY, base_url=server.url)
+
+
+def test_convert_file_to_ocr_text_and_json(sdk, docs, tmp_path):
+    as_text = sdk.convert_file(
+        input_path=str(docs["page.png"]),
+        target_format="ocr",
+        output_path=str(tmp_path / "page.txt"),
+        conversion_metadata={"ocr_format": "txt", "ocr_instructions": "Extract all text"},
+    )
+    assert as_text["success"] and as_text["target_format"] == "ocr" and as_text["tokens_used"] == 0
+    text = (tmp_path / "page.txt").read_text()
+    assert PAGES[0][0] in text
+
+    as_json = sdk.convert_file(
+        input_path=str(docs["receipt.png"]),
+        target_format="ocr",
+        output_path=str(tmp_path / "receipt.json"),
+        conversion_metadata={"ocr_format": "json"},
+    )
+    document = json.loads((tmp_path / "receipt.json").read_text())
+    assert "TOTAL" in document["text"] and as_json["job_id"]
+
+
+def test_convert_file_to_an_image_and_list_the_jobs(sdk, docs, tmp_path):
+    result = sdk.convert_file(
+        input_path=str(docs["page.jpg"]),
+        target_format="png",
+        output_path=str(tmp_path / "page.png"),
+        conversion_metadata={"quality": 80},
+    )
+    assert (tmp_path / "page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    job = sdk.get_job(result["job_id"])
+    assert (job["status"], job["source_format"], job["target_format"]) == ("completed", "jpg", "png")
+    assert job["file_size"] == docs["page.jpg"].stat().st_size and job["can_download"]
+    assert job["processing_time_ms"] >= 0 and job["points_cost"] == 1
+
+    listed = sdk.list_jobs(limit=100, status="completed")
+    assert result["job_id"] in [entry["id"] for entry in listed]
+    assert all(entry["status"] == "completed" for entry in listed)
+    assert len(sdk.list_jobs(limit=1)) == 1
+
+
+def test_a_failed_conversion_raises_the_sentence(sdk, docs):
+    with pytest.raises(ConversionError) as failed:
+        sdk.convert_file(input_path=str(docs["truncated.png"]), target_format="ocr")
+    assert str(failed.value) == "The PNG image is corrupt or truncated."
+
+
+def test_account(sdk):
+    account = sdk.get_account()
+    assert (account["id"], account["plan"], account["points"]) == ("static", "self-hosted", -1)
+    assert account["total_conversions"] >= 0 and account["daily_conversions_remaining"] == -1
+
+
+def test_the_upload_url_is_signed_bounded_and_confirmed_once(server, workers, docs):
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    body = docs["page.png"].read_bytes()
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+        asked = {
+            "filename": "page.png",
+            "source_format": "png",
+            "target_format": "jpg",
+            "file_size": len(body),
+        }
+        reserved = client.post("/v1/convert/upload-url", json=asked).json()
+        assert reserved["success"] and reserved["expires_in"] == 600
+        job_id, url = reserved["job_id"], reserved["upload_url"]
+        assert client.get(f"/v1/jobs/{job_id}").json()["job"]["status"] == "uploading"
+
+        early = client.post("/v1/convert/confirm", json={"job_id": job_id})
+        assert early.status_code == 400
+        assert early.json() == {
+            "success": False,
+            "error": "The file has not been uploaded to the upload URL yet.",
+        }
+        tampered = httpx.put(url.replace("signature=", "signature=x"), content=body)
+        assert tampered.status_code == 403 and tampered.json()["success"] is False
+        too_big = httpx.put(url, content=body + b"\0")
+        assert too_big.status_code == 400 and "file_size" in too_big.json()["error"]
+        assert httpx.put(url, content=body, headers={"Content-Type": "image/png"}).status_code == 200
+
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {OTHER_KEY}"}) as other:
+            assert other.post("/v1/convert/confirm", json={"job_id": job_id}).status_code == 404
+            assert other.get(f"/v1/jobs/{job_id}").status_code == 404
+        confirmed = client.post("/v1/convert/confirm", json={"job_id": job_id}).json()
+        assert confirmed == {
+            "success": True, "job_id": job_id, "status": "queued", "message": "Job queued for processing",
+        }  # fmt: skip
+        assert client.post("/v1/convert/confirm", json={"job_id": job_id}).status_code == 404
+
+        for wrong, error in (
+            ({**asked, "file_size": 21 * 1024 * 1024}, "file_size is over the limit"),
+            ({**asked, "target_format": "svg"}, "target_format 'svg' is not supported"),
+            ({**asked, "conversion_metadata": {"quality": 500}}, "Validation error: conversion_metadata:"),
+        ):
+            refused = client.post("/v1/convert/upload-url", json=wrong)
+            assert refused.status_code == 400 and refused.json()["error"].startswith(error), refused.text
+    stranger = httpx.get(f"{server.url}/v1/account", headers={"Authorization": "Bearer nope"})
+    assert stranger.status_code == 401 and stranger.json()["success"] is False
+
+
+def test_a_spent_quota_is_402(server, workers, docs):
+    made = httpx.post(
+        f"{server.url}/admin/keys", json={"name": "points", "quota": 1}, headers={"X-API-Key": ADMIN_KEY}
+    ).json()
+    body = docs["page.png"].read_bytes()
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {made['key']}"}) as client:
+        answers, job_ids = [], []
+        for _ in range(2):
+            asked = {
+                "filename": "p.png",
+                "source_format": "png",
+                "target_format": "ocr",
+                "file_size": len(body),
+            }
+            reserved = client.post("/v1/convert/upload-url", json=asked).json()
+            assert httpx.put(reserved["upload_url"], content=body).status_code == 200
+            job_ids.append(reserved["job_id"])
+            answers.append(client.post("/v1/convert/confirm", json={"job_id": reserved["job_id"]}))
+        assert [answer.status_code for answer in answers] == [200, 402]
+        assert answers[1].json()["success"] is False
+        account = client.get("/v1/account").json()["account"]
+        assert (account["points"], account["name"]) == (0, "points")
+        # The refused job keeps its file: after a top-up, confirming again would queue it.
+        assert client.get(f"/v1/jobs/{job_ids[1]}").json()["job"]["status"] == "uploading"

@@ -13,13 +13,21 @@ UV_SPEC := uv>=0.13,<0.14
 # Tesseract languages to install as Debian packages (tesseract-ocr-<code>), e.g. "eng deu fra".
 LECTOR_TESSERACT_LANGS ?= eng
 
-.PHONY: run test install system-packages bench bench-accuracy bench-tools lint typecheck lock reference clean
+.PHONY: run test install system-packages browser bench bench-accuracy bench-tools lint typecheck lock reference clean
 
 run: install
 	$(BIN)/lector up
 
-test: install lint typecheck
+test: install browser lint typecheck
 	$(BIN)/pytest
+
+# Debian's Chromium, which the console's browser test drives through playwright (no browser is
+# downloaded: playwright is pointed at this one). Only `make test` needs it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		echo "Installing Debian packages: chromium"; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
 
 bench: install bench-tools
 	$(BIN)/python -m tests.benchmarks.sync

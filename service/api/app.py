@@ -9,8 +9,10 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
 from redis import Redis
 
 import service
@@ -19,12 +21,14 @@ from service.api.account import AccountController
 from service.api.admin import AdminController
 from service.api.auth import SECURITY_SCHEMES, caller_of_request
 from service.api.batches import BatchesController
+from service.api.console import CONSOLE, SWAGGER_PATH, ConsoleController, asset_routers
 from service.api.converter_app import ConverterAppController, PublicPairsController
 from service.api.convertorio import ConvertorioController
 from service.api.convertr import ConvertrController
 from service.api.files import FilesController, SignedDownloadsController
 from service.api.gate import SyncGate
 from service.api.health import HealthController
+from service.api.jobs import JobsController
 from service.api.middleware import AllowHeaderMiddleware, RequestLogMiddleware
 from service.api.monitoring import MetricsController
 from service.api.ocr import OcrController
@@ -105,6 +109,9 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             AdminController,
             MetricsController,
             WebhooksController,
+            JobsController,
+            ConsoleController,
+            *asset_routers(),
         ],
         state=State({"settings": settings, "key_store": keys}),
         dependencies={
@@ -124,12 +131,22 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
         request_max_body_size=settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD,
         multipart_form_part_limit=settings.max_batch_items + 50,
         lifespan=[lifespan],
+        template_config=TemplateConfig(directory=CONSOLE / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title="Lector",
             version=service.__version__,
             description="Self-hosted OCR and document extraction.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            # Swagger UI from Lector's own assets (service.api.console), not from a CDN.
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    js_url=f"{SWAGGER_PATH}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_PATH}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_PATH}/swagger-ui-standalone-preset.js",
+                    path=["/", "/swagger"],
+                    favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_PATH}/favicon-32x32.png'>",
+                )
+            ],
             components=Components(security_schemes=SECURITY_SCHEMES),
         ),
         # Lector configures logging itself (service.logging); Litestar must not replace it.

@@ -1,0 +1,99 @@
+"""The key's jobs: every conversion, file conversion and identification it queued, newest first.
+
+Lector's own listing (the console reads it); each entry links to the job's own status route,
+and a batch's items name their batch.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import anyio
+import msgspec
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import Parameter
+
+from service.api.auth import SECURITY, require_api_key
+from service.api.charges import STATUS_ROUTE
+from service.api.docutray.identify import IDENTIFY_STATUS_ROUTE
+from service.api.responses import AUTH_ERRORS, error_spec
+from service.jobs.intake import Intake, storage_errors
+from service.jobs.record import Conversion
+from service.models import Status
+
+JobKind = Literal["extraction", "file", "identification"]
+
+
+class JobEntry(msgspec.Struct):
+    """One job of the key."""
+
+    job_id: str
+    kind: JobKind
+    status: Status
+    progress: float
+    document_type_code: str
+    filename: str | None
+    target_format: Annotated[str | None, msgspec.Meta(description="A file conversion's target")]
+    batch_id: Annotated[str | None, msgspec.Meta(description="The batch the job is an item of")]
+    created_at: str
+    completed_at: str | None
+    error: str | None
+    status_url: str
+
+
+class JobPage(msgspec.Struct):
+    """Answer of ``GET /api/jobs``."""
+
+    jobs: list[JobEntry]
+    limit: int
+    offset: int
+
+
+class JobsController(Controller):
+    """What the key has queued."""
+
+    path = "/api/jobs"
+    tags = ("Asynchronous conversion",)
+    guards = (require_api_key,)
+    security = SECURITY
+
+    @get("/", responses={**AUTH_ERRORS, 422: error_spec("`limit` or `offset` out of range")})
+    async def list_jobs(
+        self,
+        request: Request[Any, Any, Any],
+        intake: NamedDependency[Intake],
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, Parameter(ge=0, le=100_000)] = 0,
+    ) -> JobPage:
+        """The key's jobs, newest first (finished ones until they expire)."""
+        owner = request.state.caller.owner
+        with storage_errors():
+            records = await anyio.to_thread.run_sync(
+                lambda: intake.jobs.of_owner(owner, offset=offset, limit=limit, keep=lambda _: True)
+            )
+        return JobPage(jobs=[_entry(request, record) for record in records], limit=limit, offset=offset)
+
+
+def _entry(request: Request[Any, Any, Any], record: Conversion) -> JobEntry:
+    kind: JobKind = (
+        "identification" if record.identify else "file" if record.target is not None else "extraction"
+    )
+    if record.identify:
+        url = request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=record.conversion_id)
+    else:
+        url = request.url_for(STATUS_ROUTE, conversion_id=record.conversion_id)
+    return JobEntry(
+        job_id=record.conversion_id,
+        kind=kind,
+        status=record.status,
+        progress=record.progress,
+        document_type_code=record.document_type_code,
+        filename=record.filename,
+        target_format=record.target.target_format if record.target is not None else None,
+        batch_id=record.batch_id,
+        created_at=record.created_at,
+        completed_at=record.completed_at,
+        error=(record.error or {}).get("message") if record.status is Status.FAILED else None,
+        status_url=url,
+    )

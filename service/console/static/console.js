@@ -1,0 +1,328 @@
+// Lector's console: plain JavaScript over Lector's own API, with the key from session storage.
+"use strict";
+
+const KEY = "lector-api-key";
+const $ = (id) => document.getElementById(id);
+let jobsTimer = null;
+
+function key() { return sessionStorage.getItem(KEY); }
+
+// Every call sends the key as a bearer token; an error answer becomes an Error with its sentence.
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}), Authorization: `Bearer ${key()}` };
+  const answer = await fetch(path, { ...options, headers });
+  if (!answer.ok) {
+    let message = `The server answered ${answer.status}.`;
+    try {
+      const body = await answer.json();
+      message = body.message || body.error || body.detail || message;
+    } catch (_) { /* not JSON: keep the status */ }
+    const error = new Error(message);
+    error.status = answer.status;
+    throw error;
+  }
+  return answer;
+}
+
+function element(tag, attributes = {}, ...children) {
+  const made = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "text") made.textContent = value;
+    else made.setAttribute(name, value);
+  }
+  for (const child of children) made.append(child);
+  return made;
+}
+
+function downloadLink(label, blob, name) {
+  const link = element("a", { href: URL.createObjectURL(blob), download: name, text: label });
+  link.className = "download";
+  return link;
+}
+
+// --- signing in -------------------------------------------------------------------------------
+
+async function signIn(candidate) {
+  sessionStorage.setItem(KEY, candidate);
+  try {
+    const account = await (await api("/api/account")).json();
+    $("sign-in").hidden = true;
+    $("app").hidden = false;
+    $("sign-out").hidden = false;
+    showAccount(account);
+    await loadTypes();
+  } catch (error) {
+    sessionStorage.removeItem(KEY);
+    $("sign-in-error").textContent = error.status === 401
+      ? `That key was not accepted: ${error.message}`
+      : `Signing in failed: ${error.message}`;
+    $("key").focus();
+  }
+}
+
+function showAccount(account) {
+  const quota = account.quota_remaining < 0 ? "no quota" : `${account.quota_remaining} documents left`;
+  $("account").textContent = `Signed in as ${account.name} (${quota}).`;
+}
+
+async function loadTypes() {
+  const page = await (await api("/api/document-types?limit=100")).json();
+  const select = $("doctype");
+  select.replaceChildren(element("option", { value: "auto", text: "auto (identify it)" }));
+  for (const kind of page.data) select.append(element("option", { value: kind.codeType, text: kind.name }));
+}
+
+// --- reading documents ------------------------------------------------------------------------
+
+async function readAll(event) {
+  event.preventDefault();
+  const files = [...$("files").files];
+  const target = $("target").value;
+  $("results").replaceChildren();
+  for (const [index, file] of files.entries()) {
+    $("read-status").textContent = `Reading ${file.name} (${index + 1} of ${files.length})…`;
+    try {
+      if (target) await convertOne(file, target);
+      else await readOne(file);
+    } catch (error) {
+      $("results").append(element("p", { class: "error", role: "alert", text: `${file.name}: ${error.message}` }));
+    }
+  }
+  $("read-status").textContent = `Done: ${files.length} document${files.length === 1 ? "" : "s"}.`;
+}
+
+function form(file, fields) {
+  const body = new FormData();
+  body.append("file", file);
+  for (const [name, value] of Object.entries(fields)) body.append(name, value);
+  return body;
+}
+
+async function readOne(file) {
+  const fields = { document_type_code: $("doctype").value, engine: $("engine").value, include_words: "true" };
+  const started = performance.now();
+  const answer = await (await api("/api/ocr/extract-text-from-file", { method: "POST", body: form(file, fields) })).json();
+  showResult(file, answer.data, (performance.now() - started) / 1000);
+}
+
+async function convertOne(file, target) {
+  const fields = { target_format: target, engine: $("engine").value };
+  if ($("doctype").value !== "auto") fields.document_type_code = $("doctype").value;
+  const body = new FormData();
+  body.append("image", file);
+  for (const [name, value] of Object.entries(fields)) body.append(name, value);
+  const answer = await api("/api/convert-file", { method: "POST", body });
+  const name = /filename="([^"]+)"/.exec(answer.headers.get("Content-Disposition") || "")?.[1] || `${file.name}.${target}`;
+  const card = element("article", { class: "result" }, element("h3", { text: file.name }));
+  card.append(element("div", { class: "downloads" }, downloadLink(`Download ${name}`, await answer.blob(), name)));
+  $("results").append(card);
+}
+
+function confidenceClass(confidence) {
+  if (confidence >= 90) return "good";
+  if (confidence >= 70) return "fair";
+  return "bad";
+}
+
+function showResult(file, data, seconds) {
+  const raw = data.raw_response;
+  const card = element("article", { class: "result" }, element("h3", { text: file.name }));
+  const type = data.document_type_confidence == null
+    ? data.document_type : `${data.document_type} (identified, ${Math.round(data.document_type_confidence * 100)} %)`;
+  card.append(element("p", { class: "muted",
+    text: `${type} · ${raw.engine} · ${raw.page_count} page(s) · ${raw.tokens_used} tokens · ` +
+          `${data.processing_time.toFixed(2)} s on the server, ${seconds.toFixed(2)} s in all` }));
+  if (data.fields) card.append(fieldsTable(data.fields, data.field_confidence || {}));
+  for (const page of raw.pages) card.append(pageView(file, page, raw.pages.length));
+  const base = file.name.replace(/\.[^.]+$/, "");
+  card.append(element("div", { class: "downloads" },
+    downloadLink("Download the text", new Blob([data.text], { type: "text/plain" }), `${base}.txt`),
+    downloadLink("Download the JSON", new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }), `${base}.json`)));
+  $("results").append(card);
+}
+
+function fieldsTable(fields, confidence) {
+  const table = element("table", {}, element("caption", { text: "Fields" }));
+  table.append(element("tr", {}, element("th", { text: "Field" }), element("th", { text: "Value" }),
+                       element("th", { text: "Confidence" })));
+  for (const [name, value] of Object.entries(fields)) {
+    const shown = value === null ? "—" : typeof value === "object" ? JSON.stringify(value) : String(value);
+    const sure = confidence[name] ?? 0;
+    const meter = element("meter", { min: "0", max: "1", value: String(sure), "aria-label": `${name} confidence` });
+    table.append(element("tr", { "data-field": name }, element("td", { text: name }), element("td", { text: shown }),
+                         element("td", {}, meter, ` ${Math.round(sure * 100)} %`)));
+  }
+  return table;
+}
+
+// A page: its picture (for an image file) with each word's box drawn over it, and its words
+// beside; choosing a word lights its box.
+function pageView(file, page, pages) {
+  const panes = element("div", { class: "panes" });
+  const boxes = [];
+  if (file.type.startsWith("image/") && pages === 1) {
+    const figure = element("div", { class: "page" });
+    figure.append(element("img", { src: URL.createObjectURL(file), alt: `Page ${page.page} of ${file.name}` }));
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", `0 0 ${page.width} ${page.height}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    for (const word of page.words) {
+      const [left, top, right, bottom] = word.box;
+      const rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+      for (const [name, value] of Object.entries({ x: left, y: top, width: right - left, height: bottom - top })) {
+        rect.setAttribute(name, String(value));
+      }
+      rect.setAttribute("class", `box ${confidenceClass(word.confidence)}`);
+      svg.append(rect);
+      boxes.push(rect);
+    }
+    figure.append(svg);
+    panes.append(figure);
+  }
+  const words = element("div", { class: "words" }, element("h4", { text: `Page ${page.page}` }));
+  const line = element("p");
+  page.words.forEach((word, index) => {
+    const button = element("button", { type: "button", class: "word", text: word.text,
+      title: `confidence ${word.confidence}` });
+    button.addEventListener("click", () => {
+      for (const lit of panes.querySelectorAll(".lit")) lit.classList.remove("lit");
+      button.classList.add("lit");
+      if (boxes[index]) boxes[index].classList.add("lit");
+    });
+    line.append(button, " ");
+  });
+  if (!page.words.length) line.textContent = page.text || "(no text)";
+  words.append(line);
+  if (!boxes.length && page.words.length) {
+    words.append(element("p", { class: "muted", text: "The page's picture is shown for single image files." }));
+  }
+  panes.append(words);
+  return panes;
+}
+
+// --- jobs, usage, pairs -----------------------------------------------------------------------
+
+async function refreshJobs() {
+  try {
+    const page = await (await api("/api/jobs?limit=50")).json();
+    const table = element("table", {}, element("caption", { text: "Your jobs, newest first" }));
+    table.append(element("tr", {}, ...["Job", "Kind", "Batch", "Status", "Progress", "Result"].map(
+      (text) => element("th", { text }))));
+    for (const job of page.jobs) {
+      const result = element("td");
+      if (job.status === "SUCCESS") {
+        const button = element("button", { type: "button", class: "plain", text: "Download" });
+        button.addEventListener("click", () => downloadJob(job, result));
+        result.append(button);
+      } else if (job.error) result.textContent = job.error;
+      const progress = element("progress", { max: "1", value: String(job.progress), "aria-label": `${job.job_id} progress` });
+      table.append(element("tr", {}, element("td", { text: job.filename || job.job_id.slice(0, 8) }),
+        element("td", { text: job.kind + (job.target_format ? ` → ${job.target_format}` : "") }),
+        element("td", { text: job.batch_id ? job.batch_id.slice(0, 8) : "" }),
+        element("td", { text: job.status }), element("td", {}, progress), result));
+    }
+    $("jobs-list").replaceChildren(page.jobs.length ? table : element("p", { text: "No jobs yet." }));
+  } catch (error) {
+    $("jobs-list").replaceChildren(element("p", { class: "error", text: error.message }));
+  }
+}
+
+async function downloadJob(job, cell) {
+  try {
+    if (job.kind === "file") {
+      const answer = await api(`/api/convert-async/${job.job_id}/download`);
+      cell.replaceChildren(downloadLink("Save the file", await answer.blob(), job.filename || job.job_id));
+    } else {
+      const status = await (await api(job.status_url)).json();
+      const blob = new Blob([JSON.stringify(status, null, 2)], { type: "application/json" });
+      cell.replaceChildren(downloadLink("Save the result", blob, `${job.job_id}.json`));
+    }
+  } catch (error) { cell.textContent = error.message; }
+}
+
+async function showUsage() {
+  const account = await (await api("/api/account")).json();
+  const limit = (value, unit) => (value < 0 ? "no limit" : `${value} ${unit}`);
+  $("limits").replaceChildren(element("table", {},
+    element("tr", {}, element("th", { text: "Requests per minute" }), element("td", { text: limit(account.per_minute, "") })),
+    element("tr", {}, element("th", { text: "Requests per day" }), element("td", { text: limit(account.per_day, "") })),
+    element("tr", {}, element("th", { text: "Quota left" }), element("td", { text: limit(account.quota_remaining, "documents") })),
+    element("tr", {}, element("th", { text: "Documents in all" }), element("td", { text: String(account.totals.documents) }))));
+  const report = await (await api("/api/usage")).json();
+  const days = report.days;
+  const most = Math.max(1, ...days.map((day) => day.documents));
+  const width = 20, height = 120;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${days.length * width} ${height + 30}`);
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `Documents per day: ${days.map((day) => `${day.date} ${day.documents}`).join(", ")}`);
+  days.forEach((day, index) => {
+    const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    const tall = (day.documents / most) * height;
+    for (const [name, value] of Object.entries({ x: index * width + 2, y: height - tall, width: width - 4, height: tall })) {
+      bar.setAttribute(name, String(value));
+    }
+    svg.append(bar);
+    if (index % 5 === 0) {
+      const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
+      label.setAttribute("x", String(index * width));
+      label.setAttribute("y", String(height + 20));
+      label.textContent = day.date.slice(5);
+      svg.append(label);
+    }
+  });
+  $("usage-chart").replaceChildren(svg);
+}
+
+async function showPairs() {
+  const report = await (await api("/convertr/api/stats/pairs?days=14")).json();
+  const table = element("table", {}, element("caption", {
+    text: `${report.totals.requests} conversions, most used: ${report.totals.most_used_pair || "none"}` }));
+  table.append(element("tr", {}, ...["Pair", "Requests", "Success", "Errors", "Average runtime", "Window"].map(
+    (text) => element("th", { text }))));
+  for (const pair of report.pairs) {
+    table.append(element("tr", {}, element("td", { text: pair.pair }), element("td", { text: String(pair.requests) }),
+      element("td", { text: `${(pair.success_rate * 100).toFixed(1)} %` }),
+      element("td", { text: `${(pair.error_rate * 100).toFixed(1)} %` }),
+      element("td", { text: `${(pair.average_runtime_ms / 1000).toFixed(2)} s` }),
+      element("td", { text: `${pair.window_days} d` })));
+  }
+  $("pairs-table").replaceChildren(report.pairs.length ? table : element("p", { text: "No conversions yet." }));
+}
+
+function showTab(name) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    const chosen = tab.getAttribute("aria-controls") === name;
+    tab.setAttribute("aria-selected", String(chosen));
+    $(tab.getAttribute("aria-controls")).hidden = !chosen;
+  }
+  clearInterval(jobsTimer);
+  const failed = (target) => (error) => $(target).replaceChildren(element("p", { class: "error", text: error.message }));
+  if (name === "jobs") { refreshJobs(); jobsTimer = setInterval(refreshJobs, 2000); }
+  if (name === "usage") showUsage().catch(failed("usage-chart"));
+  if (name === "pairs") showPairs().catch(failed("pairs-table"));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("sign-in-error").textContent = "";
+    signIn($("key").value.trim());
+  });
+  $("sign-out").addEventListener("click", () => { sessionStorage.removeItem(KEY); location.reload(); });
+  $("read-form").addEventListener("submit", readAll);
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    tab.addEventListener("click", () => showTab(tab.getAttribute("aria-controls")));
+  }
+  const drop = $("drop");
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    $("files").files = event.dataTransfer.files;
+  });
+  if (key()) signIn(key());
+});

@@ -52,6 +52,7 @@ from service.tenants.anonymous import (
     take_anonymous_day,
 )
 from service.tenants.billing import Tenancy
+from service.tenants.records import KeyInfo
 from service.tenants.registrations import Registrations
 from service.tenants.store import Caller, KeyStore
 
@@ -66,6 +67,7 @@ CONVERT_ERRORS = {
 }
 REGISTER_ERRORS = {
     404: error_spec("Registration is off (LECTOR_REGISTRATION)"),
+    429: error_spec("Today's anonymous requests, registrations included, are spent (Retry-After)"),
     400: error_spec("The body is not a form or JSON"),
     422: error_spec("A missing or bad field, a confirmation that differs, an email already taken"),
     500: error_spec("Unexpected error (logged)"),
@@ -182,15 +184,23 @@ class ConvertrController(Controller):
             raise NotFound("Client registration is off on this server (LECTOR_REGISTRATION).")
         fields = await _fields(request)
         cohort = cohort_of(request.headers.get(LABEL_HEADER), settings.secret)
-        info = await anyio.to_thread.run_sync(
-            lambda: Registrations(redis, keys).register(
-                str(fields.get("name") or ""),
-                str(fields.get("email") or ""),
-                str(fields.get("password") or ""),
-                str(fields.get("password_confirmation") or ""),
-                cohort,
-            )
-        )
+
+        def register() -> KeyInfo:
+            # Anyone may register: each registration counts as an anonymous request of the day.
+            take_anonymous_day(redis, settings)
+            try:
+                return Registrations(redis, keys).register(
+                    str(fields.get("name") or ""),
+                    str(fields.get("email") or ""),
+                    str(fields.get("password") or ""),
+                    str(fields.get("password_confirmation") or ""),
+                    cohort,
+                )
+            except BaseException:
+                give_back_anonymous_day(redis)
+                raise
+
+        info = await anyio.to_thread.run_sync(register)
         upload_limit = f"{settings.max_upload_mb} MB"
         return Registered(
             message="API client registered. Use the returned bearer token with /convertr/api/convert.",

@@ -94,12 +94,24 @@ def test_jobs_usage_and_pairs(page, server, workers, docs, client):
         data={"target_format": "jpg"},
     )
     assert queued.status_code == 202
+    batch = client.post(
+        "/api/batches/",
+        files=[("files", ("receipt.png", docs["receipt.png"].read_bytes()))],
+        data={"document_type_code": "receipt", "engine": "tesseract"},
+    ).json()
     sign_in(page, server)
     page.get_by_role("tab", name="Jobs and batches").click()
     row = page.locator("tr", has_text="page.png").first
     expect(row).to_contain_text("SUCCESS", timeout=60_000)
     row.get_by_role("button", name="Download").click()
     expect(row.get_by_role("link", name="Save the file")).to_be_visible()
+    expect(page.locator("tr", has_text="receipt.png").first).to_contain_text("SUCCESS", timeout=60_000)
+    batch_item = page.get_by_role("listitem").filter(has_text=f"Batch {batch['batch_id'][:8]}")
+    batch_item.get_by_role("button", name="Results as CSV").click()
+    with page.expect_download() as downloading:
+        batch_item.get_by_role("link", name="Save the CSV").click()
+    csv_path = downloading.value.path()
+    assert "20.03" in Path(csv_path).read_text()
 
     page.get_by_role("tab", name="Usage").click()
     expect(page.locator("#usage-chart svg rect").first).to_be_attached()

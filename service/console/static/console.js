@@ -222,7 +222,21 @@ async function refreshJobs() {
         element("td", { text: job.batch_id ? job.batch_id.slice(0, 8) : "" }),
         element("td", { text: job.status }), element("td", {}, progress), result));
     }
-    $("jobs-list").replaceChildren(page.jobs.length ? table : element("p", { text: "No jobs yet." }));
+    const batches = [...new Set(page.jobs.map((job) => job.batch_id).filter(Boolean))];
+    const batchList = element("ul", { "aria-label": "Batches" });
+    for (const batch of batches) {
+      const cell = element("li", { text: `Batch ${batch.slice(0, 8)}: ` });
+      const button = element("button", { type: "button", class: "plain", text: "Results as CSV" });
+      button.addEventListener("click", async () => {
+        try {
+          const answer = await api(`/api/batches/${batch}/results?format=csv`);
+          button.replaceWith(downloadLink("Save the CSV", await answer.blob(), `batch-${batch}.csv`));
+        } catch (error) { cell.append(` ${error.message}`); }
+      });
+      cell.append(button);
+      batchList.append(cell);
+    }
+    $("jobs-list").replaceChildren(...(page.jobs.length ? [table, batchList] : [element("p", { text: "No jobs yet." })]));
   } catch (error) {
     $("jobs-list").replaceChildren(element("p", { class: "error", text: error.message }));
   }

@@ -12,8 +12,6 @@ from typing import Annotated, Any, Literal, cast
 import msgspec
 from msgspec import Meta
 
-from service.options import Options
-
 PageSource = Literal["ocr", "text-layer"]
 #: The limits of a key a request can run into (``service.tenants.limits``).
 LimitType = Literal["minute", "day", "quota", "tokens"]
@@ -116,16 +114,6 @@ class Identification(msgspec.Struct):
     ranking: Annotated[list[tuple[str, float]], Meta(description="(code, confidence), likeliest first")]
     #: What it took: the text it was judged by (no pages when a vision model looked instead).
     reading: Extraction
-
-
-class OcrRequest(Options, kw_only=True):
-    """Body of ``POST /api/ocr/extract-text``: the document in ``image`` (or ``image_base64``)."""
-
-    image: Annotated[
-        str | None,
-        Meta(description="The document as base64 or a data URI (`data:image/png;base64,...`); a PDF too"),
-    ] = None
-    image_base64: Annotated[str | None, Meta(description="The same as `image`, under Docutray's name")] = None
 
 
 class RawResponse(msgspec.Struct):

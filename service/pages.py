@@ -190,6 +190,9 @@ class Page:
     dpi: int | None = None
     text: str = ""
     words: list[tuple[str, list[int]]] = field(default_factory=list)
+    #: The file as received, when ``image`` is exactly its pixels (decoded from it, untouched)
+    #: and Tesseract reads its format: an engine may hand over the file rather than the pixels.
+    original: bytes | None = None
 
     @property
     def has_text_layer(self) -> bool:
@@ -237,11 +240,17 @@ def _check_pixels(width: int, height: int) -> None:
         )
 
 
+#: Formats a page may keep as received (``Page.original``): those Leptonica, and so Tesseract,
+#: decodes as Pillow does.
+AS_STORED = frozenset({"JPEG", "PNG"})
+
+
 class ImageDocument(Document):
     """A raster image; a TIFF may hold several pages."""
 
     def __init__(self, data: bytes, kind: str) -> None:
         self.format = kind
+        self._data = data
         self._image = open_image(data, kind)
         _check_pixels(*self._image.size)
         # Animated GIF and WEBP frames are not pages; only TIFF pages count.
@@ -263,6 +272,7 @@ class ImageDocument(Document):
                 else:
                     upright = ImageOps.exif_transpose(self._image)
                 image = _colour(upright) if colour else _flatten(upright)
+                untouched = image is self._image and self.format in AS_STORED
             except (OSError, SyntaxError, ValueError, EOFError):
                 where = (
                     f"Page {number} of the {self.format} image"
@@ -271,7 +281,12 @@ class ImageDocument(Document):
                 )
                 raise CorruptDocument(f"{where} is corrupt or truncated.") from None
             yield Page(
-                number=number, width=image.width, height=image.height, image=image, dpi=_image_dpi(image)
+                number=number,
+                width=image.width,
+                height=image.height,
+                image=image,
+                dpi=_image_dpi(image),
+                original=self._data if untouched else None,
             )
 
     def close(self) -> None:

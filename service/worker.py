@@ -1,13 +1,14 @@
 """``lector worker``: one RQ worker on Lector's queue.
 
 The process is prepared once (``service.startup``) and hands its engine registry to the
-tasks. Each job runs in a forked work horse, so that an engine crash or the OOM killer takes
-the job and not the worker; whatever the parent loads before forking, every horse inherits
-for free. So the parent loads what every job needs (``warm_process``): the core's modules,
-Pillow's decoders, Tesseract and the local engines of the auto table (ppocr's models take
-about 1.4 s to load, longer than OCR of a receipt). Measured before this: a horse spent more
-time compiling and importing modules than reading its receipt. The vision-model engine is
-built on its first job, as it holds only a client.
+tasks. Jobs run in a work horse, a child process that stays for many jobs
+(``service.resident``), so that an engine crash or the OOM killer takes the job and not the
+worker; whatever the parent loads before forking, every horse inherits for free. So the
+parent loads what every job needs (``warm_process``): the core's modules, Pillow's decoders,
+Tesseract and the local engines of the auto table (ppocr's models take about 1.4 s to load,
+longer than OCR of a receipt). Measured before this: a horse spent more time compiling and
+importing modules than reading its receipt. The vision-model engine is built on its first
+job, as it holds only a client.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import msgspec
 from PIL import Image
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Worker
+from rq import Queue
 from rq.job import Job, JobStatus
 
 from service.engines import Engines
@@ -33,6 +34,7 @@ from service.jobs.store import JobStore
 from service.logging import configure_logging, get_logger
 from service.metrics import JobSummary, metrics
 from service.models import Status
+from service.resident import ResidentHorseWorker
 from service.settings import Settings
 from service.startup import prepare_process
 
@@ -49,7 +51,7 @@ WORKER_TTL_S = 30
 log = get_logger("lector.worker")
 
 
-class LectorWorker(Worker):
+class LectorWorker(ResidentHorseWorker):
     """An RQ worker that notices a dead colleague's job within half a minute, counts what
     each of its jobs did (the horse returns a summary; see ``service.metrics``), and on
     SIGTERM gives its job ``shutdown_timeout_s`` to finish before putting it back on the queue.

@@ -162,6 +162,30 @@ CALLBACK: dict[str, Schema | Reference] = {
     )
 }
 ConvertOperation = operation_with(_submission_body(CALLBACK, "document_type_code"))
+#: The sync OCR's JSON body: the document in `image` (or `image_base64`), and the options.
+OcrJsonOperation = operation_with(
+    RequestBody(
+        required=True,
+        content={
+            "application/json": OpenAPIMediaType(
+                schema=_object(
+                    {
+                        "image": Schema(
+                            type=OpenAPIType.STRING,
+                            description="The document as base64 or a data URI (`data:image/png;base64,...`); "
+                            "a PDF too",
+                        ),
+                        "image_base64": Schema(
+                            type=OpenAPIType.STRING, description="The same as `image`, under Docutray's name"
+                        ),
+                        **OPTIONS,
+                    },
+                    [],
+                )
+            )
+        },
+    )
+)
 SyncConvertOperation = operation_with(_submission_body({}, "document_type_code"))
 #: An identification: no document type, the candidates instead (Docutray's field).
 IdentifyOperation = operation_with(

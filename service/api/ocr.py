@@ -11,17 +11,17 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
-from litestar.params import JSONBody
 
 from service.api.auth import SECURITY, require_api_key
-from service.api.bodies import FORM_OPTIONS, operation_with
+from service.api.bodies import FORM_OPTIONS, OcrJsonOperation, operation_with
 from service.api.gate import SyncGate
-from service.api.payloads import check_size, decode_base64_document, decode_form_metadata
+from service.api.payloads import check_size, decode_base64_document, decode_form_metadata, decode_json_body
 from service.api.responses import LIMIT_ERRORS, error_spec
+from service.api.submissions import BASE64_FIELDS, spooled_body
 from service.api.sync import Sync, extract_now
 from service.engines import Engines
 from service.errors import InvalidOption, MalformedBody
-from service.models import OcrRequest, OcrResponse, ocr_data
+from service.models import OcrResponse, ocr_data
 from service.options import Options, sentence
 from service.settings import Settings
 from service.tenants.billing import Tenancy
@@ -64,10 +64,10 @@ class OcrController(Controller):
     guards = (require_api_key,)
     security = SECURITY
 
-    @post("/extract-text", status_code=200, responses=OCR_ERRORS, sync_to_thread=True)
-    def extract_text(
+    @post("/extract-text", status_code=200, responses=OCR_ERRORS, operation_class=OcrJsonOperation)
+    async def extract_text(
         self,
-        data: JSONBody[OcrRequest],
+        request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         engines: NamedDependency[Engines],
         tenancy: NamedDependency[Tenancy],
@@ -75,16 +75,9 @@ class OcrController(Controller):
         gate: NamedDependency[SyncGate],
     ) -> OcrResponse:
         """OCR a base64-encoded image or PDF (bare base64 or a data URI) in `image` (or `image_base64`)."""
-        if data.image is None and data.image_base64 is None:
-            raise InvalidOption("The field `image` is required.")
-        if data.image is not None and data.image_base64 is not None:
-            raise InvalidOption("Send the document once, in `image` or in `image_base64`.")
-        field, value = (
-            ("image", data.image) if data.image is not None else ("image_base64", data.image_base64)
-        )
-        with gate.slot():  # the document is decoded only once it may run
-            document = decode_base64_document(value or "", field=field, max_bytes=settings.max_upload_bytes)
-            return _run(document, data, Sync(settings, engines, tenancy, caller))
+        context = Sync(settings, engines, tenancy, caller)
+        async with spooled_body(request) as body:  # a large body waits on disk, not in memory
+            return await anyio.to_thread.run_sync(_run_json, body, context, gate)
 
     @post("/extract-text-from-file", status_code=200, responses=OCR_ERRORS, operation_class=UploadOperation)
     async def extract_text_from_file(
@@ -112,6 +105,26 @@ class OcrController(Controller):
             raise InvalidOption(sentence(str(exc))) from None
         context = Sync(settings, engines, tenancy, caller)
         return await anyio.to_thread.run_sync(_run_upload, upload, options, context, gate)
+
+
+def _run_json(body: bytearray | memoryview, context: Sync, gate: SyncGate) -> OcrResponse:
+    """The JSON body's document and options, run once a sync slot is free."""
+    fields = decode_json_body(body, verbatim=BASE64_FIELDS)
+    given = [(name, fields.pop(name)) for name in BASE64_FIELDS if fields.get(name) is not None]
+    if not given:
+        raise InvalidOption("The field `image` is required.")
+    if len(given) > 1:
+        raise InvalidOption("Send the document once, in `image` or in `image_base64`.")
+    field, value = given[0]
+    if not isinstance(value, str | memoryview):
+        raise InvalidOption(f"Invalid field `{field}`: send the document as a base64 string.")
+    try:
+        options = msgspec.convert(fields, Options)
+    except msgspec.ValidationError as exc:
+        raise InvalidOption(sentence(str(exc))) from None
+    with gate.slot():  # the document is decoded only once it may run
+        document = decode_base64_document(value, field=field, max_bytes=context.settings.max_upload_bytes)
+        return _run(document, options, context)
 
 
 def _run_upload(upload: UploadFile, options: Options, context: Sync, gate: SyncGate) -> OcrResponse:

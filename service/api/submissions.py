@@ -11,8 +11,13 @@ event loop.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from typing import Annotated, Any, NamedTuple
+import mmap
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import IO, Annotated, Any, NamedTuple
 
 import anyio
 import msgspec
@@ -38,10 +43,12 @@ from service.options import Options, item
 from service.settings import Settings
 
 _FILE_FIELDS = ("image", "file")
+#: A JSON body larger than this is spooled to a temporary file (``spooled_body``).
+SPOOL_BYTES = 1024 * 1024
 #: At most this many codes in `document_type_code_options`.
 _MAX_CODE_OPTIONS = 100
 #: JSON names of the base64 document: Docutray's and ImageToTextConverter's.
-_BASE64_FIELDS = ("image_base64", "image")
+BASE64_FIELDS = ("image_base64", "image")
 
 
 class BatchItemBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -76,8 +83,8 @@ async def read_submission(
     if content_type == "multipart/form-data":
         return await _from_form(request, settings, reading)
     if content_type == "application/json":
-        body = await read_body(request)
-        return await anyio.to_thread.run_sync(_from_json, body, settings, reading)
+        async with spooled_body(request) as body:
+            return await anyio.to_thread.run_sync(_from_json, body, settings, reading)
     raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
 
 
@@ -90,17 +97,43 @@ async def with_document(submission: Submission, settings: Settings) -> Submissio
     return msgspec.structs.replace(submission, document=document, url=None, filename=filename)
 
 
-async def read_body(request: Request[Any, Any, Any]) -> bytearray:
-    """The request body, read chunk by chunk into one growing buffer.
+@asynccontextmanager
+async def spooled_body(request: Request[Any, Any, Any]) -> AsyncIterator[bytearray | memoryview]:
+    """The request body, read chunk by chunk: in memory up to SPOOL_BYTES, beyond that in a
+    temporary file, read through a memory map (valid inside the ``with``).
 
+    A large JSON body (a base64 document) so lives in the page cache, which the kernel may
+    drop and reread, rather than in the process's own memory beside the decoded document:
+    the decoding reads its base64 straight from the map, copying nothing but the result.
     Not ``Request.body()``: its single ``b"".join`` of a 100 MB body lets go of the GIL for
     the copy and then queues behind the threads decoding other bodies to get it back, which
     held /health for a second in a test; appending each chunk as it arrives never waits.
     """
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-    return body
+    spool: IO[bytes] | None = None
+    with contextlib.ExitStack() as closing:
+        async for chunk in request.stream():
+            if spool is None and len(body) + len(chunk) > SPOOL_BYTES:
+                spool = closing.enter_context(tempfile.TemporaryFile(prefix="lector-body-"))
+                spool.write(body)
+                body = bytearray()
+            if spool is not None:
+                spool.write(chunk)
+            else:
+                body += chunk
+        if spool is None:
+            yield body
+            return
+        spool.flush()
+        mapped = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
+        view = memoryview(mapped)
+        try:
+            yield view
+        finally:
+            # A part still held (by an error's traceback) keeps the map open until it is collected.
+            with contextlib.suppress(BufferError):
+                view.release()
+                mapped.close()
 
 
 async def _from_form(request: Request[Any, Any, Any], settings: Settings, reading: Reading) -> Submission:
@@ -167,8 +200,8 @@ def form_options(fields: dict[str, Any], problems: list[str], *, require_type: b
     return _options(fields, problems, require_type=require_type)
 
 
-def _from_json(body: bytes | bytearray, settings: Settings, reading: Reading) -> Submission:
-    fields = decode_json_body(body, verbatim=_BASE64_FIELDS)
+def _from_json(body: bytes | bytearray | memoryview, settings: Settings, reading: Reading) -> Submission:
+    fields = decode_json_body(body, verbatim=BASE64_FIELDS)
     problems: list[str] = []
     callback = _callback(fields, problems)
     target = _target(fields, problems) if reading.with_target else None
@@ -200,7 +233,7 @@ def _from_json(body: bytes | bytearray, settings: Settings, reading: Reading) ->
 def _base64_field(fields: dict[str, Any], problems: list[str]) -> tuple[str, str | memoryview] | None:
     """(name, value) of the base64 document under either accepted name (its JSON token, or
     the string itself)."""
-    given = [(name, fields.pop(name)) for name in _BASE64_FIELDS if fields.get(name) is not None]
+    given = [(name, fields.pop(name)) for name in BASE64_FIELDS if fields.get(name) is not None]
     for name, value in given:
         if not isinstance(value, str | memoryview):
             problems.append(f"{name}: must be a string")
@@ -266,12 +299,12 @@ async def read_batch(request: Request[Any, Any, Any], settings: Settings) -> Bat
         items = await anyio.to_thread.run_sync(lambda: [_uploaded(upload, settings) for upload in uploads])
         return BatchSubmission(options=options, items=items, callback_url=callback)
     if content_type == "application/json":
-        body = await read_body(request)
-        return await anyio.to_thread.run_sync(_batch_from_json, body, settings)
+        async with spooled_body(request) as body:
+            return await anyio.to_thread.run_sync(_batch_from_json, body, settings)
     raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
 
 
-def _batch_from_json(body: bytes | bytearray, settings: Settings) -> BatchSubmission:
+def _batch_from_json(body: bytes | bytearray | memoryview, settings: Settings) -> BatchSubmission:
     fields = decode_json_body(body)
     raw_items = fields.pop("items", None)
     problems: list[str] = []

@@ -71,10 +71,15 @@ class TesseractEngine:
         config = f"--psm {options.psm or 3}"
         if page.dpi:
             config += f" --dpi {page.dpi}"
-        # An uncompressed BMP costs ~10 ms to write and Leptonica reads it as fast as the
+        # The file as received when the page is exactly its pixels: Tesseract decodes it as the
+        # CLI does, and a receipt costs about 16 ms less CPU than writing and reading a BMP.
+        # Otherwise an uncompressed BMP: ~10 ms to write, and Leptonica reads it as fast as the
         # original file; pytesseract's own PNG costs ~0.2 s, and a PNM is slow to read (README).
-        with tempfile.NamedTemporaryFile(prefix="lector-", suffix=".bmp") as handle:
-            page.image.save(handle, format="BMP")
+        with tempfile.NamedTemporaryFile(prefix="lector-") as handle:
+            if page.original is not None:
+                handle.write(page.original)
+            else:
+                page.image.save(handle, format="BMP")
             handle.flush()
             try:
                 tsv = pytesseract.image_to_data(

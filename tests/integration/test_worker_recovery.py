@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -80,6 +81,36 @@ def test_a_crashed_work_horse_does_not_take_the_worker_down(tmp_path):
             status = wait_until_finished(client, url, timeout=60)
             assert status["status"] == "SUCCESS", status
             assert worker.poll() is None  # the same worker ran the retry
+    finally:
+        stop_process(worker)
+        server.stop()
+        redis_process.terminate()
+
+
+def test_jobs_share_one_horse_and_a_horse_dead_between_jobs_is_replaced(tmp_path, docs):
+    """The horse stays for job after job (no fork each); one that dies idle is forked anew."""
+    redis_process, redis_url = start_redis(tmp_path)
+    server = start_server(tmp_path, LECTOR_REDIS_URL=redis_url)
+    worker = start_worker(tmp_path, redis_url)
+    body = {
+        "image_base64": base64.b64encode(docs["page.png"].read_bytes()).decode(),
+        "document_type_code": "text",
+    }
+    try:
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=60) as client:
+
+            def run_one() -> None:
+                url = client.post("/api/convert-async", json=body).json()["status_url"]
+                assert wait_until_finished(client, url, timeout=60)["status"] == "SUCCESS"
+
+            run_one()
+            horse = work_horse(worker.pid)
+            run_one()
+            run_one()
+            assert work_horse(worker.pid) == horse  # the same process ran all three
+            kill_tree(horse)
+            run_one()
+            assert work_horse(worker.pid) != horse and worker.poll() is None
     finally:
         stop_process(worker)
         server.stop()

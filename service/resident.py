@@ -1,0 +1,120 @@
+"""An RQ worker whose work horse stays for many jobs, instead of one fork per job.
+
+RQ forks a work horse per job, so that a crash (an engine's segfault, the OOM killer) takes
+the job and not the worker. For many small documents the fork costs more than the isolation
+needs: measured, a receipt's job spent about 100 ms of CPU beside Tesseract's, most of it in
+forking a large process, the horse touching (and so copying) the pages it inherited, and
+tearing its address space down. Here the horse stays: the worker hands it each job's ids over
+a pipe and waits on the pipe for the one-byte answer, while RQ's own loop keeps the heartbeats,
+the timeouts, the kills and the failure handling exactly as for a forked horse. A horse that
+dies mid-job closes the pipe; the worker reaps it, RQ fails (and retries) the job, and the
+next job gets a new horse. A horse leaves after ``JOBS_PER_HORSE`` jobs, so whatever memory a
+job leaves behind is returned to the system regularly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+from rq import Queue, Worker
+from rq.executions import Execution
+from rq.job import Job
+
+#: Jobs a horse takes before it leaves (and the next job forks a fresh one).
+JOBS_PER_HORSE = 100
+#: What the horse answers after a job: done, and done and leaving.
+_DONE, _LEAVING = b"d", b"x"
+
+
+class ResidentHorseWorker(Worker):
+    """A forking RQ worker whose horse serves job after job over a pipe."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resident = 0  # the live horse's pid (0: none)
+        self._to_horse = self._from_horse = -1
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        """Hand the job to the resident horse, forking one first when there is none."""
+        if not self._resident:
+            self._fork_resident()
+        message = f"{job.id}\t{self.execution.id if self.execution else ''}\t{queue.name}\n".encode()
+        try:
+            os.write(self._to_horse, message)
+        except OSError:  # the horse died between jobs: fork a new one and hand it the job
+            self._reap_resident()
+            self._fork_resident()
+            os.write(self._to_horse, message)
+        self._horse_pid = self._resident
+
+    def wait_for_horse(self) -> tuple[int | None, int | None, Any]:
+        """Wait for the horse's answer: (pid, 0, None) once the job is done, or the horse's
+        own exit (pid, status, rusage) when it died. RQ's monitor interrupts the wait with a
+        signal to keep the heartbeats, as it does a ``waitpid``."""
+        answer = os.read(self._from_horse, 1)
+        pid = self._resident
+        if answer == _DONE:
+            return pid, 0, None
+        # The horse is leaving (its last job done) or dead (no answer): reap it.
+        _, status, rusage = self._reap_resident()
+        return pid, 0 if answer == _LEAVING else status, rusage
+
+    def teardown(self) -> None:
+        """Let the resident horse go (it leaves when its pipe closes), then RQ's teardown."""
+        if not self.is_horse and self._resident:
+            self._reap_resident()
+        super().teardown()  # type: ignore[no-untyped-call]
+
+    def _fork_resident(self) -> None:
+        to_read, to_write = os.pipe()
+        from_read, from_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the horse
+            os.close(to_write)
+            os.close(from_read)
+            os.setpgrp()
+            self._serve(to_read, from_write)
+            os._exit(0)
+        os.close(to_read)
+        os.close(from_write)
+        self._resident, self._to_horse, self._from_horse = pid, to_write, from_read
+
+    def _reap_resident(self) -> tuple[int, int, Any]:
+        """Close the pipes and wait for the horse to end; (pid, status, rusage)."""
+        for descriptor in (self._to_horse, self._from_horse):
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+        pid, self._resident, self._to_horse, self._from_horse = self._resident, 0, -1, -1
+        try:
+            return os.wait4(pid, 0)
+        except ChildProcessError:
+            return pid, 0, None
+
+    def _serve(self, jobs: int, answers: int) -> None:
+        """The horse's loop: run each job named on ``jobs``, answer on ``answers``."""
+        self.setup_work_horse_signals()  # type: ignore[no-untyped-call]
+        self._is_horse = True
+        lines = os.fdopen(jobs, "rb")
+        for served in range(1, JOBS_PER_HORSE + 1):
+            line = lines.readline()
+            if not line:  # the worker closed the pipe: it is done with us
+                return
+            job_id, execution_id, queue_name = line.decode().rstrip("\n").split("\t")
+            job = self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
+            queue = self.queue_class(
+                queue_name,
+                connection=self.connection,
+                job_class=self.job_class,
+                serializer=self.serializer,
+                death_penalty_class=self.death_penalty_class,
+            )
+            execution = Execution.fetch(execution_id, job.id, connection=self.connection)
+            execution._job = job
+            self.executions = {execution.id: execution}
+            try:
+                self.perform_job(job, queue, execution)
+            except BaseException:  # perform_job handles the job's own failures; this is ours
+                os._exit(1)
+            os.write(answers, _LEAVING if served == JOBS_PER_HORSE else _DONE)

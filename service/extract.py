@@ -173,9 +173,8 @@ def extract_object(
         metadata=options.document_metadata,
     )
     with open_document(data, password=options.password) as document:
-        numbers = select_pages(
-            options.pages, document.page_count, min(settings.max_pages, max_pages or 10**6)
-        )
+        limit = settings.max_pages if max_pages is None else max_pages
+        numbers = select_pages(options.pages, document.page_count, limit)
         if len(numbers) > engine.pages_per_call:
             raise InvalidOption(
                 f"JSON shaped by ocr_instructions reads at most {engine.pages_per_call} pages in one call "

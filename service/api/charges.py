@@ -21,6 +21,8 @@ from service.tenants.store import Caller
 
 #: The name of the route every queued conversion's status is read at.
 STATUS_ROUTE = "conversion-status"
+#: ... and every queued identification's (Docutray's identify-async).
+IDENTIFY_STATUS_ROUTE = "identification-status"
 
 
 @asynccontextmanager

@@ -40,7 +40,7 @@ from service.errors import Forbidden, InvalidOption, MalformedBody, NotFound, No
 from service.jobs.batches import Batch, summarize
 from service.jobs.intake import BatchSubmission, Intake, Submission, storage_errors
 from service.models import Status
-from service.options import Options, item
+from service.options import Options, sentence
 from service.pages import sniff
 from service.settings import Settings
 from service.tenants.billing import Tenancy
@@ -166,7 +166,7 @@ class ConverterAppController(Controller):
         redis: NamedDependency[Redis],
     ) -> Response[bytes]:
         """Convert the files now and answer the result: the file itself, or a zip of several."""
-        submissions, _ = await _read(request, settings, caller, limit=MAX_SYNC_FILES)
+        submissions, _, _ = await _read(request, settings, caller, limit=MAX_SYNC_FILES)
 
         def run() -> OutputFile:
             outputs = [
@@ -191,11 +191,12 @@ class ConverterAppController(Controller):
         caller: NamedDependency[Caller],
     ) -> Started:
         """Queue the files' conversion as one job; poll `/progress/{jobid}`, then download."""
-        submissions, names = await _read(request, settings, caller, limit=settings.max_batch_items)
-        lector_pair = pair(input_name(sniff(submissions[0].document or b"")), _target_of(submissions))
+        submissions, names, lector_pairs = await _read(
+            request, settings, caller, limit=settings.max_batch_items
+        )
         batch = BatchSubmission(options=submissions[0].options, items=submissions)
         async with charged(
-            tenancy, engines, caller, batch.options, len(submissions), pair=lector_pair
+            tenancy, engines, caller, batch.options, len(submissions), pair=lector_pairs[0]
         ) as charge:
             created = await anyio.to_thread.run_sync(
                 lambda: intake.submit_batch(batch, caller.owner, charged_each=1 if charge.units else 0)
@@ -266,9 +267,10 @@ def _all_pairs() -> list[tuple[str, str]]:
 
 async def _read(
     request: Request[Any, Any, Any], settings: Settings, caller: Caller, *, limit: int
-) -> tuple[list[Submission], list[str]]:
-    """The uploaded files as file conversions, and their pairs in Converter App's names; each
-    file's name must say its format, the bytes must agree, and the key must allow the pair."""
+) -> tuple[list[Submission], list[str], list[str]]:
+    """The uploaded files as file conversions, with their pairs in Converter App's names and in
+    Lector's. Each file's name must say its format, the bytes must agree, and the key must
+    allow the pair."""
     if request.content_type[0] != "multipart/form-data":
         raise MalformedBody("Send multipart/form-data with `target_format` and one or more `files`.")
     form = await request.form()
@@ -289,17 +291,18 @@ async def _read(
         )
     fields = {name: value for name, value in form.items() if name not in ("files", "target_format")}
     target, options = _options(fields, target_name)
-    submissions, names = [], []
+    submissions, names, lector_pairs = [], [], []
     for upload in uploads:
         document = await anyio.to_thread.run_sync(read_upload, upload, settings)
         source = _source_of(upload.filename, document)
-        name = f"{source}2{asked}"
-        if caller.record is not None and not caller.record.allows_pair(pair(source, target_name)):
+        name, lector_pair = f"{source}2{asked}", pair(source, target_name)
+        if caller.record is not None and not caller.record.allows_pair(lector_pair):
             raise Forbidden(f"This API key is not authorized for {name} conversions.")
         filename = clean_filename(upload.filename)
         submissions.append(Submission(options=options, document=document, filename=filename, target=target))
         names.append(name)
-    return submissions, names
+        lector_pairs.append(lector_pair)
+    return submissions, names, lector_pairs
 
 
 def _options(fields: dict[str, Any], target_name: str) -> tuple[Target, Options]:
@@ -309,7 +312,7 @@ def _options(fields: dict[str, Any], target_name: str) -> tuple[Target, Options]
         target = msgspec.convert({**shaping, "target_format": target_name}, Target, strict=False)
         options = msgspec.convert(fields, Options, strict=False)
     except msgspec.ValidationError as exc:
-        raise InvalidOption(item(str(exc)).capitalize() + ".") from None
+        raise InvalidOption(sentence(str(exc))) from None
     return target, options
 
 
@@ -326,12 +329,6 @@ def _source_of(filename: str | None, document: bytes) -> str:
     if found != named:
         raise InvalidOption(f"The file {shown!r} is named as {named} but its bytes are {found}.")
     return named
-
-
-def _target_of(submissions: list[Submission]) -> str:
-    target = submissions[0].target
-    assert target is not None
-    return target.target_format
 
 
 def _unique(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

@@ -15,8 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from service.api.auth import SECURITY, require_api_key
-from service.api.charges import STATUS_ROUTE
-from service.api.docutray.identify import IDENTIFY_STATUS_ROUTE
+from service.api.charges import IDENTIFY_STATUS_ROUTE, STATUS_ROUTE
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.jobs.intake import Intake, storage_errors
 from service.jobs.record import Conversion

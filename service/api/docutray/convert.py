@@ -116,15 +116,15 @@ class ConversionsController(Controller):
         """Convert a document at once (up to LECTOR_SYNC_MAX_PAGES pages): the same bodies as
         `POST /api/convert-async`, answered with the fields in `data`."""
         submission = await with_document(await read_submission(request, settings), settings)
-        assert submission.document is not None
+        document = submission.document
+        assert document is not None  # with_document fetched it
         context = Sync(settings, engines, tenancy, caller)
         kinds = await kinds_of(own_types, caller)
 
         def run() -> Converted:
-            assert submission.document is not None
             with gate.slot():
                 extraction = extract_now(
-                    submission.document,
+                    document,
                     submission.options,
                     context,
                     queued_route="POST /api/convert-async",

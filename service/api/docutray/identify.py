@@ -19,7 +19,7 @@ from msgspec import Meta
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import IdentifyOperation
-from service.api.charges import allowed_types, charged_now, queue_job
+from service.api.charges import IDENTIFY_STATUS_ROUTE, allowed_types, charged_now, queue_job
 from service.api.docutray.convert import CONVERT_ERRORS, STATUS_ERRORS, SUBMIT_ERRORS, wait_for_change
 from service.api.docutray.types import kinds_of
 from service.api.gate import SyncGate
@@ -35,7 +35,6 @@ from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
 from service.tenants.types import OwnTypes
 
-IDENTIFY_STATUS_ROUTE = "identification-status"
 QUEUED_ROUTE = "POST /api/identify-async"
 
 

@@ -28,7 +28,7 @@ from rq.job import Job, JobStatus
 
 from service.engines import Engines
 from service.errors import EngineUnavailable
-from service.jobs import task
+from service.jobs import runtime
 from service.jobs.queue import QUEUE_NAME
 from service.jobs.store import JobStore
 from service.logging import configure_logging, get_logger
@@ -162,7 +162,7 @@ def run_worker(settings: Settings) -> int:
         return 1
     engines = prepare_process(settings)
     warm_process(engines)
-    task.configure(engines)
+    runtime.configure(engines)
     os.register_at_fork(after_in_child=engines.after_fork)
     worker = LectorWorker(
         [Queue(QUEUE_NAME, connection=connection)],

@@ -40,6 +40,7 @@ from service.engines import Engines
 from service.errors import SettingsError
 from service.jobs.intake import Intake
 from service.jobs.uploads import UploadStore
+from service.lifecycle.steps import Here
 from service.settings import Settings, env_name
 from service.tenants.billing import Tenancy
 from service.tenants.store import KeyStore
@@ -123,6 +124,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             "engines": constant(engines),
             "keys": constant(keys),
             "tenancy": constant(tenancy),
+            "here": constant(Here(settings, engines, tenancy, redis)),
             "gate": constant(SyncGate.from_settings(settings)),
             "caller": Provide(caller_of_request, sync_to_thread=False),
         },

@@ -14,17 +14,15 @@ from litestar.response import Stream
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import BatchOperation, operation_with
-from service.api.charges import charged
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_batch
 from service.doctypes import get_document_type
-from service.engines import Engines
 from service.errors import NotFound
 from service.jobs.batches import Batch, csv_lines, jsonl_lines, result_columns, result_records, summarize
 from service.jobs.intake import Intake, storage_errors
+from service.lifecycle.steps import Here
+from service.lifecycle.submit import submit_batch
 from service.models import BatchCreated, BatchStatus, Status
-from service.settings import Settings
-from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
 
 UNAVAILABLE = error_spec("The job store is unavailable; try again after Retry-After seconds")
@@ -66,20 +64,15 @@ class BatchesController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
+        here: NamedDependency[Here],
         intake: NamedDependency[Intake],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
     ) -> Response[BatchCreated]:
         """Queue a batch: multipart with repeated `files` fields, or JSON with `items`
         (`[{"image_url": ...} | {"image_base64": ..., "filename": ...}]`), plus `document_type_code`
         and the same optional fields as `POST /api/convert-async`."""
-        submission = await read_batch(request, settings)
-        async with charged(tenancy, engines, caller, submission.options, len(submission.items)) as charge:
-            batch = await anyio.to_thread.run_sync(
-                lambda: intake.submit_batch(submission, caller.owner, charged_each=1 if charge.units else 0)
-            )
+        submission = await read_batch(request, here.settings)
+        batch, _ = await submit_batch(submission, intake, here, caller)
         url = request.url_for(STATUS_ROUTE, batch_id=batch.batch_id)
         body = BatchCreated(
             batch_id=batch.batch_id, status_url=url, total=len(batch.items), status=Status.ENQUEUED

@@ -26,7 +26,6 @@ from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import FILE_ANSWERS, FILES, operation_with, upload_form
-from service.api.charges import charged
 from service.api.files import convert_at_once, file_response, output_of
 from service.api.gate import SyncGate
 from service.api.payloads import clean_filename
@@ -35,16 +34,17 @@ from service.api.submissions import read_upload
 from service.convert.formats import INPUT_NAMES, SPELLINGS, TARGETS, input_name, pair
 from service.convert.run import OutputFile, zipped
 from service.convert.target import Target
-from service.engines import Engines
 from service.errors import Forbidden, InvalidOption, MalformedBody, NotFound, NotReady, TooLarge
 from service.jobs.batches import Batch, summarize
 from service.jobs.intake import BatchSubmission, Intake, Submission, storage_errors
+from service.lifecycle.steps import Here
+from service.lifecycle.submit import submit_batch
 from service.models import Status
 from service.options import Options, sentence
 from service.pages import sniff
 from service.settings import Settings
-from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
+from service.work import ConvertFile
 
 #: Converter App's names that differ from Lector's: its OCR target, and spellings of formats.
 _NAMES = {**SPELLINGS, "ocr": "txt"}
@@ -158,21 +158,15 @@ class ConverterAppController(Controller):
     async def convert_sync(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
+        here: NamedDependency[Here],
         caller: NamedDependency[Caller],
         gate: NamedDependency[SyncGate],
-        redis: NamedDependency[Redis],
     ) -> Response[bytes]:
         """Convert the files now and answer the result: the file itself, or a zip of several."""
-        submissions, _, _ = await _read(request, settings, caller, limit=MAX_SYNC_FILES)
+        submissions, _ = await _read(request, here.settings, caller, limit=MAX_SYNC_FILES)
 
         def run() -> OutputFile:
-            outputs = [
-                convert_at_once(submission, settings, engines, tenancy, caller, gate, redis)
-                for submission in submissions
-            ]
+            outputs = [convert_at_once(submission, here, caller, gate) for submission in submissions]
             if len(outputs) == 1:
                 return outputs[0]
             return zipped("converted", _unique([(output.name, output.content) for output in outputs]))
@@ -184,23 +178,15 @@ class ConverterAppController(Controller):
     async def convert(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
+        here: NamedDependency[Here],
         intake: NamedDependency[Intake],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
     ) -> Started:
         """Queue the files' conversion as one job; poll `/progress/{jobid}`, then download."""
-        submissions, names, lector_pairs = await _read(
-            request, settings, caller, limit=settings.max_batch_items
-        )
+        limit = here.settings.max_batch_items
+        submissions, names = await _read(request, here.settings, caller, limit=limit)
         batch = BatchSubmission(options=submissions[0].options, items=submissions)
-        async with charged(
-            tenancy, engines, caller, batch.options, len(submissions), pair=lector_pairs[0]
-        ) as charge:
-            created = await anyio.to_thread.run_sync(
-                lambda: intake.submit_batch(batch, caller.owner, charged_each=1 if charge.units else 0)
-            )
+        created, charge = await submit_batch(batch, intake, here, caller)
         return Started(
             status="success", jobid=created.batch_id, pair=names[0], remaining_quota=charge.quota_left
         )
@@ -267,10 +253,9 @@ def _all_pairs() -> list[tuple[str, str]]:
 
 async def _read(
     request: Request[Any, Any, Any], settings: Settings, caller: Caller, *, limit: int
-) -> tuple[list[Submission], list[str], list[str]]:
-    """The uploaded files as file conversions, with their pairs in Converter App's names and in
-    Lector's. Each file's name must say its format, the bytes must agree, and the key must
-    allow the pair."""
+) -> tuple[list[Submission], list[str]]:
+    """The uploaded files as file conversions, with their pairs in Converter App's names. Each
+    file's name must say its format, the bytes must agree, and the key must allow the pair."""
     if request.content_type[0] != "multipart/form-data":
         raise MalformedBody("Send multipart/form-data with `target_format` and one or more `files`.")
     form = await request.form()
@@ -291,7 +276,7 @@ async def _read(
         )
     fields = {name: value for name, value in form.items() if name not in ("files", "target_format")}
     target, options = _options(fields, target_name)
-    submissions, names, lector_pairs = [], [], []
+    submissions, names = [], []
     for upload in uploads:
         document = await anyio.to_thread.run_sync(read_upload, upload, settings)
         source = _source_of(upload.filename, document)
@@ -299,10 +284,10 @@ async def _read(
         if caller.record is not None and not caller.record.allows_pair(lector_pair):
             raise Forbidden(f"This API key is not authorized for {name} conversions.")
         filename = clean_filename(upload.filename)
-        submissions.append(Submission(options=options, document=document, filename=filename, target=target))
+        work = ConvertFile(target)
+        submissions.append(Submission(options=options, document=document, filename=filename, work=work))
         names.append(name)
-        lector_pairs.append(lector_pair)
-    return submissions, names, lector_pairs
+    return submissions, names
 
 
 def _options(fields: dict[str, Any], target_name: str) -> tuple[Target, Options]:

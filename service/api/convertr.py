@@ -38,10 +38,10 @@ from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_upload
 from service.convert.formats import INPUT_NAMES, SPELLINGS, TARGETS, input_name
 from service.convert.target import Target
-from service.engines import Engines
 from service.errors import InvalidOption, NotFound, Unauthorized
 from service.jobs import rollups
 from service.jobs.intake import Submission
+from service.lifecycle.steps import Here
 from service.options import Options
 from service.pages import sniff
 from service.settings import Settings
@@ -51,10 +51,10 @@ from service.tenants.anonymous import (
     give_back_anonymous_day,
     take_anonymous_day,
 )
-from service.tenants.billing import Tenancy
 from service.tenants.records import KeyInfo
 from service.tenants.registrations import Registrations
 from service.tenants.store import Caller, KeyStore
+from service.work import ConvertFile
 
 LABEL_HEADER = "x-convertr-client-label"
 #: The names Convertr's clients may use: the catalogue's other spellings, and OCR to text.
@@ -126,11 +126,8 @@ class ConvertrController(Controller):
     async def convert(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
+        here: NamedDependency[Here],
         gate: NamedDependency[SyncGate],
-        redis: NamedDependency[Redis],
     ) -> Response[bytes]:
         """Convert one file at once and answer the converted file (a zip for several pages to
         a single-page image format)."""
@@ -144,7 +141,7 @@ class ConvertrController(Controller):
             raise InvalidOption("file is required: send the file in the multipart field `file`.")
         source = _format(form.get("input_format"), "input_format", INPUT_NAMES)
         target_format = _format(form.get("output_format"), "output_format", TARGETS)
-        document = await anyio.to_thread.run_sync(read_upload, upload, settings)
+        document = await anyio.to_thread.run_sync(read_upload, upload, here.settings)
         found = input_name(sniff(document))
         if found != source:
             raise InvalidOption(f"input_format is {source}, but the file is {found}.")
@@ -152,19 +149,17 @@ class ConvertrController(Controller):
             options=Options(),
             document=document,
             filename=clean_filename(upload.filename) or f"file.{source}",
-            target=Target(target_format=target_format),  # type: ignore[arg-type]
+            work=ConvertFile(Target(target_format=target_format)),  # type: ignore[arg-type]
         )
 
         def run() -> Response[bytes]:
             if anonymous:
-                take_anonymous_day(redis, settings)
+                take_anonymous_day(here.redis, here.settings)
             try:
-                output = convert_at_once(
-                    submission, settings, engines, tenancy, caller, gate, redis, cohort=request.state.cohort
-                )
+                output = convert_at_once(submission, here, caller, gate, cohort=request.state.cohort)
             except BaseException:
                 if anonymous:
-                    give_back_anonymous_day(redis)
+                    give_back_anonymous_day(here.redis)
                 raise
             return file_response(output.content, output.name, output.media_type)
 

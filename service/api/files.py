@@ -18,24 +18,23 @@ from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertFileAsyncOperation, ConvertFileOperation, DownloadOperation
-from service.api.charges import charged_now, queue_one
 from service.api.gate import SyncGate
+from service.api.queued import queue_one
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_submission, with_document
 from service.blobs import blob_store
 from service.convert.formats import INPUT_NAMES, MEDIA_TYPES, TARGETS, pairs
-from service.convert.run import OutputFile, conversion_pair, convert
-from service.engines import Engines
+from service.convert.run import OutputFile
 from service.errors import Forbidden, Gone, NotFound, NotReady
-from service.jobs import rollups
 from service.jobs.intake import Intake, Submission, storage_errors
 from service.jobs.record import Conversion
-from service.metrics import metrics, summarize_extraction
+from service.lifecycle.now import run_now
+from service.lifecycle.steps import Here
 from service.models import FileInfo, FormatCatalogue, Status, Submitted
 from service.settings import Settings
 from service.signing import signature, verify
-from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
+from service.work import ConvertFile
 
 CONVERT_ERRORS = {
     **LIMIT_ERRORS,
@@ -72,19 +71,15 @@ class FilesController(Controller):
     async def convert_now(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
+        here: NamedDependency[Here],
         caller: NamedDependency[Caller],
         gate: NamedDependency[SyncGate],
-        redis: NamedDependency[Redis],
     ) -> Response[bytes]:
         """Convert a document and answer the file itself (a zip for several pages to a
         single-page image format): the same body as `POST /api/convert-file-async`."""
+        settings = here.settings
         submission = await with_document(await read_submission(request, settings, with_target=True), settings)
-        output = await anyio.to_thread.run_sync(
-            convert_at_once, submission, settings, engines, tenancy, caller, gate, redis
-        )
+        output = await anyio.to_thread.run_sync(convert_at_once, submission, here, caller, gate)
         return file_response(output.content, output.name, output.media_type)
 
     @post(
@@ -96,19 +91,18 @@ class FilesController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
+        here: NamedDependency[Here],
         intake: NamedDependency[Intake],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
     ) -> Response[Submitted]:
         """Queue a file conversion: the document (multipart `image` or `file`, `image_base64`,
         or `image_url`), `target_format` and its options. Poll the status URL; once SUCCESS,
         it gives the download URLs."""
-        submission = await with_document(await read_submission(request, settings, with_target=True), settings)
-        return await queue_one(
-            request, submission, intake, engines, tenancy, caller, pair=_pair_of(submission)
+        # The URL is fetched now: the pair must be known to check the key's scopes.
+        submission = await with_document(
+            await read_submission(request, here.settings, with_target=True), here.settings
         )
+        return await queue_one(request, submission, intake, here, caller)
 
     @get(
         "/convert-async/{conversion_id:str}/download",
@@ -127,7 +121,7 @@ class FilesController(Controller):
         """The converted file, for the key that made it: 409 while it runs, 404 once expired."""
         with storage_errors():
             record = await anyio.to_thread.run_sync(intake.jobs.get, conversion_id)
-        if record is None or record.owner != caller.owner or record.target is None:
+        if record is None or record.owner != caller.owner or not isinstance(record.work, ConvertFile):
             raise NotFound(
                 f"No file conversion {conversion_id[:64]!r} for this API key (it may have expired)."
             )
@@ -175,7 +169,7 @@ class SignedDownloadsController(Controller):
             raise Gone("The download URL has expired; ask for the status again for a fresh one.")
         with storage_errors():
             record = await anyio.to_thread.run_sync(intake.jobs.get, conversion_id)
-        if record is None or record.target is None:
+        if record is None or not isinstance(record.work, ConvertFile):
             raise NotFound("The file no longer exists (it expired).")
         return await _download(record, redis, settings)
 
@@ -199,47 +193,25 @@ def file_info(request: Request[Any, Any, Any], record: Conversion, settings: Set
     )
 
 
-def _pair_of(submission: Submission) -> str:
-    assert submission.document is not None and submission.target is not None
-    return conversion_pair(submission.document, submission.target)
-
-
 def convert_at_once(
-    submission: Submission,
-    settings: Settings,
-    engines: Engines,
-    tenancy: Tenancy,
-    caller: Caller,
-    gate: SyncGate,
-    redis: Redis,
-    *,
-    cohort: str | None = None,
+    submission: Submission, here: Here, caller: Caller, gate: SyncGate, *, cohort: str | None = None
 ) -> OutputFile:
-    """Convert one document in this request (in a worker thread, holding a sync slot): charge
-    its key, convert, book what OCR used, count it in the pair rollups (with the client's
-    ``cohort``, when known)."""
-    assert submission.document is not None and submission.target is not None
-    options = submission.options
-    pair = _pair_of(submission)
-    with (
-        gate.slot(),
-        charged_now(tenancy, engines, caller, options, queued_route=QUEUED_ROUTE, pair=pair),
-        rollups.counted(redis, submission.document, submission.target.target_format, cohort=cohort),
-    ):
-        output, extraction = convert(
+    """Convert one document in this request (in a worker thread, holding a sync slot), through
+    the lifecycle here and now (``cohort``: the client's, for the pair rollups, when known)."""
+    assert submission.document is not None
+    with gate.slot():
+        outcome = run_now(
+            submission.work,
             submission.document,
-            options,
-            submission.target,
-            engines,
+            submission.options,
+            here,
+            caller,
+            queued_route=QUEUED_ROUTE,
             filename=submission.filename,
-            max_pages=min(settings.sync_max_pages, settings.max_pages),
-            dpi=settings.ocr_dpi,
-            types=caller.document_types,
+            cohort=cohort,
         )
-    if extraction is not None:
-        tenancy.book(caller.owner, extraction)
-        metrics().record(summarize_extraction(extraction), as_job=False)
-    return output
+    assert outcome.output is not None  # a file conversion always makes a file
+    return outcome.output
 
 
 async def _download(record: Conversion, redis: Redis, settings: Settings) -> Response[bytes]:

@@ -15,11 +15,12 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from service.api.auth import SECURITY, require_api_key
-from service.api.charges import IDENTIFY_STATUS_ROUTE, STATUS_ROUTE
+from service.api.queued import IDENTIFY_STATUS_ROUTE, STATUS_ROUTE
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.jobs.intake import Intake, storage_errors
 from service.jobs.record import Conversion
 from service.models import Status
+from service.work import ConvertFile, Identify
 
 JobKind = Literal["extraction", "file", "identification"]
 
@@ -75,10 +76,15 @@ class JobsController(Controller):
 
 
 def _entry(request: Request[Any, Any, Any], record: Conversion) -> JobEntry:
+    work = record.work
     kind: JobKind = (
-        "identification" if record.identify else "file" if record.target is not None else "extraction"
+        "identification"
+        if isinstance(work, Identify)
+        else "file"
+        if isinstance(work, ConvertFile)
+        else "extraction"
     )
-    if record.identify:
+    if isinstance(work, Identify):
         url = request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=record.conversion_id)
     else:
         url = request.url_for(STATUS_ROUTE, conversion_id=record.conversion_id)
@@ -89,7 +95,7 @@ def _entry(request: Request[Any, Any, Any], record: Conversion) -> JobEntry:
         progress=record.progress,
         document_type_code=record.document_type_code,
         filename=record.filename,
-        target_format=record.target.target_format if record.target is not None else None,
+        target_format=work.target.target_format if isinstance(work, ConvertFile) else None,
         batch_id=record.batch_id,
         created_at=record.created_at,
         completed_at=record.completed_at,

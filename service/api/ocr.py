@@ -18,14 +18,13 @@ from service.api.gate import SyncGate
 from service.api.payloads import check_size, decode_base64_document, decode_form_metadata, decode_json_body
 from service.api.responses import LIMIT_ERRORS, error_spec
 from service.api.submissions import BASE64_FIELDS, spooled_body
-from service.api.sync import Sync, extract_now
-from service.engines import Engines
 from service.errors import InvalidOption, MalformedBody
+from service.lifecycle.now import run_now
+from service.lifecycle.steps import Here
 from service.models import OcrResponse, ocr_data
 from service.options import Options, sentence
-from service.settings import Settings
-from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
+from service.work import Extract
 
 OCR_ERRORS = {
     **LIMIT_ERRORS,
@@ -68,24 +67,19 @@ class OcrController(Controller):
     async def extract_text(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
+        here: NamedDependency[Here],
         caller: NamedDependency[Caller],
         gate: NamedDependency[SyncGate],
     ) -> OcrResponse:
         """OCR a base64-encoded image or PDF (bare base64 or a data URI) in `image` (or `image_base64`)."""
-        context = Sync(settings, engines, tenancy, caller)
         async with spooled_body(request) as body:  # a large body waits on disk, not in memory
-            return await anyio.to_thread.run_sync(_run_json, body, context, gate)
+            return await anyio.to_thread.run_sync(_run_json, body, here, caller, gate)
 
     @post("/extract-text-from-file", status_code=200, responses=OCR_ERRORS, operation_class=UploadOperation)
     async def extract_text_from_file(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
+        here: NamedDependency[Here],
         caller: NamedDependency[Caller],
         gate: NamedDependency[SyncGate],
     ) -> OcrResponse:
@@ -103,11 +97,10 @@ class OcrController(Controller):
             options = msgspec.convert(fields, Options, strict=False)
         except msgspec.ValidationError as exc:
             raise InvalidOption(sentence(str(exc))) from None
-        context = Sync(settings, engines, tenancy, caller)
-        return await anyio.to_thread.run_sync(_run_upload, upload, options, context, gate)
+        return await anyio.to_thread.run_sync(_run_upload, upload, options, here, caller, gate)
 
 
-def _run_json(body: bytearray | memoryview, context: Sync, gate: SyncGate) -> OcrResponse:
+def _run_json(body: bytearray | memoryview, here: Here, caller: Caller, gate: SyncGate) -> OcrResponse:
     """The JSON body's document and options, run once a sync slot is free."""
     fields = decode_json_body(body, verbatim=BASE64_FIELDS)
     given = [(name, fields.pop(name)) for name in BASE64_FIELDS if fields.get(name) is not None]
@@ -123,17 +116,20 @@ def _run_json(body: bytearray | memoryview, context: Sync, gate: SyncGate) -> Oc
     except msgspec.ValidationError as exc:
         raise InvalidOption(sentence(str(exc))) from None
     with gate.slot():  # the document is decoded only once it may run
-        document = decode_base64_document(value, field=field, max_bytes=context.settings.max_upload_bytes)
-        return _run(document, options, context)
+        document = decode_base64_document(value, field=field, max_bytes=here.settings.max_upload_bytes)
+        return _run(document, options, here, caller)
 
 
-def _run_upload(upload: UploadFile, options: Options, context: Sync, gate: SyncGate) -> OcrResponse:
-    check_size(upload.file.seek(0, 2), context.settings.max_upload_bytes)
+def _run_upload(
+    upload: UploadFile, options: Options, here: Here, caller: Caller, gate: SyncGate
+) -> OcrResponse:
+    check_size(upload.file.seek(0, 2), here.settings.max_upload_bytes)
     with gate.slot():  # until then the upload waits in its spooled file, not in memory
         upload.file.seek(0)
-        return _run(upload.file.read(), options, context)
+        return _run(upload.file.read(), options, here, caller)
 
 
-def _run(document: bytes, options: Options, context: Sync) -> OcrResponse:
-    extraction = extract_now(document, options, context, queued_route="POST /api/convert-async")
-    return OcrResponse(success=True, data=ocr_data(extraction))
+def _run(document: bytes, options: Options, here: Here, caller: Caller) -> OcrResponse:
+    outcome = run_now(Extract(), document, options, here, caller, queued_route="POST /api/convert-async")
+    assert outcome.reading is not None  # an extraction always reads
+    return OcrResponse(success=True, data=ocr_data(outcome.reading))

@@ -41,6 +41,7 @@ from service.jobs.intake import BatchSubmission, Submission
 from service.jobs.webhooks import check_url
 from service.options import Options, item
 from service.settings import Settings
+from service.work import ConvertFile, Extract, Identify, Work
 
 _FILE_FIELDS = ("image", "file")
 #: A JSON body larger than this is spooled to a temporary file (``spooled_body``).
@@ -63,7 +64,7 @@ class BatchItemBody(msgspec.Struct, forbid_unknown_fields=True):
 class Reading(NamedTuple):
     """What kind of submission a route reads."""
 
-    #: A file conversion: `target_format` and its options go to ``Submission.target`` (and
+    #: A file conversion: `target_format` and its options make a ``ConvertFile`` (and
     #: `document_type_code` may be left out).
     with_target: bool = False
     #: An identification: no `document_type_code`; Docutray's `document_type_code_options`
@@ -156,11 +157,17 @@ async def _from_form(request: Request[Any, Any, Any], settings: Settings, readin
         document=document,
         filename=clean_filename(upload.filename),
         fingerprint=fingerprint(options, digest, target),
-        target=target,
+        work=_work(reading, target),
         callback_url=callback,
         types=candidates,
-        identify=reading.identify,
     )
+
+
+def _work(reading: Reading, target: Target | None) -> Work:
+    """The kind of work a submission asks for."""
+    if target is not None:
+        return ConvertFile(target)
+    return Identify() if reading.identify else Extract()
 
 
 def _docutray_fields(fields: dict[str, Any], problems: list[str], reading: Reading) -> list[str] | None:
@@ -217,9 +224,7 @@ def _from_json(body: bytes | bytearray | memoryview, settings: Settings, reading
     options = _options(fields, problems, require_type=not (reading.with_target or reading.identify))
     if problems or options is None:
         raise ValidationFailed(problems)
-    shared = Submission(
-        options=options, target=target, callback_url=callback, types=candidates, identify=reading.identify
-    )
+    shared = Submission(options=options, work=_work(reading, target), callback_url=callback, types=candidates)
     if image_url:
         identity = fingerprint(options, image_url, target)
         return msgspec.structs.replace(shared, url=image_url, fingerprint=identity)

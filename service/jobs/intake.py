@@ -17,7 +17,6 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from service.blobs import BlobStore
-from service.convert.target import Target
 from service.doctypes import Kinds, check_document_type
 from service.downloads import fetch_document
 from service.errors import InvalidOption, StoreUnavailable
@@ -30,6 +29,7 @@ from service.jobs.webhooks import WebhookConfig, check_url, state_of
 from service.models import WebhookState
 from service.options import Options
 from service.settings import Settings
+from service.work import Extract, Work
 
 
 class Submission(msgspec.Struct):
@@ -43,14 +43,12 @@ class Submission(msgspec.Struct):
     document: bytes | None = None
     url: str | None = None
     filename: str | None = None
-    #: Set for a file conversion: what to convert the document to.
-    target: Target | None = None
+    #: What to do with the document: extract, convert to another format, identify.
+    work: Work = Extract()
     #: The document types the submitting key may use (None: every type), for ``auto``.
     types: list[str] | None = None
     #: Where to announce the end (else the key's default, if any).
     callback_url: str | None = None
-    #: An identification, not an extraction: which of ``types`` the document is.
-    identify: bool = False
 
 
 class BatchSubmission(msgspec.Struct):
@@ -178,12 +176,11 @@ class Intake:
             size=len(submission.document) if submission.document is not None else None,
             source_url=submission.url,
             options=msgspec.structs.replace(options, password=None),
-            target=submission.target,
+            work=submission.work,
             charged=charged,
             types=submission.types,
             callback_url=submission.callback_url,
             batch_id=batch_id,
-            identify=submission.identify,
         )
         pages = (
             selected_pages(submission.document, options, self._settings.max_pages)

@@ -20,8 +20,8 @@ JOB_PAGE_TIMEOUT_S = 60
 #: The page count a job timeout assumes for a document not fetched yet.
 MAX_URL_PAGES_ESTIMATE = 50
 #: Where the task lives; the API never imports it.
-TASK = "service.jobs.task.run_conversion"
-ON_FAILURE = "service.jobs.task.on_failure"
+TASK = "service.lifecycle.task.run_conversion"
+ON_FAILURE = "service.lifecycle.task.on_failure"
 
 
 def job_timeout(page_count: int) -> int:

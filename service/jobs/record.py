@@ -8,10 +8,9 @@ from typing import Any
 
 import msgspec
 
-from service.convert.target import Target
-from service.doctypes import Kinds, document_types
-from service.models import ConversionStatus, Extraction, FileInfo, Identification, Status, WebhookState
+from service.models import ConversionStatus, FileInfo, Status, WebhookState
 from service.options import Options
+from service.work import Extract, Work
 
 
 class StoredFile(msgspec.Struct):
@@ -44,8 +43,8 @@ class Conversion(msgspec.Struct, kw_only=True):
     blob_id: str | None = None
     source_url: str | None = None
     options: Options
-    #: A file conversion's target (None: an extraction).
-    target: Target | None = None
+    #: What the job does: an extraction, a file conversion or an identification.
+    work: Work = Extract()
     #: A finished file conversion's file, kept in the blob store.
     output: StoredFile | None = None
     #: Quota documents its owner paid (0: no quota); refunded once if it fails on our side.
@@ -57,8 +56,7 @@ class Conversion(msgspec.Struct, kw_only=True):
     callback_url: str | None = None
     #: The batch the conversion is an item of.
     batch_id: str | None = None
-    #: An identification (``data`` holds the ranking), not an extraction.
-    identify: bool = False
+    #: An extraction's or an identification's result (``service.work.Outcome.result``).
     data: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
@@ -101,44 +99,6 @@ def conversion_status(
         file=file,
         webhook=webhook,
     )
-
-
-def extraction_result(extraction: Extraction) -> dict[str, Any]:
-    """A finished extraction as a conversion keeps it, and as its status answers it (``result``)."""
-    return {
-        "document_type_code": extraction.document_type,
-        "document_type_confidence": extraction.document_type_confidence,
-        "text": extraction.text,
-        "fields": extraction.fields,
-        "field_confidence": extraction.field_confidence,
-        "warnings": extraction.warnings,
-        "pages": msgspec.to_builtins(extraction.pages),
-        "tokens": msgspec.to_builtins(extraction.tokens),
-        "tokens_used": extraction.tokens.total,
-        "engine": extraction.engine,
-        "model": extraction.model,
-        "llm_calls": extraction.llm_calls,
-        "processing_time_ms": round(extraction.processing_time * 1000),
-    }
-
-
-def identification_result(identification: Identification, kinds: Kinds | None = None) -> dict[str, Any]:
-    """A finished identification as its job keeps it and its answers carry it: the likeliest
-    type and the alternatives (Docutray's), and what it took (Lector's). ``kinds`` names the
-    types (default: the built-in ones)."""
-    kinds = document_types() if kinds is None else kinds
-    matches = [
-        {"code": code, "name": kinds[code].title if code in kinds else code, "confidence": confidence}
-        for code, confidence in identification.ranking
-    ]
-    reading = identification.reading
-    return {
-        "document_type": matches[0],
-        "alternatives": matches[1:],
-        "engine": reading.engine,
-        "tokens_used": reading.tokens.total,
-        "processing_time_ms": round(reading.processing_time * 1000),
-    }
 
 
 def fields_of(result: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from rq import Queue, get_current_job
 
 from service.downloads import is_public
 from service.errors import InvalidOption
+from service.jobs import runtime
 from service.jobs.queue import QUEUE_NAME
 from service.jobs.record import now_iso
 from service.logging import get_logger
@@ -170,9 +171,7 @@ def _queue(redis: Redis) -> Queue:
 
 def deliver(message_id: str) -> dict[str, Any]:
     """The RQ job: one attempt; schedules the next when it fails and retries remain."""
-    from service.jobs.task import runtime_settings
-
-    settings = runtime_settings()
+    settings = runtime.settings()
     job = get_current_job()
     assert job is not None, "deliver runs inside an RQ job"
     redis: Redis = job.connection

@@ -20,7 +20,6 @@ from redis import Redis
 
 from service.api.account import account_of
 from service.api.auth import SECURITY, require_api_key
-from service.api.charges import queue_job
 from service.api.convertorio.wire import (
     AUTH,
     ERRORS,
@@ -44,8 +43,6 @@ from service.api.convertorio.wire import (
     wanted,
 )
 from service.api.files import file_info
-from service.convert.run import conversion_pair
-from service.engines import Engines
 from service.errors import (
     Forbidden,
     Gone,
@@ -56,10 +53,12 @@ from service.errors import (
 from service.jobs.intake import Intake, Submission, storage_errors
 from service.jobs.record import Conversion
 from service.jobs.uploads import PendingUpload, UploadStore
+from service.lifecycle.steps import Here
+from service.lifecycle.submit import submit
 from service.settings import Settings
 from service.signing import signature, verify
-from service.tenants.billing import Tenancy
 from service.tenants.store import Caller, KeyStore
+from service.work import ConvertFile
 
 UPLOAD_ROUTE = "convertorio-upload"
 REQUEST_ERRORS = {**AUTH, 400: failure_spec("A bad parameter, or a file over 20 MB")}
@@ -166,8 +165,7 @@ class ConvertorioController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[ConfirmRequest],
         intake: NamedDependency[Intake],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
+        here: NamedDependency[Here],
         caller: NamedDependency[Caller],
         uploads: NamedDependency[UploadStore],
     ) -> Confirmed:
@@ -179,7 +177,7 @@ class ConvertorioController(Controller):
                 await anyio.to_thread.run_sync(uploads.restore, pending)
             raise NotFound(f"No job {data.job_id[:64]!r} waiting for confirmation for this API key.")
         try:
-            await _queue(request, pending, intake, engines, tenancy, caller, uploads)
+            await _queue(request, pending, intake, here, caller, uploads)
         except BaseException:
             await anyio.to_thread.run_sync(uploads.restore, pending)
             raise
@@ -201,7 +199,7 @@ class ConvertorioController(Controller):
         """A job's status and, once completed, its signed download URL."""
         with storage_errors():
             record = await anyio.to_thread.run_sync(intake.jobs.get, job_id)
-            if record is not None and record.owner == caller.owner and record.target is not None:
+            if record is not None and record.owner == caller.owner and isinstance(record.work, ConvertFile):
                 return JobAnswer(success=True, job=_job(request, record, settings))
             pending = await anyio.to_thread.run_sync(uploads.get, job_id)
         if pending is None or pending.owner != caller.owner:
@@ -222,7 +220,9 @@ class ConvertorioController(Controller):
         """The key's file conversions, newest first (jobs still waiting for their file are not listed)."""
 
         def keep(record: Conversion) -> bool:
-            return record.target is not None and (status is None or JOB_STATUS.get(record.status) == status)
+            return isinstance(record.work, ConvertFile) and (
+                status is None or JOB_STATUS.get(record.status) == status
+            )
 
         with storage_errors():
             records = intake.jobs.of_owner(caller.owner, offset=offset, limit=limit, keep=keep)
@@ -256,19 +256,17 @@ async def _queue(
     request: Request[Any, Any, Any],
     pending: PendingUpload,
     intake: Intake,
-    engines: Engines,
-    tenancy: Tenancy,
+    here: Here,
     caller: Caller,
     uploads: UploadStore,
 ) -> None:
     document = await anyio.to_thread.run_sync(uploads.document, pending)
     if document is None:
         raise InvalidOption("The file has not been uploaded to the upload URL yet.")
-    submission = Submission(
-        options=pending.options, document=document, filename=pending.filename, target=pending.target
-    )
-    pair = conversion_pair(document, pending.target)
-    await queue_job(request, submission, intake, engines, tenancy, caller, pair=pair, job_id=pending.job_id)
+    work = ConvertFile(pending.target)
+    submission = Submission(options=pending.options, document=document, filename=pending.filename, work=work)
+    idempotency_key = request.headers.get("idempotency-key")
+    await submit(submission, intake, here, caller, idempotency_key=idempotency_key, job_id=pending.job_id)
 
 
 def _job(request: Request[Any, Any, Any], record: Conversion, settings: Settings) -> Job:

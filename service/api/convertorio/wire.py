@@ -21,6 +21,7 @@ from service.errors import InvalidOption, LimitExceeded, ValidationFailed
 from service.jobs.record import Conversion
 from service.models import Status
 from service.options import Options, item
+from service.work import ConvertFile
 
 #: The largest file Convertorio takes (its documents say 20 MB); Lector's own limit may be lower.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -170,13 +171,14 @@ def wanted(body: UploadUrlRequest) -> tuple[Target, Options]:
 
 def job_of(record: Conversion, download_url: str | None) -> Job:
     """A stored file conversion as Convertorio's job."""
-    assert record.target is not None
+    work = record.work
+    assert isinstance(work, ConvertFile)  # the routes answer file conversions only
     return Job(
         id=record.conversion_id,
         status=JOB_STATUS.get(record.status, "processing"),
         original_filename=record.filename,
         source_format=_extension(record.filename),
-        target_format=target_name(record.target.target_format),
+        target_format=target_name(work.target.target_format),
         file_size=record.size,
         points_cost=1,
         points_used=1 if record.charged else 0,

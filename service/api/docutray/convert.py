@@ -18,22 +18,22 @@ from msgspec import Meta
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertOperation, SyncConvertOperation
-from service.api.charges import STATUS_ROUTE, queue_one
 from service.api.docutray.types import kinds_of
 from service.api.files import file_info
 from service.api.gate import SyncGate
+from service.api.queued import STATUS_ROUTE, queue_one
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_submission, with_document
-from service.api.sync import Sync, extract_now
-from service.engines import Engines
 from service.errors import NotFound
 from service.jobs.intake import Intake, storage_errors
-from service.jobs.record import Conversion, conversion_status, extraction_result, fields_of
+from service.jobs.record import Conversion, conversion_status, fields_of
+from service.lifecycle.now import run_now
+from service.lifecycle.steps import Here
 from service.models import ConversionStatus, Submitted
 from service.settings import Settings
-from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
 from service.tenants.types import OwnTypes
+from service.work import Extract, Identify
 
 SUBMIT_ERRORS = {
     **LIMIT_ERRORS,
@@ -85,10 +85,8 @@ class ConversionsController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
+        here: NamedDependency[Here],
         intake: NamedDependency[Intake],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
         own_types: NamedDependency[OwnTypes],
     ) -> Response[Submitted]:
@@ -98,44 +96,43 @@ class ConversionsController(Controller):
 
         An `Idempotency-Key` header makes a retry with the same body return the same conversion.
         """
-        submission = await read_submission(request, settings)
+        submission = await read_submission(request, here.settings)
         kinds = await kinds_of(own_types, caller)
-        return await queue_one(request, submission, intake, engines, tenancy, caller, kinds=kinds)
+        return await queue_one(request, submission, intake, here, caller, kinds=kinds)
 
     @post("/convert", status_code=200, responses=CONVERT_ERRORS, operation_class=SyncConvertOperation)
     async def convert(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
+        here: NamedDependency[Here],
         caller: NamedDependency[Caller],
         gate: NamedDependency[SyncGate],
         own_types: NamedDependency[OwnTypes],
     ) -> Converted:
         """Convert a document at once (up to LECTOR_SYNC_MAX_PAGES pages): the same bodies as
         `POST /api/convert-async`, answered with the fields in `data`."""
-        submission = await with_document(await read_submission(request, settings), settings)
+        submission = await with_document(await read_submission(request, here.settings), here.settings)
         document = submission.document
         assert document is not None  # with_document fetched it
-        context = Sync(settings, engines, tenancy, caller)
         kinds = await kinds_of(own_types, caller)
 
         def run() -> Converted:
             with gate.slot():
-                extraction = extract_now(
+                outcome = run_now(
+                    Extract(),
                     document,
                     submission.options,
-                    context,
+                    here,
+                    caller,
                     queued_route="POST /api/convert-async",
                     kinds=kinds,
                 )
-            result = extraction_result(extraction)
+            assert outcome.reading is not None and outcome.result is not None  # an extraction reads
             return Converted(
-                data=fields_of(result),
-                document_type_code=extraction.document_type,
-                tokens_used=extraction.tokens.total,
-                result=result,
+                data=fields_of(outcome.result),
+                document_type_code=outcome.reading.document_type,
+                tokens_used=outcome.reading.tokens.total,
+                result=outcome.result,
             )
 
         return await anyio.to_thread.run_sync(run)
@@ -174,7 +171,7 @@ async def wait_for_change(
     async def load() -> Conversion:
         with storage_errors():
             record = await anyio.to_thread.run_sync(intake.jobs.get, job_id)
-        if record is None or record.owner != owner or record.identify != identify:
+        if record is None or record.owner != owner or isinstance(record.work, Identify) != identify:
             raise NotFound(f"No {what} {job_id[:64]!r} for this API key (it may have expired).")
         return record
 

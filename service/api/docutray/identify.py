@@ -1,9 +1,9 @@
 """Docutray's identification: which document type a document is, at once or through the queue.
 
 ``POST /api/identify`` answers ``{document_type, alternatives}``; ``POST /api/identify-async``
-queues the same work as a job (``Conversion.identify``), read at
+queues the same work as a job (``service.work.Identify``), read at
 ``GET /api/identify-async/status/{id}``. The candidates are the types the key may use,
-narrowed by `document_type_code_options`; the judging is ``service.extract.identify_document``.
+narrowed by `document_type_code_options`; both run through ``service.lifecycle``.
 """
 
 from __future__ import annotations
@@ -19,21 +19,20 @@ from msgspec import Meta
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import IdentifyOperation
-from service.api.charges import IDENTIFY_STATUS_ROUTE, allowed_types, charged_now, queue_job
 from service.api.docutray.convert import CONVERT_ERRORS, STATUS_ERRORS, SUBMIT_ERRORS, wait_for_change
 from service.api.docutray.types import kinds_of
 from service.api.gate import SyncGate
+from service.api.queued import IDENTIFY_STATUS_ROUTE
 from service.api.submissions import read_submission, with_document
-from service.engines import Engines
-from service.extract import identify_document
 from service.jobs.intake import Intake
-from service.jobs.record import Conversion, identification_result
-from service.metrics import metrics, summarize_extraction
+from service.jobs.record import Conversion
+from service.lifecycle.now import run_now
+from service.lifecycle.steps import Here
+from service.lifecycle.submit import submit
 from service.models import JobState
-from service.settings import Settings
-from service.tenants.billing import Tenancy
 from service.tenants.store import Caller
 from service.tenants.types import OwnTypes
+from service.work import Identify
 
 QUEUED_ROUTE = "POST /api/identify-async"
 
@@ -90,30 +89,32 @@ class IdentifyController(Controller):
     async def identify(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
+        here: NamedDependency[Here],
         caller: NamedDependency[Caller],
         gate: NamedDependency[SyncGate],
         own_types: NamedDependency[OwnTypes],
     ) -> Identified:
         """Identify a document at once, from its first page: multipart `image`, JSON
         `image_base64` or `image_url`, and optionally `document_type_code_options`."""
+        settings = here.settings
         submission = await with_document(await read_submission(request, settings, identify=True), settings)
         kinds = await kinds_of(own_types, caller)
-        types = allowed_types(submission.types, caller, kinds)
-        document, options = submission.document, submission.options
+        document = submission.document
         assert document is not None
 
         def run() -> Identified:
-            with (
-                gate.slot(),
-                charged_now(tenancy, engines, caller, options, queued_route=QUEUED_ROUTE, kinds=kinds),
-            ):
-                identification = identify_document(document, options, engines, types=types, kinds=kinds)
-            tenancy.book(caller.owner, identification.reading)
-            metrics().record(summarize_extraction(identification.reading), as_job=False)
-            return msgspec.convert(identification_result(identification, kinds), Identified)
+            with gate.slot():
+                outcome = run_now(
+                    Identify(),
+                    document,
+                    submission.options,
+                    here,
+                    caller,
+                    queued_route=QUEUED_ROUTE,
+                    asked_types=submission.types,
+                    kinds=kinds,
+                )
+            return msgspec.convert(outcome.result, Identified)
 
         return await anyio.to_thread.run_sync(run)
 
@@ -121,17 +122,16 @@ class IdentifyController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
+        here: NamedDependency[Here],
         intake: NamedDependency[Intake],
-        engines: NamedDependency[Engines],
-        tenancy: NamedDependency[Tenancy],
         caller: NamedDependency[Caller],
         own_types: NamedDependency[OwnTypes],
     ) -> Response[IdentificationQueued]:
         """Queue an identification; poll its `status_url`."""
-        submission = await read_submission(request, settings, identify=True)
+        submission = await read_submission(request, here.settings, identify=True)
         kinds = await kinds_of(own_types, caller)
-        job_id = await queue_job(request, submission, intake, engines, tenancy, caller, kinds=kinds)
+        idempotency_key = request.headers.get("idempotency-key")
+        job_id = await submit(submission, intake, here, caller, idempotency_key=idempotency_key, kinds=kinds)
         url = request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=job_id)
         body = IdentificationQueued(identification_id=job_id, status_url=url, status="ENQUEUED")
         return Response(body, status_code=202, headers={"Location": url})

@@ -1,13 +1,15 @@
-"""The RQ job: read the stored document, extract it, record the result; and its failure callback.
+"""The lifecycle on a worker: the RQ job that runs a queued piece of work, and its failure callback.
+
+The job reads the stored document, runs the same steps as work done here and now
+(``service.lifecycle.steps``), keeps the result in the record, and announces the end.
 
 Failures: bad input ends the job at once as FAILED with its sentence, and its stored document
 is deleted (nobody will read it again). Anything else (an engine crash, a worker killed
-mid-job) is retried by RQ up to ``MAX_RETRIES`` times; the failure callback puts the record
-back to ENQUEUED while a retry is coming, and to FAILED when none is.
+mid-job) is retried by RQ up to ``service.jobs.queue.MAX_RETRIES`` times; the failure callback
+puts the record back to ENQUEUED while a retry is coming, and to FAILED when none is.
 
-The worker hands this module its settings and engines once, at start-up (``configure``);
-a forked work horse inherits them. A task returns what it did as plain data
-(``service.metrics.JobSummary``); the worker that forked it counts that in its metrics.
+A task returns what it did as plain data (``service.metrics.JobSummary``); the worker that
+runs it counts that in its metrics.
 """
 
 from __future__ import annotations
@@ -24,26 +26,18 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from service.blobs import blob_store
-from service.doctypes import Kinds
 from service.downloads import fetch_document
-from service.engines import Engines
 from service.errors import InputError, LectorError, LlmCredentialsRejected, TooLarge, UrlError
-from service.jobs import passwords, rollups, webhooks
+from service.jobs import passwords, runtime, webhooks
 from service.jobs.batches import BatchStore, summarize
-from service.jobs.record import (
-    Conversion,
-    StoredFile,
-    conversion_status,
-    extraction_result,
-    identification_result,
-    now_iso,
-)
+from service.jobs.record import Conversion, StoredFile, conversion_status, now_iso
 from service.jobs.store import JobStore
+from service.lifecycle.steps import Here, book, counted
 from service.logging import get_logger
-from service.metrics import JobSummary, summarize_extraction
+from service.metrics import JobSummary
 from service.models import Status
-from service.options import Options
-from service.settings import Settings, load_settings
+from service.perform import Outcome, perform
+from service.settings import Settings
 from service.tenants.billing import Tenancy
 from service.tenants.types import OwnTypes
 
@@ -51,40 +45,16 @@ log = get_logger("lector.jobs")
 #: The failures that end a job at once: retrying would not help.
 ENDING = (InputError, TooLarge, LlmCredentialsRejected)
 
-_engines: Engines | None = None
-
-
-def configure(engines: Engines) -> None:
-    """Give the tasks of this process their engines (and, through them, the settings)."""
-    global _engines
-    _engines = engines
-
-
-def _runtime() -> Engines:
-    global _engines
-    if _engines is None:  # a plain `rq worker` rather than `lector worker`: read the environment
-        from service.startup import prepare_process
-
-        _engines = prepare_process(load_settings())
-    return _engines
-
-
-def runtime_settings() -> Settings:
-    """This worker process's settings."""
-    return _runtime().settings
-
 
 def run_conversion(conversion_id: str) -> dict[str, Any] | None:
-    """The RQ job: read the stored document, extract it, record the result; returns what it
-    did, for the worker's metrics (None when the conversion expired before it ran)."""
-    # The core is loaded here, in the worker, not when the API imports the job layer.
-    from service.extract import extract
-
-    engines = _runtime()
+    """The RQ job: read the stored document, run its work, keep the result; returns what it
+    did, for the worker's metrics (None when the record expired before it ran)."""
+    engines = runtime.engines()
     settings = engines.settings
     job = get_current_job()
     assert job is not None, "run_conversion runs inside an RQ job"
     redis = job.connection
+    here = Here(settings, engines, Tenancy(redis, settings), redis)
     store = JobStore(redis, settings.result_ttl_s)
     record = store.get(conversion_id)
     if record is None:
@@ -104,99 +74,49 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
         store.update(conversion_id, progress=round(done / total, 4))
 
     try:
-        if record.target is not None:
-            return _convert_file(record, data, options, engines, redis, store)
-        kinds = OwnTypes(redis).registry(record.owner)
-        if record.identify:
-            return _identify(record, data, options, engines, redis, store, kinds)
-        extraction = extract(data, options, engines, on_progress=on_progress, types=record.types, kinds=kinds)
+        with counted(redis, record.work, data, ends=ENDING):
+            outcome = perform(
+                record.work,
+                data,
+                options,
+                engines,
+                max_pages=settings.max_pages,
+                types=record.types,
+                kinds=OwnTypes(redis).registry(record.owner),
+                filename=record.filename,
+                on_progress=on_progress,
+            )
     except ENDING as exc:  # retrying would not help
         bad_input = not isinstance(exc, LlmCredentialsRejected)
         return _fail(store, record, redis, settings, exc.message, bad_input=bad_input)
-    result = extraction_result(extraction)
-    passwords.forget(redis, conversion_id)
-    Tenancy(redis, settings).book(record.owner, extraction)
-    store.update(
-        conversion_id,
-        status=Status.SUCCESS,
-        progress=1.0,
-        completed_at=now_iso(),
-        data=result,
-        tokens_used=extraction.tokens.total,
-    )
-    log.info("conversion done", conversion_id=conversion_id, pages=len(extraction.pages))
-    announce_end(conversion_id, redis, settings)
-    return summarize_extraction(extraction).as_data()
+    return _succeed(record, outcome, here, store).as_data()
 
 
-def _convert_file(
-    record: Conversion, data: bytes, options: Options, engines: Engines, redis: Redis, store: JobStore
-) -> dict[str, Any]:
-    """A file conversion: convert, keep the file in the blob store, record where it is."""
-    from service.convert.run import convert
-
-    settings = engines.settings
-    assert record.target is not None
-    with rollups.counted(redis, data, record.target.target_format, ends=ENDING):
-        output, extraction = convert(
-            data,
-            options,
-            record.target,
-            engines,
-            filename=record.filename,
-            max_pages=settings.max_pages,
-            dpi=settings.ocr_dpi,
-            types=record.types,
+def _succeed(record: Conversion, outcome: Outcome, here: Here, store: JobStore) -> JobSummary:
+    """Keep what the work produced (a converted file in the blob store), book what it used,
+    mark the record SUCCESS and announce the end."""
+    settings, redis = here.settings, here.redis
+    stored = None
+    if outcome.output is not None:
+        output = outcome.output
+        blob_id = blob_store(redis, settings.blob_dir).put(output.content, settings.result_ttl_s)
+        stored = StoredFile(
+            name=output.name, media_type=output.media_type, size=len(output.content), blob_id=blob_id
         )
-    blob_id = blob_store(redis, settings.blob_dir).put(output.content, settings.result_ttl_s)
-    stored = StoredFile(
-        name=output.name, media_type=output.media_type, size=len(output.content), blob_id=blob_id
-    )
     passwords.forget(redis, record.conversion_id)
-    if extraction is not None:
-        Tenancy(redis, settings).book(record.owner, extraction)
+    summary = book(here.tenancy, record.owner, outcome)
     store.update(
         record.conversion_id,
         status=Status.SUCCESS,
         progress=1.0,
         completed_at=now_iso(),
+        data=outcome.result,
         output=stored,
-        tokens_used=extraction.tokens.total if extraction is not None else 0,
+        tokens_used=outcome.reading.tokens.total if outcome.reading is not None else 0,
     )
-    log.info("file conversion done", conversion_id=record.conversion_id, target=record.target.target_format)
+    log.info("work done", conversion_id=record.conversion_id, kind=type(record.work).__name__)
     announce_end(record.conversion_id, redis, settings)
-    if extraction is None:  # an image conversion: no OCR
-        return JobSummary(status=Status.SUCCESS).as_data()
-    return summarize_extraction(extraction).as_data()
-
-
-def _identify(
-    record: Conversion,
-    data: bytes,
-    options: Options,
-    engines: Engines,
-    redis: Redis,
-    store: JobStore,
-    kinds: Kinds,
-) -> dict[str, Any]:
-    """An identification: which of the record's types the document is."""
-    from service.extract import identify_document
-
-    settings = engines.settings
-    identification = identify_document(data, options, engines, types=record.types, kinds=kinds)
-    passwords.forget(redis, record.conversion_id)
-    Tenancy(redis, settings).book(record.owner, identification.reading)
-    store.update(
-        record.conversion_id,
-        status=Status.SUCCESS,
-        progress=1.0,
-        completed_at=now_iso(),
-        data=identification_result(identification, kinds),
-        tokens_used=identification.reading.tokens.total,
-    )
-    log.info("identification done", conversion_id=record.conversion_id)
-    announce_end(record.conversion_id, redis, settings)
-    return summarize_extraction(identification.reading).as_data()
+    return summary
 
 
 def _document_of(record: Conversion, redis: Redis, settings: Settings) -> bytes | None:
@@ -237,7 +157,7 @@ def on_failure(
     _tb: TracebackType | None,
 ) -> None:
     """RQ failure callback: back to ENQUEUED while a retry is coming, FAILED when none is."""
-    settings = _runtime().settings
+    settings = runtime.settings()
     store = JobStore(connection, settings.result_ttl_s)
     kind = exc_type.__name__ if exc_type else "unknown"
     if job.retries_left:

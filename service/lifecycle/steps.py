@@ -1,0 +1,63 @@
+"""The steps of the lifecycle that both ways of running it share: the pair a conversion is,
+its count in the pair rollups, and booking what the work used."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
+
+from redis import Redis
+
+from service.convert.formats import input_name, pair
+from service.engines import Engines
+from service.jobs import rollups
+from service.metrics import JobSummary, summarize_extraction
+from service.models import Status
+from service.pages import sniff
+from service.perform import Outcome
+from service.settings import Settings
+from service.tenants.billing import Tenancy
+from service.work import ConvertFile, Work
+
+
+class Here(NamedTuple):
+    """What the lifecycle runs with in one process (an API process, or a worker)."""
+
+    settings: Settings
+    engines: Engines
+    tenancy: Tenancy
+    redis: Redis
+
+
+def pair_of(work: Work, document: bytes) -> str | None:
+    """The pair a file conversion is (``png-jpg``), which key scopes name; None for other work."""
+    if not isinstance(work, ConvertFile):
+        return None
+    return pair(input_name(sniff(document)), work.target.target_format)
+
+
+@contextmanager
+def counted(
+    redis: Redis,
+    work: Work,
+    document: bytes,
+    *,
+    cohort: str | None = None,
+    ends: tuple[type[BaseException], ...] = (BaseException,),
+) -> Iterator[None]:
+    """Count a file conversion done inside in the pair rollups (with the client's ``cohort``,
+    when known): failed when it raises one of ``ends``, the failures that end it."""
+    if not isinstance(work, ConvertFile):
+        yield
+        return
+    with rollups.counted(redis, document, work.target.target_format, cohort=cohort, ends=ends):
+        yield
+
+
+def book(tenancy: Tenancy, owner: str, outcome: Outcome) -> JobSummary:
+    """Book what the work used to ``owner``; what it did, for the metrics."""
+    if outcome.reading is None:  # no engine ran (an image converted to another image)
+        return JobSummary(status=Status.SUCCESS)
+    tenancy.book(owner, outcome.reading)
+    return summarize_extraction(outcome.reading)

@@ -1,0 +1,64 @@
+"""The lifecycle's first step for queued work: charge the key and take the work in (one
+piece of work, or a batch of them)."""
+
+from __future__ import annotations
+
+import anyio
+import msgspec
+
+from service.doctypes import Kinds
+from service.jobs.batches import Batch
+from service.jobs.intake import BatchSubmission, Intake, Submission
+from service.lifecycle.charges import allowed_types, charged
+from service.lifecycle.steps import Here, pair_of
+from service.tenants.billing import Charge
+from service.tenants.store import Caller
+
+
+async def submit(
+    submission: Submission,
+    intake: Intake,
+    here: Here,
+    caller: Caller,
+    *,
+    idempotency_key: str | None,
+    kinds: Kinds | None = None,
+    job_id: str | None = None,
+) -> str:
+    """Charge one document and queue ``submission`` (as ``job_id`` when one was reserved);
+    its job id. A repeated Idempotency-Key answers the earlier job and is not charged again.
+    ``kinds``: the caller's types, where it may use its own."""
+    types = allowed_types(submission.types, caller, kinds)
+    submission = msgspec.structs.replace(submission, types=types)
+    pair = pair_of(submission.work, submission.document) if submission.document is not None else None
+    tenancy = here.tenancy
+    async with charged(
+        tenancy, here.engines, caller, submission.options, 1, pair=pair, kinds=kinds
+    ) as charge:
+        conversion_id, created = await intake.submit(
+            submission,
+            caller.owner,
+            idempotency_key,
+            charged=charge.units,
+            kinds=kinds,
+            conversion_id=job_id,
+        )
+    if not created:  # the first request paid
+        await anyio.to_thread.run_sync(tenancy.release, charge)
+    return conversion_id
+
+
+async def submit_batch(
+    batch: BatchSubmission, intake: Intake, here: Here, caller: Caller
+) -> tuple[Batch, Charge]:
+    """Charge one document per item and queue every item of ``batch``; the batch record and
+    the charge (whose ``quota_left`` some dialects answer). Items that are file conversions
+    are charged as the first item's pair, whose scope every item's was checked against."""
+    first = batch.items[0] if batch.items else None
+    pair = pair_of(first.work, first.document) if first is not None and first.document is not None else None
+    cost = len(batch.items)
+    async with charged(here.tenancy, here.engines, caller, batch.options, cost, pair=pair) as charge:
+        created = await anyio.to_thread.run_sync(
+            lambda: intake.submit_batch(batch, caller.owner, charged_each=1 if charge.units else 0)
+        )
+    return created, charge

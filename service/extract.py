@@ -42,6 +42,7 @@ def extract(
     on_progress: ProgressCallback | None = None,
     types: Collection[str] | None = None,
     kinds: Kinds | None = None,
+    sniffed: str | None = None,
 ) -> Extraction:
     """Read the text of every selected page of ``data``, and a typed document's fields.
 
@@ -53,9 +54,10 @@ def extract(
     selection exceeds the page limit, and EngineError when the engine fails. ``types`` limits
     what ``document_type_code=auto`` may identify (None: every type); ``kinds`` is where types
     are looked up (None: the built-in types; a key's own types added, for its documents).
+    ``sniffed``: the format of ``data``, where the caller found it already.
     """
     if options.document_type_code == AUTO:
-        return _identified(data, options, engines, max_pages, on_progress, types, kinds)
+        return _identified(data, options, engines, max_pages, on_progress, types, kinds, sniffed)
     started = time.perf_counter()
     settings = engines.settings
     limit = settings.max_pages if max_pages is None else max_pages
@@ -77,7 +79,7 @@ def extract(
     engine.check(read_options)
     fields = confidence = None
     warnings = _ignored_options(options, engine)
-    with open_document(data, password=options.password) as document:
+    with open_document(data, password=options.password, sniffed=sniffed) as document:
         numbers = select_pages(options.pages, document.page_count, limit)
         pages_of = _Pages(document, numbers, settings.ocr_dpi, options.force_ocr)
         if schema is None or by_rules:
@@ -118,6 +120,7 @@ def _identified(
     on_progress: ProgressCallback | None,
     types: Collection[str] | None,
     kinds: Kinds | None,
+    sniffed: str | None,
 ) -> Extraction:
     """``document_type_code=auto``: identify the document's type among ``types`` (None: every
     type), then read it as that type with the type's own engine and rules. A vision model is
@@ -131,7 +134,7 @@ def _identified(
         return lambda done, total: on_progress(offset * total + done, 2 * total)
 
     started = time.perf_counter()
-    ranking, first, asked = _ranked(data, options, engines, max_pages, halves(0), types, kinds)
+    ranking, first, asked = _ranked(data, options, engines, max_pages, halves(0), types, kinds, sniffed)
     code, confidence = ranking[0]
     if first is not None and code == "text":
         found = first
@@ -139,7 +142,9 @@ def _identified(
             on_progress(1, 1)
     else:
         typed = msgspec.structs.replace(options, document_type_code=code)
-        found = extract(data, typed, engines, max_pages=max_pages, on_progress=halves(1), kinds=kinds)
+        found = extract(
+            data, typed, engines, max_pages=max_pages, on_progress=halves(1), kinds=kinds, sniffed=sniffed
+        )
     readings = [found] if first is None or first is found else [first, found]
     return msgspec.structs.replace(
         found,
@@ -152,7 +157,12 @@ def _identified(
 
 
 def extract_object(
-    data: bytes, options: Options, engines: Engines, *, max_pages: int | None = None
+    data: bytes,
+    options: Options,
+    engines: Engines,
+    *,
+    max_pages: int | None = None,
+    sniffed: str | None = None,
 ) -> Extraction:
     """One JSON object about the document, shaped by ``options.ocr_instructions`` and asked of
     a vision model in JSON mode with no schema (Convertorio's AI OCR to JSON), in ``fields``.
@@ -172,7 +182,7 @@ def extract_object(
         instructions=options.ocr_instructions,
         metadata=options.document_metadata,
     )
-    with open_document(data, password=options.password) as document:
+    with open_document(data, password=options.password, sniffed=sniffed) as document:
         limit = settings.max_pages if max_pages is None else max_pages
         numbers = select_pages(options.pages, document.page_count, limit)
         if len(numbers) > engine.pages_per_call:
@@ -204,6 +214,7 @@ def identify_document(
     *,
     types: Collection[str] | None = None,
     kinds: Kinds | None = None,
+    sniffed: str | None = None,
 ) -> Identification:
     """Which document type ``data`` is, among ``types`` (None: every type) and ``text``, from
     its first selected page: each candidate's confidence, likeliest first (a vision model
@@ -211,7 +222,7 @@ def identify_document(
     started = time.perf_counter()
     first_page = options.pages.split(",")[0].split("-")[0] if options.pages else "1"
     options = msgspec.structs.replace(options, pages=first_page)
-    ranking, first, asked = _ranked(data, options, engines, None, None, types, kinds)
+    ranking, first, asked = _ranked(data, options, engines, None, None, types, kinds, sniffed)
     if first is None:  # a vision model looked at the page
         assert asked is not None
         engine = engines.get(options.engine, "text", options.lang)
@@ -244,6 +255,7 @@ def _ranked(
     on_progress: ProgressCallback | None,
     types: Collection[str] | None,
     kinds: Kinds | None,
+    sniffed: str | None,
 ) -> tuple[list[tuple[str, float]], Extraction | None, FieldsReading | None]:
     """(code, confidence) for the candidate types, likeliest first, and what it took: the text
     reading (any engine but a vision model), or the vision model's answer (one type)."""
@@ -251,21 +263,26 @@ def _ranked(
     candidates = [kind for code, kind in registry.items() if types is None or code in types]
     engine = engines.get(options.engine, "text", options.lang)
     if isinstance(engine, FieldEngine):  # a vision model is asked, from the first page's picture
-        asked = _asked(data, options, engine, candidates, engines.settings.ocr_dpi)
+        asked = _asked(data, options, engine, candidates, engines.settings.ocr_dpi, sniffed)
         code, confidence = asked.fields["document_type_code"], min(max(asked.fields["confidence"] or 0, 0), 1)
         return [(code, confidence)], None, asked
     as_text = msgspec.structs.replace(options, document_type_code="text")
-    first = extract(data, as_text, engines, max_pages=max_pages, on_progress=on_progress)
+    first = extract(data, as_text, engines, max_pages=max_pages, on_progress=on_progress, sniffed=sniffed)
     return identify(first.text, candidates), first, None
 
 
 def _asked(
-    data: bytes, options: Options, engine: FieldEngine, candidates: list[DocumentType], dpi: int
+    data: bytes,
+    options: Options,
+    engine: FieldEngine,
+    candidates: list[DocumentType],
+    dpi: int,
+    sniffed: str | None,
 ) -> FieldsReading:
     """The vision model's answer to which of ``candidates`` the document is, from its first
     selected page."""
     instructions, schema = model_question(candidates)
-    with open_document(data, password=options.password) as document:
+    with open_document(data, password=options.password, sniffed=sniffed) as document:
         number = select_pages(options.pages, document.page_count, document.page_count)[0]
         page = next(iter(document.pages([number], dpi=dpi, force_ocr=options.force_ocr)))
     return engine.read_fields(

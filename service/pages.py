@@ -224,9 +224,10 @@ class Document:
         self.close()
 
 
-def open_document(data: bytes, *, password: str | None = None) -> Document:
-    """Sniff ``data`` and open it as a document, or raise a clear InputError."""
-    kind = sniff(data)
+def open_document(data: bytes, *, password: str | None = None, sniffed: str | None = None) -> Document:
+    """Open ``data`` as a document of the format ``sniffed`` from it (sniffed now when not
+    given), or raise a clear InputError."""
+    kind = sniffed or sniff(data)
     if kind == "PDF":
         return PdfDocument(data, password=password)
     return ImageDocument(data, kind)

@@ -47,11 +47,12 @@ def perform(
     kinds: Kinds | None = None,
     filename: str | None = None,
     on_progress: ProgressCallback | None = None,
+    sniffed: str | None = None,
 ) -> Outcome:
     """Run ``work`` on ``document``: at most ``max_pages`` pages; ``types`` limits what a
     document may be identified as (None: every type) and ``kinds`` is where types are looked
-    up (None: the built-in ones). Raises what the core raises (InputError, TooLarge,
-    EngineError...)."""
+    up (None: the built-in ones); ``sniffed``: the document's format, found when it was taken
+    in. Raises what the core raises (InputError, TooLarge, EngineError...)."""
     match work:
         case Extract():
             extraction = extract(
@@ -62,6 +63,7 @@ def perform(
                 on_progress=on_progress,
                 types=types,
                 kinds=kinds,
+                sniffed=sniffed,
             )
             return Outcome(reading=extraction, result=extraction_result(extraction))
         case ConvertFile(target=target):
@@ -74,10 +76,13 @@ def perform(
                 max_pages=max_pages,
                 dpi=engines.settings.ocr_dpi,
                 types=list(types) if types is not None else None,
+                sniffed=sniffed,
             )
             return Outcome(reading=used, output=output)
         case Identify():
-            identification = identify_document(document, options, engines, types=types, kinds=kinds)
+            identification = identify_document(
+                document, options, engines, types=types, kinds=kinds, sniffed=sniffed
+            )
             return Outcome(
                 reading=identification.reading, result=identification_result(identification, kinds)
             )

@@ -279,13 +279,15 @@ async def _read(
     submissions, names = [], []
     for upload in uploads:
         document = await anyio.to_thread.run_sync(read_upload, upload, settings)
-        source = _source_of(upload.filename, document)
+        source, sniffed = _source_of(upload.filename, document)
         name, lector_pair = f"{source}2{asked}", pair(source, target_name)
         if caller.record is not None and not caller.record.allows_pair(lector_pair):
             raise Forbidden(f"This API key is not authorized for {name} conversions.")
         filename = clean_filename(upload.filename)
         work = ConvertFile(target)
-        submissions.append(Submission(options=options, document=document, filename=filename, work=work))
+        submissions.append(
+            Submission(options=options, document=document, sniffed=sniffed, filename=filename, work=work)
+        )
         names.append(name)
     return submissions, names
 
@@ -301,8 +303,9 @@ def _options(fields: dict[str, Any], target_name: str) -> tuple[Target, Options]
     return target, options
 
 
-def _source_of(filename: str | None, document: bytes) -> str:
-    """The source format the file's name says, checked against what its bytes are."""
+def _source_of(filename: str | None, document: bytes) -> tuple[str, str]:
+    """The source format the file's name says, checked against what its bytes are; and the
+    format sniffed from them."""
     shown = (filename or "")[:100]
     suffix = PurePath(filename or "").suffix.lstrip(".").lower()
     named = _NAMES.get(suffix, suffix)
@@ -310,10 +313,11 @@ def _source_of(filename: str | None, document: bytes) -> str:
         raise InvalidOption(
             f"The file name {shown!r} does not say a format Lector reads ({', '.join(INPUT_NAMES)})."
         )
-    found = input_name(sniff(document))
+    sniffed = sniff(document)
+    found = input_name(sniffed)
     if found != named:
         raise InvalidOption(f"The file {shown!r} is named as {named} but its bytes are {found}.")
-    return named
+    return named, sniffed
 
 
 def _unique(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

@@ -142,13 +142,15 @@ class ConvertrController(Controller):
         source = _format(form.get("input_format"), "input_format", INPUT_NAMES)
         target_format = _format(form.get("output_format"), "output_format", TARGETS)
         document = await anyio.to_thread.run_sync(read_upload, upload, here.settings)
-        found = input_name(sniff(document))
+        sniffed = sniff(document)
+        found = input_name(sniffed)
         if found != source:
             raise InvalidOption(f"input_format is {source}, but the file is {found}.")
         submission = Submission(
             options=Options(),
             document=document,
             filename=clean_filename(upload.filename) or f"file.{source}",
+            sniffed=sniffed,
             work=ConvertFile(Target(target_format=target_format)),  # type: ignore[arg-type]
         )
 

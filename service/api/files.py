@@ -209,6 +209,7 @@ def convert_at_once(
             queued_route=QUEUED_ROUTE,
             filename=submission.filename,
             cohort=cohort,
+            sniffed=submission.sniffed,
         )
     assert outcome.output is not None  # a file conversion always makes a file
     return outcome.output

@@ -12,7 +12,7 @@ import msgspec
 from PIL import Image
 
 from service.convert import images, text
-from service.convert.formats import EXTENSIONS, MEDIA_TYPES, MULTI_PAGE, TEXT_TARGETS, input_name, pair
+from service.convert.formats import EXTENSIONS, MEDIA_TYPES, MULTI_PAGE, TEXT_TARGETS, input_name
 from service.convert.target import Target
 from service.engines import Engines
 from service.extract import extract, extract_object
@@ -29,11 +29,6 @@ class OutputFile(msgspec.Struct):
     content: bytes
 
 
-def conversion_pair(data: bytes, target: Target) -> str:
-    """The pair a conversion of ``data`` is (``png-jpg``), for scopes and the catalogue."""
-    return pair(input_name(sniff(data)), target.target_format)
-
-
 def convert(
     data: bytes,
     options: Options,
@@ -44,32 +39,37 @@ def convert(
     max_pages: int,
     dpi: int,
     types: list[str] | None = None,
+    sniffed: str | None = None,
 ) -> tuple[OutputFile, Extraction | None]:
     """Convert ``data`` to ``target``; returns the file and, for OCR targets, the extraction
     (what it used, for usage). Raises the core's InputError and TooLarge as extraction does.
-    ``types``: what ``document_type_code=auto`` may identify (None: every type)."""
-    source = input_name(sniff(data))
+    ``types``: what ``document_type_code=auto`` may identify (None: every type); ``sniffed``:
+    the format of ``data``, where the caller found it already."""
+    sniffed = sniffed or sniff(data)
+    source = input_name(sniffed)
     stem = PurePath(filename or "document").stem or "document"
     fmt = target.target_format
     if fmt in TEXT_TARGETS or (fmt == "pdf" and (source == "pdf" or target.searchable)):
         return _by_ocr(
-            data, options, target, engines, stem=stem, source=source, max_pages=max_pages, types=types
+            data, options, target, engines, stem=stem, sniffed=sniffed, max_pages=max_pages, types=types
         )
     if fmt in MULTI_PAGE:
-        content = images.encode_pages(_shaped(data, options, target, max_pages, dpi), target)
+        content = images.encode_pages(_shaped(data, options, target, max_pages, dpi, sniffed), target)
         return _file(stem, fmt, content), None
     files = [
         (number, images.encode(page, target))
-        for number, page in enumerate(_shaped(data, options, target, max_pages, dpi), 1)
+        for number, page in enumerate(_shaped(data, options, target, max_pages, dpi, sniffed), 1)
     ]
     if len(files) == 1:
         return _file(stem, fmt, files[0][1]), None
     return zipped(stem, [(f"{stem}-{number}.{EXTENSIONS[fmt]}", content) for number, content in files]), None
 
 
-def _shaped(data: bytes, options: Options, target: Target, max_pages: int, dpi: int) -> Iterator[Image.Image]:
+def _shaped(
+    data: bytes, options: Options, target: Target, max_pages: int, dpi: int, sniffed: str
+) -> Iterator[Image.Image]:
     """The selected pages in colour, shaped for the target, one at a time."""
-    with open_document(data, password=options.password) as document:
+    with open_document(data, password=options.password, sniffed=sniffed) as document:
         numbers = select_pages(options.pages, document.page_count, max_pages)
         for page in document.pages(numbers, dpi=dpi, colour=True):
             assert page.image is not None  # colour pages are always rasters
@@ -83,14 +83,14 @@ def _by_ocr(
     engines: Engines,
     *,
     stem: str,
-    source: str,
+    sniffed: str,
     max_pages: int,
     types: list[str] | None,
 ) -> tuple[OutputFile, Extraction]:
     fmt = target.target_format
     from_model = engines.uses_model(options.engine)
     if fmt == "json" and target.structured and from_model and options.ocr_instructions:
-        shaped = extract_object(data, options, engines, max_pages=max_pages)
+        shaped = extract_object(data, options, engines, max_pages=max_pages, sniffed=sniffed)
         return _file(stem, fmt, text.as_object(shaped)), shaped
     if fmt == "md" and from_model:
         asked = f"{options.ocr_instructions}\n\n" if options.ocr_instructions else ""
@@ -102,12 +102,13 @@ def _by_ocr(
         engines,
         max_pages=max_pages,
         types=types,
+        sniffed=sniffed,
     )
     if fmt == "pdf":
-        if source == "pdf":
+        if sniffed == "PDF":
             content = text.searchable_pdf_from_pdf(data, options.password, extraction)
         else:
-            pages = _shaped(data, options, Target(target_format="pdf"), max_pages, dpi=300)
+            pages = _shaped(data, options, Target(target_format="pdf"), max_pages, 300, sniffed)
             content = text.searchable_pdf_from_images(pages, extraction, quality=target.quality)
     else:
         writers: dict[str, Callable[[Extraction], bytes]] = {

@@ -28,6 +28,7 @@ from service.jobs.store import JobStore
 from service.jobs.webhooks import WebhookConfig, check_url, state_of
 from service.models import WebhookState
 from service.options import Options
+from service.pages import sniff
 from service.settings import Settings
 from service.work import Extract, Work
 
@@ -41,6 +42,8 @@ class Submission(msgspec.Struct):
     options: Options
     fingerprint: str = ""
     document: bytes | None = None
+    #: The document's format, sniffed from its bytes once (``service.pages.sniff``).
+    sniffed: str | None = None
     url: str | None = None
     filename: str | None = None
     #: What to do with the document: extract, convert to another format, identify.
@@ -174,6 +177,7 @@ class Intake:
             created_at=now_iso(),
             filename=submission.filename,
             size=len(submission.document) if submission.document is not None else None,
+            sniffed=submission.sniffed or (sniff(submission.document) if submission.document else None),
             source_url=submission.url,
             options=msgspec.structs.replace(options, password=None),
             work=submission.work,
@@ -183,7 +187,7 @@ class Intake:
             batch_id=batch_id,
         )
         pages = (
-            selected_pages(submission.document, options, self._settings.max_pages)
+            selected_pages(submission.document, options, self._settings.max_pages, record.sniffed)
             if submission.document is not None
             else MAX_URL_PAGES_ESTIMATE  # unknown until fetched: the largest allowance
         )

@@ -43,12 +43,12 @@ def enqueue(redis: Redis, conversion_id: str, page_count: int, ttl_s: int) -> Jo
     )
 
 
-def selected_pages(document: bytes, options: Options, max_pages: int) -> int:
+def selected_pages(document: bytes, options: Options, max_pages: int, sniffed: str | None = None) -> int:
     """How many pages the job will read: the selection after the cap, so a 10,000-page PDF
     does not earn a 600,000 s timeout. 1 when the document does not open (the worker will
     report what is wrong)."""
     try:
-        with open_document(document, password=options.password) as opened:
+        with open_document(document, password=options.password, sniffed=sniffed) as opened:
             return len(select_pages(options.pages, opened.page_count, max_pages))
     except LectorError:
         return 1

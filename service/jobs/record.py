@@ -40,6 +40,8 @@ class Conversion(msgspec.Struct, kw_only=True):
     filename: str | None = None
     #: The document's size in bytes (None: a URL a worker fetches).
     size: int | None = None
+    #: The document's format, sniffed when it was taken in (None: a URL a worker fetches).
+    sniffed: str | None = None
     blob_id: str | None = None
     source_url: str | None = None
     options: Options

@@ -19,9 +19,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from service.convert.formats import input_name, pair
-from service.errors import InputError
 from service.logging import get_logger
-from service.pages import sniff
 
 #: Days of counters kept: the longest window a report may cover.
 KEEP_DAYS = 90
@@ -56,18 +54,16 @@ def record(redis: Redis, pair: str, *, succeeded: bool, runtime_ms: int, cohort:
 @contextmanager
 def counted(
     redis: Redis,
-    data: bytes,
+    sniffed: str | None,
     target_format: str,
     *,
     cohort: str | None = None,
     ends: tuple[type[BaseException], ...] = (BaseException,),
 ) -> Iterator[None]:
-    """Count the conversion of ``data`` done inside: succeeded unless it raises one of
-    ``ends`` (the failures that end it; another is retried, and counted when it ends)."""
-    try:
-        name = pair(input_name(sniff(data)), target_format)
-    except InputError:  # bytes of no format Lector reads
-        name = pair("unknown", target_format)
+    """Count the conversion done inside, of a document of the format ``sniffed`` (None: bytes
+    of no format Lector reads): succeeded unless it raises one of ``ends`` (the failures that
+    end it; another is retried, and counted when it ends)."""
+    name = pair(input_name(sniffed) if sniffed else "unknown", target_format)
     started = time.monotonic()
     try:
         yield

@@ -11,6 +11,7 @@ from service.lifecycle.charges import allowed_types, charged_now
 from service.lifecycle.steps import Here, book, counted, pair_of
 from service.metrics import metrics
 from service.options import Options
+from service.pages import sniff
 from service.perform import Outcome, perform
 from service.tenants.store import Caller
 from service.work import Work
@@ -28,14 +29,18 @@ def run_now(
     kinds: Kinds | None = None,
     filename: str | None = None,
     cohort: str | None = None,
+    sniffed: str | None = None,
 ) -> Outcome:
     """Charge the caller one document, run ``work`` (at most LECTOR_SYNC_MAX_PAGES pages; more
     is a 413 that names ``queued_route``), count a file conversion in the pair rollups (with
     the client's ``cohort``), and book what it used, or the failure (refunded when it was on
     Lector's side). ``asked_types`` narrows what it may be identified as; ``kinds``: the
-    caller's types, where it may use its own."""
+    caller's types, where it may use its own; ``sniffed``: the document's format, where the
+    route found it already."""
     settings, engines, tenancy, redis = here
     types = allowed_types(asked_types, caller, kinds)
+    # Once: an unknown format is refused before anything is charged.
+    sniffed = sniffed or sniff(document)
     with (
         charged_now(
             tenancy,
@@ -43,10 +48,10 @@ def run_now(
             caller,
             options,
             queued_route=queued_route,
-            pair=pair_of(work, document),
+            pair=pair_of(work, sniffed),
             kinds=kinds,
         ),
-        counted(redis, work, document, cohort=cohort),
+        counted(redis, work, sniffed, cohort=cohort),
     ):
         outcome = perform(
             work,
@@ -57,6 +62,7 @@ def run_now(
             types=types,
             kinds=kinds,
             filename=filename,
+            sniffed=sniffed,
         )
     summary = book(tenancy, caller.owner, outcome)
     if outcome.reading is not None:

@@ -14,7 +14,6 @@ from service.engines import Engines
 from service.jobs import rollups
 from service.metrics import JobSummary, summarize_extraction
 from service.models import Status
-from service.pages import sniff
 from service.perform import Outcome
 from service.settings import Settings
 from service.tenants.billing import Tenancy
@@ -30,28 +29,30 @@ class Here(NamedTuple):
     redis: Redis
 
 
-def pair_of(work: Work, document: bytes) -> str | None:
-    """The pair a file conversion is (``png-jpg``), which key scopes name; None for other work."""
+def pair_of(work: Work, sniffed: str) -> str | None:
+    """The pair a file conversion of a document of the format ``sniffed`` is (``png-jpg``),
+    which key scopes name; None for other work."""
     if not isinstance(work, ConvertFile):
         return None
-    return pair(input_name(sniff(document)), work.target.target_format)
+    return pair(input_name(sniffed), work.target.target_format)
 
 
 @contextmanager
 def counted(
     redis: Redis,
     work: Work,
-    document: bytes,
+    sniffed: str | None,
     *,
     cohort: str | None = None,
     ends: tuple[type[BaseException], ...] = (BaseException,),
 ) -> Iterator[None]:
-    """Count a file conversion done inside in the pair rollups (with the client's ``cohort``,
-    when known): failed when it raises one of ``ends``, the failures that end it."""
+    """Count a file conversion done inside, of a document of the format ``sniffed``, in the
+    pair rollups (with the client's ``cohort``, when known): failed when it raises one of
+    ``ends``, the failures that end it."""
     if not isinstance(work, ConvertFile):
         yield
         return
-    with rollups.counted(redis, document, work.target.target_format, cohort=cohort, ends=ends):
+    with rollups.counted(redis, sniffed, work.target.target_format, cohort=cohort, ends=ends):
         yield
 
 

@@ -11,6 +11,7 @@ from service.jobs.batches import Batch
 from service.jobs.intake import BatchSubmission, Intake, Submission
 from service.lifecycle.charges import allowed_types, charged
 from service.lifecycle.steps import Here, pair_of
+from service.pages import sniff
 from service.tenants.billing import Charge
 from service.tenants.store import Caller
 
@@ -29,8 +30,8 @@ async def submit(
     its job id. A repeated Idempotency-Key answers the earlier job and is not charged again.
     ``kinds``: the caller's types, where it may use its own."""
     types = allowed_types(submission.types, caller, kinds)
-    submission = msgspec.structs.replace(submission, types=types)
-    pair = pair_of(submission.work, submission.document) if submission.document is not None else None
+    submission = msgspec.structs.replace(submission, types=types, sniffed=_sniffed(submission))
+    pair = pair_of(submission.work, submission.sniffed) if submission.sniffed is not None else None
     tenancy = here.tenancy
     async with charged(
         tenancy, here.engines, caller, submission.options, 1, pair=pair, kinds=kinds
@@ -54,11 +55,21 @@ async def submit_batch(
     """Charge one document per item and queue every item of ``batch``; the batch record and
     the charge (whose ``quota_left`` some dialects answer). Items that are file conversions
     are charged as the first item's pair, whose scope every item's was checked against."""
-    first = batch.items[0] if batch.items else None
-    pair = pair_of(first.work, first.document) if first is not None and first.document is not None else None
+    items = [msgspec.structs.replace(item, sniffed=_sniffed(item)) for item in batch.items]
+    batch = msgspec.structs.replace(batch, items=items)
+    first = items[0] if items else None
+    pair = pair_of(first.work, first.sniffed) if first is not None and first.sniffed is not None else None
     cost = len(batch.items)
     async with charged(here.tenancy, here.engines, caller, batch.options, cost, pair=pair) as charge:
         created = await anyio.to_thread.run_sync(
             lambda: intake.submit_batch(batch, caller.owner, charged_each=1 if charge.units else 0)
         )
     return created, charge
+
+
+def _sniffed(submission: Submission) -> str | None:
+    """The submission's format, sniffed now if nobody did (an unknown format is refused here,
+    before anything is charged); None for a URL not fetched yet."""
+    if submission.sniffed is not None or submission.document is None:
+        return submission.sniffed
+    return sniff(submission.document)

@@ -36,6 +36,7 @@ from service.lifecycle.steps import Here, book, counted
 from service.logging import get_logger
 from service.metrics import JobSummary
 from service.models import Status
+from service.pages import sniff
 from service.perform import Outcome, perform
 from service.settings import Settings
 from service.tenants.billing import Tenancy
@@ -74,7 +75,8 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
         store.update(conversion_id, progress=round(done / total, 4))
 
     try:
-        with counted(redis, record.work, data, ends=ENDING):
+        sniffed = record.sniffed or sniff(data)  # a URL's document is first seen here
+        with counted(redis, record.work, sniffed, ends=ENDING):
             outcome = perform(
                 record.work,
                 data,
@@ -85,6 +87,7 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
                 kinds=OwnTypes(redis).registry(record.owner),
                 filename=record.filename,
                 on_progress=on_progress,
+                sniffed=sniffed,
             )
     except ENDING as exc:  # retrying would not help
         bad_input = not isinstance(exc, LlmCredentialsRejected)

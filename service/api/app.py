@@ -16,22 +16,18 @@ from litestar.template.config import TemplateConfig
 from redis import Redis
 
 import service
-from service.api import docutray
+from service.api import dialects
 from service.api.account import AccountController
 from service.api.admin import AdminController
 from service.api.auth import SECURITY_SCHEMES, caller_of_request
 from service.api.batches import BatchesController
 from service.api.console import CONSOLE, SWAGGER_PATH, ConsoleController, asset_routers
-from service.api.converter_app import ConverterAppController, PublicPairsController
-from service.api.convertorio import ConvertorioController
-from service.api.convertr import ConvertrController
 from service.api.files import FilesController, SignedDownloadsController
 from service.api.gate import SyncGate
 from service.api.health import HealthController
 from service.api.jobs import JobsController
 from service.api.middleware import AllowHeaderMiddleware, RequestLogMiddleware
 from service.api.monitoring import MetricsController
-from service.api.ocr import OcrController
 from service.api.ratelimit import RateLimitHeadersMiddleware
 from service.api.responses import EXCEPTION_HANDLERS
 from service.api.webhooks import WebhooksController
@@ -97,12 +93,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             HealthController,
-            OcrController,
-            *docutray.CONTROLLERS,
-            ConvertorioController,
-            PublicPairsController,
-            ConverterAppController,
-            ConvertrController,
+            *dialects.CONTROLLERS,
             batches,
             FilesController,
             SignedDownloadsController,

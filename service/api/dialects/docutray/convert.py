@@ -18,7 +18,7 @@ from msgspec import Meta
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertOperation, SyncConvertOperation
-from service.api.docutray.types import kinds_of
+from service.api.dialects.docutray.types import kinds_of
 from service.api.files import file_info
 from service.api.gate import SyncGate
 from service.api.queued import STATUS_ROUTE, queue_one

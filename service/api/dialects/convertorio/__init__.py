@@ -5,6 +5,7 @@ the one job, tenant and conversion model. Convertorio's SDK (``convertorio-sdk``
 works against Lector with ``base_url`` set to Lector's address.
 """
 
-from service.api.convertorio.routes import ConvertorioController
+from service.api.dialects.convertorio.routes import ConvertorioController
 
-__all__ = ["ConvertorioController"]
+#: Every controller of the dialect, for the app.
+CONTROLLERS = (ConvertorioController,)

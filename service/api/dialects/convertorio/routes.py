@@ -20,7 +20,7 @@ from redis import Redis
 
 from service.api.account import account_of
 from service.api.auth import SECURITY, require_api_key
-from service.api.convertorio.wire import (
+from service.api.dialects.convertorio.wire import (
     AUTH,
     ERRORS,
     JOB_STATUS,

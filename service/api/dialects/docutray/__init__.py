@@ -6,9 +6,9 @@ over the one job, tenant and conversion model below it. Docutray's SDK (``docutr
 PyPI) works against Lector with ``base_url`` set to Lector's address.
 """
 
-from service.api.docutray.convert import ConversionsController
-from service.api.docutray.identify import IdentifyController
-from service.api.docutray.types import DocumentTypesController
+from service.api.dialects.docutray.convert import ConversionsController
+from service.api.dialects.docutray.identify import IdentifyController
+from service.api.dialects.docutray.types import DocumentTypesController
 
 #: Every controller of the dialect, for the app.
 CONTROLLERS = (ConversionsController, IdentifyController, DocumentTypesController)

@@ -30,6 +30,7 @@ from service.api.middleware import AllowHeaderMiddleware, RequestLogMiddleware
 from service.api.monitoring import MetricsController
 from service.api.ratelimit import RateLimitHeadersMiddleware
 from service.api.responses import EXCEPTION_HANDLERS
+from service.api.status import StatusController
 from service.api.webhooks import WebhooksController
 from service.blobs import blob_store
 from service.engines import Engines
@@ -94,6 +95,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
         route_handlers=[
             HealthController,
             *dialects.CONTROLLERS,
+            StatusController,
             batches,
             FilesController,
             SignedDownloadsController,

@@ -7,7 +7,6 @@ A queued file conversion is a conversion like any other (one job model): its sta
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import anyio
@@ -18,21 +17,20 @@ from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertFileAsyncOperation, ConvertFileOperation, DownloadOperation
+from service.api.downloads import DOWNLOAD_ROUTE, SIGNED_ROUTE, file_response, output_of
 from service.api.gate import SyncGate
+from service.api.now import convert_at_once
 from service.api.queued import queue_one
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_submission, with_document
-from service.blobs import blob_store
 from service.convert.formats import INPUT_NAMES, MEDIA_TYPES, TARGETS, pairs
-from service.convert.run import OutputFile
-from service.errors import Forbidden, Gone, NotFound, NotReady
-from service.jobs.intake import Intake, Submission, storage_errors
+from service.errors import Forbidden, Gone, NotFound
+from service.jobs.intake import Intake, storage_errors
 from service.jobs.record import Conversion
-from service.lifecycle.now import run_now
 from service.lifecycle.steps import Here
-from service.models import FileInfo, FormatCatalogue, Status, Submitted
+from service.models import FormatCatalogue, Submitted
 from service.settings import Settings
-from service.signing import signature, verify
+from service.signing import verify
 from service.tenants.store import Caller
 from service.work import ConvertFile
 
@@ -54,9 +52,6 @@ SIGNED_ERRORS = {
     404: error_spec("No such file, or it expired"),
     410: error_spec("The signed URL has expired"),
 }
-DOWNLOAD_ROUTE = "conversion-download"
-QUEUED_ROUTE = "POST /api/convert-file-async"
-SIGNED_ROUTE = "signed-download"
 
 
 class FilesController(Controller):
@@ -174,69 +169,7 @@ class SignedDownloadsController(Controller):
         return await _download(record, redis, settings)
 
 
-def file_info(request: Request[Any, Any, Any], record: Conversion, settings: Settings) -> FileInfo | None:
-    """The file of a finished file conversion, with its download URLs."""
-    if record.output is None or record.status is not Status.SUCCESS:
-        return None
-    signed = None
-    if settings.secret is not None:
-        expires = int(time.time()) + settings.download_url_hours * 3600
-        mark = signature(settings.secret, record.conversion_id, expires)
-        url = request.url_for(SIGNED_ROUTE, conversion_id=record.conversion_id)
-        signed = f"{url}?expires={expires}&signature={mark}"
-    return FileInfo(
-        name=record.output.name,
-        media_type=record.output.media_type,
-        size=record.output.size,
-        download_url=request.url_for(DOWNLOAD_ROUTE, conversion_id=record.conversion_id),
-        signed_url=signed,
-    )
-
-
-def convert_at_once(
-    submission: Submission, here: Here, caller: Caller, gate: SyncGate, *, cohort: str | None = None
-) -> OutputFile:
-    """Convert one document in this request (in a worker thread, holding a sync slot), through
-    the lifecycle here and now (``cohort``: the client's, for the pair rollups, when known)."""
-    assert submission.document is not None
-    with gate.slot():
-        outcome = run_now(
-            submission.work,
-            submission.document,
-            submission.options,
-            here,
-            caller,
-            queued_route=QUEUED_ROUTE,
-            filename=submission.filename,
-            cohort=cohort,
-            sniffed=submission.sniffed,
-        )
-    assert outcome.output is not None  # a file conversion always makes a file
-    return outcome.output
-
-
 async def _download(record: Conversion, redis: Redis, settings: Settings) -> Response[bytes]:
     content = await anyio.to_thread.run_sync(output_of, record, redis, settings)
     assert record.output is not None  # output_of raised otherwise
     return file_response(content, record.output.name, record.output.media_type)
-
-
-def output_of(record: Conversion, redis: Redis, settings: Settings) -> bytes:
-    """A finished file conversion's file: NotReady while it runs, NotFound once it failed or
-    its file expired."""
-    if not record.status.finished:
-        raise NotReady(f"The conversion is {record.status.value}; download it once it is SUCCESS.")
-    if record.output is None:
-        raise NotFound("The conversion failed, so there is no file; its status says why.")
-    with storage_errors():
-        content = blob_store(redis, settings.blob_dir).get(record.output.blob_id)
-    if content is None:
-        raise NotFound("The file no longer exists (it expired).")
-    return content
-
-
-def file_response(content: bytes, name: str, media_type: str) -> Response[bytes]:
-    safe = "".join(char if char.isascii() and char not in '"\\\r\n' else "_" for char in name)
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{safe}"'}
-    )

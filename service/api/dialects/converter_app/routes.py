@@ -26,8 +26,9 @@ from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import FILE_ANSWERS, FILES, operation_with, upload_form
-from service.api.files import convert_at_once, file_response, output_of
+from service.api.downloads import file_response, output_of
 from service.api.gate import SyncGate
+from service.api.now import convert_at_once
 from service.api.payloads import clean_filename
 from service.api.responses import in_other_words
 from service.api.submissions import read_upload

@@ -42,7 +42,7 @@ from service.api.dialects.convertorio.wire import (
     target_name,
     wanted,
 )
-from service.api.files import file_info
+from service.api.downloads import file_info
 from service.errors import (
     Forbidden,
     Gone,

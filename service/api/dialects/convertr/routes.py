@@ -31,8 +31,9 @@ from redis import Redis
 
 from service.api.auth import SECURITY, caller_of, presented_key
 from service.api.bodies import FILE, FILE_ANSWERS, operation_with, upload_form
-from service.api.files import convert_at_once, file_response
+from service.api.downloads import file_response
 from service.api.gate import SyncGate
+from service.api.now import convert_at_once
 from service.api.payloads import clean_filename, decode_json_body
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_upload

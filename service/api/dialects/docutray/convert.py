@@ -6,34 +6,29 @@ by ``service.api.submissions``; the status is ``service.jobs.record.conversion_s
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import anyio
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
 from msgspec import Meta
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertOperation, SyncConvertOperation
 from service.api.dialects.docutray.types import kinds_of
-from service.api.files import file_info
 from service.api.gate import SyncGate
-from service.api.queued import STATUS_ROUTE, queue_one
-from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
+from service.api.queued import queue_one
+from service.api.responses import LIMIT_ERRORS, error_spec
 from service.api.submissions import read_submission, with_document
-from service.errors import NotFound
-from service.jobs.intake import Intake, storage_errors
-from service.jobs.record import Conversion, conversion_status, fields_of
+from service.jobs.intake import Intake
+from service.jobs.record import fields_of
 from service.lifecycle.now import run_now
 from service.lifecycle.steps import Here
-from service.models import ConversionStatus, Submitted
-from service.settings import Settings
+from service.models import Submitted
 from service.tenants.store import Caller
 from service.tenants.types import OwnTypes
-from service.work import Extract, Identify
+from service.work import Extract
 
 SUBMIT_ERRORS = {
     **LIMIT_ERRORS,
@@ -49,14 +44,6 @@ CONVERT_ERRORS = {
     422: error_spec("Validation error, unknown document type, unreadable document or a bad option"),
     503: error_spec("The OCR engine cannot run here, or the server is busy (Retry-After)"),
 }
-STATUS_ERRORS = {
-    **AUTH_ERRORS,
-    422: error_spec("An invalid query parameter (e.g. `wait` outside 0 to 30)"),
-    404: error_spec("No such conversion for this API key, or it expired"),
-    503: error_spec("The job store is unavailable; try again after Retry-After seconds"),
-}
-#: How often a waiting status request looks again.
-_POLL_S = 0.2
 
 
 class Converted(msgspec.Struct):
@@ -136,50 +123,3 @@ class ConversionsController(Controller):
             )
 
         return await anyio.to_thread.run_sync(run)
-
-    @get("/convert-async/status/{conversion_id:str}", name=STATUS_ROUTE, responses=STATUS_ERRORS)
-    async def status(
-        self,
-        request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        caller: NamedDependency[Caller],
-        intake: NamedDependency[Intake],
-        conversion_id: FromPath[str],
-        wait: Annotated[int, Parameter(ge=0, le=30, description="Seconds to hold for a status change")] = 0,
-    ) -> ConversionStatus:
-        """A conversion's status, progress and (once SUCCESS) its fields in `data`, or its
-        file's download URLs for a file conversion."""
-        record = await wait_for_change(intake, caller, conversion_id, wait)
-        webhook = await anyio.to_thread.run_sync(intake.webhook_state, conversion_id)
-        return conversion_status(
-            record,
-            file_info(request, record, settings),
-            webhook,
-            status_url=request.url_for(STATUS_ROUTE, conversion_id=conversion_id),
-        )
-
-
-async def wait_for_change(
-    intake: Intake, caller: Caller, job_id: str, wait: int, *, identify: bool = False
-) -> Conversion:
-    """The caller's conversion (or, with ``identify``, identification) record, once its status
-    changes or after ``wait`` seconds (at once when it has finished); NotFound for another
-    key's job, another kind of job, or one that expired."""
-    owner = caller.owner
-    what = "identification" if identify else "conversion"
-
-    async def load() -> Conversion:
-        with storage_errors():
-            record = await anyio.to_thread.run_sync(intake.jobs.get, job_id)
-        if record is None or record.owner != owner or isinstance(record.work, Identify) != identify:
-            raise NotFound(f"No {what} {job_id[:64]!r} for this API key (it may have expired).")
-        return record
-
-    record = await load()
-    deadline = time.monotonic() + wait
-    first_status = record.status
-    # A finished job's status will not change again: answer at once.
-    while record.status == first_status and not record.status.finished and time.monotonic() < deadline:
-        await anyio.sleep(_POLL_S)
-        record = await load()
-    return record

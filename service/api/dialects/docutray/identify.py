@@ -19,15 +19,10 @@ from msgspec import Meta
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import IdentifyOperation
-from service.api.dialects.docutray.convert import (
-    CONVERT_ERRORS,
-    STATUS_ERRORS,
-    SUBMIT_ERRORS,
-    wait_for_change,
-)
+from service.api.dialects.docutray.convert import CONVERT_ERRORS, SUBMIT_ERRORS
 from service.api.dialects.docutray.types import kinds_of
 from service.api.gate import SyncGate
-from service.api.queued import IDENTIFY_STATUS_ROUTE
+from service.api.queued import IDENTIFY_STATUS_ROUTE, STATUS_ERRORS, wait_for_change
 from service.api.submissions import read_submission, with_document
 from service.jobs.intake import Intake
 from service.jobs.record import Conversion

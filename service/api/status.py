@@ -1,0 +1,50 @@
+"""A queued conversion's status: ``GET /api/convert-async/status/{id}``, for extractions and
+file conversions alike, whichever route queued them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
+
+from service.api.auth import SECURITY, require_api_key
+from service.api.downloads import file_info
+from service.api.queued import STATUS_ERRORS, STATUS_ROUTE, wait_for_change
+from service.jobs.intake import Intake
+from service.jobs.record import conversion_status
+from service.models import ConversionStatus
+from service.settings import Settings
+from service.tenants.store import Caller
+
+
+class StatusController(Controller):
+    """Where a queued conversion stands and, once it has ended, what it produced."""
+
+    path = "/api"
+    tags = ("Conversion (Docutray)",)
+    guards = (require_api_key,)
+    security = SECURITY
+
+    @get("/convert-async/status/{conversion_id:str}", name=STATUS_ROUTE, responses=STATUS_ERRORS)
+    async def status(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        caller: NamedDependency[Caller],
+        intake: NamedDependency[Intake],
+        conversion_id: FromPath[str],
+        wait: Annotated[int, Parameter(ge=0, le=30, description="Seconds to hold for a status change")] = 0,
+    ) -> ConversionStatus:
+        """A conversion's status, progress and (once SUCCESS) its fields in `data`, or its
+        file's download URLs for a file conversion."""
+        record = await wait_for_change(intake, caller, conversion_id, wait)
+        webhook = await anyio.to_thread.run_sync(intake.webhook_state, conversion_id)
+        return conversion_status(
+            record,
+            file_info(request, record, settings),
+            webhook,
+            status_url=request.url_for(STATUS_ROUTE, conversion_id=conversion_id),
+        )

@@ -13,6 +13,8 @@ import hmac
 import time
 from typing import Literal
 
+from service.errors import Forbidden, Gone
+
 Verdict = Literal["valid", "tampered", "expired"]
 
 
@@ -30,3 +32,13 @@ def verify(secret: str, conversion_id: str, expires: str, given: str, now: float
     if not hmac.compare_digest(signature(secret, conversion_id, int(expires)).encode(), given.encode()):
         return "tampered"
     return "valid" if int(expires) > (time.time() if now is None else now) else "expired"
+
+
+def check(secret: str, subject: str, expires: str, given: str, *, url: str, renew: str) -> None:
+    """Refuse a signed ``url`` (named so in the sentence: "download", "upload") whose parts do
+    not hold (Forbidden) or that has expired (Gone, saying how to ``renew`` it)."""
+    verdict = verify(secret, subject, expires, given)
+    if verdict == "tampered":
+        raise Forbidden(f"The {url} URL's signature does not match it.")
+    if verdict == "expired":
+        raise Gone(f"The {url} URL has expired; {renew}.")

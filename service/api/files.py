@@ -24,13 +24,13 @@ from service.api.queued import queue_one
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.submissions import read_submission, with_document
 from service.convert.formats import INPUT_NAMES, MEDIA_TYPES, TARGETS, pairs
-from service.errors import Forbidden, Gone, NotFound
+from service.errors import Forbidden, NotFound
 from service.jobs.intake import Intake, storage_errors
 from service.jobs.record import Conversion
 from service.lifecycle.steps import Here
 from service.models import FormatCatalogue, Submitted
 from service.settings import Settings
-from service.signing import verify
+from service.signing import check
 from service.tenants.store import Caller
 from service.work import ConvertFile
 
@@ -157,11 +157,8 @@ class SignedDownloadsController(Controller):
         """The converted file, for whoever holds a valid signed URL."""
         if settings.secret is None:
             raise Forbidden("Signed downloads are off: LECTOR_SECRET is not set.")
-        verdict = verify(settings.secret, conversion_id, expires, signature_)
-        if verdict == "tampered":
-            raise Forbidden("The download URL's signature does not match it.")
-        if verdict == "expired":
-            raise Gone("The download URL has expired; ask for the status again for a fresh one.")
+        renew = "ask for the status again for a fresh one"
+        check(settings.secret, conversion_id, expires, signature_, url="download", renew=renew)
         with storage_errors():
             record = await anyio.to_thread.run_sync(intake.jobs.get, conversion_id)
         if record is None or not isinstance(record.work, ConvertFile):

@@ -45,7 +45,6 @@ from service.api.dialects.convertorio.wire import (
 from service.api.downloads import file_info
 from service.errors import (
     Forbidden,
-    Gone,
     InvalidOption,
     NotFound,
     TooLarge,
@@ -56,7 +55,7 @@ from service.jobs.uploads import PendingUpload, UploadStore
 from service.lifecycle.steps import Here
 from service.lifecycle.submit import submit
 from service.settings import Settings
-from service.signing import signature, verify
+from service.signing import check, signature
 from service.tenants.store import Caller, KeyStore
 from service.work import ConvertFile
 
@@ -134,11 +133,8 @@ class ConvertorioController(Controller):
         signature_: Annotated[str, QueryParameter(name="signature", max_length=64)],
     ) -> None:
         """The file itself, as the body (any Content-Type: Lector reads the bytes)."""
-        verdict = verify(_secret(settings), _UPLOAD_PURPOSE + job_id, expires, signature_)
-        if verdict == "tampered":
-            raise Forbidden("The upload URL's signature does not match it.")
-        if verdict == "expired":
-            raise Gone("The upload URL has expired; ask for a new one.")
+        secret = _secret(settings)
+        check(secret, _UPLOAD_PURPOSE + job_id, expires, signature_, url="upload", renew="ask for a new one")
         with storage_errors():
             pending = await anyio.to_thread.run_sync(uploads.get, job_id)
         if pending is None:

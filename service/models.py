@@ -256,9 +256,6 @@ WebhookEvent = Literal["conversion.succeeded", "conversion.failed", "batch.compl
 WebhookDeliveryState = Literal["pending", "retrying", "delivered", "failed", "stopped"]
 
 
-_WEBHOOK = "The callback's delivery, when a callback_url was given"
-
-
 class WebhookState(msgspec.Struct):
     """How the delivery of a callback is going (``callback_url``)."""
 
@@ -313,20 +310,6 @@ class FormatCatalogue(msgspec.Struct):
     inputs: list[str]
     targets: dict[str, str]
     pairs: list[str]
-
-
-class DocumentTypeInfo(msgspec.Struct):
-    """One entry of ``GET /api/document-types``."""
-
-    code: str
-    title: str
-    schema: dict[str, Any] | None
-
-
-class DocumentTypeList(msgspec.Struct):
-    """Answer of ``GET /api/document-types``."""
-
-    document_types: list[DocumentTypeInfo]
 
 
 class BatchCreated(msgspec.Struct):

@@ -24,6 +24,7 @@ from typing import cast
 import pymupdf
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from service.convert.formats import INPUTS
 from service.errors import (
     CorruptDocument,
     DecompressionBomb,
@@ -88,7 +89,7 @@ _OTHER_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%!PS", "a PostScript file"),
 )
 
-_SUPPORTED = "Send PNG, JPEG, GIF, BMP, WEBP, TIFF, HEIC, AVIF, ICO or PDF."
+_SUPPORTED = f"Send {', '.join(list(INPUTS)[:-1])} or {list(INPUTS)[-1]}."
 
 
 def sniff(data: bytes) -> str:

@@ -196,3 +196,13 @@ def test_transparent_images_are_flattened_on_white():
     sixteen = Image.new("I;16", (2, 1))
     sixteen.putpixel((1, 0), 65535)
     assert _flatten(sixteen).getextrema() == (0, 255)
+
+
+def test_the_sniffer_knows_exactly_the_catalogue_formats():
+    """Every format the sniffer names is in the catalogue, and every catalogue input is sniffed."""
+    from service import pages
+    from service.convert.formats import INPUTS
+
+    named = {name for _, name in pages._SIGNATURES} | set(pages._FTYP_BRANDS.values()) | {"WEBP", "PDF"}
+    assert named == set(INPUTS)
+    assert all(name in pages._SUPPORTED for name in INPUTS)

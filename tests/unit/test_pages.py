@@ -51,7 +51,7 @@ def test_unsupported_formats_say_what_was_detected(data, named):
     with pytest.raises(UnsupportedFormat) as caught:
         sniff(data)
     assert named in caught.value.message
-    assert "PNG, JPEG, GIF, BMP, WEBP, TIFF, HEIC, AVIF, ICO or PDF" in caught.value.message
+    assert "Send PNG, JPEG, GIF, BMP, WEBP, TIFF, PDF, HEIF, AVIF or ICO." in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import msgspec
 
-from service.cli_keys import add_keys_commands, run_keys
-from service.cli_options import add_option_flags, add_struct_flags, options_from, struct_from
+from service.cli.keys import add_keys_commands, run_keys
+from service.cli.options import add_option_flags, add_struct_flags, options_from, struct_from
 from service.convert.target import Target
 from service.errors import LectorError, SettingsError
 from service.settings import Settings, load_settings
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             from service.worker import run_worker
 
             return run_worker(settings)
-        from service.launcher import launch
+        from service.cli.launcher import launch
 
         return launch(settings)
     except SettingsError as exc:
@@ -172,7 +172,7 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _batch(args: argparse.Namespace, settings: Settings) -> int:
-    from service.batch_client import BatchError, result_format, run_batch
+    from service.cli.batch import BatchError, result_format, run_batch
 
     key = args.key or (settings.api_keys[0] if settings.api_keys else None)
     if key is None and KEY_FILE.exists():
@@ -192,7 +192,3 @@ def _batch(args: argparse.Namespace, settings: Settings) -> int:
     except BatchError as exc:
         print(f"lector: {str(exc).rstrip('.')}.", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

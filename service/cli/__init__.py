@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     convert = commands.add_parser("convert", help="convert a file to another format in this process")
     convert.add_argument("file", type=Path)
     convert.add_argument("--out", type=Path, help="where to write it (default: its name, here)")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_struct_flags(convert, Target, {"target_format": ["--to"]}, required=("target_format",))
     add_option_flags(convert)
 
@@ -145,6 +146,8 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
     try:
         options, target = options_from(args), struct_from(args, Target)
         data = args.file.read_bytes()
+        if args.out is not None:
+            refuse_output(args.out, args.file, overwrite=args.overwrite)
     except ValueError as exc:
         print(f"lector: {exc}.", file=sys.stderr)
         return 2
@@ -166,9 +169,37 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 1
     out = args.out or Path(output.name)
-    out.write_bytes(output.content)
+    try:
+        refuse_output(out, args.file, overwrite=args.overwrite)
+        # "x" creates the file or fails, so a file that appeared since the check is not replaced.
+        with out.open("wb" if args.overwrite else "xb") as handle:
+            handle.write(output.content)
+    except FileExistsError:
+        print(f"lector: {_exists(out)}.", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"lector: {exc}.", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"lector: cannot write {out}: {exc.strerror}.", file=sys.stderr)
+        return 2
     print(f"lector: wrote {out} ({len(output.content)} bytes, {output.media_type})", file=sys.stderr)
     return 0
+
+
+def refuse_output(out: Path, source: Path, *, overwrite: bool) -> None:
+    """ValueError with a sentence when writing ``out`` would replace ``source`` (by any path or
+    link to the same file, whatever ``overwrite`` says) or, without ``overwrite``, any file."""
+    if not out.exists():
+        return
+    if out.samefile(source):
+        raise ValueError(f"{out} is the input file; name another output with --out")
+    if not overwrite:
+        raise ValueError(_exists(out))
+
+
+def _exists(out: Path) -> str:
+    return f"{out} already exists; give --overwrite to replace it, or name another output with --out"
 
 
 def _batch(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,8 +3,10 @@
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -22,11 +24,11 @@ from tests.helpers import (
 )
 
 
-def lector(*args: str, **env: str) -> subprocess.CompletedProcess:
+def lector(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
-        cwd=ROOT,
-        env=clean_env(**env),
+        cwd=cwd,
+        env=clean_env(PYTHONPATH=str(ROOT), **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -53,6 +55,35 @@ def test_ocr_errors_are_one_line_on_stderr(docs, tmp_path):
     assert bad.stderr.startswith("lector: Unsupported format") and bad.stderr.count("\n") == 1
     missing = lector("ocr", str(tmp_path / "nope.png"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_convert_never_writes_over_its_input(docs, tmp_path):
+    source = tmp_path / "in.pdf"
+    shutil.copy(docs["invoice.pdf"], source)
+    before = source.read_bytes()
+    # The default output name is the input's, here: the same file.
+    result = lector("convert", "in.pdf", "--to", "pdf", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "lector: in.pdf is the input file; name another output with --out.\n"
+    # Not even with --overwrite, by another spelling of the same path.
+    (tmp_path / "sub").mkdir()
+    again = lector("convert", "in.pdf", "--to", "pdf", "--out", "sub/../in.pdf", "--overwrite", cwd=tmp_path)
+    assert again.returncode == 2 and "is the input file" in again.stderr
+    assert source.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.pdf", "sub"]
+
+
+def test_convert_replaces_an_existing_file_only_with_overwrite(docs, tmp_path):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep me")
+    refused = lector("convert", str(docs["page.png"]), "--to", "png", "--out", str(out))
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"lector: {out} already exists; give --overwrite to replace it, or name another output with --out.\n"
+    )
+    assert out.read_bytes() == b"keep me"
+    replaced = lector("convert", str(docs["page.png"]), "--to", "png", "--out", str(out), "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert out.read_bytes().startswith(b"\x89PNG")
 
 
 def test_serve_refuses_to_start_without_a_key():

@@ -8,6 +8,9 @@
 - ``lector keys``: create and manage API keys with limits, on Redis.
 - ``lector up``: what ``make run`` starts: Redis if none answers, the API and the workers.
 
+Each command that uses Redis (serve, worker, keys, up) first says which on stderr (in the log,
+for serve and worker).
+
 The web framework and the queue are imported only by the commands that need them.
 """
 
@@ -27,6 +30,10 @@ from service.settings import Settings, load_settings
 
 #: Where `make run` (``lector up``) keeps the API key it generated.
 KEY_FILE = Path("var") / "api-key"
+#: The commands that read or write Redis; each says first which Redis (LECTOR_REDIS_URL) it uses.
+REDIS_COMMANDS = frozenset({"serve", "worker", "keys", "up"})
+#: The commands whose stderr is their log: one JSON line per event (LECTOR_LOG_FORMAT).
+LOGGING_COMMANDS = frozenset({"serve", "worker"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        if args.command in REDIS_COMMANDS:
+            _say_redis(args.command, settings)
         if args.command == "ocr":
             return _ocr(args, settings)
         if args.command == "convert":
@@ -92,6 +101,36 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def redis_location(url: str) -> str:
+    """Which Redis ``url`` names, as the Redis client reads it: ``host:port db N``, with
+    ``(TLS)`` for rediss://; never its user or password. SettingsError when it cannot be read."""
+    from redis.connection import SSLConnection, parse_url
+
+    try:
+        # The client's own reading of the URL (db from the path or ?db=), so the line is what it uses.
+        parts: dict[str, object] = parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as exc:
+        raise SettingsError(f"Invalid LECTOR_REDIS_URL: {str(exc).rstrip('.')}.") from None
+    # The client's defaults, for what the URL leaves out.
+    host = str(parts.get("host", "localhost"))
+    shown = f"[{host}]" if ":" in host else host
+    tls = " (TLS)" if parts.get("connection_class") is SSLConnection else ""
+    return f"{shown}:{parts.get('port', 6379)} db {parts.get('db', 0)}{tls}"
+
+
+def _say_redis(command: str, settings: Settings) -> None:
+    """Which Redis this command uses, on stderr: an event in the log of a server or a worker,
+    a line for a person otherwise."""
+    where = redis_location(settings.redis_url)
+    if command in LOGGING_COMMANDS:
+        from service.logging import configure_logging, get_logger
+
+        configure_logging(settings.log_format, settings.log_level)
+        get_logger("lector.cli").info("redis", at=where)
+    else:
+        print(f"lector: Redis at {where}", file=sys.stderr, flush=True)
 
 
 def _with_key_file(settings: Settings) -> Settings:

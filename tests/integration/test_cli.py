@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from redis import Redis
 
 from fixtures.generate import PAGES
 from tests.helpers import (
@@ -19,6 +20,7 @@ from tests.helpers import (
     free_port,
     page_text,
     port_open,
+    start_redis,
     stop_process,
     wait_until,
 )
@@ -84,6 +86,38 @@ def test_convert_replaces_an_existing_file_only_with_overwrite(docs, tmp_path):
     replaced = lector("convert", str(docs["page.png"]), "--to", "png", "--out", str(out), "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_commands_that_use_redis_say_which_and_never_its_password(tmp_path):
+    password = "pa55-Word-never-shown"
+    process, url = start_redis(tmp_path, "--requirepass", password)
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    try:
+        redis_url = f"redis://:{password}@127.0.0.1:{port}/3"
+        made = lector("keys", "create", "--name", "where", LECTOR_REDIS_URL=redis_url)
+        assert made.returncode == 0, made.stderr
+        assert made.stderr.splitlines()[0] == f"lector: Redis at 127.0.0.1:{port} db 3"
+        assert password not in made.stdout + made.stderr
+        # The line tells the truth: the key went to db 3, and nowhere else.
+        client = Redis.from_url(redis_url)
+        try:
+            assert client.dbsize() > 0 and Redis.from_url(redis_url[:-1] + "0").dbsize() == 0
+        finally:
+            client.close()
+    finally:
+        stop_process(process)
+    # A Redis that does not answer: still said, before the command gives up; a worker says it in
+    # its log, whose every line is JSON.
+    port = str(free_port())
+    nowhere = f"redis://user:{password}@127.0.0.1:{port}/2"
+    listed = lector("keys", "list", LECTOR_REDIS_URL=nowhere)
+    assert listed.returncode == 1
+    assert listed.stderr.startswith(f"lector: Redis at 127.0.0.1:{port} db 2\n")
+    worker = lector("worker", LECTOR_REDIS_URL=nowhere)
+    assert worker.returncode == 1
+    first = json.loads(worker.stderr.splitlines()[0])
+    assert (first["event"], first["at"]) == ("redis", f"127.0.0.1:{port} db 2")
+    assert password not in listed.stdout + listed.stderr + worker.stdout + worker.stderr
 
 
 def test_serve_refuses_to_start_without_a_key():

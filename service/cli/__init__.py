@@ -59,14 +59,13 @@ def main(argv: list[str] | None = None) -> int:
 
     batch = commands.add_parser("batch", help="send files to a server as one batch; write the results")
     batch.add_argument("paths", nargs="+", type=Path, metavar="DIR_OR_FILE")
-    batch.add_argument("--type", required=True, dest="document_type", help="document type code, e.g. invoice")
     batch.add_argument(
         "--out", required=True, type=Path, help="results file: .csv, or .jsonl (.ndjson) for JSON lines"
     )
     batch.add_argument("--server", help="default: http://LECTOR_HOST:LECTOR_PORT")
     batch.add_argument("--key", help="API key (default: LECTOR_API_KEYS, else ./var/api-key)")
-    batch.add_argument("--lang", help="Tesseract language(s)")
-    batch.add_argument("--engine", help="engine name")
+    # A batch names its type, as POST /api/batches requires.
+    add_option_flags(batch, required=("document_type_code",))
 
     add_keys_commands(commands)
     commands.add_parser("worker", help="run one queue worker")
@@ -248,11 +247,14 @@ def _batch(args: argparse.Namespace, settings: Settings) -> int:
     if key is None and KEY_FILE.exists():
         key = KEY_FILE.read_text().strip()
     server = args.server or f"http://{settings.host}:{settings.port}"
-    options = {name: value for name in ("lang", "engine") if (value := getattr(args, name))}
+    try:
+        options = options_from(args)
+    except ValueError as exc:
+        print(f"lector: {exc}.", file=sys.stderr)
+        return 2
     try:
         return run_batch(
             args.paths,
-            document_type=args.document_type,
             out=args.out,
             result_format=result_format(args.out),
             server=server,

@@ -3,6 +3,7 @@
 import json
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import httpx
 from redis import Redis
 
 from fixtures.generate import PAGES
+from service.options import OPTION_NAMES
 from tests.helpers import (
     OCR_DATA_KEYS,
     ROOT,
@@ -147,6 +149,17 @@ def test_batch_refuses_an_output_name_it_cannot_read_a_format_from(docs, tmp_pat
         == "lector: cannot tell the results format from 'r.txt': name it .csv, .jsonl or .ndjson."
     )
     assert not (tmp_path / "r.txt").exists()
+
+
+def test_batch_takes_every_option_ocr_takes():
+    def flags(command: str) -> set[str]:
+        shown = lector(command, "--help")
+        assert shown.returncode == 0, shown.stderr
+        return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", shown.stdout))
+
+    ocr, batch = flags("ocr"), flags("batch")
+    assert {"--" + name.replace("_", "-") for name in OPTION_NAMES} <= ocr
+    assert ocr - {"--json"} <= batch
 
 
 def test_batch_against_no_server_says_so_without_a_traceback(docs, tmp_path):

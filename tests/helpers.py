@@ -72,8 +72,8 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
-    """A real redis-server on a free port, keeping nothing on disk."""
+def start_redis(directory: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    """A real redis-server on a free port, keeping nothing on disk (``options``: more of its flags)."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed: `make test` installs it"
     port = free_port()
@@ -90,6 +90,7 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
             "no",
             "--dir",
             str(directory),
+            *options,
         ],
         stdout=subprocess.DEVNULL,
     )

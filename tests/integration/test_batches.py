@@ -6,14 +6,18 @@ import base64
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
 import time
 
 import httpx
+from redis import Redis
 
 from fixtures.generate import PAGES, encode, page_image, text_pdf
+from service.jobs.store import JobStore
+from service.options import Options
 from tests.helpers import API_KEY, OTHER_KEY, ROOT, character_error_rate, clean_env, page_text
 
 ITEMS = 50
@@ -177,6 +181,29 @@ def test_lector_batch_writes_the_results_and_reports_failures(server, workers, d
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["status"] for line in good.read_text().splitlines()] == ["SUCCESS", "SUCCESS"]
+
+
+def test_lector_batch_sends_every_option_the_model_has(server, workers, docs, tmp_path, redis_url):
+    out = tmp_path / "receipt.jsonl"
+    result = lector_batch(
+        str(docs["receipt.png"]), "--document-type-code", "receipt", "--engine", "tesseract",
+        "--ocr-instructions", "Totals are in EUR.", "--document-metadata", '{"store": "Corner shop"}',
+        "--pages", "1", "--psm", "6", "--words", "--force-ocr",
+        "--out", str(out), "--server", server.url, "--key", API_KEY,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    batch_id = re.search(r"^batch (\w+): 1 files queued$", result.stderr, re.MULTILINE).group(1)
+    status = httpx.get(f"{server.url}/api/batches/{batch_id}", headers={"X-API-Key": API_KEY}).json()
+    redis = Redis.from_url(redis_url)
+    try:
+        record = JobStore(redis, 3600).get(status["items"][0]["conversion_id"])
+    finally:
+        redis.close()
+    assert record.options == Options(
+        document_type_code="receipt", engine="tesseract", pages="1", force_ocr=True, include_words=True,
+        psm=6, ocr_instructions="Totals are in EUR.", document_metadata={"store": "Corner shop"},
+    )  # fmt: skip
+    assert json.loads(out.read_text())["status"] == "SUCCESS"
 
 
 def test_lector_batch_says_why_a_batch_cannot_run(server, tmp_path, docs):

@@ -3,12 +3,17 @@
 import json
 import os
 import pty
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
+from redis import Redis
 
 from fixtures.generate import PAGES
+from service.options import OPTION_NAMES
 from tests.helpers import (
     OCR_DATA_KEYS,
     ROOT,
@@ -17,16 +22,17 @@ from tests.helpers import (
     free_port,
     page_text,
     port_open,
+    start_redis,
     stop_process,
     wait_until,
 )
 
 
-def lector(*args: str, **env: str) -> subprocess.CompletedProcess:
+def lector(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
-        cwd=ROOT,
-        env=clean_env(**env),
+        cwd=cwd,
+        env=clean_env(PYTHONPATH=str(ROOT), **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -53,6 +59,67 @@ def test_ocr_errors_are_one_line_on_stderr(docs, tmp_path):
     assert bad.stderr.startswith("lector: Unsupported format") and bad.stderr.count("\n") == 1
     missing = lector("ocr", str(tmp_path / "nope.png"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_convert_never_writes_over_its_input(docs, tmp_path):
+    source = tmp_path / "in.pdf"
+    shutil.copy(docs["invoice.pdf"], source)
+    before = source.read_bytes()
+    # The default output name is the input's, here: the same file.
+    result = lector("convert", "in.pdf", "--to", "pdf", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == "lector: in.pdf is the input file; name another output with --out.\n"
+    # Not even with --overwrite, by another spelling of the same path.
+    (tmp_path / "sub").mkdir()
+    again = lector("convert", "in.pdf", "--to", "pdf", "--out", "sub/../in.pdf", "--overwrite", cwd=tmp_path)
+    assert again.returncode == 2 and "is the input file" in again.stderr
+    assert source.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.pdf", "sub"]
+
+
+def test_convert_replaces_an_existing_file_only_with_overwrite(docs, tmp_path):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep me")
+    refused = lector("convert", str(docs["page.png"]), "--to", "png", "--out", str(out))
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"lector: {out} already exists; give --overwrite to replace it, or name another output with --out.\n"
+    )
+    assert out.read_bytes() == b"keep me"
+    replaced = lector("convert", str(docs["page.png"]), "--to", "png", "--out", str(out), "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_commands_that_use_redis_say_which_and_never_its_password(tmp_path):
+    password = "pa55-Word-never-shown"
+    process, url = start_redis(tmp_path, "--requirepass", password)
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    try:
+        redis_url = f"redis://:{password}@127.0.0.1:{port}/3"
+        made = lector("keys", "create", "--name", "where", LECTOR_REDIS_URL=redis_url)
+        assert made.returncode == 0, made.stderr
+        assert made.stderr.splitlines()[0] == f"lector: Redis at 127.0.0.1:{port} db 3"
+        assert password not in made.stdout + made.stderr
+        # The line tells the truth: the key went to db 3, and nowhere else.
+        client = Redis.from_url(redis_url)
+        try:
+            assert client.dbsize() > 0 and Redis.from_url(redis_url[:-1] + "0").dbsize() == 0
+        finally:
+            client.close()
+    finally:
+        stop_process(process)
+    # A Redis that does not answer: still said, before the command gives up; a worker says it in
+    # its log, whose every line is JSON.
+    port = str(free_port())
+    nowhere = f"redis://user:{password}@127.0.0.1:{port}/2"
+    listed = lector("keys", "list", LECTOR_REDIS_URL=nowhere)
+    assert listed.returncode == 1
+    assert listed.stderr.startswith(f"lector: Redis at 127.0.0.1:{port} db 2\n")
+    worker = lector("worker", LECTOR_REDIS_URL=nowhere)
+    assert worker.returncode == 1
+    first = json.loads(worker.stderr.splitlines()[0])
+    assert (first["event"], first["at"]) == ("redis", f"127.0.0.1:{port} db 2")
+    assert password not in listed.stdout + listed.stderr + worker.stdout + worker.stderr
 
 
 def test_serve_refuses_to_start_without_a_key():
@@ -82,6 +149,17 @@ def test_batch_refuses_an_output_name_it_cannot_read_a_format_from(docs, tmp_pat
         == "lector: cannot tell the results format from 'r.txt': name it .csv, .jsonl or .ndjson."
     )
     assert not (tmp_path / "r.txt").exists()
+
+
+def test_batch_takes_every_option_ocr_takes():
+    def flags(command: str) -> set[str]:
+        shown = lector(command, "--help")
+        assert shown.returncode == 0, shown.stderr
+        return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", shown.stdout))
+
+    ocr, batch = flags("ocr"), flags("batch")
+    assert {"--" + name.replace("_", "-") for name in OPTION_NAMES} <= ocr
+    assert ocr - {"--json"} <= batch
 
 
 def test_batch_against_no_server_says_so_without_a_traceback(docs, tmp_path):

@@ -3,7 +3,7 @@
 import sys
 import time
 
-from service.supervision import Child, Policy
+from service.cli.supervision import Child, Policy
 
 CRASH = [sys.executable, "-c", "import sys; sys.exit(3)"]
 

@@ -12,7 +12,7 @@ import sys
 
 import msgspec
 
-from service.cli_options import add_struct_flags, given_fields, struct_from
+from service.cli.options import add_struct_flags, given_fields, struct_from
 from service.errors import LectorError
 from service.settings import Settings
 from service.tenants.records import KeyInfo, KeySpec

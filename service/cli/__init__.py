@@ -8,6 +8,9 @@
 - ``lector keys``: create and manage API keys with limits, on Redis.
 - ``lector up``: what ``make run`` starts: Redis if none answers, the API and the workers.
 
+Each command that uses Redis (serve, worker, keys, up) first says which on stderr (in the log,
+for serve and worker).
+
 The web framework and the queue are imported only by the commands that need them.
 """
 
@@ -19,14 +22,18 @@ from pathlib import Path
 
 import msgspec
 
-from service.cli_keys import add_keys_commands, run_keys
-from service.cli_options import add_option_flags, add_struct_flags, options_from, struct_from
+from service.cli.keys import add_keys_commands, run_keys
+from service.cli.options import add_option_flags, add_struct_flags, options_from, struct_from
 from service.convert.target import Target
 from service.errors import LectorError, SettingsError
 from service.settings import Settings, load_settings
 
 #: Where `make run` (``lector up``) keeps the API key it generated.
 KEY_FILE = Path("var") / "api-key"
+#: The commands that read or write Redis; each says first which Redis (LECTOR_REDIS_URL) it uses.
+REDIS_COMMANDS = frozenset({"serve", "worker", "keys", "up"})
+#: The commands whose stderr is their log: one JSON line per event (LECTOR_LOG_FORMAT).
+LOGGING_COMMANDS = frozenset({"serve", "worker"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     convert = commands.add_parser("convert", help="convert a file to another format in this process")
     convert.add_argument("file", type=Path)
     convert.add_argument("--out", type=Path, help="where to write it (default: its name, here)")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_struct_flags(convert, Target, {"target_format": ["--to"]}, required=("target_format",))
     add_option_flags(convert)
 
@@ -51,14 +59,13 @@ def main(argv: list[str] | None = None) -> int:
 
     batch = commands.add_parser("batch", help="send files to a server as one batch; write the results")
     batch.add_argument("paths", nargs="+", type=Path, metavar="DIR_OR_FILE")
-    batch.add_argument("--type", required=True, dest="document_type", help="document type code, e.g. invoice")
     batch.add_argument(
         "--out", required=True, type=Path, help="results file: .csv, or .jsonl (.ndjson) for JSON lines"
     )
     batch.add_argument("--server", help="default: http://LECTOR_HOST:LECTOR_PORT")
     batch.add_argument("--key", help="API key (default: LECTOR_API_KEYS, else ./var/api-key)")
-    batch.add_argument("--lang", help="Tesseract language(s)")
-    batch.add_argument("--engine", help="engine name")
+    # A batch names its type, as POST /api/batches requires.
+    add_option_flags(batch, required=("document_type_code",))
 
     add_keys_commands(commands)
     commands.add_parser("worker", help="run one queue worker")
@@ -67,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        if args.command in REDIS_COMMANDS:
+            _say_redis(args.command, settings)
         if args.command == "ocr":
             return _ocr(args, settings)
         if args.command == "convert":
@@ -83,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             from service.worker import run_worker
 
             return run_worker(settings)
-        from service.launcher import launch
+        from service.cli.launcher import launch
 
         return launch(settings)
     except SettingsError as exc:
@@ -91,6 +100,36 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def redis_location(url: str) -> str:
+    """Which Redis ``url`` names, as the Redis client reads it: ``host:port db N``, with
+    ``(TLS)`` for rediss://; never its user or password. SettingsError when it cannot be read."""
+    from redis.connection import SSLConnection, parse_url
+
+    try:
+        # The client's own reading of the URL (db from the path or ?db=), so the line is what it uses.
+        parts: dict[str, object] = parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as exc:
+        raise SettingsError(f"Invalid LECTOR_REDIS_URL: {str(exc).rstrip('.')}.") from None
+    # The client's defaults, for what the URL leaves out.
+    host = str(parts.get("host", "localhost"))
+    shown = f"[{host}]" if ":" in host else host
+    tls = " (TLS)" if parts.get("connection_class") is SSLConnection else ""
+    return f"{shown}:{parts.get('port', 6379)} db {parts.get('db', 0)}{tls}"
+
+
+def _say_redis(command: str, settings: Settings) -> None:
+    """Which Redis this command uses, on stderr: an event in the log of a server or a worker,
+    a line for a person otherwise."""
+    where = redis_location(settings.redis_url)
+    if command in LOGGING_COMMANDS:
+        from service.logging import configure_logging, get_logger
+
+        configure_logging(settings.log_format, settings.log_level)
+        get_logger("lector.cli").info("redis", at=where)
+    else:
+        print(f"lector: Redis at {where}", file=sys.stderr, flush=True)
 
 
 def _with_key_file(settings: Settings) -> Settings:
@@ -145,6 +184,8 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
     try:
         options, target = options_from(args), struct_from(args, Target)
         data = args.file.read_bytes()
+        if args.out is not None:
+            refuse_output(args.out, args.file, overwrite=args.overwrite)
     except ValueError as exc:
         print(f"lector: {exc}.", file=sys.stderr)
         return 2
@@ -166,23 +207,54 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 1
     out = args.out or Path(output.name)
-    out.write_bytes(output.content)
+    try:
+        refuse_output(out, args.file, overwrite=args.overwrite)
+        # "x" creates the file or fails, so a file that appeared since the check is not replaced.
+        with out.open("wb" if args.overwrite else "xb") as handle:
+            handle.write(output.content)
+    except FileExistsError:
+        print(f"lector: {_exists(out)}.", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"lector: {exc}.", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"lector: cannot write {out}: {exc.strerror}.", file=sys.stderr)
+        return 2
     print(f"lector: wrote {out} ({len(output.content)} bytes, {output.media_type})", file=sys.stderr)
     return 0
 
 
+def refuse_output(out: Path, source: Path, *, overwrite: bool) -> None:
+    """ValueError with a sentence when writing ``out`` would replace ``source`` (by any path or
+    link to the same file, whatever ``overwrite`` says) or, without ``overwrite``, any file."""
+    if not out.exists():
+        return
+    if out.samefile(source):
+        raise ValueError(f"{out} is the input file; name another output with --out")
+    if not overwrite:
+        raise ValueError(_exists(out))
+
+
+def _exists(out: Path) -> str:
+    return f"{out} already exists; give --overwrite to replace it, or name another output with --out"
+
+
 def _batch(args: argparse.Namespace, settings: Settings) -> int:
-    from service.batch_client import BatchError, result_format, run_batch
+    from service.cli.batch import BatchError, result_format, run_batch
 
     key = args.key or (settings.api_keys[0] if settings.api_keys else None)
     if key is None and KEY_FILE.exists():
         key = KEY_FILE.read_text().strip()
     server = args.server or f"http://{settings.host}:{settings.port}"
-    options = {name: value for name in ("lang", "engine") if (value := getattr(args, name))}
+    try:
+        options = options_from(args)
+    except ValueError as exc:
+        print(f"lector: {exc}.", file=sys.stderr)
+        return 2
     try:
         return run_batch(
             args.paths,
-            document_type=args.document_type,
             out=args.out,
             result_format=result_format(args.out),
             server=server,
@@ -192,7 +264,3 @@ def _batch(args: argparse.Namespace, settings: Settings) -> int:
     except BatchError as exc:
         print(f"lector: {str(exc).rstrip('.')}.", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,7 +3,7 @@
 It keeps the children in their own session, so Ctrl-C reaches only this supervisor, which
 then stops the workers, the API and the Redis it started, in that order. The API or a worker
 that dies is started again with exponential backoff; after repeated fast crashes it gives up
-and exits non-zero (``service.supervision``). A port already taken is refused before anything
+and exits non-zero (``service.cli.supervision``). A port already taken is refused before anything
 starts. Running it again is safe: the API and admin keys, the signing secret and Redis's data
 under ``./var`` are reused.
 """
@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 from redis import Redis
 from redis.exceptions import RedisError
 
+from service.cli.supervision import Child
 from service.metrics import mark_dead
 from service.settings import Settings
-from service.supervision import Child
 
 VAR = Path("var")
 KEY_FILE = VAR / "api-key"

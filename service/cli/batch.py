@@ -7,6 +7,7 @@ any item failed, 2 when the batch could not be run at all.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from contextlib import ExitStack
@@ -14,9 +15,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+import msgspec
 
 from service.downloads import failure_reason
 from service.models import Status
+from service.options import Options
 
 POLL_S = 1.0
 BAR_WIDTH = 30
@@ -66,25 +69,37 @@ def progress_line(status: dict[str, Any], elapsed: float) -> str:
     return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total} done, {status['failed']} failed{eta}"
 
 
+def form_fields(options: Options) -> dict[str, str]:
+    """``options`` as the text fields of a multipart ``POST /api/batches``: the type always, the
+    others when they differ from their defaults (JSON for ``document_metadata``)."""
+    fields: dict[str, Any] = {
+        "document_type_code": options.document_type_code,
+        **msgspec.to_builtins(options),
+    }
+    return {
+        name: json.dumps(value) if isinstance(value, (dict, bool)) else str(value)
+        for name, value in fields.items()
+    }
+
+
 def run_batch(
     paths: list[Path],
     *,
-    document_type: str,
     out: Path,
     result_format: str,
     server: str,
     key: str | None,
-    options: dict[str, str],
+    options: Options,
     stderr: TextIO = sys.stderr,
 ) -> int:
-    """Run a whole batch; returns the exit status."""
+    """Run a whole batch with ``options`` for every file; returns the exit status."""
     files = collect(paths)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     with httpx.Client(
         base_url=server.rstrip("/"), headers=headers, timeout=httpx.Timeout(60, read=600)
     ) as client:
         try:
-            batch_id = _submit(client, files, document_type, options)
+            batch_id = _submit(client, files, form_fields(options))
             print(f"batch {batch_id}: {len(files)} files queued", file=stderr)
             status = _follow(client, batch_id, stderr)
             with (
@@ -112,13 +127,11 @@ def run_batch(
     return 1 if failures else 0
 
 
-def _submit(client: httpx.Client, files: list[Path], document_type: str, options: dict[str, str]) -> str:
+def _submit(client: httpx.Client, files: list[Path], fields: dict[str, str]) -> str:
     with ExitStack() as stack:
         parts = [("files", (path.name, stack.enter_context(path.open("rb")))) for path in files]
         try:
-            response = client.post(
-                "/api/batches/", files=parts, data={"document_type_code": document_type, **options}
-            )
+            response = client.post("/api/batches/", files=parts, data=fields)
         except httpx.HTTPError as exc:
             raise BatchError(f"cannot reach the server at {client.base_url}: {failure_reason(exc)}") from None
     _check(response)

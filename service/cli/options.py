@@ -1,5 +1,6 @@
-"""Command-line flags derived from a msgspec Struct: ``lector ocr``'s from
-``service.options.Options``, ``lector keys``'s from ``service.tenants.records.KeySpec``.
+"""Command-line flags derived from a msgspec Struct: ``lector ocr``'s, ``lector convert``'s and
+``lector batch``'s from ``service.options.Options``, ``lector keys``'s from
+``service.tenants.records.KeySpec``.
 
 Each field becomes ``--name-with-dashes`` (plus a short alias for a few), with its choices
 and help text taken from the type; the values are then checked by the type itself, so the
@@ -25,9 +26,9 @@ ALIASES = {"document_type_code": ["--type"], "include_words": ["--words"]}
 S = TypeVar("S", bound=msgspec.Struct)
 
 
-def add_option_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per option, with the type's choices and help."""
-    add_struct_flags(parser, Options, ALIASES)
+def add_option_flags(parser: argparse.ArgumentParser, *, required: tuple[str, ...] = ()) -> None:
+    """One flag per option, with the type's choices and help; only the ``required`` ones must be given."""
+    add_struct_flags(parser, Options, ALIASES, required=required)
 
 
 def options_from(args: argparse.Namespace) -> Options:

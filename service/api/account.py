@@ -35,9 +35,12 @@ UsageOperation = operation_with(
 
 
 class Account(msgspec.Struct, kw_only=True):
-    """Answer of ``GET /api/account``; -1 means no limit, null no key record (a static key)."""
+    """Answer of ``GET /api/account``; -1 means no limit."""
 
-    key_id: Annotated[str | None, Meta(description="the managed key's public id (null: a static key)")]
+    key_id: Annotated[
+        str | None,
+        Meta(description="the key's public id; a static key's is hashed from it (null: authentication off)"),
+    ]
     name: str
     state: str
     quota: int = -1
@@ -59,7 +62,7 @@ def account_of(caller: Caller, keys: KeyStore, redis: Redis) -> Account:
     current = usage.days(redis, caller.owner, usage.today(), usage.today(), key_id=caller.key_id)[0]
     totals = usage.totals(redis, caller.owner)
     if caller.record is None:
-        return Account(key_id=None, name="static key", state="active", today=current, totals=totals)
+        return Account(key_id=caller.key_id, name="static key", state="active", today=current, totals=totals)
     info = keys.info(caller.record)
     shown = {name: getattr(info, name) for name in Account.__struct_fields__ if hasattr(info, name)}
     return Account(**shown, today=current, totals=totals)

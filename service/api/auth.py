@@ -7,7 +7,6 @@ static keys (LECTOR_API_KEYS, no limits) and the admin key (LECTOR_ADMIN_KEY, th
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Any
 
@@ -20,7 +19,7 @@ from litestar.openapi.spec import Reference, SecurityRequirement, SecurityScheme
 from service.errors import Forbidden, Unauthorized
 from service.settings import Settings
 from service.tenants.keys import is_managed
-from service.tenants.store import NOT_VALID, Caller, KeyStore, static_caller
+from service.tenants.store import NOT_VALID, Caller, KeyStore, static_caller, static_key_caller
 
 SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
     "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key as a bearer token."),
@@ -48,12 +47,6 @@ def key_matches(presented: str, accepted: tuple[str, ...]) -> bool:
     return found
 
 
-def client_id(key: str) -> str:
-    """A stable, non-secret name for the holder of static key ``key`` (what owns its jobs;
-    safe to log)."""
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
 def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | str:
     """The caller of a request: a static key (LECTOR_API_KEYS, no limits), or anyone when
     auth is off; for a managed key, the key itself, to look up in Redis (in a thread).
@@ -68,7 +61,7 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | str
         return key
     if not key_matches(key, settings.api_keys):
         raise Unauthorized(NOT_VALID)
-    return static_caller(client_id(key))
+    return static_key_caller(key)
 
 
 async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:

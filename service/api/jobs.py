@@ -19,7 +19,7 @@ from service.api.queued import IDENTIFY_STATUS_ROUTE, STATUS_ROUTE
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.jobs.intake import Intake, storage_errors
 from service.jobs.record import Conversion
-from service.models import Status
+from service.models import JobState, Status
 from service.work import ConvertFile, Identify
 
 JobKind = Literal["extraction", "file", "identification"]
@@ -30,7 +30,7 @@ class JobEntry(msgspec.Struct):
 
     job_id: str
     kind: JobKind
-    status: Status
+    status: Annotated[JobState, msgspec.Meta(description="As the job's own status route says it")]
     progress: float
     document_type_code: str
     filename: str | None
@@ -91,7 +91,7 @@ def _entry(request: Request[Any, Any, Any], record: Conversion) -> JobEntry:
     return JobEntry(
         job_id=record.conversion_id,
         kind=kind,
-        status=record.status,
+        status=record.status.job_state,
         progress=record.progress,
         document_type_code=record.document_type_code,
         filename=record.filename,

@@ -10,6 +10,7 @@ are searchable only as what the font maps them to.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 
 import msgspec
@@ -42,22 +43,35 @@ def as_object(extraction: Extraction) -> bytes:
 
 
 def as_markdown(extraction: Extraction, *, from_model: bool) -> bytes:
-    """A vision model's Markdown as it wrote it; Tesseract's text as paragraphs, a rule
-    between pages."""
+    """A vision model's Markdown as it wrote it; OCR text as paragraphs (its blocks) whose
+    lines end in hard breaks, so a receipt's lines stay lines, and a rule between pages."""
     if from_model:
         return "\n\n---\n\n".join(page.text.strip() for page in extraction.pages).encode() + b"\n"
     pages = []
     for page in extraction.pages:
-        blocks = [" ".join(block.split()) for block in page.text.split("\n\n")]
-        pages.append("\n\n".join(_escape_markdown(block) for block in blocks if block))
+        blocks = []
+        for block in page.text.split("\n\n"):
+            lines = [_escape_markdown(" ".join(line.split())) for line in block.splitlines() if line.strip()]
+            if lines:
+                # Two trailing spaces: the hard break every Markdown reads (CommonMark, GFM,
+                # Pandoc, the original), unlike a trailing backslash.
+                blocks.append("  \n".join(lines))
+        pages.append("\n\n".join(blocks))
     return "\n\n---\n\n".join(pages).encode() + b"\n"
 
 
-def _escape_markdown(paragraph: str) -> str:
-    """A paragraph of OCR text that Markdown will not take for a heading, list or quote."""
-    if paragraph[:1] in "#>-+*=|" or paragraph.split(" ", 1)[0].rstrip(".").isdigit():
-        return "\\" + paragraph
-    return paragraph
+#: Lines Markdown would read as syntax even inside a paragraph: an ordered list item, and
+#: a line opening with a heading, quote, list, rule, setext, fence or table character.
+_ORDERED_ITEM = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
+_OPENERS = "#>-+*=_`~|"
+
+
+def _escape_markdown(line: str) -> str:
+    """A line of OCR text that Markdown will show as it is, not take for a block or for HTML."""
+    line = line.replace("<", "\\<")  # else a tag-like word would vanish as raw HTML
+    if line and line[0] in _OPENERS:
+        return "\\" + line
+    return _ORDERED_ITEM.sub(r"\1\\\2", line)
 
 
 def as_hocr(extraction: Extraction) -> bytes:

@@ -67,6 +67,15 @@ def key_id_of(presented: str) -> str | None:
     return match["id"]
 
 
+def static_key_id(key: str) -> str:
+    """The public id of a static key (LECTOR_API_KEYS): the first 16 hex digits of its SHA-256.
+
+    Stable across restarts and processes, safe to log and show, and never a managed key's id
+    (those are 12 characters), so both kinds book usage side by side.
+    """
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def key_hash(key: str) -> str:
     """What is stored for a key: its SHA-256, hex."""
     return hashlib.sha256(key.encode()).hexdigest()

@@ -71,11 +71,13 @@ class Caller:
     owner: str
     reading: Reading
     record: KeyRecord | None = None
+    static_id: str | None = None
 
     @property
     def key_id(self) -> str | None:
-        """The managed key's public id (None for a static key)."""
-        return self.record.key_id if self.record else None
+        """The key's public id: a managed key's own, a static key's hashed one (None with
+        authentication off)."""
+        return self.record.key_id if self.record else self.static_id
 
     @property
     def document_types(self) -> list[str] | None:
@@ -86,8 +88,15 @@ class Caller:
 
 
 def static_caller(owner: str) -> Caller:
-    """A static key (LECTOR_API_KEYS) or an unauthenticated install: no limits."""
+    """An unauthenticated install's caller: no limits, no key id."""
     return Caller(owner=owner, reading=Reading(limits=Limits(), windows=windows(owner)))
+
+
+def static_key_caller(key: str) -> Caller:
+    """The holder of static key ``key`` (LECTOR_API_KEYS): no limits; its hashed id owns its
+    jobs and its usage."""
+    key_id = keys.static_key_id(key)
+    return Caller(owner=key_id, reading=Reading(limits=Limits(), windows=windows(key_id)), static_id=key_id)
 
 
 class KeyStore:

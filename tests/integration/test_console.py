@@ -1,10 +1,12 @@
 """The web console in a real headless Chromium (Debian's, driven by playwright): sign in, read
-a generated receipt, see its fields and its word boxes, download the text; a wrong key; jobs,
-usage and pairs; a narrow screen; and no request leaving the server, the OpenAPI page's
-included."""
+a generated receipt, see its fields (amounts in their currency, confidence coloured by value),
+its text with its lines and its word boxes, download the text; a wrong key; a scoped key's
+type menu, and a failure never reported as done; jobs, usage (with its axes and values) and
+pairs; a narrow screen; and no request leaving the server, the OpenAPI page's included."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -12,10 +14,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from fixtures.generate import RECEIPT_FIELDS
-from tests.helpers import API_KEY
+from fixtures.generate import RECEIPT_FIELDS, RECEIPT_LINES
+from tests.helpers import ADMIN_KEY, API_KEY
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: The console's colours of confidence (console.css), as computed styles say them.
+LEVELS = {"good": "rgb(26, 127, 55)", "fair": "rgb(154, 103, 0)", "bad": "rgb(164, 22, 26)"}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +54,25 @@ def sign_in(page: Page, server, key: str = API_KEY) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def assert_confidence_colours(page: Page) -> None:
+    """Every field's confidence bar is coloured by its value: red below 0.5, amber below 0.8,
+    green from 0.8, and as wide as the value."""
+    bars = page.locator("tr[data-field] [role=meter]")
+    assert bars.count() >= 5
+    levels = set()
+    for index in range(bars.count()):
+        bar = bars.nth(index)
+        value = float(bar.get_attribute("aria-valuenow"))
+        level = "good" if value >= 0.8 else "fair" if value >= 0.5 else "bad"
+        levels.add(level)
+        fill = bar.locator(".fill")
+        colour = fill.evaluate("node => getComputedStyle(node).backgroundColor")
+        assert colour == LEVELS[level], (index, value)
+        width = fill.evaluate("node => node.getBoundingClientRect().width / node.parentNode.clientWidth")
+        assert abs(width - value) < 0.02
+    print(f"confidence levels seen: {sorted(levels)}")
+
+
 def test_a_wrong_key_is_told_clearly(page, server):
     sign_in(page, server, "not-a-key-at-all")
     expect(page.get_by_role("alert")).to_contain_text("That key was not accepted")
@@ -69,6 +92,16 @@ def test_read_a_receipt_see_fields_and_boxes_and_download_the_text(page, server,
     total = page.locator("tr[data-field=total]")
     expect(total).to_contain_text(str(RECEIPT_FIELDS["total"]), timeout=60_000)
     expect(page.locator("tr[data-field=date]")).to_contain_text(RECEIPT_FIELDS["date"])
+    expect(page.locator("#read-status")).to_have_text("Done: 1 document.")
+    # Amounts in their currency's decimals: 18.90, not 18.9.
+    expect(page.locator("tr[data-field=subtotal] td").nth(1)).to_have_text(re.compile(r"^MYR\s18\.90$"))
+    expect(total.locator("td").nth(1)).to_have_text(re.compile(r"^MYR\s20\.03$"))
+    assert_confidence_colours(page)
+    # The text pane keeps the receipt's lines.
+    text = page.locator(".words p").first
+    assert text.evaluate("node => getComputedStyle(node).whiteSpace") == "pre-wrap"
+    lines = [" ".join(line.split()) for line in text.inner_text().splitlines() if line.strip()]
+    assert len(lines) >= len(RECEIPT_LINES) - 1 and "TOTAL RM 20.03" in lines
     boxes = page.locator(".page svg rect.box")
     assert boxes.count() > 10
     page.locator("button.word", has_text="TOTAL").first.click()
@@ -87,7 +120,7 @@ def test_read_a_receipt_see_fields_and_boxes_and_download_the_text(page, server,
     assert page.outside == []
 
 
-def test_jobs_usage_and_pairs(page, server, workers, docs, client):
+def test_jobs_usage_and_pairs(page, server, workers, docs, client, tmp_path):
     queued = client.post(
         "/api/convert-file-async",
         files={"image": ("page.png", docs["page.png"].read_bytes())},
@@ -115,7 +148,17 @@ def test_jobs_usage_and_pairs(page, server, workers, docs, client):
 
     page.get_by_role("tab", name="Usage").click()
     expect(page.locator("#usage-chart svg rect").first).to_be_attached()
+    days = client.get("/api/usage").json()["days"]
+    chart = page.locator("#usage-chart svg")
+    assert chart.locator("line.axis").count() >= 2  # the count axis and the date axis
+    ticks = chart.locator("text.tick").all_text_contents()
+    assert ticks[0] == "0" and ticks[-1] == str(max(day["documents"] for day in days))
+    assert chart.locator("text.value").last.text_content() == str(days[-1]["documents"]) != "0"
+    assert chart.locator("text.date").last.text_content() == days[-1]["date"][5:]
     expect(page.locator("#limits")).to_contain_text("Quota left")
+    shot = tmp_path / "console-usage.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"console screenshot: {shot}")
     page.get_by_role("tab", name="Pair reliability").click()
     expect(page.locator("#pairs-table")).to_contain_text("PNG -> JPG")
     assert page.outside == []
@@ -137,3 +180,32 @@ def test_the_openapi_page_loads_its_assets_from_lector(page, server):
     expect(page.locator(".swagger-ui .information-container")).to_be_visible(timeout=30_000)
     assert page.outside == []
     assert httpx.get(f"{server.url}/console/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_a_scoped_key_is_offered_only_its_types_and_a_failure_is_not_done(page, server, workers, docs):
+    made = httpx.post(
+        f"{server.url}/admin/keys",
+        headers={"X-API-Key": ADMIN_KEY},
+        json={"name": "receipts and invoices", "types": ["receipt", "invoice"]},
+    )
+    assert made.status_code == 201, made.text
+    sign_in(page, server, made.json()["key"])
+    menu = page.get_by_label("Document type")
+    expect(menu).to_have_value("receipt")
+    offered = menu.locator("option").evaluate_all("options => options.map((option) => option.value)")
+    assert offered == ["receipt", "invoice"]
+
+    files = page.get_by_label("Documents: drop them here, or choose them")
+    files.set_input_files(str(docs["receipt.png"]))
+    page.get_by_label("Engine").select_option("tesseract")
+    page.get_by_role("button", name="Read", exact=True).click()
+    expect(page.locator("#read-status")).to_have_text("Done: 1 document.", timeout=60_000)
+    expect(page.locator("tr[data-field=total]")).to_contain_text("20.03")
+    expect(page.locator("#results [role=alert]")).to_have_count(0)
+
+    files.set_input_files([str(docs["truncated.png"]), str(docs["receipt.png"])])
+    page.get_by_role("button", name="Read", exact=True).click()
+    status = page.locator("#read-status")
+    expect(status).to_have_text("1 of 2 documents could not be read (see below).", timeout=60_000)
+    expect(page.locator("#results [role=alert]")).to_contain_text("truncated.png")
+    assert "Done" not in status.inner_text()

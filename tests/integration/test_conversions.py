@@ -120,6 +120,9 @@ def test_a_corrupt_file_fails_with_its_message(client, workers, docs):
     assert status["status"] == "ERROR"
     assert status["error"] == "The PNG image is corrupt or truncated."
     assert status["data"] is None
+    listed = client.get("/api/jobs", params={"limit": 200}).json()["jobs"]
+    entry = next(job for job in listed if job["job_id"] == response.json()["conversion_id"])
+    assert (entry["status"], entry["error"]) == ("ERROR", status["error"])  # the status route's words
 
 
 def test_an_unsupported_content_type_is_415(client):

@@ -3,17 +3,21 @@ Tesseract behind the OCR targets."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import zipfile
 
 import pymupdf
 import pytest
+from markdown_it import MarkdownIt
 from PIL import Image
 from pillow_heif import register_heif_opener
 
 from fixtures.generate import (
     PAGES,
+    RECEIPT_LINES,
     encode,
     exif_rotated_jpeg,
     image_pdf,
@@ -24,7 +28,9 @@ from fixtures.generate import (
 from service.convert.formats import IMAGE_TARGETS, MEDIA_TYPES, PIL_WRITERS, pairs
 from service.convert.run import convert
 from service.convert.target import Target
+from service.convert.text import as_markdown
 from service.errors import DecompressionBomb, TooLarge
+from service.models import Extraction, PageResult
 from service.options import Options
 from service.settings import Settings
 from service.startup import prepare_process
@@ -171,6 +177,34 @@ def test_text_targets(engines):
         page_text(PAGES[0]).split()
     )
     assert 'class="ocr_line"' in hocr and "bbox" in hocr
+
+
+def rendered_lines(markdown: str) -> list[str]:
+    """The lines a reader sees once CommonMark renders ``markdown``: paragraphs and hard breaks
+    end a line, soft breaks do not."""
+    rendered = MarkdownIt("commonmark").render(markdown).replace("\n", " ")
+    parts = re.split(r"<br />|</p>|</h\d>|</li>", rendered)
+    texts = (html.unescape(re.sub(r"<[^>]+>", "", part)) for part in parts)
+    return [" ".join(text.split()) for text in texts if text.strip()]
+
+
+def test_a_receipt_keeps_its_lines_in_markdown(engines):
+    receipt = encode(page_image(RECEIPT_LINES), "PNG")
+    read = run(engines, receipt, target_format="txt").content.decode()
+    markdown = run(engines, receipt, target_format="md").content.decode()
+    lines = rendered_lines(markdown)
+    assert lines == [" ".join(line.split()) for line in read.splitlines() if line.strip()]
+    assert len(lines) == len(RECEIPT_LINES) and "TOTAL RM 20.03" in lines
+    assert lines[2].startswith("47301 PETALING")  # no stray backslash before a number
+
+
+def test_ocr_lines_that_look_like_markdown_stay_text():
+    looks_like = ["# 12 TABLE", "1. Coffee 3.50", "2) Tea 2.00", "- discount -1.00", "+ tip", "* * *",
+                  "====", "----", "> ref 88213", "```", "~~~", "| a | b |", "___", "<b>", "Qty <2> each",
+                  "47301 PETALING JAYA"]  # fmt: skip
+    page = PageResult(page=1, text="\n".join(looks_like), confidence=90.0, width=9, height=9, source="ocr")
+    extraction = Extraction(engine="tesseract", language="eng", page_count=1, pages=[page], processing_time=0)
+    assert rendered_lines(as_markdown(extraction, from_model=False).decode()) == looks_like
 
 
 def grown(word: tuple, margin: float) -> pymupdf.Rect:

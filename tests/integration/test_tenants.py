@@ -22,7 +22,16 @@ import httpx
 import pytest
 from redis import Redis
 
-from tests.helpers import ADMIN_KEY, API_KEY, ROOT, clean_env, start_redis, start_server, stop_process
+from tests.helpers import (
+    ADMIN_KEY,
+    API_KEY,
+    OTHER_KEY,
+    ROOT,
+    clean_env,
+    start_redis,
+    start_server,
+    stop_process,
+)
 
 KEY_SHAPE = re.compile(r"^lec_[a-z0-9]{12}_[0-9A-Za-z]{28}$")
 
@@ -369,7 +378,22 @@ def test_static_keys_keep_working_without_limits(stack):
     assert response.status_code == 200
     assert "ratelimit" not in response.headers and "ratelimit-policy" not in response.headers
     account = response.json()
-    assert (account["key_id"], account["name"], account["quota"]) == (None, "static key", -1)
+    assert (account["name"], account["quota"]) == ("static key", -1)
+
+
+def test_a_static_key_has_a_stable_hashed_id_that_its_usage_is_booked_under(stack, admin, docs):
+    ids = []
+    for server, key in ((stack[1][0], API_KEY), (stack[1][1], API_KEY), (stack[1][0], OTHER_KEY)):
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60) as client:
+            if key == OTHER_KEY:
+                assert client.post("/api/convert-async", json=tiny_document(docs)).status_code == 202
+                today = client.get("/api/usage").json()["days"][-1]
+            ids.append(client.get("/api/account").json()["key_id"])
+    same, on_the_other_process, other = ids
+    assert re.fullmatch(r"[0-9a-f]{16}", same) and same == on_the_other_process and other != same
+    assert API_KEY not in same and today["key_id"] == other and today["requests"] >= 1
+    booked = admin.get("/admin/usage").json()["days"]
+    assert any(row["key_id"] == other and row["requests"] >= 1 for row in booked)
 
 
 def test_the_admin_routes_take_only_the_admin_key(stack, admin):

@@ -4,6 +4,7 @@
 const KEY = "lector-api-key";
 const $ = (id) => document.getElementById(id);
 let jobsTimer = null;
+const schemas = new Map(); // document type code -> its fields' JSON Schema
 
 function key() { return sessionStorage.getItem(KEY); }
 
@@ -50,7 +51,7 @@ async function signIn(candidate) {
     $("app").hidden = false;
     $("sign-out").hidden = false;
     showAccount(account);
-    await loadTypes();
+    await loadTypes(account.types);
   } catch (error) {
     sessionStorage.removeItem(KEY);
     $("sign-in-error").textContent = error.status === 401
@@ -65,11 +66,24 @@ function showAccount(account) {
   $("account").textContent = `Signed in as ${account.name} (${quota}).`;
 }
 
-async function loadTypes() {
-  const page = await (await api("/api/document-types?limit=100")).json();
-  const select = $("doctype");
-  select.replaceChildren(element("option", { value: "auto", text: "auto (identify it)" }));
-  for (const kind of page.data) select.append(element("option", { value: kind.codeType, text: kind.name }));
+// The menu offers only what the key may use (its types, "*" for all), the first one chosen.
+async function loadTypes(allowed) {
+  const mayUse = (code) => allowed.includes("*") || allowed.includes(code);
+  const options = mayUse("auto") ? [element("option", { value: "auto", text: "auto (identify it)" })] : [];
+  schemas.clear();
+  for (let number = 1; number <= 20; number += 1) { // at most 2,000 types: the menu stays a menu
+    const page = await (await api(`/api/document-types?limit=100&page=${number}`)).json();
+    for (const kind of page.data) {
+      schemas.set(kind.codeType, kind.jsonSchema);
+      if (mayUse(kind.codeType)) options.push(element("option", { value: kind.codeType, text: kind.name }));
+    }
+    if (number * page.pagination.limit >= page.pagination.total) break;
+  }
+  // A key's own order: the first type its operator named is the one chosen.
+  if (!allowed.includes("*")) options.sort((one, other) => allowed.indexOf(one.value) - allowed.indexOf(other.value));
+  if (!options.length) options.push(element("option", { value: "", text: "none: this key may use no document type" }));
+  $("doctype").replaceChildren(...options);
+  $("doctype").selectedIndex = 0;
 }
 
 // --- reading documents ------------------------------------------------------------------------
@@ -78,17 +92,24 @@ async function readAll(event) {
   event.preventDefault();
   const files = [...$("files").files];
   const target = $("target").value;
+  const status = $("read-status");
+  let failed = 0;
   $("results").replaceChildren();
+  status.classList.remove("error");
   for (const [index, file] of files.entries()) {
-    $("read-status").textContent = `Reading ${file.name} (${index + 1} of ${files.length})…`;
+    status.textContent = `Reading ${file.name} (${index + 1} of ${files.length})…`;
     try {
       if (target) await convertOne(file, target);
       else await readOne(file);
     } catch (error) {
+      failed += 1;
       $("results").append(element("p", { class: "error", role: "alert", text: `${file.name}: ${error.message}` }));
     }
   }
-  $("read-status").textContent = `Done: ${files.length} document${files.length === 1 ? "" : "s"}.`;
+  // "Done" only when every document was read; otherwise the count of those that were not.
+  const documents = `${files.length} document${files.length === 1 ? "" : "s"}`;
+  status.textContent = failed ? `${failed} of ${documents} could not be read (see below).` : `Done: ${documents}.`;
+  status.classList.toggle("error", failed > 0);
 }
 
 function form(file, fields) {
@@ -107,7 +128,7 @@ async function readOne(file) {
 
 async function convertOne(file, target) {
   const fields = { target_format: target, engine: $("engine").value };
-  if ($("doctype").value !== "auto") fields.document_type_code = $("doctype").value;
+  if (!["auto", ""].includes($("doctype").value)) fields.document_type_code = $("doctype").value;
   const body = new FormData();
   body.append("image", file);
   for (const [name, value] of Object.entries(fields)) body.append(name, value);
@@ -118,10 +139,28 @@ async function convertOne(file, target) {
   $("results").append(card);
 }
 
-function confidenceClass(confidence) {
-  if (confidence >= 90) return "good";
-  if (confidence >= 70) return "fair";
+// One rule for every colour of confidence (0 to 1): red below 0.5, amber below 0.8, green from 0.8.
+function confidenceLevel(confidence) {
+  if (confidence >= 0.8) return "good";
+  if (confidence >= 0.5) return "fair";
   return "bad";
+}
+
+// An amount in its currency's decimals (JPY none, EUR two, KWD three); two without a known currency.
+function money(value, currency) {
+  if (currency) {
+    try {
+      return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(value);
+    } catch (_) { /* not an ISO 4217 code: plain decimals below */ }
+  }
+  return new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(value);
+}
+
+// A field is an amount when its type has a currency and its schema says number (not integer).
+function isMoney(name, value, fields, schema) {
+  if (typeof value !== "number" || !("currency" in fields)) return false;
+  const type = schema?.properties?.[name]?.type;
+  return type === undefined || [].concat(type).includes("number");
 }
 
 function showResult(file, data, seconds) {
@@ -132,7 +171,7 @@ function showResult(file, data, seconds) {
   card.append(element("p", { class: "muted",
     text: `${type} · ${raw.engine} · ${raw.page_count} page(s) · ${raw.tokens_used} tokens · ` +
           `${data.processing_time.toFixed(2)} s on the server, ${seconds.toFixed(2)} s in all` }));
-  if (data.fields) card.append(fieldsTable(data.fields, data.field_confidence || {}));
+  if (data.fields) card.append(fieldsTable(data.fields, data.field_confidence || {}, schemas.get(data.document_type)));
   for (const page of raw.pages) card.append(pageView(file, page, raw.pages.length));
   const base = file.name.replace(/\.[^.]+$/, "");
   card.append(element("div", { class: "downloads" },
@@ -141,16 +180,22 @@ function showResult(file, data, seconds) {
   $("results").append(card);
 }
 
-function fieldsTable(fields, confidence) {
+function fieldsTable(fields, confidence, schema) {
   const table = element("table", {}, element("caption", { text: "Fields" }));
   table.append(element("tr", {}, element("th", { text: "Field" }), element("th", { text: "Value" }),
                        element("th", { text: "Confidence" })));
   for (const [name, value] of Object.entries(fields)) {
-    const shown = value === null ? "—" : typeof value === "object" ? JSON.stringify(value) : String(value);
+    const shown = value === null ? "—"
+      : isMoney(name, value, fields, schema) ? money(value, fields.currency)
+      : typeof value === "object" ? JSON.stringify(value) : String(value);
     const sure = confidence[name] ?? 0;
-    const meter = element("meter", { min: "0", max: "1", value: String(sure), "aria-label": `${name} confidence` });
+    const percent = Math.round(sure * 100);
+    const fill = element("span", { class: "fill" });
+    fill.style.width = `${percent}%`;
+    const bar = element("span", { class: `confidence ${confidenceLevel(sure)}`, role: "meter", "aria-valuemin": "0",
+      "aria-valuemax": "1", "aria-valuenow": String(sure), "aria-label": `${name} confidence` }, fill);
     table.append(element("tr", { "data-field": name }, element("td", { text: name }), element("td", { text: shown }),
-                         element("td", {}, meter, ` ${Math.round(sure * 100)} %`)));
+                         element("td", {}, bar, ` ${percent} %`)));
   }
   return table;
 }
@@ -173,7 +218,7 @@ function pageView(file, page, pages) {
       for (const [name, value] of Object.entries({ x: left, y: top, width: right - left, height: bottom - top })) {
         rect.setAttribute(name, String(value));
       }
-      rect.setAttribute("class", `box ${confidenceClass(word.confidence)}`);
+      rect.setAttribute("class", `box ${confidenceLevel(word.confidence / 100)}`);
       svg.append(rect);
       boxes.push(rect);
     }
@@ -181,8 +226,20 @@ function pageView(file, page, pages) {
     panes.append(figure);
   }
   const words = element("div", { class: "words" }, element("h4", { text: `Page ${page.page}` }));
-  const line = element("p");
+  // The page's text as it reads, line breaks and blank lines kept (pre-wrap): between two words
+  // goes the whitespace the text has there; a word the text left out (too unsure) gets a space.
+  const line = element("p", { class: "text" });
+  const space = /\s*/y;
+  let cursor = 0;
   page.words.forEach((word, index) => {
+    space.lastIndex = cursor;
+    space.exec(page.text);
+    let gap = " ";
+    if (page.text.startsWith(word.text, space.lastIndex)) {
+      gap = page.text.slice(cursor, space.lastIndex);
+      cursor = space.lastIndex + word.text.length;
+    }
+    if (index > 0) line.append(gap);
     const button = element("button", { type: "button", class: "word", text: word.text,
       title: `confidence ${word.confidence}` });
     button.addEventListener("click", () => {
@@ -190,7 +247,7 @@ function pageView(file, page, pages) {
       button.classList.add("lit");
       if (boxes[index]) boxes[index].classList.add("lit");
     });
-    line.append(button, " ");
+    line.append(button);
   });
   if (!page.words.length) line.textContent = page.text || "(no text)";
   words.append(line);
@@ -264,30 +321,47 @@ async function showUsage() {
     element("tr", {}, element("th", { text: "Quota left" }), element("td", { text: limit(account.quota_remaining, "documents") })),
     element("tr", {}, element("th", { text: "Documents in all" }), element("td", { text: String(account.totals.documents) }))));
   const report = await (await api("/api/usage")).json();
-  const days = report.days;
+  $("usage-chart").replaceChildren(usageChart(report.days));
+}
+
+function svgElement(tag, attributes, text) {
+  const made = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(attributes)) made.setAttribute(name, String(value));
+  if (text !== undefined) made.textContent = text;
+  return made;
+}
+
+// Documents per day as bars over a date axis, a count axis at the left (0, half, the most),
+// and each day's count above its bar.
+function usageChart(days) {
   const most = Math.max(1, ...days.map((day) => day.documents));
-  const width = 20, height = 120;
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", `0 0 ${days.length * width} ${height + 30}`);
-  svg.setAttribute("class", "chart");
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", `Documents per day: ${days.map((day) => `${day.date} ${day.documents}`).join(", ")}`);
+  const left = 40, top = 18, plot = 120, step = 20, right = 8;
+  const width = left + days.length * step + right, height = top + plot + 34;
+  const y = (value) => top + plot - (value / most) * plot;
+  const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img",
+    "aria-label": `Documents per day: ${days.map((day) => `${day.date} ${day.documents}`).join(", ")}` });
+  for (const tick of [...new Set([0, Math.round(most / 2), most])]) {
+    svg.append(svgElement("line", { x1: left, x2: width - right, y1: y(tick), y2: y(tick), class: tick ? "grid" : "axis" }));
+    svg.append(svgElement("text", { x: left - 6, y: y(tick) + 4, "text-anchor": "end", class: "tick" }, String(tick)));
+  }
+  svg.append(svgElement("line", { x1: left, x2: left, y1: top, y2: top + plot, class: "axis" }));
   days.forEach((day, index) => {
-    const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-    const tall = (day.documents / most) * height;
-    for (const [name, value] of Object.entries({ x: index * width + 2, y: height - tall, width: width - 4, height: tall })) {
-      bar.setAttribute(name, String(value));
-    }
+    const middle = left + index * step + step / 2;
+    const bar = svgElement("rect", { x: left + index * step + 3, y: y(day.documents), width: step - 6,
+      height: top + plot - y(day.documents), class: "day" });
+    bar.append(svgElement("title", {}, `${day.date}: ${day.documents}`));
     svg.append(bar);
-    if (index % 5 === 0) {
-      const label = document.createElementNS("http://www.w3.org/2000/svg", "text");
-      label.setAttribute("x", String(index * width));
-      label.setAttribute("y", String(height + 20));
-      label.textContent = day.date.slice(5);
-      svg.append(label);
+    if (day.documents) {
+      svg.append(svgElement("text", { x: middle, y: y(day.documents) - 4, "text-anchor": "middle", class: "value" },
+        String(day.documents)));
+    }
+    if (index % 5 === 0 || index === days.length - 1) {
+      svg.append(svgElement("line", { x1: middle, x2: middle, y1: top + plot, y2: top + plot + 4, class: "axis" }));
+      svg.append(svgElement("text", { x: middle, y: top + plot + 18, "text-anchor": "middle", class: "date" },
+        day.date.slice(5)));
     }
   });
-  $("usage-chart").replaceChildren(svg);
+  return svg;
 }
 
 async function showPairs() {

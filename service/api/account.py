@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Parameter, QueryParameter
-from msgspec import Meta
 from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
@@ -19,9 +17,9 @@ from service.api.bodies import answer_schema, operation_with
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.settings import Settings
 from service.tenants import usage
-from service.tenants.records import ANY
+from service.tenants.accounts import Account, account_of
 from service.tenants.store import Caller, KeyStore
-from service.tenants.usage import Usage, UsageDay, UsageReport
+from service.tenants.usage import UsageDay, UsageReport
 
 UsageFormat = Literal["json", "csv"]
 USAGE_ERRORS = {**AUTH_ERRORS, 422: error_spec("A bad date, `from` after `to`, or a range too long")}
@@ -32,40 +30,6 @@ UsageOperation = operation_with(
         "text/csv": Schema(type=OpenAPIType.STRING, description="a header, then one row per day"),
     }
 )
-
-
-class Account(msgspec.Struct, kw_only=True):
-    """Answer of ``GET /api/account``; -1 means no limit."""
-
-    key_id: Annotated[
-        str | None,
-        Meta(description="the key's public id; a static key's is hashed from it (null: authentication off)"),
-    ]
-    name: str
-    state: str
-    quota: int = -1
-    quota_remaining: int = -1
-    per_minute: int = -1
-    per_day: int = -1
-    llm_token_budget: int = -1
-    tokens_used: int = 0
-    types: list[str] = msgspec.field(default_factory=lambda: [ANY])
-    pairs: list[str] = msgspec.field(default_factory=lambda: [ANY])
-    created_at: str | None = None
-    expires_at: str | None = None
-    today: UsageDay
-    totals: Usage
-
-
-def account_of(caller: Caller, keys: KeyStore, redis: Redis) -> Account:
-    """The caller's key: its name, limits, quota left, today's usage, totals and expiry."""
-    current = usage.days(redis, caller.owner, usage.today(), usage.today(), key_id=caller.key_id)[0]
-    totals = usage.totals(redis, caller.owner)
-    if caller.record is None:
-        return Account(key_id=caller.key_id, name="static key", state="active", today=current, totals=totals)
-    info = keys.info(caller.record)
-    shown = {name: getattr(info, name) for name in Account.__struct_fields__ if hasattr(info, name)}
-    return Account(**shown, today=current, totals=totals)
 
 
 def usage_answer(

@@ -18,7 +18,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 from redis import Redis
 
-from service.api.account import account_of
 from service.api.auth import SECURITY, require_api_key
 from service.api.dialects.convertorio.wire import (
     AUTH,
@@ -56,6 +55,7 @@ from service.lifecycle.steps import Here
 from service.lifecycle.submit import submit
 from service.settings import Settings
 from service.signing import check, signature
+from service.tenants.accounts import account_of
 from service.tenants.store import Caller, KeyStore
 from service.work import ConvertFile
 

@@ -90,6 +90,6 @@ lock: | $(UV)
 clean:
 	rm -rf $(VENV) $(TOOLS) .bench-venv .pytest_cache .ruff_cache .mypy_cache service/__pycache__
 
-# The README's reference tables (options, settings), regenerated from the types.
+# The documentation's generated tables (options, settings, statuses, input formats, modules).
 reference: install
 	$(BIN)/python -m service.reference

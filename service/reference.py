@@ -76,7 +76,7 @@ def statuses_table() -> str:
     below = _error_classes(errors.LectorError)[1:]  # the root is only their common base
     answered = [kind for kind in below if not issubclass(kind, _NOT_ANSWERS)]
     for kind in sorted(answered, key=lambda kind: kind.status_code):
-        when = " ".join((kind.__doc__ or "").split("\n\n")[0].split())
+        when = _first_paragraph(kind.__doc__)
         rows.append(f"| {kind.status_code} | `{kind.__name__}` | {when} |")
     return "\n".join(rows)
 
@@ -94,10 +94,14 @@ def input_formats() -> str:
     return "\n".join(rows)
 
 
+def _first_paragraph(docstring: str | None) -> str:
+    """A docstring's first paragraph on one line, its reST literals (````x````) as Markdown's."""
+    return " ".join((docstring or "").split("\n\n")[0].split()).replace("``", "`")
+
+
 def _summary(path: Path) -> str:
     """The first paragraph of a module's docstring, on one line."""
-    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    summary = " ".join(docstring.split("\n\n")[0].split())
+    summary = _first_paragraph(ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))))
     # A docstring whose first paragraph introduces a literal block ends with "::".
     return summary[:-2] + "." if summary.endswith("::") else summary
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 from tests.benchmarks.__main__ import ALL
 from tests.benchmarks.async_ocrmypdf import NO_OCRMYPDF, ocrmypdf_binary
@@ -16,12 +17,12 @@ from tests.helpers import ROOT, clean_env
 OCRMYPDF_ROWS = 3
 
 
-def test_every_benchmark_runs_in_its_smoke_form() -> None:
+def test_every_benchmark_runs_in_its_smoke_form(tmp_path: Path) -> None:
     before = BENCHMARKS_MD.read_bytes()
     run = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks", "--smoke", *ALL],
         cwd=ROOT,
-        env=clean_env(),
+        env=clean_env(TMPDIR=str(tmp_path)),  # the benchmarks' working folders go where pytest cleans
         capture_output=True,
         text=True,
         timeout=900,

@@ -29,17 +29,14 @@ browser:
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
 
-bench: install bench-tools
-	$(BIN)/python -m tests.benchmarks.sync
-	$(BIN)/python -m tests.benchmarks.async_ocrmypdf
-	$(BIN)/python -m tests.benchmarks.keys
-	$(BIN)/python -m tests.benchmarks.convert
-	$(BIN)/python -m tests.benchmarks.small_docs
-	$(BIN)/python -m tests.benchmarks.pressure
+# Every benchmark but accuracy; each writes its tables into docs/benchmarks.md. SMOKE=1: each
+# once on tiny inputs, writing nothing (OCRmyPDF's rows then run only if it is installed).
+bench: install $(if $(SMOKE),,bench-tools)
+	$(BIN)/python -m tests.benchmarks $(if $(SMOKE),--smoke)
 
 # Receipt fields and text on ../shared/datasets/sroie-dev, read in place (DATA=dir for another set).
 bench-accuracy: install
-	$(BIN)/python -m tests.benchmarks.accuracy $(if $(DATA),--data $(DATA))
+	$(BIN)/python -m tests.benchmarks.accuracy $(if $(DATA),--data $(DATA)) $(if $(SMOKE),--smoke)
 
 # OCRmyPDF is installed for the benchmark only, in its own environment, with Ghostscript.
 bench-tools:
@@ -93,6 +90,6 @@ lock: | $(UV)
 clean:
 	rm -rf $(VENV) $(TOOLS) .bench-venv .pytest_cache .ruff_cache .mypy_cache service/__pycache__
 
-# The README's reference tables (options, settings), regenerated from the types.
+# The documentation's generated tables (options, settings, statuses, input formats, modules).
 reference: install
 	$(BIN)/python -m service.reference

@@ -1,4 +1,5 @@
-"""An RQ worker whose work horse stays for many jobs, instead of one fork per job.
+"""An RQ worker whose child process that runs the jobs (RQ's "work horse") stays for many jobs,
+instead of one fork per job.
 
 RQ forks a work horse per job, so that a crash (an engine's segfault, the OOM killer) takes
 the job and not the worker. For many small documents the fork costs more than the isolation

@@ -178,7 +178,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     ] = 30
     anonymous: Annotated[
         bool,
-        Meta(description="`on` lets Convertr's `/convertr/api/convert` run without a key (limits: below)"),
+        Meta(
+            description="`on` lets Convertr's `/convertr/api/convert` run without a key "
+            "(limited by the next two settings)"
+        ),
     ] = False
     anonymous_per_minute: Annotated[
         int, Meta(ge=1, le=1_000_000, description="anonymous conversions per minute per client label")

@@ -138,7 +138,11 @@ def start_server(log_dir: Path, **settings: str) -> Server:
         except httpx.HTTPError:
             return False
 
-    wait_until(healthy, 30, "lector serve")
+    try:
+        wait_until(healthy, 30, "lector serve")
+    except BaseException:
+        stop_process(process)  # a server that started too slowly must not outlive the test
+        raise
     return server
 
 

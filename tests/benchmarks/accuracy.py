@@ -15,6 +15,9 @@ the same layout: ``img/NNN.jpg``, ``key/NNN.json``, ``box/NNN.csv``) and prints,
     and seconds per page, which choose the engine ``engine=auto`` reads the document types
     other than receipts with (prompts/engines.json).
 
+``--smoke`` runs one generated page of each kind, one invoice, and one generated receipt (a
+data set of one, written for the run), and writes nothing into docs/benchmarks.md.
+
 Words are compared upper-cased because the ground truth is (the receipts print mixed case).
 The ground truth's dates are read here by a parser of the benchmark's own, day-first as
 Malaysian receipts print them, so that a bug in Lector's date parser cannot grade itself.
@@ -23,6 +26,7 @@ Malaysian receipts print them, so that a bug in Lector's date parser cannot grad
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -30,6 +34,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -38,15 +43,26 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from fixtures.generate import INVOICE_LINES, PAGES, RECEIPT_LINES, encode, page_image, scan
+from PIL import Image
+
+from fixtures.generate import (
+    INVOICE_LINES,
+    PAGES,
+    RECEIPT_FIELDS,
+    RECEIPT_LINES,
+    encode,
+    page_image,
+    receipt,
+    scan,
+)
 from fixtures.invoices import invoices
 from service.doctypes import document_types
-from service.engines.tesseract import version as tesseract_version
 from service.extract import extract
 from service.identify import identify
 from service.options import Options
 from service.settings import Settings
 from service.startup import prepare_process
+from tests.benchmarks.tables import add_smoke_flag, publish, table, tesseract, title
 from tests.helpers import character_error_rate
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "sroie-dev"
@@ -213,15 +229,11 @@ def measure(data: Path, limit: int | None) -> tuple[Run, list[Run], int, list[st
     return raw, lector, len(stems), [as_text[stem] for stem in stems]
 
 
-def table(raw: Run, lector: list[Run], count: int, data: Path) -> str:
-    """The Markdown table for the README: a column per engine, then the raw CLI."""
-    lines = [
-        f"Lector accuracy benchmark — {count} receipts of {data.name}, Tesseract {tesseract_version()}, "
-        f"{os.cpu_count()} cores, {date.today().isoformat()}",
-        "",
-        "| measure | " + " | ".join(run.label for run in lector) + " | raw Tesseract CLI | goal |",
-        "|---|" + "---|" * len(lector) + "---|---|",
-    ]
+def receipts_table(raw: Run, lector: list[Run], count: int, data: Path) -> str:
+    """The receipts' table: a column per engine, then the raw CLI."""
+    heading = title("Lector accuracy benchmark", f"{count} receipts of {data.name}", tesseract())
+    columns = ["measure", *(run.label for run in lector), "raw Tesseract CLI", "goal"]
+    lines = [table(heading, columns, [])]
     theirs = raw.words.scores()
     for name, index in (("precision", 0), ("recall", 1), ("F1", 2)):
         goal = "> raw" if name == "F1" else "—"
@@ -239,10 +251,31 @@ def table(raw: Run, lector: list[Run], count: int, data: Path) -> str:
     return "\n".join(lines)
 
 
-def clean_pages() -> str:
-    """(d): character error rate and seconds per page of each engine on generated pages."""
-    texts = [*PAGES, INVOICE_LINES, RECEIPT_LINES]
-    clean = [page_image(lines) for lines in texts]
+def smoke_data(folder: Path) -> Path:
+    """A data set of one receipt in sroie-dev's layout, made from the generated receipt: the
+    smoke form's, which needs no data set on the machine."""
+    for name in ("img", "key", "box"):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    (folder / "img" / "000.jpg").write_bytes(encode(Image.open(io.BytesIO(receipt())), "JPEG"))
+    fields = RECEIPT_FIELDS
+    day = date.fromisoformat(str(fields["date"]))
+    key = {
+        "company": fields["merchant_name"],
+        "date": day.strftime("%d/%m/%Y"),
+        "address": fields["merchant_address"],
+        "total": f"{fields['total']:.2f}",
+    }
+    (folder / "key" / "000.json").write_text(json.dumps(key))
+    (folder / "box" / "000.csv").write_text("".join(f"0,0,0,0,0,0,0,0,{line}\n" for line in RECEIPT_LINES))
+    return folder
+
+
+def clean_pages(kinds_of_text: int | None = None, *, smoke: bool = False) -> str:
+    """(d): character error rate and seconds per page of each engine on generated pages
+    (the first ``kinds_of_text`` texts only, when given; on pages just large enough for their
+    lines in the smoke form, rather than A4)."""
+    texts = [*PAGES, INVOICE_LINES, RECEIPT_LINES][:kinds_of_text]
+    clean = [page_image(lines, size=(520, 220)) if smoke else page_image(lines) for lines in texts]
     kinds = {
         "clean, 300 dpi": [encode(page, "PNG") for page in clean],
         "scanned, 200 dpi, noise, rotation": [
@@ -274,10 +307,10 @@ def clean_pages() -> str:
     return "\n".join(lines)
 
 
-def invoice_table() -> tuple[str, list[str]]:
+def invoice_table(count: int = 40) -> tuple[str, list[str]]:
     """(e): the invoice dev set (fixtures/invoices.py), per field, read from the text layer and
     from the scans by each engine; and the invoices' texts, for identification."""
-    made = invoices(40)
+    made = invoices(count)
     kinds = {"text layer (PDF)": None, **{f"scan, {engine}": engine for engine in LECTOR_ENGINES}}
     hits: dict[str, Counter[str]] = {kind: Counter() for kind in kinds}
     texts: list[str] = []
@@ -336,21 +369,29 @@ def identification_table(sets: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    """Measure, then print the table."""
+def main(argv: list[str] | None = None) -> None:
+    """Measure, then print the tables and write them into docs/benchmarks.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the dataset folder")
     parser.add_argument("--limit", type=int, help="only the first N receipts (a quick look)")
-    args = parser.parse_args()
-    if not (args.data / "img").is_dir():
-        sys.exit(f"No dataset at {args.data.resolve()}: pass --data DIR (img/, key/, box/).")
-    print(clean_pages(), end="\n\n", flush=True)
-    invoices_printed, invoice_texts = invoice_table()
-    print(invoices_printed, end="\n\n", flush=True)
-    raw, lector, count, receipt_texts = measure(args.data, args.limit)
-    print(table(raw, lector, count, args.data.resolve()), end="\n\n")
-    sets = {"receipt": receipt_texts, "invoice": invoice_texts, "text": text_pages()}
-    print(identification_table(sets))
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    smoke = args.smoke
+    data = (
+        smoke_data(Path(tempfile.mkdtemp(prefix="lector-bench-accuracy-")) / "generated")
+        if smoke
+        else args.data
+    )
+    if not (data / "img").is_dir():
+        sys.exit(f"No dataset at {data.resolve()}: pass --data DIR (img/, key/, box/).")
+    tables = [clean_pages(1 if smoke else None, smoke=smoke)]
+    invoices_printed, invoice_texts = invoice_table(1 if smoke else 40)
+    tables.append(invoices_printed)
+    raw, lector, count, receipt_texts = measure(data, args.limit)
+    tables.append(receipts_table(raw, lector, count, data.resolve()))
+    sets = {"receipt": receipt_texts, "invoice": invoice_texts, "text": text_pages()[: 1 if smoke else None]}
+    tables.append(identification_table(sets))
+    publish("accuracy", tables, smoke=smoke)
 
 
 if __name__ == "__main__":

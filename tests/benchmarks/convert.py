@@ -23,16 +23,19 @@ import httpx
 from PIL import Image, ImageOps
 
 from fixtures.generate import image_pdf
-from tests.benchmarks.async_ocrmypdf import ocrmypdf_binary
-from tests.benchmarks.sync import scanned
-from tests.helpers import API_KEY, start_redis, start_server
+from tests.benchmarks.async_ocrmypdf import NO_OCRMYPDF, ocrmypdf_binary, ocrmypdf_version
+from tests.benchmarks.services import services
+from tests.benchmarks.sync import COLUMNS, scanned
+from tests.benchmarks.tables import Row, add_smoke_flag, publish, table, title
+from tests.helpers import API_KEY
 
 SCAN_PAGES = 12
+SMOKE_SCAN_PAGES = 2
 
 
-def colour_page() -> bytes:
+def colour_page(smoke: bool = False) -> bytes:
     """An A4 page at 300 dpi in colour: the scan, tinted, with a coloured band."""
-    page = scanned(7).convert("RGB")
+    page = scanned(7, smoke).convert("RGB")
     tint = Image.new("RGB", page.size, (255, 244, 214))
     page = Image.blend(page, tint, 0.25)
     page.paste((30, 90, 180), (0, 0, page.width, 220))
@@ -65,58 +68,62 @@ def ocrmypdf(binary: str, source: Path, work: Path) -> tuple[float, int]:
     return time.perf_counter() - started, out.stat().st_size
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-runs", type=int, default=9)
     parser.add_argument("--pdf-runs", type=int, default=3)
-    args = parser.parse_args()
-    binary = ocrmypdf_binary()
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    smoke = args.smoke
+    image_runs, pdf_runs = (1, 1) if smoke else (args.image_runs, args.pdf_runs)
+    scan_pages = SMOKE_SCAN_PAGES if smoke else SCAN_PAGES
+    binary = ocrmypdf_binary(smoke=smoke)
     work = Path(tempfile.mkdtemp(prefix="lector-bench-convert-"))
-    page = colour_page()
+    page = colour_page(smoke)
     scan_path = work / "scan.pdf"
-    scan_path.write_bytes(image_pdf([scanned(seed) for seed in range(500, 500 + SCAN_PAGES)]))
+    scan_path.write_bytes(image_pdf([scanned(seed, smoke) for seed in range(500, 500 + scan_pages)]))
     scan = scan_path.read_bytes()
 
-    redis_process, redis_url = start_redis(work)
-    server = start_server(work, LECTOR_REDIS_URL=redis_url, LECTOR_LOG_LEVEL="warning")
     ours, pillow, our_pdf, their_pdf = [], [], [], []
-    try:
-        with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=600) as client:
-            lector(client, page, "page.png", "jpg")  # warm-up
-            for _ in range(args.image_runs):
-                pillow.append(pillow_jpeg(page))
-                ours.append(lector(client, page, "page.png", "jpg")[0])
-            for _ in range(args.pdf_runs):
+    with (
+        services(smoke=smoke) as running,
+        httpx.Client(base_url=running.server.url, headers={"X-API-Key": API_KEY}, timeout=600) as client,
+    ):
+        lector(client, page, "page.png", "jpg")  # warm-up
+        for _ in range(image_runs):
+            pillow.append(pillow_jpeg(page))
+            ours.append(lector(client, page, "page.png", "jpg")[0])
+        for _ in range(pdf_runs):
+            if binary:
                 their_pdf.append(ocrmypdf(binary, scan_path, work))
-                our_pdf.append(lector(client, scan, "scan.pdf", "pdf"))
-    finally:
-        server.stop()
-        redis_process.terminate()
+            our_pdf.append(lector(client, scan, "scan.pdf", "pdf"))
 
     image_ours, image_theirs = statistics.median(ours), statistics.median(pillow)
     pdf_ours = statistics.median(seconds for seconds, _ in our_pdf)
-    pdf_theirs = statistics.median(seconds for seconds, _ in their_pdf)
-    size_ours, size_theirs = our_pdf[-1][1], their_pdf[-1][1]
-    print(
-        f"\nLector conversion benchmark — {os.cpu_count()} cores, OCRmyPDF {version}, "
-        f"{time.strftime('%Y-%m-%d')}\n"
-    )
-    print("| measure | Lector | reference | ratio | goal |")
-    print("|---|---|---|---|---|")
-    print(
-        f"| A4 colour PNG to JPEG q85, `POST /api/convert-file`: median latency | {image_ours:.3f} s "
-        f"| {image_theirs:.3f} s (Pillow in-process) | {image_ours / image_theirs:.2f} | ≤ 1.2 |"
-    )
-    print(
-        f"| {SCAN_PAGES}-page scan to a searchable PDF: median wall time | {pdf_ours:.2f} s "
-        f"| {pdf_theirs:.2f} s (ocrmypdf --output-type pdf -j {os.cpu_count()}) "
-        f"| {pdf_ours / pdf_theirs:.2f} | ≤ 0.7 |"
-    )
-    print(
-        f"| {SCAN_PAGES}-page scan to a searchable PDF: output size | {size_ours / 1e6:.2f} MB "
-        f"| {size_theirs / 1e6:.2f} MB (the same ocrmypdf) | {size_ours / size_theirs:.2f} | ≤ 1.2 |"
-    )
+    size_ours = our_pdf[-1][1]
+    rows: list[Row] = [
+        (
+            f"{'small' if smoke else 'A4'} colour PNG to JPEG q85, `POST /api/convert-file`: median latency",
+            f"{image_ours:.3f} s",
+            f"{image_theirs:.3f} s (Pillow in-process)",
+            f"{image_ours / image_theirs:.2f}",
+            "≤ 1.2",
+        )
+    ]
+    time_cells, size_cells = [NO_OCRMYPDF, "—"], [NO_OCRMYPDF, "—"]
+    if their_pdf:
+        pdf_theirs = statistics.median(seconds for seconds, _ in their_pdf)
+        size_theirs = their_pdf[-1][1]
+        time_cells = [
+            f"{pdf_theirs:.2f} s (ocrmypdf --output-type pdf -j {os.cpu_count()})",
+            f"{pdf_ours / pdf_theirs:.2f}",
+        ]
+        size_cells = [f"{size_theirs / 1e6:.2f} MB (the same ocrmypdf)", f"{size_ours / size_theirs:.2f}"]
+    measure = f"{scan_pages}-page scan to a searchable PDF"
+    rows.append((f"{measure}: median wall time", f"{pdf_ours:.2f} s", *time_cells, "≤ 0.7"))
+    rows.append((f"{measure}: output size", f"{size_ours / 1e6:.2f} MB", *size_cells, "≤ 1.2"))
+    heading = title("Lector conversion benchmark", ocrmypdf_version(binary))
+    publish("convert", [table(heading, COLUMNS, rows)], smoke=smoke)
 
 
 if __name__ == "__main__":

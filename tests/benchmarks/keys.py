@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
 from fixtures.generate import PAGES, encode, page_image
-from tests.helpers import API_KEY, start_redis, start_server
+from tests.benchmarks.services import ADMIN_KEY, services
+from tests.benchmarks.tables import add_smoke_flag, publish, table, title
+from tests.helpers import API_KEY
 
-ADMIN_KEY = "bench-admin-key-0123456789"
 BIG = 10**9
+COLUMNS = ("request", "static key (median)", "managed key (median)", "added by the managed key", "goal")
 
 
 def timed(call: Callable[[], httpx.Response]) -> float:
@@ -43,10 +42,10 @@ def timed(call: Callable[[], httpx.Response]) -> float:
 
 
 def compare(
-    static: Callable[[], httpx.Response], managed: Callable[[], httpx.Response], runs: int
+    static: Callable[[], httpx.Response], managed: Callable[[], httpx.Response], runs: int, warm_up: int
 ) -> tuple[float, float]:
     """Median seconds of each, interleaved so that noise hits both alike (after a warm-up)."""
-    for _ in range(20):
+    for _ in range(warm_up):
         static(), managed()
     static_times, managed_times = [], []
     for _ in range(runs):
@@ -55,59 +54,51 @@ def compare(
     return statistics.median(static_times), statistics.median(managed_times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=400)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        work = Path(directory)
-        redis_process, redis_url = start_redis(work)
-        server = start_server(
-            work, LECTOR_REDIS_URL=redis_url, LECTOR_ADMIN_KEY=ADMIN_KEY, LECTOR_LOG_LEVEL="warning"
-        )
-        try:
-            made = httpx.post(
-                f"{server.url}/admin/keys",
-                json={"name": "bench", "quota": BIG, "per_minute": BIG, "per_day": BIG},
-                headers={"X-API-Key": ADMIN_KEY},
-            ).json()
-            body = {
-                "image_base64": base64.b64encode(encode(page_image(PAGES[0][:2]), "PNG")).decode(),
-                "document_type_code": "text",
-            }
-            rows = []
-            with (
-                httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}) as static,
-                httpx.Client(base_url=server.url, headers={"X-API-Key": made["key"]}) as managed,
-            ):
-                requests = [
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    smoke = args.smoke
+    runs, warm_up = (2, 1) if smoke else (args.runs, 20)
+    rows = []
+    with services(smoke=smoke, LECTOR_ADMIN_KEY=ADMIN_KEY) as running:
+        url = running.server.url
+        made = httpx.post(
+            f"{url}/admin/keys",
+            json={"name": "bench", "quota": BIG, "per_minute": BIG, "per_day": BIG},
+            headers={"X-API-Key": ADMIN_KEY},
+        ).json()
+        body = {
+            "image_base64": base64.b64encode(encode(page_image(PAGES[0][:2]), "PNG")).decode(),
+            "document_type_code": "text",
+        }
+        with (
+            httpx.Client(base_url=url, headers={"X-API-Key": API_KEY}) as static,
+            httpx.Client(base_url=url, headers={"X-API-Key": made["key"]}) as managed,
+        ):
+            requests = [
+                ("GET /api/document-types (lookup)", lambda client: client.get("/api/document-types"), runs),
+                (
+                    "POST /api/convert-async, small PNG (lookup + limit check)",
+                    lambda client: client.post("/api/convert-async", json=body),
+                    max(runs // 2, 1),
+                ),
+            ]
+            for label, send, count in requests:
+                static_s, managed_s = compare(lambda: send(static), lambda: send(managed), count, warm_up)  # noqa: B023
+                added = (managed_s - static_s) * 1000
+                rows.append(
                     (
-                        "GET /api/document-types (lookup)",
-                        lambda client: client.get("/api/document-types"),
-                        args.runs,
-                    ),
-                    (
-                        "POST /api/convert-async, small PNG (lookup + limit check)",
-                        lambda client: client.post("/api/convert-async", json=body),
-                        args.runs // 2,
-                    ),
-                ]
-                for label, send, runs in requests:
-                    pair = compare(lambda: send(static), lambda: send(managed), runs)  # noqa: B023
-                    rows.append((label, *pair))
-        finally:
-            server.stop()
-            redis_process.terminate()
+                        label,
+                        f"{static_s * 1000:.2f} ms",
+                        f"{managed_s * 1000:.2f} ms",
+                        f"{added:+.2f} ms ({managed_s / static_s:.2f}×)",
+                        "≤ 1 ms",
+                    )
+                )
 
-    print(f"\nLector key-lookup benchmark — {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
-    print("| request | static key (median) | managed key (median) | added by the managed key | goal |")
-    print("|---|---|---|---|---|")
-    for label, static_s, managed_s in rows:
-        added = (managed_s - static_s) * 1000
-        print(
-            f"| {label} | {static_s * 1000:.2f} ms | {managed_s * 1000:.2f} ms | "
-            f"{added:+.2f} ms ({managed_s / static_s:.2f}×) | ≤ 1 ms |"
-        )
+    publish("keys", [table(title("Lector key-lookup benchmark"), COLUMNS, rows)], smoke=smoke)
 
 
 if __name__ == "__main__":

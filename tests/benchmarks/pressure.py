@@ -4,44 +4,48 @@ memory at rest, measured in the same run."""
 
 from __future__ import annotations
 
+import argparse
 import io
-import os
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 from PIL import Image, ImageDraw
 
+from tests.benchmarks.services import services
 from tests.benchmarks.sync import memory_mb
-from tests.helpers import API_KEY, start_redis, start_server
+from tests.benchmarks.tables import add_smoke_flag, publish, table, title
+from tests.helpers import API_KEY
 
 UPLOADS = 40
 SIDE = 9000  # 81 megapixels
+#: The smoke form's uploads and side: a few small scans.
+SMOKE_UPLOADS, SMOKE_SIDE = 4, 1200
 
 
-def large_scan() -> bytes:
-    """A 9000 × 9000 grayscale PNG with lines of text."""
-    image = Image.new("L", (SIDE, SIDE), 255)
+def large_scan(side: int = SIDE) -> bytes:
+    """A ``side`` × ``side`` grayscale PNG with lines of text."""
+    image = Image.new("L", (side, side), 255)
     draw = ImageDraw.Draw(image)
-    for top in range(200, SIDE - 200, 400):
+    for top in range(200, side - 200, 400):
         draw.text((300, top), "Invoice total 123.45 due date 2026-11-23 " * 5, fill=0)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def main() -> None:
-    scan = large_scan()
-    work = Path(tempfile.mkdtemp(prefix="lector-bench-"))
-    redis_process, redis_url = start_redis(work)
-    try:
-        server = start_server(work, LECTOR_REDIS_URL=redis_url, LECTOR_LOG_LEVEL="warning")
-        at_rest = memory_mb(server.process.pid)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_smoke_flag(parser)
+    smoke = parser.parse_args(argv).smoke
+    uploads, side = (SMOKE_UPLOADS, SMOKE_SIDE) if smoke else (UPLOADS, SIDE)
+    scan = large_scan(side)
+    with services(smoke=smoke) as running:
+        pid = running.server.process.pid
+        at_rest = memory_mb(pid)
         with (
-            httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=600) as client,
-            ThreadPoolExecutor(UPLOADS) as pool,
+            httpx.Client(base_url=running.server.url, headers={"X-API-Key": API_KEY}, timeout=600) as client,
+            ThreadPoolExecutor(uploads) as pool,
         ):
             started = time.perf_counter()
             answers = list(
@@ -49,28 +53,29 @@ def main() -> None:
                     lambda _: client.post(
                         "/api/ocr/extract-text-from-file", files={"file": ("scan.png", scan)}
                     ),
-                    range(UPLOADS),
+                    range(uploads),
                 )
             )
             seconds = time.perf_counter() - started
         statuses = [answer.status_code for answer in answers]
         assert set(statuses) <= {200, 503}, statuses
-        peak, after = memory_mb(server.process.pid), memory_mb(server.process.pid, "VmRSS")
-        server.stop()
-    finally:
-        redis_process.terminate()
+        peak, after = memory_mb(pid), memory_mb(pid, "VmRSS")
 
-    print(f"\nLector backpressure benchmark — {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
-    print("| measure | Lector | goal |")
-    print("|---|---|---|")
-    print(
-        f"| {UPLOADS} concurrent 81-megapixel PNG uploads: answers | {statuses.count(200)} × 200, "
-        f"{statuses.count(503)} × 503 in {seconds:.0f} s | only 200 or 503 |"
-    )
-    print(
-        f"| API memory: at rest / peak / after | {at_rest:.0f} / {peak:.0f} / {after:.0f} MiB "
-        "| peak < 800 MiB |"
-    )
+    megapixels = side * side / 1e6
+    rows = [
+        (
+            f"{uploads} concurrent {megapixels:.0f}-megapixel PNG uploads: answers",
+            f"{statuses.count(200)} × 200, {statuses.count(503)} × 503 in {seconds:.0f} s",
+            "only 200 or 503",
+        ),
+        (
+            "API memory: at rest / peak / after",
+            f"{at_rest:.0f} / {peak:.0f} / {after:.0f} MiB",
+            "peak < 800 MiB",
+        ),
+    ]
+    heading = title("Lector backpressure benchmark")
+    publish("pressure", [table(heading, ("measure", "Lector", "goal"), rows)], smoke=smoke)
 
 
 if __name__ == "__main__":

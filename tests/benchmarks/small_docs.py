@@ -14,6 +14,7 @@ Runs are interleaved so that noise on a shared machine hits both sides alike; me
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import subprocess
 import tempfile
@@ -22,12 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from PIL import Image
 
-from tests.benchmarks.sync import Row, print_table, request_body, tesseract_cli, tesseract_env
-from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process
+from fixtures.generate import encode, receipt
+from tests.benchmarks.services import WORKERS, services
+from tests.benchmarks.sync import COLUMNS, request_body, tesseract_cli, tesseract_env
+from tests.benchmarks.tables import Row, add_smoke_flag, publish, table, tesseract, title
+from tests.helpers import API_KEY
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "sroie-dev"
-WORKERS = 2
 #: How often the batch's status is asked, as `lector batch` does: each ask reads every item.
 POLL_S = 0.5
 
@@ -38,6 +42,17 @@ def receipts(data: Path, count: int) -> list[Path]:
     if not images:
         raise SystemExit(f"no receipts in {data / 'img'}; give --data")
     return [images[index % len(images)] for index in range(count)]
+
+
+def generated_receipts(folder: Path, count: int) -> list[Path]:
+    """``count`` copies of the generated receipt (fixtures/generate.py): the smoke form's batch,
+    which needs no data set."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = encode(Image.open(io.BytesIO(receipt())).convert("L"), "JPEG", quality=90)
+    paths = [folder / f"{index:03d}.jpg" for index in range(count)]
+    for path in paths:
+        path.write_bytes(data)
+    return paths
 
 
 def cli_two_at_a_time(paths: list[Path]) -> float:
@@ -91,60 +106,55 @@ def row(measure: str, ours: list[float], reference: list[float], name: str, goal
     return (measure, f"{ours_s:.2f} s", f"{reference_s:.2f} s ({name})", f"{ours_s / reference_s:.2f}", goal)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="a folder with img/*.jpg receipts")
     parser.add_argument("--count", type=int, default=100, help="receipts in the batch")
     parser.add_argument("--runs", type=int, default=3, help="batch runs per side")
     parser.add_argument("--sync-runs", type=int, default=15, help="sync runs per side")
-    args = parser.parse_args()
-
-    paths = receipts(args.data, args.count)
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    smoke = args.smoke
     work = Path(tempfile.mkdtemp(prefix="lector-bench-"))
-    redis_process, redis_url = start_redis(work)
-    workers = []
+    if smoke:
+        paths, runs, sync_runs = generated_receipts(work / "img", 2), 1, 1
+    else:
+        paths, runs, sync_runs = receipts(args.data, args.count), args.runs, args.sync_runs
     rows: list[Row] = []
-    try:
-        workers = [start_worker(work, redis_url, LECTOR_LOG_LEVEL="warning") for _ in range(WORKERS)]
-        server = start_server(
-            work,
-            LECTOR_REDIS_URL=redis_url,
-            LECTOR_LOG_LEVEL="warning",
-            LECTOR_MAX_BATCH_ITEMS=str(max(args.count, 1000)),
-        )
-        headers = {"Authorization": f"Bearer {API_KEY}"}
-        with httpx.Client(base_url=server.url, headers=headers, timeout=600) as client:
+    settings = {"LECTOR_MAX_BATCH_ITEMS": str(max(len(paths), 1000))}
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with (
+        services(smoke=smoke, workers=WORKERS, **settings) as running,
+        httpx.Client(base_url=running.server.url, headers=headers, timeout=600) as client,
+    ):
+        if not smoke:
             batch_seconds(client, paths[:4])  # warm both sides up
             cli_two_at_a_time(paths[:4])
-            ours, reference = [], []
-            for _ in range(args.runs):
-                reference.append(cli_two_at_a_time(paths))
-                ours.append(batch_seconds(client, paths))
-            rows.append(
-                row(
-                    f"{len(paths)} receipts as one batch, 2 workers",
-                    ours,
-                    reference,
-                    "CLI, 2 at a time",
-                    "≤ 1.15",
-                )
+        ours, reference = [], []
+        for _ in range(runs):
+            reference.append(cli_two_at_a_time(paths))
+            ours.append(batch_seconds(client, paths))
+        rows.append(
+            row(
+                f"{len(paths)} receipts as one batch, 2 workers",
+                ours,
+                reference,
+                "CLI, 2 at a time",
+                "≤ 1.15",
             )
+        )
 
-            small = min(paths, key=lambda path: path.stat().st_size)
-            body = request_body(small.read_bytes())
-            sync_seconds(client, body)
-            ours, reference = [], []
-            for _ in range(args.sync_runs):
-                reference.append(tesseract_cli(small))
-                ours.append(sync_seconds(client, body))
-            rows.append(row("1 small receipt, sync: median latency", ours, reference, "CLI", "≤ 1.10"))
-        server.stop()
-    finally:
-        for worker in workers:
-            stop_process(worker)
-        redis_process.terminate()
+        small = min(paths, key=lambda path: path.stat().st_size)
+        body = request_body(small.read_bytes())
+        sync_seconds(client, body)
+        ours, reference = [], []
+        for _ in range(sync_runs):
+            reference.append(tesseract_cli(small))
+            ours.append(sync_seconds(client, body))
+        rows.append(row("1 small receipt, sync: median latency", ours, reference, "CLI", "≤ 1.10"))
 
-    print_table("Lector small-documents benchmark", rows)
+    heading = title("Lector small-documents benchmark", tesseract())
+    publish("small_docs", [table(heading, COLUMNS, rows)], smoke=smoke)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Every row compares Lector with a reference measured in the same run on the same inputs,
 with runs interleaved so that noise on a shared machine hits both sides alike. Medians,
-not single runs. The table is printed as Markdown, ready for the README.
+not single runs. The table goes into docs/benchmarks.md (``tests.benchmarks.tables``).
 
 1. one A4 page scanned at 300 dpi: the sync endpoint against ``tesseract page.png stdout``;
 2. a 12-page image-only PDF: the sync endpoint against 12 sequential CLI runs of its pages;
@@ -29,11 +29,15 @@ import msgspec
 import pymupdf
 from PIL import Image, ImageFilter
 
-from fixtures.generate import DPI, image_pdf, render, text_pdf
-from service.engines.tesseract import version as tesseract_version
-from tests.helpers import API_KEY, start_redis, start_server
+from fixtures.generate import A4, DPI, image_pdf, render, text_pdf
+from tests.benchmarks.services import services
+from tests.benchmarks.tables import Row, add_smoke_flag, publish, table, tesseract, title
+from tests.helpers import API_KEY
 
-Row = tuple[str, str, str, str, str]
+#: The columns of a table that compares Lector with a reference.
+COLUMNS = ("measure", "Lector", "reference", "ratio", "goal")
+#: The smoke form's page: three lines on a strip of paper, not 52 lines on A4.
+SMOKE_PAGE = {"lines": 3, "size": (480, 140)}
 
 WORDS = (
     "the invoice total amount payment due date customer account number order quantity price "
@@ -54,9 +58,11 @@ def dense_lines(seed: int, count: int = 52) -> list[str]:
     return lines
 
 
-def scanned(seed: int) -> Image.Image:
-    """An A4 page of text as a scanner would give it: slightly skewed, soft, a little noisy."""
-    page = render(text_pdf([dense_lines(seed)], fontsize=10.5)[0], DPI)
+def scanned(seed: int, smoke: bool = False) -> Image.Image:
+    """An A4 page of text as a scanner would give it: slightly skewed, soft, a little noisy
+    (in the smoke form, a strip of three lines)."""
+    lines, size = (SMOKE_PAGE["lines"], SMOKE_PAGE["size"]) if smoke else (52, A4)
+    page = render(text_pdf([dense_lines(seed, lines)], size=size, fontsize=10.5)[0], DPI)
     rng = random.Random(seed)
     page = page.rotate(rng.uniform(-0.6, 0.6), resample=Image.Resampling.BICUBIC, fillcolor=255)
     page = page.filter(ImageFilter.GaussianBlur(0.6))
@@ -139,110 +145,99 @@ def memory_mb(pid: int, field: str = "VmHWM") -> float:
     return float("nan")
 
 
-def print_table(title: str, rows: list[Row]) -> None:
-    """The benchmark's title line and its rows as a Markdown table, ready for the README."""
-    print(
-        f"\n{title} — {os.cpu_count()} cores, Tesseract {tesseract_version()}, {time.strftime('%Y-%m-%d')}\n"
-    )
-    print("| measure | Lector | reference | ratio | goal |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per side for the one-page row")
     parser.add_argument("--pdf-runs", type=int, default=3, help="runs per side for the 12-page row")
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    smoke = args.smoke
+    runs, pdf_runs = (1, 1) if smoke else (args.runs, args.pdf_runs)
+    scan_pages, text_pages = (2, 5) if smoke else (12, 200)
 
     work = Path(tempfile.mkdtemp(prefix="lector-bench-"))
-    redis_process, redis_url = start_redis(work)
     rows: list[Row] = []
-    try:
-        server = start_server(
-            work, LECTOR_REDIS_URL=redis_url, LECTOR_SYNC_MAX_PAGES="200", LECTOR_LOG_LEVEL="warning"
-        )
-        headers = {"Authorization": f"Bearer {API_KEY}"}
-        with httpx.Client(base_url=server.url, headers=headers, timeout=600) as client:
-            # 1. One A4 page.
-            page_path = work / "page.png"
-            page_path.write_bytes(png(scanned(1)))
-            document = request_body(page_path.read_bytes())
-            post(client, document)  # warm both sides up
-            tesseract_cli(page_path)
-            rows.append(
-                compare(
-                    "1 A4 page, 300 dpi scan: median latency",
-                    lambda: post(client, document),
-                    lambda: tesseract_cli(page_path),
-                    "tesseract CLI",
-                    args.runs,
-                    "≤ 1.10",
-                )
-            )
-
-            # 2. A 12-page scanned PDF.
-            images = [scanned(seed) for seed in range(100, 112)]
-            page_paths = []
-            for index, image in enumerate(images):
-                path = work / f"scan-{index:02d}.png"
-                path.write_bytes(png(image))
-                page_paths.append(path)
-            pdf = request_body(image_pdf(images))
-            rows.append(
-                compare(
-                    "12-page image-only PDF: median wall time",
-                    lambda: post(client, pdf),
-                    lambda: sum(tesseract_cli(path) for path in page_paths),
-                    "12 sequential CLI runs",
-                    args.pdf_runs,
-                    "≤ 0.60",
-                )
-            )
-        server.stop()
-
-        # 3. A 200-page text-layer PDF, on a fresh server so its peak memory is this run's.
-        server = start_server(
-            work, LECTOR_REDIS_URL=redis_url, LECTOR_SYNC_MAX_PAGES="200", LECTOR_LOG_LEVEL="warning"
-        )
-        text_pages = [dense_lines(seed) for seed in range(200)]
-        text_pdf_bytes = text_pdf(text_pages, fontsize=10.5).tobytes(deflate=True)
-        assert pymupdf.open(stream=text_pdf_bytes).page_count == 200
-        text_doc = request_body(text_pdf_bytes)
-        with httpx.Client(base_url=server.url, headers=headers, timeout=600) as client:
-            post(client, text_doc)
-            seconds = statistics.median(post(client, text_doc) for _ in range(5))
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with (
+        services(smoke=smoke, LECTOR_SYNC_MAX_PAGES="200") as running,
+        httpx.Client(base_url=running.server.url, headers=headers, timeout=600) as client,
+    ):
+        # 1. One A4 page (a small one in the smoke form).
+        page_path = work / "page.png"
+        page_path.write_bytes(png(scanned(1, smoke)))
+        document = request_body(page_path.read_bytes())
+        post(client, document)  # warm both sides up
+        tesseract_cli(page_path)
         rows.append(
-            ("200-page text-layer PDF: throughput", f"{200 / seconds:.0f} pages/s", "—", "—", "≥ 100 pages/s")
-        )
-        rows.append(
-            (
-                "200-page text-layer PDF: server peak memory",
-                f"{memory_mb(server.process.pid):.0f} MiB",
-                "—",
-                "—",
-                "—",
+            compare(
+                f"1 {'small' if smoke else 'A4'} page, 300 dpi scan: median latency",
+                lambda: post(client, document),
+                lambda: tesseract_cli(page_path),
+                "tesseract CLI",
+                runs,
+                "≤ 1.10",
             )
         )
-        server.stop()
 
-        # 4. Tesseract's own threads on a busy machine.
-        single = statistics.median(two_at_once(page_path, single_thread=True) for _ in range(3))
-        threaded = two_at_once(page_path, single_thread=False)
+        # 2. A scanned PDF.
+        images = [scanned(seed, smoke) for seed in range(100, 100 + scan_pages)]
+        page_paths = []
+        for index, image in enumerate(images):
+            path = work / f"scan-{index:02d}.png"
+            path.write_bytes(png(image))
+            page_paths.append(path)
+        pdf = request_body(image_pdf(images))
         rows.append(
-            (
-                "2 pages at once, OMP_THREAD_LIMIT=1 vs Tesseract's threads",
-                f"{single:.2f} s",
-                f"{threaded:.2f} s",
-                f"{single / threaded:.2f}",
-                "—",
+            compare(
+                f"{scan_pages}-page image-only PDF: median wall time",
+                lambda: post(client, pdf),
+                lambda: sum(tesseract_cli(path) for path in page_paths),
+                f"{scan_pages} sequential CLI runs",
+                pdf_runs,
+                "≤ 0.60",
             )
         )
-    finally:
-        redis_process.terminate()
 
-    print_table("Lector sync benchmark", rows)
+    # 3. A text-layer PDF, on a fresh server so its peak memory is this run's.
+    text_pdf_bytes = text_pdf([dense_lines(seed) for seed in range(text_pages)], fontsize=10.5).tobytes(
+        deflate=True
+    )
+    assert pymupdf.open(stream=text_pdf_bytes).page_count == text_pages
+    text_doc = request_body(text_pdf_bytes)
+    with (
+        services(smoke=smoke, LECTOR_SYNC_MAX_PAGES="200") as running,
+        httpx.Client(base_url=running.server.url, headers=headers, timeout=600) as client,
+    ):
+        post(client, text_doc)
+        seconds = statistics.median(post(client, text_doc) for _ in range(1 if smoke else 5))
+        peak = memory_mb(running.server.process.pid)
+    rows.append(
+        (
+            f"{text_pages}-page text-layer PDF: throughput",
+            f"{text_pages / seconds:.0f} pages/s",
+            "—",
+            "—",
+            "≥ 100 pages/s",
+        )
+    )
+    rows.append((f"{text_pages}-page text-layer PDF: server peak memory", f"{peak:.0f} MiB", "—", "—", "—"))
+
+    # 4. Tesseract's own threads on a busy machine.
+    single = statistics.median(
+        two_at_once(page_path, single_thread=True) for _ in range(runs if smoke else 3)
+    )
+    threaded = two_at_once(page_path, single_thread=False)
+    rows.append(
+        (
+            "2 pages at once, OMP_THREAD_LIMIT=1 vs Tesseract's threads",
+            f"{single:.2f} s",
+            f"{threaded:.2f} s",
+            f"{single / threaded:.2f}",
+            "—",
+        )
+    )
+
+    publish("sync", [table(title("Lector sync benchmark", tesseract()), COLUMNS, rows)], smoke=smoke)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ import anyio
 import msgspec
 from litestar import Request, Response
 
+from service.api.submissions import with_document
 from service.doctypes import Kinds, document_types
 from service.engines import Engines
 from service.errors import Forbidden, TooManyPages, ValidationFailed, is_client_fault
-from service.jobs.intake import Intake, Submission
+from service.jobs.intake import Intake, Submission, check_submission
 from service.models import Submitted
 from service.options import Options
 from service.tenants.billing import Charge, Tenancy
@@ -89,6 +90,10 @@ async def queue_job(
     """Charge one document and queue ``submission`` (as ``job_id`` when one was reserved);
     its job id. A repeated Idempotency-Key answers the earlier job and is not charged again."""
     submission = msgspec.structs.replace(submission, types=allowed_types(submission.types, caller, kinds))
+    # Fetched and checked as the sync routes do, before the charge: what the worker would
+    # refuse is refused now, and costs nothing.
+    submission = await with_document(submission, engines.settings)
+    await anyio.to_thread.run_sync(lambda: check_submission(submission, engines, kinds=kinds))
     async with charged(tenancy, engines, caller, submission.options, 1, pair=pair, kinds=kinds) as charge:
         conversion_id, created = await intake.submit(
             submission,

@@ -39,7 +39,7 @@ from service.downloads import fetch_document
 from service.errors import InvalidBase64, InvalidOption, TooLarge, UnsupportedMediaType, ValidationFailed
 from service.jobs.intake import BatchSubmission, Submission
 from service.jobs.webhooks import check_url
-from service.options import Options, item
+from service.options import Options, every_problem, item
 from service.settings import Settings
 
 _FILE_FIELDS = ("image", "file")
@@ -258,14 +258,16 @@ def _target(fields: dict[str, Any], problems: list[str]) -> Target | None:
 
 
 def _options(fields: dict[str, Any], problems: list[str], *, require_type: bool = True) -> Options | None:
-    """Convert ``fields`` to options, adding a sentence to ``problems`` when they do not fit."""
+    """Convert ``fields`` to options, adding a sentence to ``problems`` for each that does not fit."""
     if require_type and not fields.get("document_type_code"):
         problems.append("document_type_code is required")
+        fields = {name: value for name, value in fields.items() if name != "document_type_code"}
+        problems.extend(every_problem(fields))
         return None
     try:
         return msgspec.convert(fields, Options, strict=False)
     except msgspec.ValidationError as exc:
-        problems.append(item(str(exc)))
+        problems.extend(every_problem(fields) or [item(str(exc))])
         return None
 
 

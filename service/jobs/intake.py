@@ -17,10 +17,14 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from service.blobs import BlobStore
+from service.convert.formats import input_name
+from service.convert.run import reads_text
 from service.convert.target import Target
 from service.doctypes import Kinds, check_document_type
 from service.downloads import fetch_document
-from service.errors import InvalidOption, StoreUnavailable
+from service.engines import Engines
+from service.errors import InvalidOption, LectorError, StoreUnavailable
+from service.extract import check_options, first_page_only
 from service.jobs import idempotency, passwords
 from service.jobs.batches import Batch, BatchItem, BatchStore
 from service.jobs.queue import MAX_URL_PAGES_ESTIMATE, enqueue, selected_pages
@@ -29,6 +33,7 @@ from service.jobs.store import JobStore
 from service.jobs.webhooks import WebhookConfig, check_url, state_of
 from service.models import WebhookState
 from service.options import Options
+from service.pages import open_document, sniff
 from service.settings import Settings
 
 
@@ -59,6 +64,28 @@ class BatchSubmission(msgspec.Struct):
     options: Options
     items: list[Submission]
     callback_url: str | None = None
+
+
+def check_submission(submission: Submission, engines: Engines, *, kinds: Kinds | None = None) -> None:
+    """Refuse what the worker would refuse about a submission's options, as the sync routes
+    refuse it (``service.extract.check_options``): before it is charged, queued or answered.
+
+    The document's pages are checked when it is at hand and opens; a document that does not
+    open is left to the worker, which reports what is wrong with it.
+    """
+    options = first_page_only(submission.options) if submission.identify else submission.options
+    reads, page_count = True, None
+    if submission.document is not None:
+        try:
+            if submission.target is not None:
+                reads = reads_text(input_name(sniff(submission.document)), submission.target)
+            with open_document(submission.document, password=options.password) as document:
+                page_count = document.page_count
+        except LectorError:
+            pass
+    check_options(
+        options, engines, page_count, max_pages=engines.settings.max_pages, reads=reads, kinds=kinds
+    )
 
 
 @contextmanager

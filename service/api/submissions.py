@@ -363,9 +363,10 @@ def _json_item(index: int, raw: Any, settings: Settings, problems: list[str]) ->
 
 
 def _callback(fields: dict[str, Any], problems: list[str]) -> str | None:
-    """The `callback_url` field, taken out of the options (its address is checked on intake)."""
+    """The `callback_url` field, taken out of the options (its address is checked on intake;
+    an empty one is refused, as a delivery would refuse it)."""
     value = fields.pop("callback_url", None)
-    if value in (None, ""):
+    if value is None:
         return None
     try:
         return check_url(value)

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import ipaddress
 import random
+import re
 import secrets
 import socket
 import time
@@ -107,19 +108,62 @@ def _text(value: Any) -> str | None:
 
 
 def check_url(url: object, settings: Settings | None = None) -> str:
-    """``url`` if it may receive callbacks: http(s), at most 2048 characters, and (given the
-    ``settings``) resolving to public addresses only; InvalidOption otherwise."""
-    if not isinstance(url, str) or len(url) > MAX_URL_LENGTH:
+    """``url`` if it may receive callbacks (``callback_target``; without ``settings``, its
+    shape only); InvalidOption otherwise."""
+    if settings is None:
+        parse_url(url)
+    else:
+        callback_target(url, settings)
+    assert isinstance(url, str)  # parse_url refuses anything else
+    return url
+
+
+def callback_target(url: object, settings: Settings) -> tuple[httpx.URL, str]:
+    """Where a callback to ``url`` goes: the URL and the address to connect to, or
+    InvalidOption. The one check of a callback URL, made when it is given (a submission, a
+    key's default) and again before every delivery attempt, so nothing is accepted that a
+    delivery would refuse."""
+    target = parse_url(url)
+    return target, public_address(target, settings)
+
+
+#: Characters that parsers read differently (a backslash is a slash to WHATWG parsers and
+#: part of the user name to httpx), or that no URL sent as is holds.
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
+
+
+def parse_url(url: object) -> httpx.URL:
+    """``url`` as a callback target, if every HTTP client reads it alike: http(s), at most
+    2048 characters, a host name or address, a valid port, no user name or password (which
+    can hide the real host from a reader), no spaces, backslashes or control characters;
+    InvalidOption otherwise."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise InvalidOption(f"callback_url must be a URL of at most {MAX_URL_LENGTH} characters.")
+    if _AMBIGUOUS.search(url):
+        raise InvalidOption("callback_url must not contain spaces, backslashes or control characters.")
     try:
         target = httpx.URL(url)
+        port = target.port
     except (httpx.InvalidURL, ValueError):
         raise InvalidOption("callback_url is not a valid URL.") from None
     if target.scheme not in ("http", "https") or not target.host:
         raise InvalidOption("callback_url must be an http or https URL with a host.")
-    if settings is not None:
-        public_address(target, settings)
-    return url
+    if target.userinfo or "@" in url.split("//", 1)[-1].split("/", 1)[0]:
+        raise InvalidOption("callback_url must not contain a user name or password.")
+    if port is not None and not 0 < port < 65536:
+        raise InvalidOption("callback_url has a port outside 1-65535.")
+    if not (_HOST.match(target.host) or _is_address(target.host)):
+        raise InvalidOption("callback_url's host is not a host name or an IP address.")
+    return target
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def public_address(target: httpx.URL, settings: Settings) -> str:
@@ -131,7 +175,8 @@ def public_address(target: httpx.URL, settings: Settings) -> str:
     except OSError:
         raise InvalidOption(f"callback_url: cannot resolve {target.host}.") from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not addresses or not (settings.url_allow_private or all(is_public(a) for a in addresses)):
+    allowed = settings.url_allow_private or all(is_public(a) for a in addresses)
+    if not addresses or not allowed:
         raise InvalidOption(f"callback_url not allowed: {target.host} resolves to a non-public address.")
     return str(addresses[0])
 
@@ -183,16 +228,16 @@ def deliver(message_id: str) -> dict[str, Any]:
     state = state_of(redis, message.subject) or WebhookState(state="pending")
     state.attempts += 1
     secret = WebhookConfig(redis).secret(message.owner)
-    target = httpx.URL(message.url)
+    where: tuple[httpx.URL, str] | None = None
     try:
         # Checked again at every attempt: the name may resolve elsewhere by now.
-        address = public_address(target, settings)
+        where = callback_target(message.url, settings)
     except InvalidOption as exc:
         log.warning("webhook target refused", reason=exc.message)
-        address = None
-    if secret is None or address is None:  # nothing to sign with, or nowhere allowed to go
+    if secret is None or where is None:  # nothing to sign with, or nowhere allowed to go
         state.state = "failed"
     else:
+        target, address = where
         state.last_status = _attempt(message, target, address, secret)
         if state.last_status is not None and 200 <= state.last_status < 300:
             state.state, state.delivered_at = "delivered", now_iso()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -203,3 +204,39 @@ def test_private_targets_and_keys_without_a_secret_are_refused(tmp_path, docs):
     finally:
         server.stop()
         redis_process.terminate()
+
+
+TRICKY = [
+    "http://127.0.0.1\\@1.2.3.4/",  # a backslash: WHATWG parsers read host 127.0.0.1, httpx 1.2.3.4
+    "",
+    "http://user:pass@1.2.3.4/hook",
+    "http://1.2.3.4#@127.0.0.1/",
+    "http://1.2.3.4:99999/hook",
+    "http://1.2.3.4 /hook",
+    "http://1.2.3.4%2f@127.0.0.1/",
+    "http:///hook",
+    "javascript:alert(1)",
+]
+
+
+@pytest.mark.parametrize("url", TRICKY)
+def test_a_callback_url_a_delivery_would_refuse_is_refused_at_submission(stack, docs, url):
+    client, _secret = stack
+    image = base64.b64encode(docs["page.png"].read_bytes()).decode()
+    as_json = client.post(
+        "/api/convert-async", json={"document_type_code": "text", "image_base64": image, "callback_url": url}
+    )
+    as_form = client.post(
+        "/api/convert-async",
+        files={"image": ("page.png", docs["page.png"].read_bytes())},
+        data={"document_type_code": "text", "callback_url": url},
+    )
+    batch = client.post(
+        "/api/batches",
+        files={"files": ("page.png", docs["page.png"].read_bytes())},
+        data={"document_type_code": "text", "callback_url": url},
+    )
+    default = client.put("/api/webhooks", json={"default_url": url})
+    for answer in (as_json, as_form, batch, default):
+        assert answer.status_code == 422, answer.text
+        assert "callback_url" in answer.text

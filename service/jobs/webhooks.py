@@ -11,8 +11,9 @@ Never inside a request: where a conversion or a batch ends, ``announce`` stores 
 and queues a delivery job. An attempt that gets a 2xx ends the delivery, a 410 stops it, any
 other answer (or none) schedules the next attempt after the next of
 ``LECTOR_WEBHOOK_RETRY_DELAYS_S`` (±10 % jitter), until they are spent. The target must
-resolve to public addresses at every attempt (unless ``LECTOR_URL_ALLOW_PRIVATE``), and the
-connection goes to the address checked.
+resolve to public addresses, or to ones ``LECTOR_WEBHOOK_ALLOW`` names (hosts and CIDR ranges
+that only callbacks may reach), at every attempt (any address under
+``LECTOR_URL_ALLOW_PRIVATE``), and the connection goes to the address checked.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import msgspec
 from redis import Redis
 from rq import Queue, get_current_job
 
-from service.downloads import is_public
+from service.downloads import METADATA_ADDRESSES, IPAddress, is_public
 from service.errors import InvalidOption
 from service.jobs.queue import QUEUE_NAME
 from service.jobs.record import now_iso
@@ -167,18 +168,31 @@ def _is_address(host: str) -> bool:
 
 
 def public_address(target: httpx.URL, settings: Settings) -> str:
-    """The address to connect to for ``target``; InvalidOption when any it resolves to is not
-    public (unless LECTOR_URL_ALLOW_PRIVATE)."""
+    """The address to connect to for ``target``; InvalidOption when any it resolves to is
+    neither public nor allowed by LECTOR_WEBHOOK_ALLOW (unless LECTOR_URL_ALLOW_PRIVATE)."""
     port = target.port or (443 if target.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(target.host, port, type=socket.SOCK_STREAM)
     except OSError:
         raise InvalidOption(f"callback_url: cannot resolve {target.host}.") from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    allowed = settings.url_allow_private or all(is_public(a) for a in addresses)
+    allowed = settings.url_allow_private or all(_may_call(target.host, a, settings) for a in addresses)
     if not addresses or not allowed:
         raise InvalidOption(f"callback_url not allowed: {target.host} resolves to a non-public address.")
     return str(addresses[0])
+
+
+def _may_call(host: str, address: IPAddress, settings: Settings) -> bool:
+    """Whether a callback may connect to ``address`` (which ``host`` resolved to): a public one,
+    or one LECTOR_WEBHOOK_ALLOW names by the host or a range; never a cloud metadata service."""
+    if is_public(address):
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address in METADATA_ADDRESSES:
+        return False
+    hosts, networks = settings.webhook_allowed
+    return host.lower().rstrip(".") in hosts or any(address in network for network in networks)
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:

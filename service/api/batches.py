@@ -21,7 +21,7 @@ from service.doctypes import get_document_type
 from service.engines import Engines
 from service.errors import NotFound
 from service.jobs.batches import Batch, csv_lines, jsonl_lines, result_columns, result_records, summarize
-from service.jobs.intake import Intake, storage_errors
+from service.jobs.intake import Intake, Submission, check_submission, storage_errors
 from service.models import BatchCreated, BatchStatus, Status
 from service.settings import Settings
 from service.tenants.billing import Tenancy
@@ -76,6 +76,9 @@ class BatchesController(Controller):
         (`[{"image_url": ...} | {"image_base64": ..., "filename": ...}]`), plus `document_type_code`
         and the same optional fields as `POST /api/convert-async`."""
         submission = await read_batch(request, settings)
+        # The shared options, as each item's job would check them; each item's pages on its worker.
+        options_only = Submission(options=submission.options)
+        await anyio.to_thread.run_sync(lambda: check_submission(options_only, engines))
         async with charged(tenancy, engines, caller, submission.options, len(submission.items)) as charge:
             batch = await anyio.to_thread.run_sync(
                 lambda: intake.submit_batch(submission, caller.owner, charged_each=1 if charge.units else 0)

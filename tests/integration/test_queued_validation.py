@@ -184,3 +184,15 @@ def test_a_missing_document_type_is_listed_with_the_other_problems(paying, docs)
     )
     assert queued.status_code == 422
     assert queued.json()["errors"] == ["document_type_code is required", *EVERY_PROBLEM[2:4]]
+
+
+def test_a_batch_refuses_a_language_not_installed_before_charging(paying, docs):
+    before = spent(paying)
+    batch = paying.post(
+        "/api/batches/",
+        files=[("files", ("page.png", docs["page.png"].read_bytes()))] * 2,
+        data={"document_type_code": "text", "lang": "xx"},
+    )
+    assert batch.status_code == 422, batch.text
+    assert batch.json()["message"].startswith("Language 'xx' is not installed; installed: ")
+    assert spent(paying) == before

@@ -12,14 +12,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
-from service.doctypes import AUTO, DocumentType, Kinds, document_types, get_document_type
+from service.doctypes import AUTO, DocumentType, Kinds, check_document_type, document_types, get_document_type
 from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.engines.base import FieldsReading
-from service.errors import InvalidOption
+from service.errors import InvalidOption, LectorError, TooManyPages, ValidationFailed
 from service.fields import READINGS, ReadingProfile, find_fields
 from service.identify import identify, model_question
 from service.models import Extraction, Identification, PageResult, Tokens, Word
@@ -61,26 +61,25 @@ def extract(
     started = time.perf_counter()
     settings = engines.settings
     limit = settings.max_pages if max_pages is None else max_pages
-    document_type = get_document_type(options.document_type_code, kinds)
-    engine = engines.get(options.engine, document_type.code, options.lang)
-    schema = document_type.schema
-    by_rules = schema is not None and not isinstance(engine, FieldEngine)
-    profile = READINGS.get(document_type.code, ReadingProfile()) if by_rules else ReadingProfile()
-    read_options = ReadOptions(
-        lang=options.lang,
-        psm=options.psm if options.psm is not None else profile.psm,
-        # The field rules work on the words and where they stand.
-        include_words=options.include_words or by_rules,
-        min_confidence=profile.min_confidence,
-        prompt=document_type.prompt,
-        instructions=options.ocr_instructions,
-        metadata=options.document_metadata,
-    )
-    engine.check(read_options)
-    fields = confidence = None
-    warnings = _ignored_options(options, engine)
     with open_document(data, password=options.password, sniffed=sniffed) as document:
-        numbers = select_pages(options.pages, document.page_count, limit)
+        numbers = check_options(options, engines, document.page_count, max_pages=limit, kinds=kinds)
+        document_type = get_document_type(options.document_type_code, kinds)
+        engine = engines.get(options.engine, document_type.code, options.lang)
+        schema = document_type.schema
+        by_rules = schema is not None and not isinstance(engine, FieldEngine)
+        profile = READINGS.get(document_type.code, ReadingProfile()) if by_rules else ReadingProfile()
+        read_options = ReadOptions(
+            lang=options.lang,
+            psm=options.psm if options.psm is not None else profile.psm,
+            # The field rules work on the words and where they stand.
+            include_words=options.include_words or by_rules,
+            min_confidence=profile.min_confidence,
+            prompt=document_type.prompt,
+            instructions=options.ocr_instructions,
+            metadata=options.document_metadata,
+        )
+        fields = confidence = None
+        warnings = _ignored_options(options, engine)
         pages_of = _Pages(document, numbers, settings.ocr_dpi, options.force_ocr)
         if schema is None or by_rules:
             readings = _read_pages(pages_of, engine, engines, read_options, on_progress)
@@ -156,6 +155,78 @@ def _identified(
     )
 
 
+@overload
+def check_options(
+    options: Options,
+    engines: Engines,
+    page_count: int,
+    *,
+    max_pages: int,
+    reads: bool = True,
+    kinds: Kinds | None = None,
+) -> list[int]: ...
+@overload
+def check_options(
+    options: Options,
+    engines: Engines,
+    page_count: None,
+    *,
+    max_pages: int,
+    reads: bool = True,
+    kinds: Kinds | None = None,
+) -> None: ...
+def check_options(
+    options: Options,
+    engines: Engines,
+    page_count: int | None,
+    *,
+    max_pages: int,
+    reads: bool = True,
+    kinds: Kinds | None = None,
+) -> list[int] | None:
+    """Refuse, before any page is read, every option that reading a document of
+    ``page_count`` pages with ``options`` would refuse: the document type (one of ``kinds``),
+    the engine (one this server runs) and its languages (installed ones) when the document
+    is to be ``reads`` (read as text, rather than only re-encoded), and the page selection
+    (pages the document has, at most ``max_pages`` of them). Returns the selected page
+    numbers (None without a ``page_count``: the selection is then only checked by its type).
+
+    ``extract`` runs this first, and so does a queued submission before it is charged, so
+    both refuse the same options with the same sentences. One problem raises its own error
+    (InvalidOption, TooManyPages); several raise ValidationFailed, listing every one.
+    """
+    problems: list[LectorError] = []
+    code = options.document_type_code
+    numbers = None
+    try:
+        check_document_type(code, kinds=kinds)
+    except InvalidOption as exc:
+        problems.append(exc)
+    if reads:
+        # `auto` reads the document as text first (``_ranked``), with the engine of `text`.
+        engine_of = "text" if code == AUTO else code
+        try:
+            engines.check(options.engine, engine_of, ReadOptions(lang=options.lang, psm=options.psm))
+        except InvalidOption as exc:
+            problems.append(exc)
+    if page_count is not None:
+        try:
+            numbers = select_pages(options.pages, page_count, max_pages)
+        except (InvalidOption, TooManyPages) as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ValidationFailed([problem.message.rstrip(".") for problem in problems])
+    return numbers
+
+
+def first_page_only(options: Options) -> Options:
+    """The options of an identification, which reads only the first page selected."""
+    first_page = options.pages.split(",")[0].split("-")[0] if options.pages else "1"
+    return msgspec.structs.replace(options, pages=first_page)
+
+
 def extract_object(
     data: bytes,
     options: Options,
@@ -220,8 +291,7 @@ def identify_document(
     its first selected page: each candidate's confidence, likeliest first (a vision model
     names one type). Raises as ``extract`` does."""
     started = time.perf_counter()
-    first_page = options.pages.split(",")[0].split("-")[0] if options.pages else "1"
-    options = msgspec.structs.replace(options, pages=first_page)
+    options = first_page_only(options)
     ranking, first, asked = _ranked(data, options, engines, None, None, types, kinds, sniffed)
     if first is None:  # a vision model looked at the page
         assert asked is not None

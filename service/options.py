@@ -13,6 +13,7 @@ refused, instead of msgspec's regular expression.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, get_args
 
 import msgspec
@@ -148,3 +149,16 @@ def item(message: str, struct: type[msgspec.Struct] = Options) -> str:
     if reason == UNKNOWN:
         return f"unknown field `{field}`"
     return f"{field}: {reason}"
+
+
+def every_problem(fields: Mapping[str, Any]) -> list[str]:
+    """One entry (``item``) for each field of ``fields`` that ``Options`` refuses, in the order
+    given: msgspec stops at the first, and a client fixing its request wants them all. Each
+    field is checked alone, which every field of ``Options`` allows (all have defaults)."""
+    problems = []
+    for name, value in fields.items():
+        try:
+            msgspec.convert({name: value}, Options, strict=False)
+        except msgspec.ValidationError as exc:
+            problems.append(item(str(exc)))
+    return problems

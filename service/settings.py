@@ -6,10 +6,11 @@ instead of surfacing later as a confusing failure in the middle of a request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
-from collections.abc import Mapping
-from typing import Annotated, Literal
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Literal, NamedTuple
 
 import msgspec
 from msgspec import Meta
@@ -115,6 +116,15 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
             "network and cloud metadata. For tests and fully trusted clients only"
         ),
     ] = False
+    webhook_allow: Annotated[
+        tuple[Annotated[str, Meta(pattern=r"^[A-Za-z0-9.:-]+(/[0-9]{1,3})?$")], ...],
+        Meta(
+            max_length=100,
+            description="comma-separated hosts, addresses and CIDR ranges (e.g. "
+            "`hooks.internal,10.1.0.0/16`) that webhook deliveries, and only they, may reach although "
+            "private; `image_url` stays refused there. Cloud metadata addresses are never reached",
+        ),
+    ] = ()
     max_batch_items: Annotated[int, Meta(ge=1, le=100_000, description="most items one batch may hold")] = (
         1000
     )
@@ -222,6 +232,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
         return self.result_ttl_hours * 3600
 
     @property
+    def webhook_allowed(self) -> AllowList:
+        """LECTOR_WEBHOOK_ALLOW as host names and networks."""
+        return allow_list(self.webhook_allow)
+
+    @property
     def auth_enabled(self) -> bool:
         """Whether requests must carry an API key."""
         return self.auth
@@ -231,11 +246,32 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
         return "Settings(...)"
 
 
+class AllowList(NamedTuple):
+    """Where webhook deliveries may go although private: host names, and address ranges."""
+
+    hosts: frozenset[str]
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def allow_list(entries: Iterable[str]) -> AllowList:
+    """Entries of LECTOR_WEBHOOK_ALLOW sorted out: an address or a CIDR range is a network, any
+    other entry a host name (lower case, no final dot). ValueError for a malformed range."""
+    hosts, networks = set(), []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            if "/" in entry or ":" in entry:
+                raise ValueError(f"{entry!r} is not a valid address or CIDR range") from None
+            hosts.add(entry.lower().rstrip("."))
+    return AllowList(frozenset(hosts), tuple(networks))
+
+
 _BOOLEAN_FIELDS = tuple(
     field.name for field in fields_of(Settings) if isinstance(field.kind, msgspec.inspect.BoolType)
 )
 _SECRETS = ("LECTOR_API_KEYS", "LECTOR_ADMIN_KEY", "LECTOR_SECRET", "LECTOR_METRICS_KEY", "OPENAI_API_KEY")
-_PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+)`.*$")
+_PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+(\[[0-9]+\])?)`.*$")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -246,7 +282,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     known = {env_name(field) for field in Settings.__struct_fields__}
     raw: dict[str, object] = {name: value for name, value in environ.items() if name in known}
-    for name in ("LECTOR_API_KEYS", "LECTOR_WEBHOOK_RETRY_DELAYS_S"):
+    for name in ("LECTOR_API_KEYS", "LECTOR_WEBHOOK_RETRY_DELAYS_S", "LECTOR_WEBHOOK_ALLOW"):
         if name in raw:
             raw[name] = [part.strip() for part in str(raw[name]).split(",") if part.strip()]
     for name in ("LECTOR_LOG_FORMAT", "LECTOR_LOG_LEVEL"):
@@ -273,4 +309,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         shown = "<hidden>" if name in _SECRETS else repr(value)
         reason = _PATH.sub("", message)
         raise SettingsError(f"Invalid {name}={shown}: {reason}.") from None
+    try:
+        allow_list(settings.webhook_allow)
+    except ValueError as exc:
+        shown = repr(environ.get("LECTOR_WEBHOOK_ALLOW", ""))
+        raise SettingsError(f"Invalid LECTOR_WEBHOOK_ALLOW={shown}: {exc}.") from None
     return settings

@@ -22,12 +22,12 @@ from service.api.gate import SyncGate
 from service.api.now import convert_at_once
 from service.api.queued import queue_one
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
-from service.api.submissions import read_submission, with_document
+from service.api.submissions import read_submission
 from service.convert.formats import INPUT_NAMES, MEDIA_TYPES, TARGETS, pairs
 from service.errors import Forbidden, NotFound
 from service.jobs.intake import Intake, storage_errors
 from service.jobs.record import Conversion
-from service.lifecycle.steps import Here
+from service.lifecycle.steps import Here, with_document
 from service.models import FormatCatalogue, Submitted
 from service.settings import Settings
 from service.signing import check

@@ -35,11 +35,10 @@ from service.api.payloads import (
 from service.convert.formats import TARGETS
 from service.convert.target import TARGET_NAMES, Target
 from service.doctypes import AUTO
-from service.downloads import fetch_document
 from service.errors import InvalidBase64, InvalidOption, TooLarge, UnsupportedMediaType, ValidationFailed
 from service.jobs.intake import BatchSubmission, Submission
 from service.jobs.webhooks import check_url
-from service.options import Options, item
+from service.options import Options, every_problem, item
 from service.settings import Settings
 from service.work import ConvertFile, Extract, Identify, Work
 
@@ -87,15 +86,6 @@ async def read_submission(
         async with spooled_body(request) as body:
             return await anyio.to_thread.run_sync(_from_json, body, settings, reading)
     raise UnsupportedMediaType("Unsupported Content-Type. Use multipart/form-data or application/json.")
-
-
-async def with_document(submission: Submission, settings: Settings) -> Submission:
-    """The submission with its document's bytes: a URL is fetched now, so the pair is known."""
-    if submission.document is not None:
-        return submission
-    document = await fetch_document(submission.url or "", settings)
-    filename = (submission.url or "").rsplit("/", 1)[-1][:255] or None
-    return msgspec.structs.replace(submission, document=document, url=None, filename=filename)
 
 
 @asynccontextmanager
@@ -263,14 +253,16 @@ def _target(fields: dict[str, Any], problems: list[str]) -> Target | None:
 
 
 def _options(fields: dict[str, Any], problems: list[str], *, require_type: bool = True) -> Options | None:
-    """Convert ``fields`` to options, adding a sentence to ``problems`` when they do not fit."""
+    """Convert ``fields`` to options, adding a sentence to ``problems`` for each that does not fit."""
     if require_type and not fields.get("document_type_code"):
         problems.append("document_type_code is required")
+        fields = {name: value for name, value in fields.items() if name != "document_type_code"}
+        problems.extend(every_problem(fields))
         return None
     try:
         return msgspec.convert(fields, Options, strict=False)
     except msgspec.ValidationError as exc:
-        problems.append(item(str(exc)))
+        problems.extend(every_problem(fields) or [item(str(exc))])
         return None
 
 
@@ -366,9 +358,10 @@ def _json_item(index: int, raw: Any, settings: Settings, problems: list[str]) ->
 
 
 def _callback(fields: dict[str, Any], problems: list[str]) -> str | None:
-    """The `callback_url` field, taken out of the options (its address is checked on intake)."""
+    """The `callback_url` field, taken out of the options (its address is checked on intake;
+    an empty one is refused, as a delivery would refuse it)."""
     value = fields.pop("callback_url", None)
-    if value in (None, ""):
+    if value is None:
         return None
     try:
         return check_url(value)

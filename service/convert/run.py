@@ -29,6 +29,13 @@ class OutputFile(msgspec.Struct):
     content: bytes
 
 
+def reads_text(source: str, target: Target) -> bool:
+    """Whether converting a ``source`` document (``pdf``, ``png``...) to ``target`` reads its
+    text (and so uses the OCR options), rather than only re-encoding its pages."""
+    fmt = target.target_format
+    return fmt in TEXT_TARGETS or (fmt == "pdf" and (source == "pdf" or target.searchable))
+
+
 def convert(
     data: bytes,
     options: Options,
@@ -49,7 +56,7 @@ def convert(
     source = input_name(sniffed)
     stem = PurePath(filename or "document").stem or "document"
     fmt = target.target_format
-    if fmt in TEXT_TARGETS or (fmt == "pdf" and (source == "pdf" or target.searchable)):
+    if reads_text(source, target):
         return _by_ocr(
             data, options, target, engines, stem=stem, sniffed=sniffed, max_pages=max_pages, types=types
         )

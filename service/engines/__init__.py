@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import get_args
+from typing import Any, get_args
 
 from service.doctypes import auto_engine_of, document_types
 from service.engines.base import Engine, FieldEngine, Reading, ReadOptions
@@ -86,14 +86,19 @@ class Engines:
         """Whether engine ``name`` (``auto`` allowed) calls the vision model."""
         return self.resolve(name) in _MODEL_ENGINES
 
+    def check(self, name: str, document_type_code: str, options: ReadOptions) -> None:
+        """Refuse (InvalidOption) what engine ``name`` (``auto`` allowed, for a document of that
+        type) would refuse about ``options`` before reading, without building the engine."""
+        _class_of(self.resolve(name, document_type_code, options.lang)).check(options)
+
     def get(self, name: str, document_type_code: str = "text", lang: str = "eng") -> Engine:
         """The process-wide instance of engine ``name`` (``auto`` allowed, for a document of
         that type and language)."""
         name = self.resolve(name, document_type_code, lang)
         with self._lock:
             if name not in self._instances:
-                module_name, class_name = _REGISTRY[name].split(":")
-                engine_class = getattr(importlib.import_module(module_name), class_name)
+                # Built as ``Class(settings)`` (the module docstring), which the Protocol cannot say.
+                engine_class: Any = _class_of(name)
                 self._instances[name] = engine_class(self.settings)
             return self._instances[name]
 
@@ -110,3 +115,10 @@ class Engines:
         """In a forked child (an RQ work horse): the pools' threads did not come along."""
         self._pools = {}
         self._lock = threading.Lock()
+
+
+def _class_of(name: str) -> type[Engine]:
+    """The class of registered engine ``name``, imported (importing one builds nothing)."""
+    module_name, class_name = _REGISTRY[name].split(":")
+    engine_class: type[Engine] = getattr(importlib.import_module(module_name), class_name)
+    return engine_class

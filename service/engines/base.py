@@ -66,8 +66,13 @@ class Engine(Protocol):
     name: str
     concurrency: int
 
-    def check(self, options: ReadOptions) -> None:
-        """Raise InvalidOption (before any page is read) if the options cannot work here."""
+    @classmethod
+    def check(cls, options: ReadOptions) -> None:
+        """Raise InvalidOption (before any page is read) if the options cannot work here.
+
+        A class method: the check needs no built engine, so a process that only queues work
+        refuses bad options without loading a model (``Engines.check``).
+        """
 
     def read(self, page: Page, options: ReadOptions) -> Reading:
         """Read ``page`` (which has an image): its text, confidence and words, and the cost."""

@@ -157,7 +157,8 @@ class LlmEngine:
             max_retries=MAX_RETRIES,
         )
 
-    def check(self, options: ReadOptions) -> None:
+    @classmethod
+    def check(cls, options: ReadOptions) -> None:
         """Nothing to check before reading: the model takes any language."""
 
     def read(self, page: Page, options: ReadOptions) -> Reading:
@@ -349,9 +350,12 @@ class HybridEngine(LlmEngine):
 
         self._tesseract = TesseractEngine(settings)
 
-    def check(self, options: ReadOptions) -> None:
+    @classmethod
+    def check(cls, options: ReadOptions) -> None:
         """Tesseract's checks: the language must be installed."""
-        self._tesseract.check(options)
+        from service.engines.tesseract import TesseractEngine
+
+        TesseractEngine.check(options)
 
     def page_parts(self, page: Page, options: ReadOptions) -> list[dict[str, Any]]:
         """The page as the vision model gets it, plus Tesseract's text of it."""

@@ -70,7 +70,8 @@ class PpocrEngine:
             }
         )
 
-    def check(self, options: ReadOptions) -> None:
+    @classmethod
+    def check(cls, options: ReadOptions) -> None:
         """Every option of a raster page is fine here (``lang`` and ``psm`` do not apply)."""
 
     def read(self, page: Page, options: ReadOptions) -> Reading:

@@ -53,7 +53,8 @@ class TesseractEngine:
         # in. Set when the engine is built (once per process), not when the module is imported.
         os.environ["OMP_THREAD_LIMIT"] = "1"
 
-    def check(self, options: ReadOptions) -> None:
+    @classmethod
+    def check(cls, options: ReadOptions) -> None:
         """Refuse languages that are not installed before any work starts.
 
         The options' types already bound the language list and the segmentation mode.

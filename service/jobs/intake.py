@@ -18,7 +18,6 @@ from redis.exceptions import RedisError
 
 from service.blobs import BlobStore
 from service.doctypes import Kinds, check_document_type
-from service.downloads import fetch_document
 from service.errors import InvalidOption, StoreUnavailable
 from service.jobs import idempotency, passwords
 from service.jobs.batches import Batch, BatchItem, BatchStore
@@ -114,9 +113,8 @@ class Intake:
         """Queue one conversion that cost its owner ``charged`` quota documents; returns its id
         and whether it is new (False: an earlier one, for a repeated Idempotency-Key). ``kinds``:
         where its type is looked up (the owner's types, where it may use its own).
-        ``conversion_id``: the id reserved for it (an upload confirmed), else a new one.
-
-        A URL is downloaded here, before the answer, so a bad URL is the client's 400 now.
+        ``conversion_id``: the id reserved for it (an upload confirmed), else a new one. The
+        document is at hand (``service.lifecycle.submit`` fetched a URL before the charge).
         """
         check_document_type(submission.options.document_type_code, kinds=kinds)
         callback = await anyio.to_thread.run_sync(self.callback_for, owner, submission.callback_url)
@@ -129,9 +127,6 @@ class Intake:
             if claimed != conversion_id:
                 return claimed, False
         try:
-            if submission.document is None:
-                document = await fetch_document(submission.url or "", self._settings)
-                submission = msgspec.structs.replace(submission, document=document, url=None)
             await anyio.to_thread.run_sync(self.create, submission, owner, conversion_id, charged)
         except BaseException:
             if idempotency_key:

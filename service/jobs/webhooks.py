@@ -11,8 +11,9 @@ Never inside a request: where a conversion or a batch ends, ``announce`` stores 
 and queues a delivery job. An attempt that gets a 2xx ends the delivery, a 410 stops it, any
 other answer (or none) schedules the next attempt after the next of
 ``LECTOR_WEBHOOK_RETRY_DELAYS_S`` (±10 % jitter), until they are spent. The target must
-resolve to public addresses at every attempt (unless ``LECTOR_URL_ALLOW_PRIVATE``), and the
-connection goes to the address checked.
+resolve to public addresses, or to ones ``LECTOR_WEBHOOK_ALLOW`` names (hosts and CIDR ranges
+that only callbacks may reach), at every attempt (any address under
+``LECTOR_URL_ALLOW_PRIVATE``), and the connection goes to the address checked.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import random
+import re
 import secrets
 import socket
 import time
@@ -33,7 +35,7 @@ import msgspec
 from redis import Redis
 from rq import Queue, get_current_job
 
-from service.downloads import is_public
+from service.downloads import METADATA_ADDRESSES, IPAddress, is_public
 from service.errors import InvalidOption
 from service.jobs import runtime
 from service.jobs.queue import QUEUE_NAME
@@ -108,33 +110,90 @@ def _text(value: Any) -> str | None:
 
 
 def check_url(url: object, settings: Settings | None = None) -> str:
-    """``url`` if it may receive callbacks: http(s), at most 2048 characters, and (given the
-    ``settings``) resolving to public addresses only; InvalidOption otherwise."""
-    if not isinstance(url, str) or len(url) > MAX_URL_LENGTH:
+    """``url`` if it may receive callbacks (``callback_target``; without ``settings``, its
+    shape only); InvalidOption otherwise."""
+    if settings is None:
+        parse_url(url)
+    else:
+        callback_target(url, settings)
+    assert isinstance(url, str)  # parse_url refuses anything else
+    return url
+
+
+def callback_target(url: object, settings: Settings) -> tuple[httpx.URL, str]:
+    """Where a callback to ``url`` goes: the URL and the address to connect to, or
+    InvalidOption. The one check of a callback URL, made when it is given (a submission, a
+    key's default) and again before every delivery attempt, so nothing is accepted that a
+    delivery would refuse."""
+    target = parse_url(url)
+    return target, public_address(target, settings)
+
+
+#: Characters that parsers read differently (a backslash is a slash to WHATWG parsers and
+#: part of the user name to httpx), or that no URL sent as is holds.
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
+
+
+def parse_url(url: object) -> httpx.URL:
+    """``url`` as a callback target, if every HTTP client reads it alike: http(s), at most
+    2048 characters, a host name or address, a valid port, no user name or password (which
+    can hide the real host from a reader), no spaces, backslashes or control characters;
+    InvalidOption otherwise."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise InvalidOption(f"callback_url must be a URL of at most {MAX_URL_LENGTH} characters.")
+    if _AMBIGUOUS.search(url):
+        raise InvalidOption("callback_url must not contain spaces, backslashes or control characters.")
     try:
         target = httpx.URL(url)
+        port = target.port
     except (httpx.InvalidURL, ValueError):
         raise InvalidOption("callback_url is not a valid URL.") from None
     if target.scheme not in ("http", "https") or not target.host:
         raise InvalidOption("callback_url must be an http or https URL with a host.")
-    if settings is not None:
-        public_address(target, settings)
-    return url
+    if target.userinfo or "@" in url.split("//", 1)[-1].split("/", 1)[0]:
+        raise InvalidOption("callback_url must not contain a user name or password.")
+    if port is not None and not 0 < port < 65536:
+        raise InvalidOption("callback_url has a port outside 1-65535.")
+    if not (_HOST.match(target.host) or _is_address(target.host)):
+        raise InvalidOption("callback_url's host is not a host name or an IP address.")
+    return target
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def public_address(target: httpx.URL, settings: Settings) -> str:
-    """The address to connect to for ``target``; InvalidOption when any it resolves to is not
-    public (unless LECTOR_URL_ALLOW_PRIVATE)."""
+    """The address to connect to for ``target``; InvalidOption when any it resolves to is
+    neither public nor allowed by LECTOR_WEBHOOK_ALLOW (unless LECTOR_URL_ALLOW_PRIVATE)."""
     port = target.port or (443 if target.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(target.host, port, type=socket.SOCK_STREAM)
     except OSError:
         raise InvalidOption(f"callback_url: cannot resolve {target.host}.") from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not addresses or not (settings.url_allow_private or all(is_public(a) for a in addresses)):
+    allowed = settings.url_allow_private or all(_may_call(target.host, a, settings) for a in addresses)
+    if not addresses or not allowed:
         raise InvalidOption(f"callback_url not allowed: {target.host} resolves to a non-public address.")
     return str(addresses[0])
+
+
+def _may_call(host: str, address: IPAddress, settings: Settings) -> bool:
+    """Whether a callback may connect to ``address`` (which ``host`` resolved to): a public one,
+    or one LECTOR_WEBHOOK_ALLOW names by the host or a range; never a cloud metadata service."""
+    if is_public(address):
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address in METADATA_ADDRESSES:
+        return False
+    hosts, networks = settings.webhook_allowed
+    return host.lower().rstrip(".") in hosts or any(address in network for network in networks)
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -182,16 +241,16 @@ def deliver(message_id: str) -> dict[str, Any]:
     state = state_of(redis, message.subject) or WebhookState(state="pending")
     state.attempts += 1
     secret = WebhookConfig(redis).secret(message.owner)
-    target = httpx.URL(message.url)
+    where: tuple[httpx.URL, str] | None = None
     try:
         # Checked again at every attempt: the name may resolve elsewhere by now.
-        address = public_address(target, settings)
+        where = callback_target(message.url, settings)
     except InvalidOption as exc:
         log.warning("webhook target refused", reason=exc.message)
-        address = None
-    if secret is None or address is None:  # nothing to sign with, or nowhere allowed to go
+    if secret is None or where is None:  # nothing to sign with, or nowhere allowed to go
         state.state = "failed"
     else:
+        target, address = where
         state.last_status = _attempt(message, target, address, secret)
         if state.last_status is not None and 200 <= state.last_status < 300:
             state.state, state.delivered_at = "delivered", now_iso()

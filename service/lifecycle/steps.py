@@ -1,5 +1,6 @@
-"""The steps of the lifecycle that both ways of running it share: the pair a conversion is,
-its count in the pair rollups, and booking what the work used."""
+"""The steps of the lifecycle that both ways of running it share: the document fetched from
+its URL, the pair a conversion is, its count in the pair rollups, and booking what the work
+used."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
+import msgspec
 from redis import Redis
 
 from service.convert.formats import input_name, pair
+from service.downloads import fetch_document
 from service.engines import Engines
 from service.jobs import rollups
+from service.jobs.intake import Submission
 from service.metrics import JobSummary, summarize_extraction
 from service.models import Status
 from service.perform import Outcome
@@ -62,3 +66,12 @@ def book(tenancy: Tenancy, owner: str, outcome: Outcome) -> JobSummary:
         return JobSummary(status=Status.SUCCESS)
     tenancy.book(owner, outcome.reading)
     return summarize_extraction(outcome.reading)
+
+
+async def with_document(submission: Submission, settings: Settings) -> Submission:
+    """The submission with its document's bytes: a URL is fetched now, so the pair is known."""
+    if submission.document is not None:
+        return submission
+    document = await fetch_document(submission.url or "", settings)
+    filename = (submission.url or "").rsplit("/", 1)[-1][:255] or None
+    return msgspec.structs.replace(submission, document=document, url=None, filename=filename)

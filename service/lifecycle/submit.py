@@ -6,14 +6,20 @@ from __future__ import annotations
 import anyio
 import msgspec
 
+from service.convert.formats import input_name
+from service.convert.run import reads_text
 from service.doctypes import Kinds
+from service.engines import Engines
+from service.errors import LectorError
+from service.extract import check_options, first_page_only
 from service.jobs.batches import Batch
 from service.jobs.intake import BatchSubmission, Intake, Submission
 from service.lifecycle.charges import allowed_types, charged
-from service.lifecycle.steps import Here, pair_of
-from service.pages import sniff
+from service.lifecycle.steps import Here, pair_of, with_document
+from service.pages import open_document, sniff
 from service.tenants.billing import Charge
 from service.tenants.store import Caller
+from service.work import ConvertFile, Identify
 
 
 async def submit(
@@ -30,7 +36,11 @@ async def submit(
     its job id. A repeated Idempotency-Key answers the earlier job and is not charged again.
     ``kinds``: the caller's types, where it may use its own."""
     types = allowed_types(submission.types, caller, kinds)
+    # Fetched and checked as the sync routes do, before the charge: what the worker would
+    # refuse is refused now, and costs nothing.
+    submission = await with_document(submission, here.settings)
     submission = msgspec.structs.replace(submission, types=types, sniffed=_sniffed(submission))
+    await anyio.to_thread.run_sync(lambda: check_submission(submission, here.engines, kinds=kinds))
     pair = pair_of(submission.work, submission.sniffed) if submission.sniffed is not None else None
     tenancy = here.tenancy
     async with charged(
@@ -55,6 +65,8 @@ async def submit_batch(
     """Charge one document per item and queue every item of ``batch``; the batch record and
     the charge (whose ``quota_left`` some dialects answer). Items that are file conversions
     are charged as the first item's pair, whose scope every item's was checked against."""
+    # The shared options, as each item's job would check them; each item's pages on its worker.
+    await anyio.to_thread.run_sync(lambda: check_submission(Submission(options=batch.options), here.engines))
     items = [msgspec.structs.replace(item, sniffed=_sniffed(item)) for item in batch.items]
     batch = msgspec.structs.replace(batch, items=items)
     first = items[0] if items else None
@@ -73,3 +85,27 @@ def _sniffed(submission: Submission) -> str | None:
     if submission.sniffed is not None or submission.document is None:
         return submission.sniffed
     return sniff(submission.document)
+
+
+def check_submission(submission: Submission, engines: Engines, *, kinds: Kinds | None = None) -> None:
+    """Refuse what the worker would refuse about a submission's options, as the sync routes
+    refuse it (``service.extract.check_options``): before it is charged, queued or answered.
+
+    The document's pages are checked when it is at hand and opens; a document that does not
+    open is left to the worker, which reports what is wrong with it.
+    """
+    work = submission.work
+    options = first_page_only(submission.options) if isinstance(work, Identify) else submission.options
+    reads, page_count = True, None
+    if submission.document is not None:
+        try:
+            sniffed = submission.sniffed or sniff(submission.document)
+            if isinstance(work, ConvertFile):
+                reads = reads_text(input_name(sniffed), work.target)
+            with open_document(submission.document, password=options.password, sniffed=sniffed) as document:
+                page_count = document.page_count
+        except LectorError:
+            pass
+    check_options(
+        options, engines, page_count, max_pages=engines.settings.max_pages, reads=reads, kinds=kinds
+    )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -202,4 +203,75 @@ def test_private_targets_and_keys_without_a_secret_are_refused(tmp_path, docs):
             assert client.put("/api/webhooks", json={"default_url": "http://10.0.0.1/"}).status_code == 422
     finally:
         server.stop()
+        redis_process.terminate()
+
+
+TRICKY = [
+    "http://127.0.0.1\\@1.2.3.4/",  # a backslash: WHATWG parsers read host 127.0.0.1, httpx 1.2.3.4
+    "",
+    "http://user:pass@1.2.3.4/hook",
+    "http://1.2.3.4#@127.0.0.1/",
+    "http://1.2.3.4:99999/hook",
+    "http://1.2.3.4 /hook",
+    "http://1.2.3.4%2f@127.0.0.1/",
+    "http:///hook",
+    "javascript:alert(1)",
+]
+
+
+@pytest.mark.parametrize("url", TRICKY)
+def test_a_callback_url_a_delivery_would_refuse_is_refused_at_submission(stack, docs, url):
+    client, _secret = stack
+    image = base64.b64encode(docs["page.png"].read_bytes()).decode()
+    as_json = client.post(
+        "/api/convert-async", json={"document_type_code": "text", "image_base64": image, "callback_url": url}
+    )
+    as_form = client.post(
+        "/api/convert-async",
+        files={"image": ("page.png", docs["page.png"].read_bytes())},
+        data={"document_type_code": "text", "callback_url": url},
+    )
+    batch = client.post(
+        "/api/batches",
+        files={"files": ("page.png", docs["page.png"].read_bytes())},
+        data={"document_type_code": "text", "callback_url": url},
+    )
+    default = client.put("/api/webhooks", json={"default_url": url})
+    for answer in (as_json, as_form, batch, default):
+        assert answer.status_code == 422, answer.text
+        assert "callback_url" in answer.text
+
+
+def test_the_allow_list_opens_webhooks_and_only_them_to_a_private_receiver(tmp_path, receiver, docs):
+    got, url = receiver
+    redis_process, redis_url = start_redis(tmp_path)
+    allow = {"LECTOR_WEBHOOK_ALLOW": "hooks.invalid,127.0.0.0/8", "LECTOR_WEBHOOK_RETRY_DELAYS_S": DELAYS}
+    worker = start_worker(tmp_path, redis_url, **allow)
+    allowing = start_server(tmp_path, LECTOR_REDIS_URL=redis_url, **allow)
+    closed = start_server(tmp_path, LECTOR_REDIS_URL=redis_url)
+    try:
+        with httpx.Client(base_url=allowing.url, headers={"X-API-Key": API_KEY}, timeout=60) as client:
+            assert client.post("/api/webhooks/secret").status_code == 201
+            conversion_id = submit(client, docs, f"{url}/hook")
+            assert webhook_of(client, conversion_id, "delivered")["last_status"] == 200
+            assert json.loads(got.deliveries[0][1])["data"]["conversion_id"] == conversion_id
+            fetched = client.post(
+                "/api/convert-async", json={"document_type_code": "text", "image_url": f"{url}/page.png"}
+            )
+            assert fetched.status_code == 400, fetched.text
+            assert "non-public address" in fetched.json()["message"]
+            for outside in ("http://10.0.0.1/hook", "http://169.254.169.254/"):
+                refused = client.put("/api/webhooks", json={"default_url": outside})
+                assert refused.status_code == 422 and "non-public" in refused.json()["message"]
+        with httpx.Client(base_url=closed.url, headers={"X-API-Key": API_KEY}, timeout=60) as client:
+            refused = client.post(
+                "/api/convert-async",
+                files={"image": ("page.png", docs["page.png"].read_bytes())},
+                data={"document_type_code": "text", "callback_url": f"{url}/hook"},
+            )
+            assert refused.status_code == 422 and "non-public address" in refused.json()["message"]
+    finally:
+        allowing.stop()
+        closed.stop()
+        stop_process(worker)
         redis_process.terminate()

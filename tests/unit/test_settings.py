@@ -44,6 +44,12 @@ def test_values_are_parsed_from_strings():
         ("LECTOR_LOG_FORMAT", "xml", "Invalid LECTOR_LOG_FORMAT='xml'"),
         ("LECTOR_REDIS_URL", "localhost:6379", "Invalid LECTOR_REDIS_URL='localhost:6379'"),
         ("LECTOR_OCR_DPI", "10", "Invalid LECTOR_OCR_DPI='10'"),
+        (
+            "LECTOR_WEBHOOK_ALLOW",
+            "10.0.0.0/33",
+            "Invalid LECTOR_WEBHOOK_ALLOW='10.0.0.0/33': '10.0.0.0/33' is",
+        ),
+        ("LECTOR_WEBHOOK_ALLOW", "hooks.internal,a b", "Invalid LECTOR_WEBHOOK_ALLOW='hooks.internal,a b'"),
     ],
 )
 def test_a_bad_value_names_the_variable(name, value, expected):

@@ -20,11 +20,11 @@ from service.api.dialects.docutray.types import kinds_of
 from service.api.gate import SyncGate
 from service.api.queued import queue_one
 from service.api.responses import LIMIT_ERRORS, error_spec
-from service.api.submissions import read_submission, with_document
+from service.api.submissions import read_submission
 from service.jobs.intake import Intake
 from service.jobs.record import fields_of
 from service.lifecycle.now import run_now
-from service.lifecycle.steps import Here
+from service.lifecycle.steps import Here, with_document
 from service.models import Submitted
 from service.tenants.store import Caller
 from service.tenants.types import OwnTypes

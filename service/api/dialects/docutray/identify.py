@@ -23,11 +23,11 @@ from service.api.dialects.docutray.convert import CONVERT_ERRORS, SUBMIT_ERRORS
 from service.api.dialects.docutray.types import kinds_of
 from service.api.gate import SyncGate
 from service.api.queued import IDENTIFY_STATUS_ROUTE, STATUS_ERRORS, wait_for_change
-from service.api.submissions import read_submission, with_document
+from service.api.submissions import read_submission
 from service.jobs.intake import Intake
 from service.jobs.record import Conversion
 from service.lifecycle.now import run_now
-from service.lifecycle.steps import Here
+from service.lifecycle.steps import Here, with_document
 from service.lifecycle.submit import submit
 from service.models import JobState
 from service.tenants.store import Caller

@@ -362,6 +362,11 @@ def _image_dpi(image: Image.Image) -> int | None:
     return value if value and 50 <= value <= 2400 else None
 
 
+#: What PyMuPDF raises for a damaged PDF: its own errors (not all of them RuntimeErrors),
+#: and IndexError or ValueError where a page the tree declares is missing.
+_PDF_ERRORS = (RuntimeError, ValueError, IndexError, pymupdf.mupdf.FzErrorBase)
+
+
 class PdfDocument(Document):
     """A PDF: pages with a usable text layer give their text, the others are rendered."""
 
@@ -370,7 +375,7 @@ class PdfDocument(Document):
     def __init__(self, data: bytes, *, password: str | None = None) -> None:
         try:
             self._pdf = pymupdf.open(stream=data, filetype="pdf")
-        except (RuntimeError, ValueError):
+        except _PDF_ERRORS:
             raise CorruptDocument("The PDF is corrupt and cannot be opened.") from None
         if self._pdf.needs_pass:
             if not password:
@@ -379,7 +384,11 @@ class PdfDocument(Document):
             if not self._pdf.authenticate(password):
                 self._pdf.close()
                 raise EncryptedDocument("The password given for the encrypted PDF is wrong.")
-        self.page_count = self._pdf.page_count
+        try:
+            self.page_count = _checked_page_count(self._pdf)
+        except CorruptDocument:
+            self._pdf.close()
+            raise
         if self.page_count == 0:
             self._pdf.close()
             raise CorruptDocument("The PDF has no pages.")
@@ -403,7 +412,7 @@ class PdfDocument(Document):
                 space, mode = (pymupdf.csRGB, "RGB") if colour else (pymupdf.csGRAY, "L")
                 pixmap = page.get_pixmap(dpi=render_dpi, colorspace=space, alpha=False)
                 image = Image.frombytes(mode, (pixmap.width, pixmap.height), pixmap.samples)
-            except (RuntimeError, ValueError):
+            except _PDF_ERRORS:
                 raise CorruptDocument(f"Page {number} of the PDF is corrupt and cannot be read.") from None
             del pixmap  # the raster now lives in `image`; don't hold both while the consumer works
             yield Page(number=number, width=image.width, height=image.height, image=image, dpi=render_dpi)
@@ -411,6 +420,33 @@ class PdfDocument(Document):
     def close(self) -> None:
         """Close the PyMuPDF document."""
         self._pdf.close()
+
+
+def _checked_page_count(pdf: pymupdf.Document) -> int:
+    """The number of pages, once every one of them has been found in the page tree.
+
+    The page tree's ``/Count`` is the file's word: MuPDF refuses one larger than the file's
+    objects could hold, and a smaller lie or a tree that loops on itself only shows when a page
+    is looked up. Looking each page up now (microseconds a page, bounded by the objects MuPDF
+    already parsed) refuses such a file before any page is read, rather than after the first
+    pages cost their OCR.
+    """
+    try:
+        count = int(pdf.page_count)
+    except _PDF_ERRORS:
+        raise CorruptDocument(
+            "The PDF is malformed: its page tree declares a page count the file cannot hold."
+        ) from None
+    for index in range(count):
+        try:
+            pdf.page_xref(index)
+        except _PDF_ERRORS as exc:
+            if "cycle" in str(exc):
+                raise CorruptDocument("The PDF is malformed: its page tree loops on itself.") from None
+            raise CorruptDocument(
+                f"The PDF is malformed: its page tree declares {count} pages but holds {index}."
+            ) from None
+    return count
 
 
 def _capped_dpi(rect: pymupdf.Rect, dpi: int) -> int:

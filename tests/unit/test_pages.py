@@ -133,6 +133,28 @@ def test_a_pdf_that_is_only_a_header_is_corrupt():
         open_document(b"%PDF-1.7\n% nothing else")
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (generate.lying_count_pdf(10_000), "its page tree declares a page count the file cannot hold"),
+        (generate.lying_count_pdf(2_000_000_000), "its page tree declares a page count the file cannot hold"),
+        (generate.lying_count_pdf(3), "its page tree declares 3 pages but holds 1"),
+        (generate.cyclic_pdf(), "its page tree loops on itself"),
+    ],
+    ids=["count-10000", "count-2e9", "count-3", "cycle"],
+)
+def test_a_pdf_whose_page_tree_lies_is_malformed_when_opened(data, message):
+    with pytest.raises(CorruptDocument) as caught:
+        open_document(data)
+    assert caught.value.message == f"The PDF is malformed: {message}."
+
+
+def test_a_pdf_whose_page_tree_tells_the_truth_opens(docs):
+    with open_document(generate.lying_count_pdf(1)) as document:
+        (page,) = document.pages([1], dpi=72)
+    assert document.page_count == 1 and page.text == "Hello from a lying PDF"
+
+
 def test_an_encrypted_pdf_needs_its_password(docs):
     data = docs["encrypted.pdf"].read_bytes()
     with pytest.raises(EncryptedDocument) as missing:

@@ -24,7 +24,7 @@ from service.fields import READINGS, ReadingProfile, find_fields
 from service.identify import identify, model_question
 from service.models import Extraction, Identification, PageResult, Tokens, Word
 from service.options import Options
-from service.pages import Document, Page, open_document, select_pages
+from service.pages import Document, Page, open_document
 
 #: Called as pages finish, with (pages done, pages selected).
 ProgressCallback = Callable[[int, int], None]
@@ -77,8 +77,8 @@ def extract(
     engine.check(read_options)
     fields = confidence = None
     warnings = _ignored_options(options, engine)
-    with open_document(data, password=options.password) as document:
-        numbers = select_pages(options.pages, document.page_count, limit)
+    with open_document(data, password=options.password, max_pages=settings.max_pages) as document:
+        numbers = document.select(options.pages, limit)
         pages_of = _Pages(document, numbers, settings.ocr_dpi, options.force_ocr)
         if schema is None or by_rules:
             readings = _read_pages(pages_of, engine, engines, read_options, on_progress)
@@ -172,9 +172,9 @@ def extract_object(
         instructions=options.ocr_instructions,
         metadata=options.document_metadata,
     )
-    with open_document(data, password=options.password) as document:
+    with open_document(data, password=options.password, max_pages=settings.max_pages) as document:
         limit = settings.max_pages if max_pages is None else max_pages
-        numbers = select_pages(options.pages, document.page_count, limit)
+        numbers = document.select(options.pages, limit)
         if len(numbers) > engine.pages_per_call:
             raise InvalidOption(
                 f"JSON shaped by ocr_instructions reads at most {engine.pages_per_call} pages in one call "
@@ -266,7 +266,7 @@ def _asked(
     selected page."""
     instructions, schema = model_question(candidates)
     with open_document(data, password=options.password) as document:
-        number = select_pages(options.pages, document.page_count, document.page_count)[0]
+        number = document.select(options.pages or "1", document.page_count)[0]
         page = next(iter(document.pages([number], dpi=dpi, force_ocr=options.force_ocr)))
     return engine.read_fields(
         [page], "identification", schema, ReadOptions(lang=options.lang, prompt=instructions)

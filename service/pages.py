@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,6 +48,10 @@ MAX_FRAMES = 500
 
 #: Most comma-separated parts one page selection may have.
 MAX_RANGES = 200
+
+#: Most pages one request may select when the caller names no limit (LECTOR_MAX_PAGES's
+#: ceiling): a TIFF's pages are counted up to one more than the limit.
+MAX_PAGES = 100_000
 
 
 def configure_decoders() -> None:
@@ -133,15 +138,19 @@ def _describe(data: bytes) -> str:
 _RANGE = re.compile(r"^\s*(\d{1,9})\s*(?:(-)\s*(\d{0,9})\s*)?$")
 
 
-def select_pages(spec: str | None, page_count: int, limit: int) -> list[int]:
+def select_pages(spec: str | None, page_count: int, limit: int, *, uncounted: bool = False) -> list[int]:
     """Turn a selection such as ``"1-3,5"`` or ``"2-"`` into sorted 1-based page numbers.
 
     ``None`` or an empty string selects every page. The work is bounded by ``limit`` and
     ``MAX_RANGES``, never by what the selection asks for: the ranges are merged and counted
-    before any page number is listed. Raises InvalidOption for malformed selections and for
-    pages the document does not have, and TooManyPages when more than ``limit`` are selected.
+    before any page number is listed. ``uncounted`` says more pages follow the ``page_count``
+    counted (``Document.uncounted``): a selection may not reach past them. Raises InvalidOption
+    for malformed selections and for pages the document does not have, and TooManyPages when
+    more than ``limit`` are selected.
     """
     if spec is None or not spec.strip():
+        if uncounted:
+            raise TooManyPages(page_count, limit, more=True)
         intervals = [(1, page_count)]
     else:
         parts = spec.split(",", MAX_RANGES)
@@ -149,7 +158,7 @@ def select_pages(spec: str | None, page_count: int, limit: int) -> list[int]:
             raise InvalidOption(
                 f"Invalid page selection: at most {MAX_RANGES} pages or ranges, separated by commas."
             )
-        intervals = [_interval(part, page_count) for part in parts]
+        intervals = [_interval(part, page_count, uncounted) for part in parts]
     merged: list[tuple[int, int]] = []
     for start, end in sorted(intervals):
         if merged and start <= merged[-1][1] + 1:
@@ -162,7 +171,7 @@ def select_pages(spec: str | None, page_count: int, limit: int) -> list[int]:
     return [number for start, end in merged for number in range(start, end + 1)]
 
 
-def _interval(part: str, page_count: int) -> tuple[int, int]:
+def _interval(part: str, page_count: int, uncounted: bool) -> tuple[int, int]:
     """One part of a selection as (first, last); the message quotes at most a few characters."""
     shown = part.strip()[:20]
     match = _RANGE.match(part)
@@ -171,9 +180,15 @@ def _interval(part: str, page_count: int) -> tuple[int, int]:
             f"Invalid page selection near {shown!r}: use page numbers and ranges such as 1-3,5 or 2-."
         )
     start = int(match.group(1))
+    open_end = bool(match.group(2)) and not match.group(3)
     end = start if not match.group(2) else int(match.group(3) or page_count)
     if start < 1 or end < start:
         raise InvalidOption(f"Invalid page range {shown!r}: pages count from 1, start before end.")
+    if uncounted and (open_end or end > page_count):
+        raise InvalidOption(
+            f"Invalid page selection near {shown!r}: the document has more than {page_count} pages, "
+            f"and Lector counts only those; select pages among them, ending each range with a number."
+        )
     if end > page_count:
         raise InvalidOption(f"Page {end} does not exist: the document has {page_count} pages.")
     return start, end
@@ -205,6 +220,13 @@ class Document:
 
     format: str
     page_count: int
+    #: True when more pages follow ``page_count`` that were not counted (a TIFF longer than
+    #: the page limit: counting its pages is walking a chain, so Lector stops past the limit).
+    uncounted: bool = False
+
+    def select(self, spec: str | None, limit: int) -> list[int]:
+        """The page numbers ``spec`` selects, as ``select_pages`` says, for this document."""
+        return select_pages(spec, self.page_count, limit, uncounted=self.uncounted)
 
     def pages(
         self, numbers: list[int], *, dpi: int, force_ocr: bool = False, colour: bool = False
@@ -224,12 +246,14 @@ class Document:
         self.close()
 
 
-def open_document(data: bytes, *, password: str | None = None) -> Document:
-    """Sniff ``data`` and open it as a document, or raise a clear InputError."""
+def open_document(data: bytes, *, password: str | None = None, max_pages: int = MAX_PAGES) -> Document:
+    """Sniff ``data`` and open it as a document, or raise a clear InputError. ``max_pages``
+    is the most pages any request may select (LECTOR_MAX_PAGES): a TIFF's pages are counted
+    up to one more, and the document says when more follow (``Document.uncounted``)."""
     kind = sniff(data)
     if kind == "PDF":
         return PdfDocument(data, password=password)
-    return ImageDocument(data, kind)
+    return ImageDocument(data, kind, max_pages=max_pages)
 
 
 def _check_pixels(width: int, height: int) -> None:
@@ -248,13 +272,16 @@ AS_STORED = frozenset({"JPEG", "PNG"})
 class ImageDocument(Document):
     """A raster image; a TIFF may hold several pages."""
 
-    def __init__(self, data: bytes, kind: str) -> None:
+    def __init__(self, data: bytes, kind: str, *, max_pages: int = MAX_PAGES) -> None:
         self.format = kind
         self._data = data
         self._image = open_image(data, kind)
         _check_pixels(*self._image.size)
         # Animated GIF and WEBP frames are not pages; only TIFF pages count.
-        self.page_count = getattr(self._image, "n_frames", 1) if kind == "TIFF" else 1
+        if kind == "TIFF":
+            self.page_count, self.uncounted = _tiff_pages(data, max_pages + 1)
+        else:
+            self.page_count = 1
         self._handed_over = False
 
     def pages(
@@ -293,6 +320,31 @@ class ImageDocument(Document):
         """Close the Pillow image, unless a page holds it."""
         if not self._handed_over:
             self._image.close()
+
+
+def _tiff_pages(data: bytes, bound: int) -> tuple[int, bool]:
+    """How many pages the TIFF ``data`` has, up to ``bound``, and whether more follow.
+
+    A TIFF's pages are a chain of directories, each naming where the next one starts. Pillow
+    counts them in time quadratic in their number (25 s for 50,000 one-pixel pages); this
+    walks the chain itself, at most ``bound`` links. Pillow has read the header and the first
+    directory already, so the header is known to be sound.
+    """
+    order = "<" if data[:2] == b"II" else ">"
+    (offset,) = struct.unpack_from(f"{order}I", data, 4)
+    seen: set[int] = set()
+    count = 0
+    while offset and count < bound:
+        if offset in seen:
+            raise CorruptDocument(f"The TIFF image is corrupt: its page {count + 1} is one it already had.")
+        seen.add(offset)
+        try:
+            (entries,) = struct.unpack_from(f"{order}H", data, offset)
+            (offset,) = struct.unpack_from(f"{order}I", data, offset + 2 + 12 * entries)
+        except struct.error:
+            raise CorruptDocument(f"Page {count + 1} of the TIFF image is corrupt or truncated.") from None
+        count += 1
+    return count, offset != 0
 
 
 def open_image(data: bytes, kind: str) -> Image.Image:

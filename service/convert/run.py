@@ -18,7 +18,7 @@ from service.engines import Engines
 from service.extract import extract, extract_object
 from service.models import Extraction
 from service.options import Options
-from service.pages import open_document, select_pages, sniff
+from service.pages import open_document, sniff
 
 
 class OutputFile(msgspec.Struct):
@@ -56,21 +56,24 @@ def convert(
             data, options, target, engines, stem=stem, source=source, max_pages=max_pages, types=types
         )
     if fmt in MULTI_PAGE:
-        content = images.encode_pages(_shaped(data, options, target, max_pages, dpi), target)
+        content = images.encode_pages(_shaped(data, options, target, engines, max_pages, dpi), target)
         return _file(stem, fmt, content), None
     files = [
         (number, images.encode(page, target))
-        for number, page in enumerate(_shaped(data, options, target, max_pages, dpi), 1)
+        for number, page in enumerate(_shaped(data, options, target, engines, max_pages, dpi), 1)
     ]
     if len(files) == 1:
         return _file(stem, fmt, files[0][1]), None
     return zipped(stem, [(f"{stem}-{number}.{EXTENSIONS[fmt]}", content) for number, content in files]), None
 
 
-def _shaped(data: bytes, options: Options, target: Target, max_pages: int, dpi: int) -> Iterator[Image.Image]:
+def _shaped(
+    data: bytes, options: Options, target: Target, engines: Engines, max_pages: int, dpi: int
+) -> Iterator[Image.Image]:
     """The selected pages in colour, shaped for the target, one at a time."""
-    with open_document(data, password=options.password) as document:
-        numbers = select_pages(options.pages, document.page_count, max_pages)
+    counted = engines.settings.max_pages
+    with open_document(data, password=options.password, max_pages=counted) as document:
+        numbers = document.select(options.pages, max_pages)
         for page in document.pages(numbers, dpi=dpi, colour=True):
             assert page.image is not None  # colour pages are always rasters
             yield images.shape(page.image, target)
@@ -107,7 +110,7 @@ def _by_ocr(
         if source == "pdf":
             content = text.searchable_pdf_from_pdf(data, options.password, extraction)
         else:
-            pages = _shaped(data, options, Target(target_format="pdf"), max_pages, dpi=300)
+            pages = _shaped(data, options, Target(target_format="pdf"), engines, max_pages, dpi=300)
             content = text.searchable_pdf_from_images(pages, extraction, quality=target.quality)
     else:
         writers: dict[str, Callable[[Extraction], bytes]] = {

@@ -108,6 +108,20 @@ def test_an_encrypted_pdf_opens_with_its_password(client, docs):
     assert response.json()["data"]["text"] == FIRST
 
 
+@pytest.mark.parametrize("password", ["s3cret\x00", "s3cret\x00junk", "s3\x1bcret"])
+def test_a_password_with_a_control_character_is_refused_not_cut(client, docs, password):
+    message = "Invalid field `password`: a password may not contain control characters such as NUL."
+    sync = post_json(client, {"image": b64(docs["encrypted.pdf"]), "password": password})
+    assert_error(sync, 422, message)
+    queued = client.post(
+        "/api/convert-async",
+        files={"image": ("locked.pdf", docs["encrypted.pdf"].read_bytes())},
+        data={"document_type_code": "text", "password": password},
+    )
+    assert queued.status_code == 422, queued.text
+    assert queued.json()["errors"] == ["password: a password may not contain control characters such as NUL"]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 import pymupdf
 from PIL import Image, TiffImagePlugin
 
-from service.convert.formats import PIL_WRITERS, WITH_ALPHA, WITH_QUALITY
+from service.convert.formats import ENCODER_MEGAPIXELS, PIL_WRITERS, WITH_ALPHA, WITH_QUALITY
 from service.convert.target import Target
-from service.errors import DecompressionBomb
+from service.errors import DecompressionBomb, TooLarge
 from service.pages import MAX_PAGE_PIXELS
 
 _RESAMPLE = Image.Resampling.LANCZOS
@@ -122,8 +122,9 @@ def encode_pages(pages: Iterable[Image.Image], target: Target) -> bytes:
 
 
 def encode(page: Image.Image, target: Target) -> bytes:
-    """One page in the target format."""
+    """One page in the target format; TooLarge for a page over the format's encoder cap."""
     fmt = target.target_format
+    _check_encoder(page, fmt)
     first = _for_target(page, fmt)
     options: dict[str, object] = {}
     if fmt in WITH_QUALITY:
@@ -146,6 +147,17 @@ def encode(page: Image.Image, target: Target) -> bytes:
     out = io.BytesIO()
     first.save(out, format=PIL_WRITERS[fmt], **options)
     return out.getvalue()
+
+
+def _check_encoder(page: Image.Image, fmt: str) -> None:
+    """Refuse, before its encoder allocates anything, a page too large for ``fmt``."""
+    cap = ENCODER_MEGAPIXELS.get(fmt)
+    if cap is not None and page.width * page.height > cap * 1_000_000:
+        raise TooLarge(
+            f"A {fmt.upper()} page may have at most {cap} megapixels and this one would have "
+            f"{page.width * page.height / 1_000_000:.0f} ({page.width}x{page.height}): set resize_width "
+            "or resize_height, or choose another format."
+        )
 
 
 def _for_target(image: Image.Image, fmt: str) -> Image.Image:

@@ -22,7 +22,7 @@ from service.engines.base import FieldsReading
 from service.errors import InvalidOption
 from service.fields import READINGS, ReadingProfile, find_fields
 from service.identify import identify, model_question
-from service.models import Extraction, Identification, PageResult, Tokens, Word
+from service.models import TEXT_LAYER, Extraction, Identification, PageResult, Tokens, Word
 from service.options import Options
 from service.pages import Document, Page, open_document
 
@@ -94,14 +94,19 @@ def extract(
         if not options.include_words:  # read for the rules, not asked for
             for page in pages:
                 page.words = []
+    # When every page gave its own text and no model was asked for fields, no engine read
+    # anything: the answer names the text layer, not the engine that stood by.
+    engine_used = (schema is not None and not by_rules) or any(
+        reading.result.source != TEXT_LAYER for reading in readings
+    )
     return Extraction(
-        engine=engine.name,
+        engine=engine.name if engine_used else TEXT_LAYER,
         language=options.lang,
         page_count=page_count,
         pages=[reading.result for reading in readings],
         processing_time=round(time.perf_counter() - started, 3),
         tokens=_summed([reading.tokens for reading in readings]),
-        model=getattr(engine, "model", None),
+        model=getattr(engine, "model", None) if engine_used else None,
         llm_calls=sum(reading.calls for reading in readings),
         fields=fields,
         field_confidence=confidence,
@@ -424,7 +429,7 @@ def _text_layer_result(page: Page, *, include_words: bool) -> Reading:
             confidence=100.0,
             width=page.width,
             height=page.height,
-            source="text-layer",
+            source=TEXT_LAYER,
             words=words,
         )
     )

@@ -103,6 +103,21 @@ def test_bad_documents_get_422_with_a_clear_message(client, docs, name, message)
     assert_error(upload, 422, message)
 
 
+@pytest.mark.parametrize(
+    ("name", "kind", "engine", "sources"),
+    [
+        ("invoice.pdf", "invoice", "text-layer", ["text-layer"]),  # ppocr stood by for invoices
+        ("text-layer.pdf", "text", "text-layer", ["text-layer"] * 3),
+        ("mixed.pdf", "text", "tesseract", ["text-layer", "ocr"]),  # tesseract read page 2
+    ],
+)
+def test_the_engine_named_is_the_one_that_read_the_pages(client, docs, name, kind, engine, sources):
+    response = post_json(client, {"image": b64(docs[name]), "document_type_code": kind})
+    assert response.status_code == 200, response.text
+    raw = response.json()["data"]["raw_response"]
+    assert (raw["engine"], [page["source"] for page in raw["pages"]]) == (engine, sources)
+
+
 def test_an_encrypted_pdf_opens_with_its_password(client, docs):
     response = post_json(client, {"image": b64(docs["encrypted.pdf"]), "password": "s3cret"})
     assert response.json()["data"]["text"] == FIRST

@@ -131,11 +131,14 @@ class DocumentTooLarge(TooLarge):
 class TooManyPages(TooLarge):
     """More pages were asked for than the endpoint allows."""
 
-    def __init__(self, count: int, limit: int, *, advice: str = "") -> None:
-        message = f"The request asks for {count} pages; the limit is {limit}."
+    def __init__(self, count: int, limit: int, *, advice: str = "", more: bool = False) -> None:
+        # ``more``: the document has more than ``count`` pages, uncounted past the limit.
+        asked = f"more than {count}" if more else str(count)
+        message = f"The request asks for {asked} pages; the limit is {limit}."
         super().__init__(f"{message} {advice}".strip(), details={"pages": count, "limit": limit})
         self.count = count
         self.limit = limit
+        self.more = more
 
 
 class Unauthorized(LectorError):

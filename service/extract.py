@@ -22,7 +22,7 @@ from service.engines.base import FieldsReading
 from service.errors import InvalidOption, LectorError, TooManyPages, ValidationFailed
 from service.fields import READINGS, ReadingProfile, find_fields
 from service.identify import identify, model_question
-from service.models import Extraction, Identification, PageResult, Tokens, Word
+from service.models import TEXT_LAYER, Extraction, Identification, PageResult, Tokens, Word
 from service.options import Options
 from service.pages import Document, Page, open_document, select_pages
 
@@ -61,8 +61,11 @@ def extract(
     started = time.perf_counter()
     settings = engines.settings
     limit = settings.max_pages if max_pages is None else max_pages
-    with open_document(data, password=options.password, sniffed=sniffed) as document:
-        numbers = check_options(options, engines, document.page_count, max_pages=limit, kinds=kinds)
+    counted = settings.max_pages
+    with open_document(data, password=options.password, sniffed=sniffed, max_pages=counted) as document:
+        numbers = check_options(
+            options, engines, document.page_count, max_pages=limit, kinds=kinds, uncounted=document.uncounted
+        )
         document_type = get_document_type(options.document_type_code, kinds)
         engine = engines.get(options.engine, document_type.code, options.lang)
         schema = document_type.schema
@@ -95,14 +98,19 @@ def extract(
         if not options.include_words:  # read for the rules, not asked for
             for page in pages:
                 page.words = []
+    # When every page gave its own text and no model was asked for fields, no engine read
+    # anything: the answer names the text layer, not the engine that stood by.
+    engine_used = (schema is not None and not by_rules) or any(
+        reading.result.source != TEXT_LAYER for reading in readings
+    )
     return Extraction(
-        engine=engine.name,
+        engine=engine.name if engine_used else TEXT_LAYER,
         language=options.lang,
         page_count=page_count,
         pages=[reading.result for reading in readings],
         processing_time=round(time.perf_counter() - started, 3),
         tokens=_summed([reading.tokens for reading in readings]),
-        model=getattr(engine, "model", None),
+        model=getattr(engine, "model", None) if engine_used else None,
         llm_calls=sum(reading.calls for reading in readings),
         fields=fields,
         field_confidence=confidence,
@@ -164,6 +172,7 @@ def check_options(
     max_pages: int,
     reads: bool = True,
     kinds: Kinds | None = None,
+    uncounted: bool = False,
 ) -> list[int]: ...
 @overload
 def check_options(
@@ -174,6 +183,7 @@ def check_options(
     max_pages: int,
     reads: bool = True,
     kinds: Kinds | None = None,
+    uncounted: bool = False,
 ) -> None: ...
 def check_options(
     options: Options,
@@ -183,13 +193,15 @@ def check_options(
     max_pages: int,
     reads: bool = True,
     kinds: Kinds | None = None,
+    uncounted: bool = False,
 ) -> list[int] | None:
     """Refuse, before any page is read, every option that reading a document of
     ``page_count`` pages with ``options`` would refuse: the document type (one of ``kinds``),
     the engine (one this server runs) and its languages (installed ones) when the document
     is to be ``reads`` (read as text, rather than only re-encoded), and the page selection
     (pages the document has, at most ``max_pages`` of them). Returns the selected page
-    numbers (None without a ``page_count``: the selection is then only checked by its type).
+    numbers (None without a ``page_count``: the selection is then only checked by its type);
+    ``uncounted``: more pages follow the ``page_count`` counted (``Document.uncounted``).
 
     ``extract`` runs this first, and so does a queued submission before it is charged, so
     both refuse the same options with the same sentences. One problem raises its own error
@@ -211,7 +223,7 @@ def check_options(
             problems.append(exc)
     if page_count is not None:
         try:
-            numbers = select_pages(options.pages, page_count, max_pages)
+            numbers = select_pages(options.pages, page_count, max_pages, uncounted=uncounted)
         except (InvalidOption, TooManyPages) as exc:
             problems.append(exc)
     if len(problems) == 1:
@@ -253,9 +265,11 @@ def extract_object(
         instructions=options.ocr_instructions,
         metadata=options.document_metadata,
     )
-    with open_document(data, password=options.password, sniffed=sniffed) as document:
+    with open_document(
+        data, password=options.password, sniffed=sniffed, max_pages=settings.max_pages
+    ) as document:
         limit = settings.max_pages if max_pages is None else max_pages
-        numbers = select_pages(options.pages, document.page_count, limit)
+        numbers = document.select(options.pages, limit)
         if len(numbers) > engine.pages_per_call:
             raise InvalidOption(
                 f"JSON shaped by ocr_instructions reads at most {engine.pages_per_call} pages in one call "
@@ -353,7 +367,7 @@ def _asked(
     selected page."""
     instructions, schema = model_question(candidates)
     with open_document(data, password=options.password, sniffed=sniffed) as document:
-        number = select_pages(options.pages, document.page_count, document.page_count)[0]
+        number = document.select(options.pages or "1", document.page_count)[0]
         page = next(iter(document.pages([number], dpi=dpi, force_ocr=options.force_ocr)))
     return engine.read_fields(
         [page], "identification", schema, ReadOptions(lang=options.lang, prompt=instructions)
@@ -511,7 +525,7 @@ def _text_layer_result(page: Page, *, include_words: bool) -> Reading:
             confidence=100.0,
             width=page.width,
             height=page.height,
-            source="text-layer",
+            source=TEXT_LAYER,
             words=words,
         )
     )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from service.models import TEXT_LAYER
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -111,7 +112,9 @@ class Metrics:
         if as_job:
             self.jobs.labels(status=summary.status, engine=summary.engine).inc()
         for source, count in summary.pages.items():
-            self.pages.labels(engine=summary.engine, source=source).inc(count)
+            # A page that gave its own text was read by no engine, whichever one the rest went to.
+            engine = TEXT_LAYER if source == TEXT_LAYER else summary.engine
+            self.pages.labels(engine=engine, source=source).inc(count)
         if summary.ocr_seconds_per_page is not None:
             histogram = self.page_seconds.labels(engine=summary.engine)
             for _ in range(summary.pages.get("ocr", 0)):

@@ -13,6 +13,8 @@ import msgspec
 from msgspec import Meta
 
 PageSource = Literal["ocr", "text-layer"]
+#: What reads a page from its own text layer, where an answer or a metric names an engine.
+TEXT_LAYER: PageSource = "text-layer"
 #: The limits of a key a request can run into (``service.tenants.limits``).
 LimitType = Literal["minute", "day", "quota", "tokens"]
 

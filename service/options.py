@@ -60,6 +60,17 @@ DocumentTypeCode = Annotated[
     ),
 ]
 
+#: A C library reads the password up to its first NUL, so "secret\x00junk" would open a PDF
+#: locked with "secret": control characters are refused, not cut.
+PdfPassword = Annotated[
+    str,
+    Meta(
+        max_length=1024,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        extra={"hint": "a password may not contain control characters such as NUL"},
+    ),
+]
+
 
 class Base(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Base of request bodies: a misspelt field is an error, not silently ignored."""
@@ -81,7 +92,7 @@ class Options(Base, kw_only=True):
         Annotated[Psm, Meta(description="Tesseract page segmentation mode (default 3; 6 for receipts)")]
         | None
     ) = None
-    password: Annotated[str, Meta(max_length=1024, description="Password of an encrypted PDF")] | None = None
+    password: Annotated[PdfPassword, Meta(description="Password of an encrypted PDF")] | None = None
     ocr_instructions: (
         Annotated[str, Meta(max_length=4000, description="Free-text guidance for the vision model")] | None
     ) = None

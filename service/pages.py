@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,6 +49,10 @@ MAX_FRAMES = 500
 
 #: Most comma-separated parts one page selection may have.
 MAX_RANGES = 200
+
+#: Most pages one request may select when the caller names no limit (LECTOR_MAX_PAGES's
+#: ceiling): a TIFF's pages are counted up to one more than the limit.
+MAX_PAGES = 100_000
 
 
 def configure_decoders() -> None:
@@ -134,15 +139,19 @@ def _describe(data: bytes) -> str:
 _RANGE = re.compile(r"^\s*(\d{1,9})\s*(?:(-)\s*(\d{0,9})\s*)?$")
 
 
-def select_pages(spec: str | None, page_count: int, limit: int) -> list[int]:
+def select_pages(spec: str | None, page_count: int, limit: int, *, uncounted: bool = False) -> list[int]:
     """Turn a selection such as ``"1-3,5"`` or ``"2-"`` into sorted 1-based page numbers.
 
     ``None`` or an empty string selects every page. The work is bounded by ``limit`` and
     ``MAX_RANGES``, never by what the selection asks for: the ranges are merged and counted
-    before any page number is listed. Raises InvalidOption for malformed selections and for
-    pages the document does not have, and TooManyPages when more than ``limit`` are selected.
+    before any page number is listed. ``uncounted`` says more pages follow the ``page_count``
+    counted (``Document.uncounted``): a selection may not reach past them. Raises InvalidOption
+    for malformed selections and for pages the document does not have, and TooManyPages when
+    more than ``limit`` are selected.
     """
     if spec is None or not spec.strip():
+        if uncounted:
+            raise TooManyPages(page_count, limit, more=True)
         intervals = [(1, page_count)]
     else:
         parts = spec.split(",", MAX_RANGES)
@@ -150,7 +159,7 @@ def select_pages(spec: str | None, page_count: int, limit: int) -> list[int]:
             raise InvalidOption(
                 f"Invalid page selection: at most {MAX_RANGES} pages or ranges, separated by commas."
             )
-        intervals = [_interval(part, page_count) for part in parts]
+        intervals = [_interval(part, page_count, uncounted) for part in parts]
     merged: list[tuple[int, int]] = []
     for start, end in sorted(intervals):
         if merged and start <= merged[-1][1] + 1:
@@ -163,7 +172,7 @@ def select_pages(spec: str | None, page_count: int, limit: int) -> list[int]:
     return [number for start, end in merged for number in range(start, end + 1)]
 
 
-def _interval(part: str, page_count: int) -> tuple[int, int]:
+def _interval(part: str, page_count: int, uncounted: bool) -> tuple[int, int]:
     """One part of a selection as (first, last); the message quotes at most a few characters."""
     shown = part.strip()[:20]
     match = _RANGE.match(part)
@@ -172,9 +181,15 @@ def _interval(part: str, page_count: int) -> tuple[int, int]:
             f"Invalid page selection near {shown!r}: use page numbers and ranges such as 1-3,5 or 2-."
         )
     start = int(match.group(1))
+    open_end = bool(match.group(2)) and not match.group(3)
     end = start if not match.group(2) else int(match.group(3) or page_count)
     if start < 1 or end < start:
         raise InvalidOption(f"Invalid page range {shown!r}: pages count from 1, start before end.")
+    if uncounted and (open_end or end > page_count):
+        raise InvalidOption(
+            f"Invalid page selection near {shown!r}: the document has more than {page_count} pages, "
+            f"and Lector counts only those; select pages among them, ending each range with a number."
+        )
     if end > page_count:
         raise InvalidOption(f"Page {end} does not exist: the document has {page_count} pages.")
     return start, end
@@ -206,6 +221,13 @@ class Document:
 
     format: str
     page_count: int
+    #: True when more pages follow ``page_count`` that were not counted (a TIFF longer than
+    #: the page limit: counting its pages is walking a chain, so Lector stops past the limit).
+    uncounted: bool = False
+
+    def select(self, spec: str | None, limit: int) -> list[int]:
+        """The page numbers ``spec`` selects, as ``select_pages`` says, for this document."""
+        return select_pages(spec, self.page_count, limit, uncounted=self.uncounted)
 
     def pages(
         self, numbers: list[int], *, dpi: int, force_ocr: bool = False, colour: bool = False
@@ -225,13 +247,17 @@ class Document:
         self.close()
 
 
-def open_document(data: bytes, *, password: str | None = None, sniffed: str | None = None) -> Document:
+def open_document(
+    data: bytes, *, password: str | None = None, sniffed: str | None = None, max_pages: int = MAX_PAGES
+) -> Document:
     """Open ``data`` as a document of the format ``sniffed`` from it (sniffed now when not
-    given), or raise a clear InputError."""
+    given), or raise a clear InputError. ``max_pages`` is the most pages any request may
+    select (LECTOR_MAX_PAGES): a TIFF's pages are counted up to one more, and the document
+    says when more follow (``Document.uncounted``)."""
     kind = sniffed or sniff(data)
     if kind == "PDF":
         return PdfDocument(data, password=password)
-    return ImageDocument(data, kind)
+    return ImageDocument(data, kind, max_pages=max_pages)
 
 
 def _check_pixels(width: int, height: int) -> None:
@@ -250,13 +276,16 @@ AS_STORED = frozenset({"JPEG", "PNG"})
 class ImageDocument(Document):
     """A raster image; a TIFF may hold several pages."""
 
-    def __init__(self, data: bytes, kind: str) -> None:
+    def __init__(self, data: bytes, kind: str, *, max_pages: int = MAX_PAGES) -> None:
         self.format = kind
         self._data = data
         self._image = open_image(data, kind)
         _check_pixels(*self._image.size)
         # Animated GIF and WEBP frames are not pages; only TIFF pages count.
-        self.page_count = getattr(self._image, "n_frames", 1) if kind == "TIFF" else 1
+        if kind == "TIFF":
+            self.page_count, self.uncounted = _tiff_pages(data, max_pages + 1)
+        else:
+            self.page_count = 1
         self._handed_over = False
 
     def pages(
@@ -295,6 +324,31 @@ class ImageDocument(Document):
         """Close the Pillow image, unless a page holds it."""
         if not self._handed_over:
             self._image.close()
+
+
+def _tiff_pages(data: bytes, bound: int) -> tuple[int, bool]:
+    """How many pages the TIFF ``data`` has, up to ``bound``, and whether more follow.
+
+    A TIFF's pages are a chain of directories, each naming where the next one starts. Pillow
+    counts them in time quadratic in their number (25 s for 50,000 one-pixel pages); this
+    walks the chain itself, at most ``bound`` links. Pillow has read the header and the first
+    directory already, so the header is known to be sound.
+    """
+    order = "<" if data[:2] == b"II" else ">"
+    (offset,) = struct.unpack_from(f"{order}I", data, 4)
+    seen: set[int] = set()
+    count = 0
+    while offset and count < bound:
+        if offset in seen:
+            raise CorruptDocument(f"The TIFF image is corrupt: its page {count + 1} is one it already had.")
+        seen.add(offset)
+        try:
+            (entries,) = struct.unpack_from(f"{order}H", data, offset)
+            (offset,) = struct.unpack_from(f"{order}I", data, offset + 2 + 12 * entries)
+        except struct.error:
+            raise CorruptDocument(f"Page {count + 1} of the TIFF image is corrupt or truncated.") from None
+        count += 1
+    return count, offset != 0
 
 
 def open_image(data: bytes, kind: str) -> Image.Image:
@@ -364,6 +418,11 @@ def _image_dpi(image: Image.Image) -> int | None:
     return value if value and 50 <= value <= 2400 else None
 
 
+#: What PyMuPDF raises for a damaged PDF: its own errors (not all of them RuntimeErrors),
+#: and IndexError or ValueError where a page the tree declares is missing.
+_PDF_ERRORS = (RuntimeError, ValueError, IndexError, pymupdf.mupdf.FzErrorBase)
+
+
 class PdfDocument(Document):
     """A PDF: pages with a usable text layer give their text, the others are rendered."""
 
@@ -372,7 +431,7 @@ class PdfDocument(Document):
     def __init__(self, data: bytes, *, password: str | None = None) -> None:
         try:
             self._pdf = pymupdf.open(stream=data, filetype="pdf")
-        except (RuntimeError, ValueError):
+        except _PDF_ERRORS:
             raise CorruptDocument("The PDF is corrupt and cannot be opened.") from None
         if self._pdf.needs_pass:
             if not password:
@@ -381,7 +440,11 @@ class PdfDocument(Document):
             if not self._pdf.authenticate(password):
                 self._pdf.close()
                 raise EncryptedDocument("The password given for the encrypted PDF is wrong.")
-        self.page_count = self._pdf.page_count
+        try:
+            self.page_count = _checked_page_count(self._pdf)
+        except CorruptDocument:
+            self._pdf.close()
+            raise
         if self.page_count == 0:
             self._pdf.close()
             raise CorruptDocument("The PDF has no pages.")
@@ -405,7 +468,7 @@ class PdfDocument(Document):
                 space, mode = (pymupdf.csRGB, "RGB") if colour else (pymupdf.csGRAY, "L")
                 pixmap = page.get_pixmap(dpi=render_dpi, colorspace=space, alpha=False)
                 image = Image.frombytes(mode, (pixmap.width, pixmap.height), pixmap.samples)
-            except (RuntimeError, ValueError):
+            except _PDF_ERRORS:
                 raise CorruptDocument(f"Page {number} of the PDF is corrupt and cannot be read.") from None
             del pixmap  # the raster now lives in `image`; don't hold both while the consumer works
             yield Page(number=number, width=image.width, height=image.height, image=image, dpi=render_dpi)
@@ -413,6 +476,33 @@ class PdfDocument(Document):
     def close(self) -> None:
         """Close the PyMuPDF document."""
         self._pdf.close()
+
+
+def _checked_page_count(pdf: pymupdf.Document) -> int:
+    """The number of pages, once every one of them has been found in the page tree.
+
+    The page tree's ``/Count`` is the file's word: MuPDF refuses one larger than the file's
+    objects could hold, and a smaller lie or a tree that loops on itself only shows when a page
+    is looked up. Looking each page up now (microseconds a page, bounded by the objects MuPDF
+    already parsed) refuses such a file before any page is read, rather than after the first
+    pages cost their OCR.
+    """
+    try:
+        count = int(pdf.page_count)
+    except _PDF_ERRORS:
+        raise CorruptDocument(
+            "The PDF is malformed: its page tree declares a page count the file cannot hold."
+        ) from None
+    for index in range(count):
+        try:
+            pdf.page_xref(index)
+        except _PDF_ERRORS as exc:
+            if "cycle" in str(exc):
+                raise CorruptDocument("The PDF is malformed: its page tree loops on itself.") from None
+            raise CorruptDocument(
+                f"The PDF is malformed: its page tree declares {count} pages but holds {index}."
+            ) from None
+    return count
 
 
 def _capped_dpi(rect: pymupdf.Rect, dpi: int) -> int:

@@ -1,8 +1,10 @@
 """Image targets: each page resized, brought to an aspect ratio, and encoded.
 
 EXIF orientation is applied when the page is read (``service.pages``); metadata (EXIF, GPS,
-text chunks) is left behind unless ``keep_metadata`` is set, because Pillow writes only what
-it is handed. ICC colour profiles are kept: they are colour, not metadata.
+XMP, a JPEG's or GIF's comment, text chunks) is left behind unless ``keep_metadata`` is set
+(then EXIF alone is kept): a page reaches its writer with nothing in ``info`` but its colour
+profile, transparent colour and resolution. ICC colour profiles are kept: they are colour,
+not metadata.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from collections.abc import Iterable
 import pymupdf
 from PIL import Image, TiffImagePlugin
 
-from service.convert.formats import PIL_WRITERS, WITH_ALPHA, WITH_QUALITY
+from service.convert.formats import ENCODER_MEGAPIXELS, PIL_WRITERS, WITH_ALPHA, WITH_QUALITY
 from service.convert.target import Target
-from service.errors import DecompressionBomb
+from service.errors import DecompressionBomb, TooLarge
 from service.pages import MAX_PAGE_PIXELS
 
 _RESAMPLE = Image.Resampling.LANCZOS
+
+#: What a writer may take from a page's ``info``. The rest is metadata, which several writers
+#: copy from ``info`` unasked: Pillow's JPEG and GIF writers the comment, pillow-heif the EXIF
+#: and XMP.
+_PIXEL_FACTS = frozenset({"icc_profile", "transparency", "dpi"})
 
 
 def shape(image: Image.Image, target: Target) -> Image.Image:
@@ -122,8 +129,10 @@ def encode_pages(pages: Iterable[Image.Image], target: Target) -> bytes:
 
 
 def encode(page: Image.Image, target: Target) -> bytes:
-    """One page in the target format."""
+    """One page in the target format; TooLarge for a page over the format's encoder cap."""
     fmt = target.target_format
+    _check_encoder(page, fmt)
+    exif = page.getexif().tobytes() if target.keep_metadata and page.info.get("exif") else None
     first = _for_target(page, fmt)
     options: dict[str, object] = {}
     if fmt in WITH_QUALITY:
@@ -135,8 +144,8 @@ def encode(page: Image.Image, target: Target) -> bytes:
         options["compression"] = "tiff_adobe_deflate"
     if fmt == "pdf":
         return encode_pages([page], target)
-    if target.keep_metadata and page.info.get("exif"):
-        options["exif"] = page.getexif()
+    if exif is not None:
+        options["exif"] = exif
     if page.info.get("icc_profile") and fmt not in ("gif", "bmp", "ico"):
         options["icc_profile"] = page.info["icc_profile"]
     if fmt == "heic":
@@ -148,15 +157,35 @@ def encode(page: Image.Image, target: Target) -> bytes:
     return out.getvalue()
 
 
+def _check_encoder(page: Image.Image, fmt: str) -> None:
+    """Refuse, before its encoder allocates anything, a page too large for ``fmt``."""
+    cap = ENCODER_MEGAPIXELS.get(fmt)
+    if cap is not None and page.width * page.height > cap * 1_000_000:
+        raise TooLarge(
+            f"A {fmt.upper()} page may have at most {cap} megapixels and this one would have "
+            f"{page.width * page.height / 1_000_000:.0f} ({page.width}x{page.height}): set resize_width "
+            "or resize_height, or choose another format."
+        )
+
+
 def _for_target(image: Image.Image, fmt: str) -> Image.Image:
-    """The modes each writer takes: alpha kept where the format has it, else on white."""
+    """The modes each writer takes: alpha kept where the format has it, else on white; and no
+    metadata."""
     if image.mode == "RGBA" and fmt not in WITH_ALPHA:
         background = Image.new("RGB", image.size, "white")
         background.paste(image, mask=image.getchannel("A"))
         background.info = dict(image.info)
-        return background
-    if fmt in ("jpg", "pdf", "bmp") and image.mode not in ("RGB", "L"):
-        return image.convert("RGB")
+        image = background
+    elif fmt in ("jpg", "pdf", "bmp") and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    return _bare(image)
+
+
+def _bare(image: Image.Image) -> Image.Image:
+    """``image`` with its metadata dropped, in place: a page is shaped for one encode, and
+    copying it would copy its pixels."""
+    image.info = {key: value for key, value in image.info.items() if key in _PIXEL_FACTS}
+    image.getexif().clear()  # the EXIF Pillow parsed already, which pillow-heif would take
     return image
 
 
@@ -165,6 +194,7 @@ def image_page(pdf: pymupdf.Document, image: Image.Image, *, quality: int, dpi: 
     recorded = image.info.get("dpi")
     resolution = float(recorded[0]) if recorded and recorded[0] else float(dpi)
     width, height = image.width * 72 / resolution, image.height * 72 / resolution
+    image = _bare(image)
     out = io.BytesIO()
     if image.mode == "RGBA":
         image.save(out, format="PNG")

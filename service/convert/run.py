@@ -18,7 +18,7 @@ from service.engines import Engines
 from service.extract import extract, extract_object
 from service.models import Extraction
 from service.options import Options
-from service.pages import open_document, select_pages, sniff
+from service.pages import open_document, sniff
 
 
 class OutputFile(msgspec.Struct):
@@ -61,11 +61,13 @@ def convert(
             data, options, target, engines, stem=stem, sniffed=sniffed, max_pages=max_pages, types=types
         )
     if fmt in MULTI_PAGE:
-        content = images.encode_pages(_shaped(data, options, target, max_pages, dpi, sniffed), target)
+        content = images.encode_pages(
+            _shaped(data, options, target, engines, max_pages, dpi, sniffed), target
+        )
         return _file(stem, fmt, content), None
     files = [
         (number, images.encode(page, target))
-        for number, page in enumerate(_shaped(data, options, target, max_pages, dpi, sniffed), 1)
+        for number, page in enumerate(_shaped(data, options, target, engines, max_pages, dpi, sniffed), 1)
     ]
     if len(files) == 1:
         return _file(stem, fmt, files[0][1]), None
@@ -73,11 +75,12 @@ def convert(
 
 
 def _shaped(
-    data: bytes, options: Options, target: Target, max_pages: int, dpi: int, sniffed: str
+    data: bytes, options: Options, target: Target, engines: Engines, max_pages: int, dpi: int, sniffed: str
 ) -> Iterator[Image.Image]:
     """The selected pages in colour, shaped for the target, one at a time."""
-    with open_document(data, password=options.password, sniffed=sniffed) as document:
-        numbers = select_pages(options.pages, document.page_count, max_pages)
+    counted = engines.settings.max_pages
+    with open_document(data, password=options.password, sniffed=sniffed, max_pages=counted) as document:
+        numbers = document.select(options.pages, max_pages)
         for page in document.pages(numbers, dpi=dpi, colour=True):
             assert page.image is not None  # colour pages are always rasters
             yield images.shape(page.image, target)
@@ -115,7 +118,7 @@ def _by_ocr(
         if sniffed == "PDF":
             content = text.searchable_pdf_from_pdf(data, options.password, extraction)
         else:
-            pages = _shaped(data, options, Target(target_format="pdf"), max_pages, 300, sniffed)
+            pages = _shaped(data, options, Target(target_format="pdf"), engines, max_pages, 300, sniffed)
             content = text.searchable_pdf_from_images(pages, extraction, quality=target.quality)
     else:
         writers: dict[str, Callable[[Extraction], bytes]] = {

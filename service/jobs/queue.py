@@ -8,7 +8,7 @@ from rq.job import Job
 
 from service.errors import LectorError
 from service.options import Options
-from service.pages import open_document, select_pages
+from service.pages import open_document
 
 QUEUE_NAME = "lector"
 #: Retries run at once: a delayed one would wait for RQ's scheduler, whose lock a dead worker
@@ -48,7 +48,9 @@ def selected_pages(document: bytes, options: Options, max_pages: int, sniffed: s
     does not earn a 600,000 s timeout. 1 when the document does not open (the worker will
     report what is wrong)."""
     try:
-        with open_document(document, password=options.password, sniffed=sniffed) as opened:
-            return len(select_pages(options.pages, opened.page_count, max_pages))
+        with open_document(
+            document, password=options.password, sniffed=sniffed, max_pages=max_pages
+        ) as opened:
+            return len(opened.select(options.pages, max_pages))
     except LectorError:
         return 1

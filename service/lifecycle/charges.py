@@ -67,7 +67,7 @@ def charged_now(
         tenancy.failed(caller.owner, charge.guard, charge.units, refund=not is_client_fault(exc))
         if isinstance(exc, TooManyPages):
             advice = f"Send it to {queued_route}, or select fewer pages with `pages`."
-            raise TooManyPages(exc.count, exc.limit, advice=advice) from None
+            raise TooManyPages(exc.count, exc.limit, advice=advice, more=exc.more) from None
         raise
 
 

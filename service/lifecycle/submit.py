@@ -96,16 +96,19 @@ def check_submission(submission: Submission, engines: Engines, *, kinds: Kinds |
     """
     work = submission.work
     options = first_page_only(submission.options) if isinstance(work, Identify) else submission.options
-    reads, page_count = True, None
+    reads, page_count, uncounted = True, None, False
+    counted = engines.settings.max_pages
     if submission.document is not None:
         try:
             sniffed = submission.sniffed or sniff(submission.document)
             if isinstance(work, ConvertFile):
                 reads = reads_text(input_name(sniffed), work.target)
-            with open_document(submission.document, password=options.password, sniffed=sniffed) as document:
-                page_count = document.page_count
+            with open_document(
+                submission.document, password=options.password, sniffed=sniffed, max_pages=counted
+            ) as document:
+                page_count, uncounted = document.page_count, document.uncounted
         except LectorError:
             pass
     check_options(
-        options, engines, page_count, max_pages=engines.settings.max_pages, reads=reads, kinds=kinds
+        options, engines, page_count, max_pages=counted, reads=reads, kinds=kinds, uncounted=uncounted
     )

@@ -103,9 +103,38 @@ def test_bad_documents_get_422_with_a_clear_message(client, docs, name, message)
     assert_error(upload, 422, message)
 
 
+@pytest.mark.parametrize(
+    ("name", "kind", "engine", "sources"),
+    [
+        ("invoice.pdf", "invoice", "text-layer", ["text-layer"]),  # ppocr stood by for invoices
+        ("text-layer.pdf", "text", "text-layer", ["text-layer"] * 3),
+        ("mixed.pdf", "text", "tesseract", ["text-layer", "ocr"]),  # tesseract read page 2
+    ],
+)
+def test_the_engine_named_is_the_one_that_read_the_pages(client, docs, name, kind, engine, sources):
+    response = post_json(client, {"image": b64(docs[name]), "document_type_code": kind})
+    assert response.status_code == 200, response.text
+    raw = response.json()["data"]["raw_response"]
+    assert (raw["engine"], [page["source"] for page in raw["pages"]]) == (engine, sources)
+
+
 def test_an_encrypted_pdf_opens_with_its_password(client, docs):
     response = post_json(client, {"image": b64(docs["encrypted.pdf"]), "password": "s3cret"})
     assert response.json()["data"]["text"] == FIRST
+
+
+@pytest.mark.parametrize("password", ["s3cret\x00", "s3cret\x00junk", "s3\x1bcret"])
+def test_a_password_with_a_control_character_is_refused_not_cut(client, docs, password):
+    message = "Invalid field `password`: a password may not contain control characters such as NUL."
+    sync = post_json(client, {"image": b64(docs["encrypted.pdf"]), "password": password})
+    assert_error(sync, 422, message)
+    queued = client.post(
+        "/api/convert-async",
+        files={"image": ("locked.pdf", docs["encrypted.pdf"].read_bytes())},
+        data={"document_type_code": "text", "password": password},
+    )
+    assert queued.status_code == 422, queued.text
+    assert queued.json()["errors"] == ["password: a password may not contain control characters such as NUL"]
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,39 @@ def test_exif_orientation_is_applied_and_metadata_stripped_unless_kept(engines):
     assert kept[0x010F] == "Camera maker" and 0x8825 in kept
 
 
+def scanned_jpeg_with_metadata() -> bytes:
+    """A JPEG as a scanner writes it: its name in the comment, EXIF and XMP."""
+    exif = Image.Exif()
+    exif[0x010F] = "MakerCorpX"  # Make
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}  # GPS
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Model="XmpScannerModel"/>'
+        b"</rdf:RDF></x:xmpmeta>"
+    )
+    return encode(
+        Image.new("RGB", (64, 48), "white"),
+        "JPEG",
+        comment=b"ScannerBrand FS-9000",
+        exif=exif.tobytes(),
+        xmp=xmp,
+    )
+
+
+@pytest.mark.parametrize("target", IMAGE_TARGETS)
+def test_a_scanners_comment_exif_and_xmp_are_stripped_in_every_image_target(engines, target):
+    content = run(engines, scanned_jpeg_with_metadata(), target_format=target).content
+    left = [word for word in (b"ScannerBrand", b"MakerCorpX", b"XmpScannerModel") if word in content]
+    assert left == []
+
+
+@pytest.mark.parametrize("target", ["jpg", "webp", "heic"])
+def test_keep_metadata_keeps_the_exif_alone(engines, target):
+    content = run(engines, scanned_jpeg_with_metadata(), target_format=target, keep_metadata=True).content
+    assert b"MakerCorpX" in content
+    assert b"ScannerBrand" not in content and b"XmpScannerModel" not in content
+
+
 def test_several_pages_to_a_single_page_format_are_a_zip_and_to_tiff_or_pdf_one_file(engines):
     tiff = multipage_tiff()
     zipped = run(engines, tiff, target_format="png")

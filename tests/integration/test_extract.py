@@ -103,6 +103,7 @@ def test_bad_options_are_refused(docs, options, message):
         ({"psm": 0}, "psm", "choose one of 1, 3, 4"),
         ({"engine": "magic"}, "engine", "choose one of auto, tesseract, ppocr, llm, hybrid"),
         ({"pages": "1-," * 200_000}, "pages", "use page numbers and ranges"),
+        ({"password": "s3cret\x00"}, "password", "a password may not contain control characters"),
     ],
 )
 def test_the_options_type_refuses_what_no_engine_could_run(fields, field, reason):

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fixtures.generate import PAGES, page_image
+from fixtures.generate import PAGES, page_image, text_pdf
 from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process, wait_for_end
 from tests.integration.test_worker_recovery import descendants, submit_long_job, wait_until_midway
 
@@ -65,6 +65,8 @@ def test_metrics_count_the_traffic_of_the_api_and_the_workers(stack):
         for _ in range(2):
             answer = client.post("/api/ocr/extract-text", json={"image": base64.b64encode(page).decode()})
             assert answer.status_code == 200, answer.text
+        own_text = base64.b64encode(text_pdf(PAGES[:1]).tobytes()).decode()
+        assert client.post("/api/ocr/extract-text", json={"image": own_text}).status_code == 200
         queued = client.post(
             "/api/convert-async", files={"image": ("page.png", page)}, data={"document_type_code": "text"}
         )
@@ -86,13 +88,16 @@ def test_metrics_count_the_traffic_of_the_api_and_the_workers(stack):
             time.sleep(0.2)
 
     route = "/api/ocr/extract-text"
-    assert sample(text, "lector_http_requests_total", route=route, method="POST", status="200") == 2
+    assert sample(text, "lector_http_requests_total", route=route, method="POST", status="200") == 3
     assert sample(text, "lector_http_requests_total", route=route, method="POST", status="422") == 1
-    assert sample(text, "lector_http_request_duration_seconds_count", route=route, method="POST") == 3
+    assert sample(text, "lector_http_request_duration_seconds_count", route=route, method="POST") == 4
     assert sample(text, "lector_jobs_total", status="SUCCESS", engine="tesseract") == 1
     # Two sync pages in the API process, one in the worker: summed over both.
     assert sample(text, "lector_pages_total", engine="tesseract", source="ocr") == 3
     assert sample(text, "lector_engine_page_seconds_count", engine="tesseract") == 3
+    # The PDF's page gave its own text: no engine read it.
+    assert sample(text, "lector_pages_total", engine="text-layer", source="text-layer") == 1
+    assert sample(text, "lector_pages_total", engine="tesseract", source="text-layer") == 0
     assert sample(text, "lector_queue_depth") == 0
     assert sample(text, "lector_workers_alive") == 1
     # No key, job id or document content is ever a label value.

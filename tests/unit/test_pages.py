@@ -133,6 +133,28 @@ def test_a_pdf_that_is_only_a_header_is_corrupt():
         open_document(b"%PDF-1.7\n% nothing else")
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (generate.lying_count_pdf(10_000), "its page tree declares a page count the file cannot hold"),
+        (generate.lying_count_pdf(2_000_000_000), "its page tree declares a page count the file cannot hold"),
+        (generate.lying_count_pdf(3), "its page tree declares 3 pages but holds 1"),
+        (generate.cyclic_pdf(), "its page tree loops on itself"),
+    ],
+    ids=["count-10000", "count-2e9", "count-3", "cycle"],
+)
+def test_a_pdf_whose_page_tree_lies_is_malformed_when_opened(data, message):
+    with pytest.raises(CorruptDocument) as caught:
+        open_document(data)
+    assert caught.value.message == f"The PDF is malformed: {message}."
+
+
+def test_a_pdf_whose_page_tree_tells_the_truth_opens(docs):
+    with open_document(generate.lying_count_pdf(1)) as document:
+        (page,) = document.pages([1], dpi=72)
+    assert document.page_count == 1 and page.text == "Hello from a lying PDF"
+
+
 def test_an_encrypted_pdf_needs_its_password(docs):
     data = docs["encrypted.pdf"].read_bytes()
     with pytest.raises(EncryptedDocument) as missing:
@@ -175,6 +197,46 @@ def test_a_multipage_tiff_has_one_page_per_frame(docs):
         assert document.page_count == 3
         sizes = [page.image.size for page in document.pages([2, 3], dpi=300)]
     assert len(sizes) == 2
+
+
+def test_a_tiff_of_many_tiny_pages_is_counted_only_past_the_limit_and_quickly():
+    data = generate.many_page_tiff(60_000)  # Pillow took 37-45 s to count these
+    started = time.perf_counter()
+    with open_document(data, max_pages=500) as document:
+        assert (document.page_count, document.uncounted) == (501, True)
+        with pytest.raises(TooManyPages) as every_page:
+            document.select(None, 500)
+        assert [page.number for page in document.pages(document.select("1,500-501", 500), dpi=300)] == [
+            1,
+            500,
+            501,
+        ]
+    assert time.perf_counter() - started < 5
+    assert every_page.value.message == "The request asks for more than 501 pages; the limit is 500."
+
+
+@pytest.mark.parametrize("spec", ["2-", "502", "1,600-700"])
+def test_a_selection_may_not_reach_past_the_pages_counted(spec):
+    with (
+        open_document(generate.many_page_tiff(600), max_pages=10) as document,
+        pytest.raises(InvalidOption) as caught,
+    ):
+        document.select(spec, 10)
+    assert "the document has more than 11 pages, and Lector counts only those" in caught.value.message
+
+
+def test_a_tiff_under_the_limit_is_counted_exactly():
+    with open_document(generate.many_page_tiff(11), max_pages=10) as document:
+        assert (document.page_count, document.uncounted) == (11, False)
+        assert document.select("2-", 10) == list(range(2, 12))
+
+
+def test_a_tiff_whose_pages_loop_is_corrupt():
+    data = bytearray(generate.many_page_tiff(3))
+    data[-4:] = (10).to_bytes(4, "little")  # the last page's "next" is the first again
+    with pytest.raises(CorruptDocument) as caught:
+        open_document(bytes(data))
+    assert caught.value.message == "The TIFF image is corrupt: its page 4 is one it already had."
 
 
 def test_huge_pdf_pages_are_rendered_under_the_pixel_cap():

@@ -81,6 +81,18 @@ def redis_answers(url: str) -> bool:
         client.close()
 
 
+def private_directory(path: Path) -> None:
+    """Make ``path`` (and its parents), and leave it and all it holds to this user alone, also
+    what an earlier run made with looser modes."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for directory, subdirectories, files in os.walk(path):
+        for name in subdirectories:
+            (Path(directory) / name).chmod(0o700)
+        for name in files:
+            (Path(directory) / name).chmod(0o600)
+
+
 def start_redis(url: str) -> subprocess.Popen[bytes] | None:
     """Start a local redis-server for ``url`` with its data in ./var/redis (append-only)."""
     parts = urlsplit(url)
@@ -94,7 +106,7 @@ def start_redis(url: str) -> subprocess.Popen[bytes] | None:
         say("no Redis answers and redis-server is not installed (apt-get install redis-server).")
         return None
     data_dir = VAR / "redis"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(data_dir)
     command = [
         binary,
         "--bind",
@@ -111,7 +123,8 @@ def start_redis(url: str) -> subprocess.Popen[bytes] | None:
         "redis.log",
     ]
     say(f"no Redis answered; starting redis-server on port {parts.port or 6379} (data in {data_dir})")
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
+    # Its files hold documents and results: readable by this user only, as the directory.
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, umask=0o077)
     for _ in range(100):
         if redis_answers(url):
             return process

@@ -225,3 +225,28 @@ def test_sigterm_stops_everything_up_started_and_soon(tmp_path):
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
         redis_process.terminate()
+
+
+def test_the_redis_up_starts_keeps_its_files_to_this_user(tmp_path):
+    """Redis's files hold documents and results: no other local user may read them, also where
+    an earlier run left the directory open."""
+    data = tmp_path / "var" / "redis"
+    data.mkdir(parents=True)
+    data.chmod(0o755)
+    redis_port = free_port()
+    process, _ = start(tmp_path, free_port(), redis_port, workers=1)
+    try:
+        redis = Redis(port=redis_port)
+        for index in range(100):
+            redis.set(f"probe:{index}", "x" * 1000)
+        redis.bgsave()  # an RDB file beside the append-only ones
+        wait_until(lambda: (data / "dump.rdb").exists(), 10, "the RDB file")
+        redis.bgrewriteaof()
+        wait_until(lambda: not redis.info("persistence")["aof_rewrite_in_progress"], 10, "the AOF rewrite")
+        written = [data, *data.rglob("*")]
+        assert {path.name for path in written} >= {"redis", "appendonlydir", "dump.rdb", "redis.log"}
+        modes = {path.name: oct(path.stat().st_mode & 0o777) for path in written}
+        assert all(int(mode, 8) & 0o077 == 0 for mode in modes.values()), modes
+        assert modes["redis"] == modes["appendonlydir"] == "0o700"
+    finally:
+        assert interrupt(process) == 0

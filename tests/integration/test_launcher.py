@@ -10,6 +10,7 @@ import time
 
 import httpx
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Worker
 
 from tests.helpers import ROOT, clean_env, free_port, port_open, start_redis, wait_for_end, wait_until
@@ -248,5 +249,33 @@ def test_the_redis_up_starts_keeps_its_files_to_this_user(tmp_path):
         modes = {path.name: oct(path.stat().st_mode & 0o777) for path in written}
         assert all(int(mode, 8) & 0o077 == 0 for mode in modes.values()), modes
         assert modes["redis"] == modes["appendonlydir"] == "0o700"
+    finally:
+        assert interrupt(process) == 0
+
+
+def test_a_killed_redis_is_reaped_and_started_again(tmp_path):
+    redis_port = free_port()
+    process, _ = start(tmp_path, free_port(), redis_port, workers=1)
+    try:
+
+        def servers() -> list[int]:
+            return [pid for pid, command in _children(process.pid).items() if "redis-server" in command]
+
+        [killed] = servers()
+        redis = Redis(port=redis_port, socket_timeout=1)
+        redis.set("kept", "yes")
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: not os.path.exists(f"/proc/{killed}"), 5, "the killed Redis to be reaped")
+
+        def answers() -> bool:
+            try:
+                return bool(redis.ping())
+            except (OSError, RedisError):
+                return False
+
+        wait_until(answers, 10, "a new Redis")
+        assert servers() and killed not in servers()
+        assert redis.get("kept") == b"yes"  # the same data directory
+        assert process.poll() is None
     finally:
         assert interrupt(process) == 0

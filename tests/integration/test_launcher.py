@@ -193,13 +193,14 @@ def test_sigterm_stops_everything_up_started_and_soon(tmp_path):
     work horse (the scheduler once held the horse's pipe open, so the horse never left)."""
     redis_process, redis_url = start_redis(tmp_path)
     redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
-    # Another scheduler holds the lock until the worker has its horse; RQ's maintenance then
-    # forks the worker's scheduler.
-    redis = Redis(port=redis_port)
-    redis.set("rq:scheduler-lock:lector", "elsewhere")
-    process, lines = start(tmp_path, free_port(), redis_port, workers=1)
+    process: subprocess.Popen | None = None
     below: list[int] = []
     try:
+        # Another scheduler holds the lock until the worker has its horse; RQ's maintenance then
+        # forks the worker's scheduler.
+        redis = Redis(port=redis_port)
+        redis.set("rq:scheduler-lock:lector", "elsewhere")
+        process, lines = start(tmp_path, free_port(), redis_port, workers=1)
         url = next(line.split(" at ", 1)[1].split()[0] for line in lines if "Lector is running at" in line)
         key = next(line.split(": ", 1)[1] for line in lines if line.startswith("API key: "))
         with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as client:
@@ -220,7 +221,7 @@ def test_sigterm_stops_everything_up_started_and_soon(tmp_path):
         assert time.monotonic() - began < 10
         wait_until(lambda: not any(_running(pid) for pid in below), 5, "every process up started to end")
     finally:
-        if process.poll() is None:
+        if process is not None and process.poll() is None:
             interrupt(process)
         for pid in below:  # what a failing run left behind
             if _running(pid):

@@ -11,12 +11,22 @@ the timeouts, the kills and the failure handling exactly as for a forked horse. 
 dies mid-job closes the pipe; the worker reaps it, RQ fails (and retries) the job, and the
 next job gets a new horse. A horse leaves after ``JOBS_PER_HORSE`` jobs, so whatever memory a
 job leaves behind is returned to the system regularly.
+
+No child outlives the worker. The horse sees its pipe close only if no other process holds the
+worker's end, so every other child the worker forks (RQ's scheduler, forked at start or later by
+RQ's maintenance) closes those ends first. And every child asks the kernel for a SIGTERM when
+the worker ends (``PR_SET_PDEATHSIG``), even by SIGKILL: the scheduler then stops as RQ stops it,
+and the horse ends with its process group (the OCR programs it runs), as RQ's own kill does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
+import sys
+from types import FrameType
 from typing import Any
 
 from rq import Queue, Worker
@@ -27,6 +37,22 @@ from rq.job import Job
 JOBS_PER_HORSE = 100
 #: What the horse answers after a job: done, and done and leaving.
 _DONE, _LEAVING = b"d", b"x"
+#: Linux's ``prctl`` option that names the signal a process gets when its parent ends.
+_PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent(parent: int) -> None:
+    """Have the kernel send this process SIGTERM when ``parent`` ends (on Linux); if it has
+    ended already, since the fork, send it now."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _end_process_group(_signum: int, _frame: FrameType | None) -> None:
+    # The horse leads its own group: this takes the OCR programs it runs along with it.
+    os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 class ResidentHorseWorker(Worker):
@@ -35,7 +61,10 @@ class ResidentHorseWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._resident = 0  # the live horse's pid (0: none)
+        # The worker's ends of the horse's pipes (os.pipe makes them close-on-exec).
         self._to_horse = self._from_horse = -1
+        self._forking = 0  # the pid of the process forking, as its child sees it
+        os.register_at_fork(before=self._before_fork, after_in_child=self._after_fork_in_child)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         """Hand the job to the resident horse, forking one first when there is none."""
@@ -68,6 +97,20 @@ class ResidentHorseWorker(Worker):
             self._reap_resident()
         super().teardown()  # type: ignore[no-untyped-call]
 
+    def _before_fork(self) -> None:
+        self._forking = os.getpid()
+
+    def _after_fork_in_child(self) -> None:
+        """In every child: let go of the horse's pipes and end when the parent ends."""
+        for descriptor in (self._to_horse, self._from_horse):
+            if descriptor >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(descriptor)
+        self._resident, self._to_horse, self._from_horse = 0, -1, -1
+        # The parent's handler (RQ's warm shutdown) means nothing here; the child installs its own.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        end_with_parent(self._forking)
+
     def _fork_resident(self) -> None:
         to_read, to_write = os.pipe()
         from_read, from_write = os.pipe()
@@ -96,6 +139,7 @@ class ResidentHorseWorker(Worker):
     def _serve(self, jobs: int, answers: int) -> None:
         """The horse's loop: run each job named on ``jobs``, answer on ``answers``."""
         self.setup_work_horse_signals()  # type: ignore[no-untyped-call]
+        signal.signal(signal.SIGTERM, _end_process_group)  # the worker's end, or an operator's
         self._is_horse = True
         lines = os.fdopen(jobs, "rb")
         for served in range(1, JOBS_PER_HORSE + 1):

@@ -62,7 +62,8 @@ def client(server: Server) -> Iterator[httpx.Client]:
 def workers(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list]:
     """Two real `lector worker` processes on the session's Redis."""
     log_dir = tmp_path_factory.mktemp("workers")
-    processes = [start_worker(log_dir, redis_url) for _ in range(2)]
+    # The API's secret too: the workers decrypt the PDF passwords the API encrypted with it.
+    processes = [start_worker(log_dir, redis_url, LECTOR_SECRET=SECRET) for _ in range(2)]
     yield processes
     for process in processes:
         stop_process(process)

@@ -72,8 +72,9 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_redis(directory: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    """A real redis-server on a free port, keeping nothing on disk (``options``: more of its flags)."""
+def start_redis(directory: Path, *options: str, appendonly: bool = False) -> tuple[subprocess.Popen, str]:
+    """A real redis-server on a free port, keeping nothing on disk but its append-only file in
+    ``directory``, when asked (``options``: more of its flags)."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed: `make test` installs it"
     port = free_port()
@@ -87,7 +88,7 @@ def start_redis(directory: Path, *options: str) -> tuple[subprocess.Popen, str]:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if appendonly else "no",
             "--dir",
             str(directory),
             *options,

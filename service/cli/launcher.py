@@ -1,11 +1,12 @@
 """``lector up`` (what ``make run`` starts): Redis when none answers, the API, the workers.
 
 It keeps the children in their own session, so Ctrl-C reaches only this supervisor, which
-then stops the workers, the API and the Redis it started, in that order. The API or a worker
-that dies is started again with exponential backoff; after repeated fast crashes it gives up
-and exits non-zero (``service.cli.supervision``). A port already taken is refused before anything
-starts. Running it again is safe: the API and admin keys, the signing secret and Redis's data
-under ``./var`` are reused.
+then stops the workers, the API and the Redis it started, in that order. The Redis it started
+(its data stays in ./var/redis), the API or a worker that dies is started again with
+exponential backoff; after repeated fast crashes it gives up and exits non-zero
+(``service.cli.supervision``). A port already taken is refused before anything starts. Running it
+again is safe: the API and admin keys, the signing secret and Redis's data under ``./var`` are
+reused.
 """
 
 from __future__ import annotations
@@ -81,8 +82,21 @@ def redis_answers(url: str) -> bool:
         client.close()
 
 
-def start_redis(url: str) -> subprocess.Popen[bytes] | None:
-    """Start a local redis-server for ``url`` with its data in ./var/redis (append-only)."""
+def private_directory(path: Path) -> None:
+    """Make ``path`` (and its parents), and leave it and all it holds to this user alone, also
+    what an earlier run made with looser modes."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for directory, subdirectories, files in os.walk(path):
+        for name in subdirectories:
+            (Path(directory) / name).chmod(0o700)
+        for name in files:
+            (Path(directory) / name).chmod(0o600)
+
+
+def start_redis(url: str) -> Child | None:
+    """Start a local redis-server for ``url`` with its data in ./var/redis (append-only), and
+    wait until it answers; None (and the reason said) when it cannot."""
     parts = urlsplit(url)
     if parts.hostname not in _LOCAL_HOSTS:
         say(
@@ -94,7 +108,7 @@ def start_redis(url: str) -> subprocess.Popen[bytes] | None:
         say("no Redis answers and redis-server is not installed (apt-get install redis-server).")
         return None
     data_dir = VAR / "redis"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(data_dir)
     command = [
         binary,
         "--bind",
@@ -111,15 +125,18 @@ def start_redis(url: str) -> subprocess.Popen[bytes] | None:
         "redis.log",
     ]
     say(f"no Redis answered; starting redis-server on port {parts.port or 6379} (data in {data_dir})")
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
+    # Its files hold documents and results: readable by this user only, as the directory.
+    redis = Child("Redis", command, dict(os.environ), say=say, umask=0o077, stdout=subprocess.DEVNULL)
+    redis.start()
+    assert redis.process is not None
     for _ in range(100):
         if redis_answers(url):
-            return process
-        if process.poll() is not None:
+            return redis
+        if redis.process.poll() is not None:
             break
         time.sleep(0.1)
     say(f"redis-server did not start; see {data_dir / 'redis.log'}.")
-    stop([process])
+    stop([redis.process])
     return None
 
 
@@ -199,12 +216,13 @@ def launch(settings: Settings) -> int:
     env["LECTOR_METRICS_DIR"] = metrics_dir
     lector = [sys.executable, "-m", "service.cli"]
 
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[Child] = []  # the Redis this started, if it did
     if not redis_answers(settings.redis_url):
         redis = start_redis(settings.redis_url)
         if redis is None:
             return 1
         started.append(redis)
+    redis_processes = [child.process for child in started if child.process is not None]
 
     interrupted = False
 
@@ -227,7 +245,7 @@ def launch(settings: Settings) -> int:
     assert api.process is not None
     if not wait_for_api(url, api.process):
         say(f"the API did not start (status {api.process.poll()}; see its messages above); stopping.")
-        stop([api.process, *reversed(started)], grace)
+        stop([api.process, *redis_processes], grace)
         return 1
     workers = [
         Child(f"worker {index + 1}", [*lector, "worker"], env, say=say, on_exit=mark)
@@ -238,7 +256,7 @@ def launch(settings: Settings) -> int:
     print("\n" + banner(url, key) + "\n", flush=True)
 
     status = 0
-    children = [api, *workers]
+    children = [*started, api, *workers]
     while not interrupted:
         time.sleep(0.2)
         for child in children:
@@ -248,6 +266,6 @@ def launch(settings: Settings) -> int:
             status = 1
             break
     say("stopping")
-    stop([child.process for child in reversed(children) if child.process is not None], grace)
-    stop(list(reversed(started)))
+    stop([child.process for child in reversed([api, *workers]) if child.process is not None], grace)
+    stop([child.process for child in started if child.process is not None])  # the last one restarted
     return status

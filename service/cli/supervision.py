@@ -41,6 +41,10 @@ class Child:
     say: Callable[[str], None] = print
     #: Called with the pid of a process that ended (its metrics' live gauges are dropped).
     on_exit: Callable[[int], None] | None = None
+    #: The file mode creation mask of the process (-1: this one's).
+    umask: int = -1
+    #: Where its standard output goes (None: this process's).
+    stdout: int | None = None
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     fast_crashes: int = 0
@@ -49,7 +53,9 @@ class Child:
 
     def start(self) -> None:
         """Start the process, in its own session so Ctrl-C reaches only the supervisor."""
-        self.process = subprocess.Popen(list(self.command), env=self.env, start_new_session=True)
+        self.process = subprocess.Popen(
+            list(self.command), env=self.env, start_new_session=True, umask=self.umask, stdout=self.stdout
+        )
         self.started_at = time.monotonic()
         self.restart_at = None
 

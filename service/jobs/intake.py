@@ -117,6 +117,7 @@ class Intake:
         document is at hand (``service.lifecycle.submit`` fetched a URL before the charge).
         """
         check_document_type(submission.options.document_type_code, kinds=kinds)
+        passwords.check_keepable(submission.options.password, self._settings.secret)
         callback = await anyio.to_thread.run_sync(self.callback_for, owner, submission.callback_url)
         submission = msgspec.structs.replace(submission, callback_url=callback)
         conversion_id = conversion_id or new_id()
@@ -139,6 +140,7 @@ class Intake:
         ``charged_each`` quota documents), then the batch record."""
         # A batch's CSV has one type's columns.
         check_document_type(batch.options.document_type_code, auto=False)
+        passwords.check_keepable(batch.options.password, self._settings.secret)
         callback = self.callback_for(owner, batch.callback_url)
         items = [
             BatchItem(index=index, conversion_id=new_id(), filename=item.filename)
@@ -191,7 +193,7 @@ class Intake:
                 if submission.document is not None:
                     record.blob_id = self._blobs.put(submission.document, ttl_s)
                 if options.password:
-                    passwords.keep(self._redis, conversion_id, options.password, ttl_s)
+                    passwords.keep(self._redis, conversion_id, options.password, ttl_s, self._settings.secret)
                 self.jobs.create(record)
                 enqueue(self._redis, conversion_id, pages, ttl_s)
         except BaseException:

@@ -69,7 +69,9 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
     if data is None:
         message = "The stored document expired before a worker could read it."
         return _fail(store, record, redis, settings, message, bad_input=False)
-    options = msgspec.structs.replace(record.options, password=passwords.read(redis, conversion_id))
+    options = msgspec.structs.replace(
+        record.options, password=passwords.read(redis, conversion_id, settings.secret)
+    )
 
     def on_progress(done: int, total: int) -> None:
         store.update(conversion_id, progress=round(done / total, 4))

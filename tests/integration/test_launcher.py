@@ -10,19 +10,20 @@ import time
 
 import httpx
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Worker
 
-from tests.helpers import ROOT, clean_env, free_port, port_open, wait_until
+from tests.helpers import ROOT, clean_env, free_port, port_open, start_redis, wait_for_end, wait_until
 
 
-def start(cwd, api_port: int, redis_port: int) -> tuple[subprocess.Popen, list[str]]:
+def start(cwd, api_port: int, redis_port: int, workers: int = 2) -> tuple[subprocess.Popen, list[str]]:
     """Run `lector up` in ``cwd`` (given the banner's sample) and read up to the banner's last line."""
     (cwd / "fixtures").mkdir(exist_ok=True)
     shutil.copy(ROOT / "fixtures" / "sample.png", cwd / "fixtures" / "sample.png")
     env = clean_env(
         LECTOR_PORT=str(api_port),
         LECTOR_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-        LECTOR_WORKERS="2",
+        LECTOR_WORKERS=str(workers),
         LECTOR_LOG_FORMAT="json",
         PYTHONPATH=str(ROOT),
     )
@@ -166,3 +167,116 @@ def test_a_taken_port_is_refused_before_anything_starts(tmp_path):
     assert f"port {port} is already in use" in result.stdout
     assert "Lector is running" not in result.stdout
     assert not (tmp_path / "var" / "redis").exists()  # nothing was started
+
+
+def _descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        children = list(_children(stack.pop()))
+        found += children
+        stack += children
+    return found
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its new parent to reap it has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_stops_everything_up_started_and_soon(tmp_path):
+    """SIGTERM (what a service manager sends) ends every process `lector up` started, well
+    within the workers' shutdown timeout, even a worker whose RQ scheduler was forked after its
+    work horse (the scheduler once held the horse's pipe open, so the horse never left)."""
+    redis_process, redis_url = start_redis(tmp_path)
+    redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    process: subprocess.Popen | None = None
+    below: list[int] = []
+    try:
+        # Another scheduler holds the lock until the worker has its horse; RQ's maintenance then
+        # forks the worker's scheduler.
+        redis = Redis(port=redis_port)
+        redis.set("rq:scheduler-lock:lector", "elsewhere")
+        process, lines = start(tmp_path, free_port(), redis_port, workers=1)
+        url = next(line.split(" at ", 1)[1].split()[0] for line in lines if "Lector is running at" in line)
+        key = next(line.split(": ", 1)[1] for line in lines if line.startswith("API key: "))
+        with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as client:
+            with open(tmp_path / "fixtures" / "sample.png", "rb") as sample:
+                answer = client.post(
+                    "/api/convert-async", files={"image": sample}, data={"document_type_code": "text"}
+                )
+            assert wait_for_end(client, answer.json()["conversion_id"])["status"] == "SUCCESS"
+        redis.delete("rq:scheduler-lock:lector")
+        worker = next(
+            pid for pid, command in _children(process.pid).items() if "service.cli worker" in command
+        )
+        wait_until(lambda: len(_children(worker)) == 2, 40, "the worker's horse and scheduler")
+        below = _descendants(process.pid)
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert time.monotonic() - began < 10
+        wait_until(lambda: not any(_running(pid) for pid in below), 5, "every process up started to end")
+    finally:
+        if process is not None and process.poll() is None:
+            interrupt(process)
+        for pid in below:  # what a failing run left behind
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        redis_process.terminate()
+
+
+def test_the_redis_up_starts_keeps_its_files_to_this_user(tmp_path):
+    """Redis's files hold documents and results: no other local user may read them, also where
+    an earlier run left the directory open."""
+    data = tmp_path / "var" / "redis"
+    data.mkdir(parents=True)
+    data.chmod(0o755)
+    redis_port = free_port()
+    process, _ = start(tmp_path, free_port(), redis_port, workers=1)
+    try:
+        redis = Redis(port=redis_port)
+        for index in range(100):
+            redis.set(f"probe:{index}", "x" * 1000)
+        redis.bgsave()  # an RDB file beside the append-only ones
+        wait_until(lambda: (data / "dump.rdb").exists(), 10, "the RDB file")
+        redis.bgrewriteaof()
+        wait_until(lambda: not redis.info("persistence")["aof_rewrite_in_progress"], 10, "the AOF rewrite")
+        written = [data, *data.rglob("*")]
+        assert {path.name for path in written} >= {"redis", "appendonlydir", "dump.rdb", "redis.log"}
+        modes = {path.name: oct(path.stat().st_mode & 0o777) for path in written}
+        assert all(int(mode, 8) & 0o077 == 0 for mode in modes.values()), modes
+        assert modes["redis"] == modes["appendonlydir"] == "0o700"
+    finally:
+        assert interrupt(process) == 0
+
+
+def test_a_killed_redis_is_reaped_and_started_again(tmp_path):
+    redis_port = free_port()
+    process, _ = start(tmp_path, free_port(), redis_port, workers=1)
+    try:
+
+        def servers() -> list[int]:
+            return [pid for pid, command in _children(process.pid).items() if "redis-server" in command]
+
+        [killed] = servers()
+        redis = Redis(port=redis_port, socket_timeout=1)
+        redis.set("kept", "yes")
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: not os.path.exists(f"/proc/{killed}"), 5, "the killed Redis to be reaped")
+
+        def answers() -> bool:
+            try:
+                return bool(redis.ping())
+            except (OSError, RedisError):
+                return False
+
+        wait_until(answers, 10, "a new Redis")
+        assert servers() and killed not in servers()
+        assert redis.get("kept") == b"yes"  # the same data directory
+        assert process.poll() is None
+    finally:
+        assert interrupt(process) == 0

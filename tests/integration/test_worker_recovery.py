@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from fixtures.generate import PAGES, image_pdf, page_image
-from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process
+from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process, wait_until
 
 
 def descendants(pid: int) -> list[int]:
@@ -154,5 +154,39 @@ def test_a_job_survives_its_worker_being_killed(tmp_path):
         for process in (first, second):
             if process is not None and process.poll() is None:
                 stop_process(process)
+        server.stop()
+        redis_process.terminate()
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its new parent to reap it has ended)."""
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_worker_leaves_no_process_behind(tmp_path):
+    """A worker SIGKILLed mid-job takes its work horse (and the horse's programs) and RQ's
+    scheduler with it: nothing it started keeps running, orphaned, holding memory."""
+    redis_process, redis_url = start_redis(tmp_path)
+    server = start_server(tmp_path, LECTOR_REDIS_URL=redis_url)
+    worker = start_worker(tmp_path, redis_url)
+    below: list[int] = []
+    try:
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=60) as client:
+            url = submit_long_job(client, pages=12)
+            wait_until_midway(client, url)
+            below = descendants(worker.pid)
+            assert work_horse(worker.pid) in below and len(below) >= 2  # the horse and the scheduler
+            worker.kill()
+            worker.wait(timeout=10)
+            wait_until(lambda: not any(running(pid) for pid in below), 5, "the worker's children to end")
+    finally:
+        if worker.poll() is None:
+            stop_process(worker)
+        for pid in below:  # what a failing run left behind
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
         server.stop()
         redis_process.terminate()

@@ -223,11 +223,15 @@ def _anonymous_kb(pid: int) -> int:
     return int(re.search(r"^RssAnon:\s+(\d+)", status, re.MULTILINE).group(1))
 
 
+#: The first bytes of every PNG: what the sniffer knows a PNG by.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.parametrize(("route", "status"), [("/api/ocr/extract-text", 422), ("/api/convert-async", 202)])
 def test_a_large_json_body_waits_on_disk_not_in_memory(server, route, status):
-    """A 48 MB JSON body (36 MB of base64-encoded bytes of no format): the API's own memory
-    grows by the decoded document, not by the body beside it as well."""
-    payload = base64.b64encode(bytes(range(256)) * (36 * 1024 * 1024 // 256)).decode()
+    """A 48 MB JSON body (36 MB of base64: a PNG signature, then bytes that do not decode): the
+    API's own memory grows by the decoded document, not by the body beside it as well."""
+    payload = base64.b64encode(PNG_SIGNATURE + bytes(range(256)) * (36 * 1024 * 1024 // 256)).decode()
     body = {"image_base64": payload, "document_type_code": "text"}
     pid = server.process.pid
     with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=120) as client:
@@ -239,7 +243,7 @@ def test_a_large_json_body_waits_on_disk_not_in_memory(server, route, status):
             while not answer.done():
                 peak = max(peak, _anonymous_kb(pid))
                 time.sleep(0.005)
-        # Sync: refused as no format Lector reads; queued: taken, and its job will fail.
+        # Sync: refused as a corrupt PNG; queued: taken, and its job will fail.
         assert answer.result().status_code == status
     grown_mb = (peak - at_rest) / 1024
     assert grown_mb < 48 * 0.9, f"the API grew by {grown_mb:.0f} MB for a 48 MB body"

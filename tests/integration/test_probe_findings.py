@@ -222,7 +222,8 @@ def test_model_only_options_on_tesseract_are_reported_as_ignored(client, docs):
 # 1.36 s during two 132 MB submissions). The uploads come from curl processes so that the
 # probe's latency is the server's alone, not this process's threads taking turns at the GIL.
 def test_health_answers_promptly_during_large_submissions(server, tmp_path):
-    payload = base64.b64encode(os.urandom(90 * 1024 * 1024)).decode()
+    # A PNG signature, then bytes that do not decode: taken in, to fail on a worker.
+    payload = base64.b64encode(b"\x89PNG\r\n\x1a\n" + os.urandom(90 * 1024 * 1024)).decode()
     body = tmp_path / "body.json"
     body.write_text(json.dumps({"document_type_code": "text", "image_base64": payload}))
     upload = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "120"]

@@ -33,6 +33,7 @@ from service.api.middleware import AllowHeaderMiddleware, RequestLogMiddleware
 from service.api.monitoring import MetricsController
 from service.api.ocr import OcrController
 from service.api.ratelimit import RateLimitHeadersMiddleware
+from service.api.request import LectorRequest
 from service.api.responses import EXCEPTION_HANDLERS
 from service.api.webhooks import WebhooksController
 from service.blobs import blob_store
@@ -128,6 +129,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
         },
         middleware=[RequestLogMiddleware(), RateLimitHeadersMiddleware(), AllowHeaderMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=LectorRequest,
         request_max_body_size=settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD,
         multipart_form_part_limit=settings.max_batch_items + 50,
         lifespan=[lifespan],

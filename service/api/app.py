@@ -29,7 +29,7 @@ from service.api.files import FilesController, SignedDownloadsController
 from service.api.gate import SyncGate
 from service.api.health import HealthController
 from service.api.jobs import JobsController
-from service.api.middleware import AllowHeaderMiddleware, RequestLogMiddleware
+from service.api.middleware import AllowHeaderMiddleware, ContentTypeMiddleware, RequestLogMiddleware
 from service.api.monitoring import MetricsController
 from service.api.ocr import OcrController
 from service.api.ratelimit import RateLimitHeadersMiddleware
@@ -127,7 +127,12 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             "gate": constant(SyncGate.from_settings(settings)),
             "caller": Provide(caller_of_request, sync_to_thread=False),
         },
-        middleware=[RequestLogMiddleware(), RateLimitHeadersMiddleware(), AllowHeaderMiddleware()],
+        middleware=[
+            RequestLogMiddleware(),
+            RateLimitHeadersMiddleware(),
+            AllowHeaderMiddleware(),
+            ContentTypeMiddleware(),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=LectorRequest,
         request_max_body_size=settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD,

@@ -103,3 +103,41 @@ class AllowHeaderMiddleware(ASGIMiddleware):
             await send(message)
 
         await next_app(scope, receive, send_with_allow)
+
+
+def one_charset(content_type: bytes) -> bytes:
+    """``content_type`` with every parameter after its first occurrence dropped."""
+    media, *parameters = content_type.split(b";")
+    seen: set[bytes] = set()
+    kept = [media]
+    for parameter in parameters:
+        name = parameter.split(b"=", 1)[0].strip().lower()
+        if name not in seen:
+            seen.add(name)
+            kept.append(parameter)
+    return b";".join(kept)
+
+
+class ContentTypeMiddleware(ASGIMiddleware):
+    """Keeps one charset in a text answer's Content-Type.
+
+    Litestar appends ``; charset=utf-8`` to every ``text/*`` media type, also to one that
+    names its charset already (a converted text file's, a CSV's, Prometheus's), which made
+    ``text/plain; charset=utf-8; charset=utf-8``. Rewriting the header where every answer
+    passes covers each route, a dialect's and a streamed answer too.
+    """
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Pass the request on; drop a repeated parameter from the answer's Content-Type."""
+
+        async def send_with_one_charset(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    (name, one_charset(value) if name.lower() == b"content-type" else value)
+                    for name, value in message.get("headers", [])
+                ]
+            await send(message)
+
+        await next_app(scope, receive, send_with_one_charset)

@@ -29,7 +29,12 @@ from service.api.files import FilesController, SignedDownloadsController
 from service.api.gate import SyncGate
 from service.api.health import HealthController
 from service.api.jobs import JobsController
-from service.api.middleware import AllowHeaderMiddleware, ContentTypeMiddleware, RequestLogMiddleware
+from service.api.middleware import (
+    AllowHeaderMiddleware,
+    BodyDeadlineMiddleware,
+    ContentTypeMiddleware,
+    RequestLogMiddleware,
+)
 from service.api.monitoring import MetricsController
 from service.api.ocr import OcrController
 from service.api.ratelimit import RateLimitHeadersMiddleware
@@ -132,6 +137,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             RateLimitHeadersMiddleware(),
             AllowHeaderMiddleware(),
             ContentTypeMiddleware(),
+            BodyDeadlineMiddleware(settings),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=LectorRequest,

@@ -8,9 +8,10 @@ from connecting or from the first byte of a later request on the connection; the
 answered 408 (or, when nothing of a request arrived, just disconnected). A request body's
 pace is bounded by ``service.api.middleware.BodyDeadlineMiddleware``.
 
-uvicorn answers a request over ``limit_concurrency`` with a plain-text 503, before any route
-is known. This protocol counts connections itself and answers in Lector's one error shape,
-with a Retry-After.
+uvicorn answers malformed HTTP (and headers over the h11 limit) with a plain-text 400 and a
+request over ``limit_concurrency`` with a plain-text 503, before any route is known. This
+protocol writes both in Lector's one error shape instead, and counts connections itself so
+that its 503 carries a Retry-After.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def error_bytes(status: int, reason: bytes, message: str, headers: tuple[bytes, 
 
 
 class LectorProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request's headers and a connection limit
-    answered in Lector's shape.
+    """uvicorn's h11 protocol with a deadline for each request's headers, a connection limit
+    answered in Lector's shape, and Lector's shape for malformed requests.
 
     ``protocol_for(settings)`` makes the subclass with the settings' limits; uvicorn makes one
     instance per connection.
@@ -51,6 +52,7 @@ class LectorProtocol(H11Protocol):
 
     header_timeout_s: ClassVar[float] = 10.0
     max_connections: ClassVar[int] = 1000
+    max_header_kb: ClassVar[int] = 16
 
     def __init__(
         self,
@@ -115,6 +117,14 @@ class LectorProtocol(H11Protocol):
         self._disarm_headers_deadline()
         super().connection_lost(exc)
 
+    def send_400_response(self, msg: str) -> None:
+        """Malformed HTTP, or a request line and headers over the h11 limit: 400 in Lector's shape."""
+        message = (
+            "The request is not valid HTTP/1.1, or its request line and headers are over "
+            f"{self.max_header_kb} KB."
+        )
+        self._close_with(error_bytes(400, b"Bad Request", message))
+
     def _arm_headers_deadline(self) -> None:
         self._disarm_headers_deadline()
         self.headers_deadline = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
@@ -150,5 +160,6 @@ def protocol_for(settings: Settings) -> type[LectorProtocol]:
     class Limited(LectorProtocol):
         header_timeout_s = float(settings.header_timeout_s)
         max_connections = settings.max_connections
+        max_header_kb = settings.max_header_kb
 
     return Limited

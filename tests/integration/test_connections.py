@@ -179,3 +179,29 @@ def test_a_request_over_the_connection_limit_is_a_503_in_lectors_shape(strict):
             connection.close()
     time.sleep(0.3)
     assert httpx.get(f"{strict.url}/health", timeout=5).status_code == 200
+
+
+MALFORMED_MESSAGE = "The request is not valid HTTP/1.1, or its request line and headers are over 16 KB."
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: lector\r\nNo colon here\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: lector\r\nContent-Length: -1\r\n\r\n",
+        # h11 measures what it holds of an unfinished request: the headers' end never comes.
+        b"GET /health HTTP/1.1\r\nHost: lector\r\nX-Big: " + b"a" * 20_000,
+    ],
+    ids=["no request line", "a header without a colon", "a negative length", "headers over 16 KB"],
+)
+def test_malformed_http_is_a_400_in_lectors_shape(strict, request_bytes):
+    connection = connect(strict)
+    connection.sendall(request_bytes)
+    answer, seconds = read_until_closed(connection, give_up_s=10)
+    assert seconds < 5  # answered and closed at once
+    status, headers, body = parse(answer)
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert body == {"success": False, "message": MALFORMED_MESSAGE}

@@ -21,6 +21,7 @@ from service.api.account import AccountController
 from service.api.admin import AdminController
 from service.api.auth import SECURITY_SCHEMES, caller_of_request
 from service.api.batches import BatchesController
+from service.api.bodies import StrictStructSchemas
 from service.api.console import CONSOLE, SWAGGER_PATH, ConsoleController, asset_routers
 from service.api.converter_app import ConverterAppController, PublicPairsController
 from service.api.convertorio import ConvertorioController
@@ -141,6 +142,7 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=LectorRequest,
+        plugins=[StrictStructSchemas()],
         request_max_body_size=settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD,
         multipart_form_part_limit=settings.max_batch_items + 50,
         lifespan=[lifespan],

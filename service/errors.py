@@ -23,6 +23,7 @@
     ├── Forbidden                  403  the key may not do this (a scope, an admin route)
     ├── LimitExceeded              429  a rate limit, the quota or the token budget is spent
     ├── NotFound                   404  no such job (or not this key's)
+    ├── RequestTimeout             408  a request body that arrives too slowly
     ├── NotReady                   409  the job has not finished, so there is nothing to download
     ├── Conflict                   409  a name already taken (a document type's code)
     ├── Gone                       410  a signed download URL that has expired
@@ -177,6 +178,13 @@ class NotFound(LectorError):
     """No such resource for this API key (another key's job is not found either)."""
 
     status_code = 404
+
+
+class RequestTimeout(LectorError):
+    """The request body arrived slower than the server waits for; the connection is closed."""
+
+    status_code = 408
+    headers: ClassVar[dict[str, str]] = {"Connection": "close"}
 
 
 class NotReady(LectorError):

@@ -44,7 +44,9 @@ PageSelection = Annotated[
     str,
     Meta(
         max_length=MAX_SELECTION_CHARS,
-        pattern=r"^[0-9,\- ]*$",
+        # The grammar select_pages reads (service.pages._RANGE, spaces for blanks), parts joined
+        # by commas; blank selects every page. Which pages exist is known only with the document.
+        pattern=r"^ *$|^ *[0-9]{1,9} *(- *[0-9]{0,9} *)?(, *[0-9]{1,9} *(- *[0-9]{0,9} *)?)*$",
         description="Page selection such as `1-3,5` or `2-` (at most 200 parts)",
         extra={"hint": "use page numbers and ranges such as 1-3,5 or 2-"},
     ),

@@ -188,6 +188,53 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
             "running then goes back on the queue",
         ),
     ] = 30
+    header_timeout_s: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=600,
+            description="seconds a client has to send a request's line and headers (from connecting, or "
+            "from the first byte of a later request on the connection); then 408 and the connection is "
+            "closed",
+        ),
+    ] = 10
+    body_timeout_s: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=3600,
+            description="seconds a request body may take beyond what its size earns at "
+            "`LECTOR_BODY_MIN_KB_PER_S`; then 408 and the connection is closed",
+        ),
+    ] = 20
+    body_min_kb_per_s: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=1_000_000,
+            description="the slowest upload pace waited for: each this many KB of a body adds a second "
+            "to its time",
+        ),
+    ] = 8
+    keep_alive_s: Annotated[
+        int, Meta(ge=1, le=3600, description="seconds an idle connection stays open after an answer")
+    ] = 5
+    max_connections: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=100_000,
+            description="open connections per API process; a request beyond them gets 503 with Retry-After",
+        ),
+    ] = 1000
+    max_header_kb: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=1024,
+            description="largest request line and headers, in KB; beyond, 400 and the connection is closed",
+        ),
+    ] = 16
     anonymous: Annotated[
         bool,
         Meta(

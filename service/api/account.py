@@ -46,15 +46,24 @@ def usage_answer(
     return Response(UsageReport(start=start.isoformat(), end=end.isoformat(), days=rows))
 
 
+#: A day as the usage routes read it (``date.fromisoformat``; empty for the default), for the
+#: OpenAPI document only: usage.span checks it, in its own words. A pattern, not the `date`
+#: format, which would refuse the empty value.
+_DAY = {"pattern": r"^$|^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"}
 From = Annotated[
     str | None,
     QueryParameter(
-        name="from", max_length=10, description="first day, YYYY-MM-DD (default: 29 days before `to`)"
+        name="from",
+        max_length=10,
+        description="first day, YYYY-MM-DD (default: 29 days before `to`)",
+        schema_extra=_DAY,
     ),
 ]
 To = Annotated[
     str | None,
-    QueryParameter(name="to", max_length=10, description="last day, YYYY-MM-DD (default: today, UTC)"),
+    QueryParameter(
+        name="to", max_length=10, description="last day, YYYY-MM-DD (default: today, UTC)", schema_extra=_DAY
+    ),
 ]
 Format = Annotated[UsageFormat, Parameter(description="json, or csv (one row per day)")]
 

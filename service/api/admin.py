@@ -16,10 +16,11 @@ from redis import Redis
 
 from service.api.account import USAGE_ERRORS, Format, From, To, UsageOperation, usage_answer
 from service.api.auth import SECURITY, require_admin_key
+from service.api.bodies import KeyChangesOperation
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.settings import Settings
 from service.tenants import usage
-from service.tenants.durations import grace_seconds
+from service.tenants.durations import GRACE_PATTERN, grace_seconds
 from service.tenants.keys import KEY_ID_PATTERN
 from service.tenants.records import KeyInfo, KeySpec
 from service.tenants.store import KeyStore
@@ -64,7 +65,9 @@ class AdminController(Controller):
         """One key."""
         return keys.info(keys.get(key_id))
 
-    @patch("/keys/{key_id:str}", responses=KEY_ERRORS, sync_to_thread=True)
+    @patch(
+        "/keys/{key_id:str}", responses=KEY_ERRORS, sync_to_thread=True, operation_class=KeyChangesOperation
+    )
     def update(
         self, key_id: FromPath[KeyId], data: JSONBody[dict[str, Any]], keys: NamedDependency[KeyStore]
     ) -> KeyInfo:
@@ -82,7 +85,12 @@ class AdminController(Controller):
         key_id: FromPath[KeyId],
         keys: NamedDependency[KeyStore],
         grace: Annotated[
-            str, Parameter(description="how long the old key keeps working: 0, 90s, 30m, 24h or 7d")
+            str,
+            Parameter(
+                description="how long the old key keeps working: 0, 90s, 30m, 24h or 7d (at most 90 days)",
+                # For the document only: grace_seconds checks it, in its own words.
+                schema_extra={"pattern": GRACE_PATTERN},
+            ),
         ] = "24h",
     ) -> KeyInfo:
         """A new key for the same id, limits and usage (shown once in `key`); the old key

@@ -21,14 +21,21 @@ from service.api.account import AccountController
 from service.api.admin import AdminController
 from service.api.auth import SECURITY_SCHEMES, caller_of_request
 from service.api.batches import BatchesController
+from service.api.bodies import StrictStructSchemas
 from service.api.console import CONSOLE, SWAGGER_PATH, ConsoleController, asset_routers
 from service.api.files import FilesController, SignedDownloadsController
 from service.api.gate import SyncGate
 from service.api.health import HealthController
 from service.api.jobs import JobsController
-from service.api.middleware import AllowHeaderMiddleware, RequestLogMiddleware
+from service.api.middleware import (
+    AllowHeaderMiddleware,
+    BodyDeadlineMiddleware,
+    ContentTypeMiddleware,
+    RequestLogMiddleware,
+)
 from service.api.monitoring import MetricsController
 from service.api.ratelimit import RateLimitHeadersMiddleware
+from service.api.request import LectorRequest
 from service.api.responses import EXCEPTION_HANDLERS
 from service.api.status import StatusController
 from service.api.webhooks import WebhooksController
@@ -121,8 +128,16 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             "gate": constant(SyncGate.from_settings(settings)),
             "caller": Provide(caller_of_request, sync_to_thread=False),
         },
-        middleware=[RequestLogMiddleware(), RateLimitHeadersMiddleware(), AllowHeaderMiddleware()],
+        middleware=[
+            RequestLogMiddleware(),
+            RateLimitHeadersMiddleware(),
+            AllowHeaderMiddleware(),
+            ContentTypeMiddleware(),
+            BodyDeadlineMiddleware(settings),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=LectorRequest,
+        plugins=[StrictStructSchemas()],
         request_max_body_size=settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD,
         multipart_form_part_limit=settings.max_batch_items + 50,
         lifespan=[lifespan],

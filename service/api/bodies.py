@@ -11,13 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
+from litestar.typing import FieldDefinition
 
 from service.api.submissions import BatchItemBody
 from service.convert.formats import MEDIA_TYPES
 from service.convert.target import Target
 from service.options import Options
+from service.tenants.records import KeySpec
 
 _SIMPLE_KEYS = {
     "description": "description",
@@ -30,6 +33,8 @@ _SIMPLE_KEYS = {
     "maximum": "maximum",
     "minimum": "minimum",
     "title": "title",
+    "additionalProperties": "additional_properties",
+    "minProperties": "min_properties",
 }
 
 
@@ -79,10 +84,13 @@ def struct_properties(struct: type[msgspec.Struct]) -> dict[str, Schema | Refere
 
 #: Every option, as JSON bodies take it.
 OPTIONS: dict[str, Schema | Reference] = struct_properties(Options)
-#: The same in a multipart form, where `document_metadata` arrives as a JSON string.
+#: The same in a multipart form: there `document_metadata` is a part holding a JSON object,
+#: which is what OpenAPI makes of an object property in a form (its part is application/json).
 FORM_OPTIONS: dict[str, Schema | Reference] = {
     **OPTIONS,
-    "document_metadata": Schema(type=OpenAPIType.STRING, description="A JSON object, as a string"),
+    "document_metadata": Schema(
+        type=OpenAPIType.OBJECT, description="Free JSON given to the vision model as context (a JSON object)"
+    ),
 }
 #: One uploaded file, and several.
 FILE = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
@@ -90,14 +98,50 @@ FILES = Schema(type=OpenAPIType.ARRAY, items=FILE)
 _BASE64 = Schema(type=OpenAPIType.STRING, description="The document as base64 or a data URI")
 
 
-def _object(properties: dict[str, Schema | Reference], required: list[str]) -> Schema:
-    return Schema(type=OpenAPIType.OBJECT, properties=properties, required=required)
+def _object(
+    properties: dict[str, Schema | Reference],
+    required: list[str],
+    *,
+    one_of: list[str] | None = None,
+    closed: bool = True,
+) -> Schema:
+    """An object of ``properties``: closed (Lector's own bodies refuse a field they do not
+    know), and with exactly one of the ``one_of`` properties when given."""
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        properties=properties,
+        required=required,
+        additional_properties=False if closed else None,
+        # Present and a non-empty string: a null or empty one counts as not sent.
+        one_of=[
+            Schema(required=[name], properties={name: Schema(type=OpenAPIType.STRING, min_length=1)})
+            for name in one_of
+        ]
+        if one_of
+        else None,
+    )
+
+
+class StrictStructSchemas(StructSchemaPlugin):
+    """Litestar's schema of a msgspec Struct, plus ``additionalProperties: false`` where the
+    Struct forbids unknown fields (as msgspec's own schema says): a body Litestar decodes into
+    such a Struct (an admin key, a webhook) refuses a field it does not know."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        """The Struct's schema, closed when the Struct is."""
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
 
 
 def upload_form(fields: dict[str, Schema | Reference], required: list[str]) -> RequestBody:
-    """A multipart body of files and fields (the dialects' upload forms)."""
+    """A multipart body of files and fields (the dialects' upload forms, which may take fields
+    they do not name)."""
     return RequestBody(
-        required=True, content={"multipart/form-data": OpenAPIMediaType(schema=_object(fields, required))}
+        required=True,
+        content={"multipart/form-data": OpenAPIMediaType(schema=_object(fields, required, closed=False))},
     )
 
 
@@ -121,14 +165,20 @@ def operation_with(
     return Declared
 
 
-def _submission_body(extra: dict[str, Schema | Reference], required: str | None) -> RequestBody:
-    """A submitted document's body: multipart with the file, or JSON with base64 or a URL."""
+def _submission_body(
+    extra: dict[str, Schema | Reference],
+    required: str | None,
+    form_extra: dict[str, Schema | Reference] | None = None,
+) -> RequestBody:
+    """A submitted document's body: multipart with the file, or JSON with base64 or a URL;
+    ``form_extra`` replaces fields of ``extra`` that a form carries otherwise."""
     return RequestBody(
         required=True,
         content={
             "multipart/form-data": OpenAPIMediaType(
                 schema=_object(
-                    {"image": FILE, **FORM_OPTIONS, **extra}, ["image", *([required] if required else [])]
+                    {"image": FILE, **FORM_OPTIONS, **extra, **(form_extra or {})},
+                    ["image", *([required] if required else [])],
                 )
             ),
             "application/json": OpenAPIMediaType(
@@ -145,6 +195,7 @@ def _submission_body(extra: dict[str, Schema | Reference], required: str | None)
                         **extra,
                     },
                     [required] if required else [],
+                    one_of=["image_base64", "image", "image_url"],
                 )
             ),
         },
@@ -154,9 +205,11 @@ def _submission_body(extra: dict[str, Schema | Reference], required: str | None)
 #: The queued routes' callback (service.jobs.webhooks).
 CALLBACK: dict[str, Schema | Reference] = {
     "callback_url": Schema(
-        type=OpenAPIType.STRING,
-        format=OpenAPIFormat.URI,
-        max_length=2048,
+        # An empty one means none, as a form's empty field does.
+        any_of=[
+            Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.URI, max_length=2048),
+            Schema(type=OpenAPIType.STRING, max_length=0),
+        ],
         description="Where to POST the end of the job, signed as Standard Webhooks specify (public "
         "addresses only; the key needs a secret, POST /api/webhooks/secret). Default: the key's own",
     )
@@ -181,6 +234,7 @@ OcrJsonOperation = operation_with(
                         **OPTIONS,
                     },
                     [],
+                    one_of=["image", "image_base64"],
                 )
             )
         },
@@ -194,11 +248,18 @@ IdentifyOperation = operation_with(
             "document_type_code_options": Schema(
                 type=OpenAPIType.ARRAY,
                 items=Schema(type=OpenAPIType.STRING),
-                description="The document type codes to choose among (a JSON list in a form); "
-                "default: every type the key may use",
+                description="The document type codes to choose among; default: every type the key may use",
             )
         },
         None,
+        # A form reads the list from one field (service.api.submissions._docutray_fields).
+        form_extra={
+            "document_type_code_options": Schema(
+                type=OpenAPIType.STRING,
+                description="The document type codes to choose among, as a JSON list or separated by "
+                "commas; default: every type the key may use",
+            )
+        },
     )
 )
 #: A file conversion: the document, its options, and the target with its options.
@@ -236,8 +297,10 @@ BatchOperation = operation_with(
                     {
                         "items": Schema(
                             type=OpenAPIType.ARRAY,
-                            items=Schema(
-                                type=OpenAPIType.OBJECT, properties=struct_properties(BatchItemBody)
+                            items=_object(
+                                struct_properties(BatchItemBody),
+                                [],
+                                one_of=["image_url", "image_base64", "image"],
                             ),
                             min_items=1,
                         ),
@@ -247,6 +310,23 @@ BatchOperation = operation_with(
                     ["items", "document_type_code"],
                 )
             ),
+        },
+    )
+)
+
+#: `PATCH /admin/keys/{key_id}`: any of a key's settings, at least one (read by hand, as a dict).
+KeyChangesOperation = operation_with(
+    RequestBody(
+        required=True,
+        content={
+            "application/json": OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.OBJECT,
+                    properties=struct_properties(KeySpec),
+                    additional_properties=False,
+                    min_properties=1,
+                )
+            )
         },
     )
 )

@@ -23,6 +23,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Litestar's own decoding of a typed body: service.api.responses).
 EMPTY_BODY = "The request body is empty; send a JSON object."
 NOT_JSON = "The request body is not valid JSON."
+NOT_UTF8 = "The request body is not valid JSON: a string in it is not UTF-8."
 TOO_DEEP = "The JSON body is nested too deeply."
 
 
@@ -50,6 +51,8 @@ def decode_json_body(
         raise MalformedBody("The request body must be a JSON object.") from None
     except msgspec.DecodeError:
         raise MalformedBody(NOT_JSON) from None
+    except UnicodeDecodeError:  # msgspec's error for invalid UTF-8 inside a string
+        raise MalformedBody(NOT_UTF8) from None
     except RecursionError:
         raise MalformedBody(TOO_DEEP) from None
 
@@ -115,7 +118,10 @@ def decode_base64_document(value: str | memoryview, *, field: str, max_bytes: in
             else:
                 check_size(len(data), max_bytes)
                 return data
-        value = msgspec.json.decode(value, type=str)
+        try:
+            value = msgspec.json.decode(value, type=str)
+        except UnicodeDecodeError:
+            raise MalformedBody(NOT_UTF8) from None
     payload = value.strip()
     if payload.startswith("data:"):
         header, comma, payload = payload.partition(",")

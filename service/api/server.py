@@ -7,6 +7,7 @@ import sys
 import uvicorn
 
 from service.api.app import create_app
+from service.api.protocol import protocol_for
 from service.errors import SettingsError
 from service.logging import configure_logging, get_logger
 from service.settings import Settings
@@ -34,6 +35,11 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
+        # Lector's protocol (h11) adds a deadline for headers and counts connections itself,
+        # answering over the limit in its own shape, so uvicorn's limit_concurrency stays off.
+        http=protocol_for(settings),
+        timeout_keep_alive=settings.keep_alive_s,
+        h11_max_incomplete_event_size=settings.max_header_kb * 1024,
     )
     server = uvicorn.Server(config)
     server.run()

@@ -85,11 +85,13 @@ class PpocrEngine:
         scores: list[float] = []
         for line in output.word_results or ():
             kept = []
-            for text, score, points in line:
+            # On a page with no text rapidocr answers one empty word, ("", 1.0, None), in place
+            # of a line of words.
+            for text, score, points in (line,) if line and isinstance(line[0], str) else line:
+                if not text.strip() or points is None:
+                    continue
                 confidence = round(float(score) * 100, 1)
                 xs, ys = [int(point[0]) for point in points], [int(point[1]) for point in points]
-                if not text.strip():
-                    continue
                 scores.append(confidence)
                 if confidence >= options.min_confidence:
                     kept.append(text)

@@ -6,6 +6,9 @@ import re
 
 from service.errors import InvalidOption
 
+#: A duration as the OpenAPI document shows it; grace_seconds reads the same (_DURATION, once
+#: stripped and lower-cased).
+GRACE_PATTERN = r"^\s*[0-9]{1,7}[smhdSMHD]?\s*$"
 _DURATION = re.compile(r"^(?P<count>\d{1,7})(?P<unit>[smhd]?)$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 #: The longest grace a rotation may give the old key.

@@ -60,3 +60,17 @@ def test_the_ppocr_engine_over_http(client, docs):
     data = response.json()["data"]
     assert data["raw_response"]["engine"] == "ppocr"
     assert character_error_rate(page_text(PAGES[0]), data["text"]) <= 0.02
+
+
+@pytest.mark.parametrize("size", [(1, 1), (64, 64)])
+def test_a_page_without_text_is_read_as_empty(engines, size):
+    """rapidocr answers a page with no text with one empty word, not a line of words."""
+    import io
+
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", size, "white").save(blank, format="PNG")
+    extraction = extract(blank.getvalue(), Options(engine="ppocr", include_words=True), engines)
+    assert extraction.pages[0].text == ""
+    assert extraction.pages[0].words == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from service.api.app import create_app
 from service.settings import Settings
@@ -22,6 +22,10 @@ EXAMPLES = 30
 #: The one default check left out: it expects every schema-valid body to succeed, and no schema
 #: can say "a readable image" (a random base64 string is valid to the schema and rightly a 422).
 EXCLUDED = [positive_data_acceptance]
+#: Left out for forms only: a form carries every value as text, so schemathesis sends a value it
+#: mutated to another type as text too (false as `0`, a list as the same field twice), which
+#: Lector reads as a valid spelling; in a form the two cannot be told apart.
+FORM_EXCLUDED = [*EXCLUDED, negative_data_rejection]
 
 
 @schema.parametrize()
@@ -36,6 +40,6 @@ def test_the_api_keeps_to_its_openapi(case, server):
     case.call_and_validate(
         base_url=server.url,
         headers={"Authorization": f"Bearer {key}"},
-        excluded_checks=EXCLUDED,
+        excluded_checks=FORM_EXCLUDED if case.media_type == "multipart/form-data" else EXCLUDED,
         timeout=60,
     )

@@ -10,15 +10,14 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Parameter, QueryParameter
-from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import answer_schema, operation_with
 from service.api.responses import AUTH_ERRORS, error_spec
-from service.settings import Settings
+from service.api.services import Lector
 from service.tenants import usage
 from service.tenants.accounts import Account, account_of
-from service.tenants.store import Caller, KeyStore
+from service.tenants.store import Caller
 from service.tenants.usage import UsageDay, UsageReport
 
 UsageFormat = Literal["json", "csv"]
@@ -77,23 +76,20 @@ class AccountController(Controller):
     security = SECURITY
 
     @get("/account", responses=AUTH_ERRORS, sync_to_thread=True)
-    def account(
-        self, caller: NamedDependency[Caller], keys: NamedDependency[KeyStore], redis: NamedDependency[Redis]
-    ) -> Account:
+    def account(self, lector: NamedDependency[Lector], caller: NamedDependency[Caller]) -> Account:
         """The key's name, limits, quota left, today's usage, totals and expiry."""
-        return account_of(caller, keys, redis)
+        return account_of(caller, lector.keys, lector.redis)
 
     @get("/usage", responses=USAGE_ERRORS, sync_to_thread=True, operation_class=UsageOperation)
     def usage(
         self,
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        settings: NamedDependency[Settings],
-        redis: NamedDependency[Redis],
         start: From = None,
         end: To = None,
         format: Format = "json",
     ) -> Response[UsageReport] | Response[str]:
         """The key's usage, one row per UTC day (JSON, or `format=csv`)."""
-        first, last = usage.span(start, end, settings.usage_days)
-        rows = usage.days(redis, caller.owner, first, last, key_id=caller.key_id)
+        first, last = usage.span(start, end, lector.settings.usage_days)
+        rows = usage.days(lector.redis, caller.owner, first, last, key_id=caller.key_id)
         return usage_answer(rows, first, last, format, caller.key_id or "static")

@@ -12,18 +12,16 @@ import msgspec
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
-from redis import Redis
 
 from service.api.account import USAGE_ERRORS, Format, From, To, UsageOperation, usage_answer
 from service.api.auth import SECURITY, require_admin_key
 from service.api.bodies import KeyChangesOperation
 from service.api.responses import AUTH_ERRORS, error_spec
-from service.settings import Settings
+from service.api.services import Lector
 from service.tenants import usage
 from service.tenants.durations import GRACE_PATTERN, grace_seconds
 from service.tenants.keys import KEY_ID_PATTERN
 from service.tenants.records import KeyInfo, KeySpec
-from service.tenants.store import KeyStore
 from service.tenants.usage import UsageReport
 
 ADMIN_ERRORS = {**AUTH_ERRORS, 403: error_spec("Not the admin key, or LECTOR_ADMIN_KEY is unset")}
@@ -51,39 +49,39 @@ class AdminController(Controller):
     security = SECURITY
 
     @post("/keys", status_code=201, responses=KEY_ERRORS, sync_to_thread=True)
-    def create(self, data: JSONBody[KeySpec], keys: NamedDependency[KeyStore]) -> KeyInfo:
+    def create(self, lector: NamedDependency[Lector], data: JSONBody[KeySpec]) -> KeyInfo:
         """A new key; `key` in this answer is the only time the key is shown."""
-        return keys.create(data)
+        return lector.keys.create(data)
 
     @get("/keys", responses=ADMIN_ERRORS, sync_to_thread=True)
-    def list_keys(self, keys: NamedDependency[KeyStore]) -> KeyList:
+    def list_keys(self, lector: NamedDependency[Lector]) -> KeyList:
         """Every managed key (never a secret)."""
-        return KeyList(keys=keys.list())
+        return KeyList(keys=lector.keys.list())
 
     @get("/keys/{key_id:str}", responses=KEY_ERRORS, sync_to_thread=True)
-    def show(self, key_id: FromPath[KeyId], keys: NamedDependency[KeyStore]) -> KeyInfo:
+    def show(self, lector: NamedDependency[Lector], key_id: FromPath[KeyId]) -> KeyInfo:
         """One key."""
-        return keys.info(keys.get(key_id))
+        return lector.keys.info(lector.keys.get(key_id))
 
     @patch(
         "/keys/{key_id:str}", responses=KEY_ERRORS, sync_to_thread=True, operation_class=KeyChangesOperation
     )
     def update(
-        self, key_id: FromPath[KeyId], data: JSONBody[dict[str, Any]], keys: NamedDependency[KeyStore]
+        self, lector: NamedDependency[Lector], key_id: FromPath[KeyId], data: JSONBody[dict[str, Any]]
     ) -> KeyInfo:
         """Change any of the settings of `POST /admin/keys` (a new `quota` counts from now)."""
-        return keys.update(key_id, data)
+        return lector.keys.update(key_id, data)
 
     @post("/keys/{key_id:str}/revoke", status_code=200, responses=KEY_ERRORS, sync_to_thread=True)
-    def revoke(self, key_id: FromPath[KeyId], keys: NamedDependency[KeyStore]) -> KeyInfo:
+    def revoke(self, lector: NamedDependency[Lector], key_id: FromPath[KeyId]) -> KeyInfo:
         """Refuse the key from now on, on every API process (401 "API key revoked.")."""
-        return keys.revoke(key_id)
+        return lector.keys.revoke(key_id)
 
     @post("/keys/{key_id:str}/rotate", status_code=200, responses=KEY_ERRORS, sync_to_thread=True)
     def rotate(
         self,
+        lector: NamedDependency[Lector],
         key_id: FromPath[KeyId],
-        keys: NamedDependency[KeyStore],
         grace: Annotated[
             str,
             Parameter(
@@ -95,7 +93,7 @@ class AdminController(Controller):
     ) -> KeyInfo:
         """A new key for the same id, limits and usage (shown once in `key`); the old key
         works until the grace ends (`grace=0`: at once)."""
-        return keys.rotate(key_id, grace_seconds(grace))
+        return lector.keys.rotate(key_id, grace_seconds(grace))
 
     @get(
         "/keys/{key_id:str}/usage",
@@ -105,18 +103,16 @@ class AdminController(Controller):
     )
     def key_usage(
         self,
+        lector: NamedDependency[Lector],
         key_id: FromPath[KeyId],
-        keys: NamedDependency[KeyStore],
-        settings: NamedDependency[Settings],
-        redis: NamedDependency[Redis],
         start: From = None,
         end: To = None,
         format: Format = "json",
     ) -> Response[UsageReport] | Response[str]:
         """One key's usage, one row per UTC day."""
-        keys.get(key_id)  # 404 for an unknown id
-        first, last = usage.span(start, end, settings.usage_days)
-        rows = usage.days(redis, key_id, first, last, key_id=key_id)
+        lector.keys.get(key_id)  # 404 for an unknown id
+        first, last = usage.span(start, end, lector.settings.usage_days)
+        rows = usage.days(lector.redis, key_id, first, last, key_id=key_id)
         return usage_answer(rows, first, last, format, key_id)
 
     @get(
@@ -126,20 +122,15 @@ class AdminController(Controller):
         operation_class=UsageOperation,
     )
     def all_usage(
-        self,
-        settings: NamedDependency[Settings],
-        redis: NamedDependency[Redis],
-        start: From = None,
-        end: To = None,
-        format: Format = "json",
+        self, lector: NamedDependency[Lector], start: From = None, end: To = None, format: Format = "json"
     ) -> Response[UsageReport] | Response[str]:
         """Every key's usage (static keys by their hashed owner id), one row per key and day
         that used anything."""
-        first, last = usage.span(start, end, settings.usage_days)
+        first, last = usage.span(start, end, lector.settings.usage_days)
         rows = [
             row
-            for owner in usage.owners(redis)
-            for row in usage.days(redis, owner, first, last, key_id=owner)
+            for owner in usage.owners(lector.redis)
+            for row in usage.days(lector.redis, owner, first, last, key_id=owner)
             if row.requests or row.failures or row.pages_ocr or row.pages_text_layer
         ]
         return usage_answer(rows, first, last, format, "all")

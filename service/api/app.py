@@ -24,7 +24,6 @@ from service.api.batches import BatchesController
 from service.api.bodies import StrictStructSchemas
 from service.api.console import CONSOLE, SWAGGER_PATH, ConsoleController, asset_routers
 from service.api.files import FilesController, SignedDownloadsController
-from service.api.gate import SyncGate
 from service.api.health import HealthController
 from service.api.jobs import JobsController
 from service.api.middleware import (
@@ -37,18 +36,12 @@ from service.api.monitoring import MetricsController
 from service.api.ratelimit import RateLimitHeadersMiddleware
 from service.api.request import LectorRequest
 from service.api.responses import EXCEPTION_HANDLERS
+from service.api.services import Lector
 from service.api.status import StatusController
 from service.api.webhooks import WebhooksController
-from service.blobs import blob_store
 from service.engines import Engines
 from service.errors import SettingsError
-from service.jobs.intake import Intake
-from service.jobs.uploads import UploadStore
-from service.lifecycle.steps import Here
 from service.settings import Settings, env_name
-from service.tenants.billing import Tenancy
-from service.tenants.store import KeyStore
-from service.tenants.types import OwnTypes
 
 #: Room in a request body beyond the document itself: base64 adds a third, form fields a little.
 _BODY_OVERHEAD = 1024 * 1024
@@ -60,9 +53,9 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
     """Build the Litestar application from ``settings`` (and the process's engine registry,
     made from them when not given); refuses to build without API keys unless auth is off.
 
-    Handlers receive the settings, Redis, the job intake, the engines, the key store, the
-    tenancy (charges and usage) and the request's caller through dependency injection;
-    nothing below reads the environment.
+    Handlers receive one service object (``service.api.services.Lector``: the settings,
+    Redis, the job intake, the key store, the sync gate and the lifecycle) and the request's
+    caller through dependency injection; nothing below reads the environment.
     """
     if settings.auth_enabled and not settings.api_keys and not settings.admin_key:
         raise SettingsError(
@@ -76,11 +69,8 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
                 "generates one into ./var/secret)."
             )
     engines = engines or Engines(settings)
-    # One synchronous client (RQ is synchronous); handlers call it from worker threads.
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-    intake = Intake(redis, blob_store(redis, settings.blob_dir), settings)
-    keys = KeyStore(redis)
-    tenancy = Tenancy(redis, settings)
+    lector = Lector.build(settings, engines, redis)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -88,9 +78,6 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             yield
         finally:
             redis.close()
-
-    def constant(value: object) -> Provide:
-        return Provide(lambda: value, sync_to_thread=False)
 
     # The batch body limit depends on the settings, so the controller is specialised here.
     batches = type(
@@ -114,18 +101,10 @@ def create_app(settings: Settings, engines: Engines | None = None) -> Litestar:
             ConsoleController,
             *asset_routers(),
         ],
-        state=State({"settings": settings, "key_store": keys}),
+        state=State({"settings": settings, "key_store": lector.keys}),
+        # One service object for every handler, and the request's caller for those that serve a key.
         dependencies={
-            "settings": constant(settings),
-            "redis": constant(redis),
-            "intake": constant(intake),
-            "own_types": constant(OwnTypes(redis)),
-            "uploads": constant(UploadStore(redis, blob_store(redis, settings.blob_dir))),
-            "engines": constant(engines),
-            "keys": constant(keys),
-            "tenancy": constant(tenancy),
-            "here": constant(Here(settings, engines, tenancy, redis)),
-            "gate": constant(SyncGate.from_settings(settings)),
+            "lector": Provide(lambda: lector, sync_to_thread=False),
             "caller": Provide(caller_of_request, sync_to_thread=False),
         },
         middleware=[

@@ -15,12 +15,12 @@ from litestar.response import Stream
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import BatchOperation, operation_with
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
+from service.api.services import Lector
 from service.api.submissions import read_batch
 from service.doctypes import get_document_type
 from service.errors import NotFound
 from service.jobs.batches import Batch, csv_lines, jsonl_lines, result_columns, result_records, summarize
 from service.jobs.intake import Intake, storage_errors
-from service.lifecycle.steps import Here
 from service.lifecycle.submit import submit_batch
 from service.models import BatchCreated, BatchStatus, Status
 from service.tenants.store import Caller
@@ -64,15 +64,14 @@ class BatchesController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
-        intake: NamedDependency[Intake],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
     ) -> Response[BatchCreated]:
         """Queue a batch: multipart with repeated `files` fields, or JSON with `items`
         (`[{"image_url": ...} | {"image_base64": ..., "filename": ...}]`), plus `document_type_code`
         and the same optional fields as `POST /api/convert-async`."""
-        submission = await read_batch(request, here.settings)
-        batch, _ = await submit_batch(submission, intake, here, caller)
+        submission = await read_batch(request, lector.settings)
+        batch, _ = await submit_batch(submission, lector.intake, lector.here, caller)
         url = request.url_for(STATUS_ROUTE, batch_id=batch.batch_id)
         body = BatchCreated(
             batch_id=batch.batch_id, status_url=url, total=len(batch.items), status=Status.ENQUEUED
@@ -81,26 +80,26 @@ class BatchesController(Controller):
 
     @get("/{batch_id:str}", name=STATUS_ROUTE, responses=FOUND_ERRORS)
     async def status(
-        self, request: Request[Any, Any, Any], intake: NamedDependency[Intake], batch_id: FromPath[str]
+        self, request: Request[Any, Any, Any], lector: NamedDependency[Lector], batch_id: FromPath[str]
     ) -> BatchStatus:
         """The batch's status (ENQUEUED, PROCESSING, SUCCESS, PARTIAL, FAILED), counts and items."""
-        batch = await _owned_batch(request, intake, batch_id)
-        webhook = await anyio.to_thread.run_sync(intake.webhook_state, batch_id)
+        batch = await _owned_batch(request, lector.intake, batch_id)
+        webhook = await anyio.to_thread.run_sync(lector.intake.webhook_state, batch_id)
         with storage_errors():
-            return await anyio.to_thread.run_sync(summarize, batch, intake.jobs, webhook)
+            return await anyio.to_thread.run_sync(summarize, batch, lector.intake.jobs, webhook)
 
     @get("/{batch_id:str}/results", responses=FOUND_ERRORS, operation_class=ResultsOperation)
     async def results(
         self,
         request: Request[Any, Any, Any],
-        intake: NamedDependency[Intake],
+        lector: NamedDependency[Lector],
         batch_id: FromPath[str],
         format: Annotated[ResultFormat, Parameter(description="jsonl (nested) or csv (flat)")] = "jsonl",
     ) -> Stream:
         """One record per item, in input order, streamed: JSONL with nested fields, or CSV."""
-        batch = await _owned_batch(request, intake, batch_id)
+        batch = await _owned_batch(request, lector.intake, batch_id)
         schema = get_document_type(batch.document_type_code).schema
-        records = result_records(batch, intake.jobs)
+        records = result_records(batch, lector.intake.jobs)
         if format == "csv":
             lines, media_type = csv_lines(records, result_columns(schema)), "text/csv; charset=utf-8"
         else:

@@ -18,16 +18,16 @@ from redis import Redis
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertFileAsyncOperation, ConvertFileOperation, DownloadOperation
 from service.api.downloads import DOWNLOAD_ROUTE, SIGNED_ROUTE, file_response, output_of
-from service.api.gate import SyncGate
 from service.api.now import convert_at_once
 from service.api.queued import queue_one
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
+from service.api.services import Lector
 from service.api.submissions import read_submission
 from service.convert.formats import INPUT_NAMES, MEDIA_TYPES, TARGETS, pairs
 from service.errors import Forbidden, NotFound
-from service.jobs.intake import Intake, storage_errors
+from service.jobs.intake import storage_errors
 from service.jobs.record import Conversion
-from service.lifecycle.steps import Here, with_document
+from service.lifecycle.steps import with_document
 from service.models import FormatCatalogue, Submitted
 from service.settings import Settings
 from service.signing import check
@@ -66,15 +66,14 @@ class FilesController(Controller):
     async def convert_now(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        gate: NamedDependency[SyncGate],
     ) -> Response[bytes]:
         """Convert a document and answer the file itself (a zip for several pages to a
         single-page image format): the same body as `POST /api/convert-file-async`."""
-        settings = here.settings
+        settings = lector.settings
         submission = await with_document(await read_submission(request, settings, with_target=True), settings)
-        output = await anyio.to_thread.run_sync(convert_at_once, submission, here, caller, gate)
+        output = await anyio.to_thread.run_sync(convert_at_once, submission, lector.here, caller, lector.gate)
         return file_response(output.content, output.name, output.media_type)
 
     @post(
@@ -86,8 +85,7 @@ class FilesController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
-        intake: NamedDependency[Intake],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
     ) -> Response[Submitted]:
         """Queue a file conversion: the document (multipart `image` or `file`, `image_base64`,
@@ -95,9 +93,9 @@ class FilesController(Controller):
         it gives the download URLs."""
         # The URL is fetched now: the pair must be known to check the key's scopes.
         submission = await with_document(
-            await read_submission(request, here.settings, with_target=True), here.settings
+            await read_submission(request, lector.settings, with_target=True), lector.settings
         )
-        return await queue_one(request, submission, intake, here, caller)
+        return await queue_one(request, submission, lector.intake, lector.here, caller)
 
     @get(
         "/convert-async/{conversion_id:str}/download",
@@ -106,21 +104,16 @@ class FilesController(Controller):
         operation_class=DownloadOperation,
     )
     async def download(
-        self,
-        caller: NamedDependency[Caller],
-        intake: NamedDependency[Intake],
-        redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
-        conversion_id: FromPath[str],
+        self, lector: NamedDependency[Lector], caller: NamedDependency[Caller], conversion_id: FromPath[str]
     ) -> Response[bytes]:
         """The converted file, for the key that made it: 409 while it runs, 404 once expired."""
         with storage_errors():
-            record = await anyio.to_thread.run_sync(intake.jobs.get, conversion_id)
+            record = await anyio.to_thread.run_sync(lector.intake.jobs.get, conversion_id)
         if record is None or record.owner != caller.owner or not isinstance(record.work, ConvertFile):
             raise NotFound(
                 f"No file conversion {conversion_id[:64]!r} for this API key (it may have expired)."
             )
-        return await _download(record, redis, settings)
+        return await _download(record, lector.redis, lector.settings)
 
     @get("/formats", responses=AUTH_ERRORS)
     async def formats(self) -> FormatCatalogue:
@@ -140,30 +133,25 @@ class SignedDownloadsController(Controller):
     tags = ("File conversion",)
 
     @get(
-        "/{conversion_id:str}",
-        name=SIGNED_ROUTE,
-        responses=SIGNED_ERRORS,
-        operation_class=DownloadOperation,
+        "/{conversion_id:str}", name=SIGNED_ROUTE, responses=SIGNED_ERRORS, operation_class=DownloadOperation
     )
     async def signed_download(
         self,
-        intake: NamedDependency[Intake],
-        redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
+        lector: NamedDependency[Lector],
         conversion_id: FromPath[str],
         expires: Annotated[str, Parameter(max_length=12, description="Epoch seconds the URL ends")],
         signature_: Annotated[str, QueryParameter(name="signature", max_length=64)],
     ) -> Response[bytes]:
         """The converted file, for whoever holds a valid signed URL."""
-        if settings.secret is None:
+        if lector.settings.secret is None:
             raise Forbidden("Signed downloads are off: LECTOR_SECRET is not set.")
         renew = "ask for the status again for a fresh one"
-        check(settings.secret, conversion_id, expires, signature_, url="download", renew=renew)
+        check(lector.settings.secret, conversion_id, expires, signature_, url="download", renew=renew)
         with storage_errors():
-            record = await anyio.to_thread.run_sync(intake.jobs.get, conversion_id)
+            record = await anyio.to_thread.run_sync(lector.intake.jobs.get, conversion_id)
         if record is None or not isinstance(record.work, ConvertFile):
             raise NotFound("The file no longer exists (it expired).")
-        return await _download(record, redis, settings)
+        return await _download(record, lector.redis, lector.settings)
 
 
 async def _download(record: Conversion, redis: Redis, settings: Settings) -> Response[bytes]:

@@ -9,12 +9,11 @@ import anyio
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from service.api.services import Lector
 from service.errors import EngineUnavailable
 from service.models import Health
-from service.settings import Settings
 
 _PROBE_KEY = "lector:ready-probe"
 
@@ -56,9 +55,7 @@ class HealthController(Controller):
         summary="Redis takes writes and Tesseract runs",
         responses={503: ResponseSpec(data_container=Health, description="Not ready")},
     )
-    async def ready(
-        self, settings: NamedDependency[Settings], redis: NamedDependency[Redis]
-    ) -> Response[Health]:
+    async def ready(self, lector: NamedDependency[Lector]) -> Response[Health]:
         """200 when Redis takes a write and Tesseract starts; 503 with the failing checks otherwise.
 
         A Redis that answers PING but refuses writes (full, `maxmemory`, a read-only replica)
@@ -67,13 +64,13 @@ class HealthController(Controller):
         checks: dict[str, str] = {}
         try:
             # The client's own timeouts bound it; the key expires by itself.
-            await anyio.to_thread.run_sync(lambda: redis.set(_PROBE_KEY, b"1", ex=10))
+            await anyio.to_thread.run_sync(lambda: lector.redis.set(_PROBE_KEY, b"1", ex=10))
             checks["redis"] = "ok"
         except (RedisError, OSError) as exc:
             checks["redis"] = "refuses writes" if isinstance(exc, ResponseError) else "unreachable"
         checks["tesseract"] = "ok" if await anyio.to_thread.run_sync(_tesseract_runs) else "not runnable"
         checks["ppocr"] = "ok" if _ppocr_models_present() else "models missing"
         ready = all(value == "ok" for value in checks.values())
-        llm = settings.llm_model or "not configured"
+        llm = lector.settings.llm_model or "not configured"
         health = Health(status="ok" if ready else "unavailable", checks=checks, llm=llm)
         return Response(health, status_code=200 if ready else 503)

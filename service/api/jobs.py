@@ -17,7 +17,8 @@ from litestar.params import Parameter
 from service.api.auth import SECURITY, require_api_key
 from service.api.queued import IDENTIFY_STATUS_ROUTE, STATUS_ROUTE
 from service.api.responses import AUTH_ERRORS, error_spec
-from service.jobs.intake import Intake, storage_errors
+from service.api.services import Lector
+from service.jobs.intake import storage_errors
 from service.jobs.record import Conversion
 from service.models import JobState, Status
 from service.work import ConvertFile, Identify
@@ -62,7 +63,7 @@ class JobsController(Controller):
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
-        intake: NamedDependency[Intake],
+        lector: NamedDependency[Lector],
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         offset: Annotated[int, Parameter(ge=0, le=100_000)] = 0,
     ) -> JobPage:
@@ -70,7 +71,7 @@ class JobsController(Controller):
         owner = request.state.caller.owner
         with storage_errors():
             records = await anyio.to_thread.run_sync(
-                lambda: intake.jobs.of_owner(owner, offset=offset, limit=limit, keep=lambda _: True)
+                lambda: lector.intake.jobs.of_owner(owner, offset=offset, limit=limit, keep=lambda _: True)
             )
         return JobPage(jobs=[_entry(request, record) for record in records], limit=limit, offset=offset)
 

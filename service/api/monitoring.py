@@ -16,6 +16,7 @@ from rq import Queue, Worker
 from rq.job import Job
 
 from service.api.auth import require_metrics_key
+from service.api.services import Lector
 from service.jobs.queue import QUEUE_NAME
 from service.metrics import exposition
 
@@ -52,9 +53,9 @@ class MetricsController(Controller):
     guards = (require_metrics_key,)
 
     @get("/metrics", summary="Metrics in the Prometheus text format", media_type="text/plain")
-    async def scrape(self, redis: NamedDependency[Redis]) -> Response[bytes]:
+    async def scrape(self, lector: NamedDependency[Lector]) -> Response[bytes]:
         """Requests, jobs, pages, engine time, tokens, refusals, webhooks, queue and workers,
         summed over the API processes and every worker on this machine. No key, job id, label
         or document content is ever a label value."""
-        body, content_type = await anyio.to_thread.run_sync(exposition, QueueCollector(redis))
+        body, content_type = await anyio.to_thread.run_sync(exposition, QueueCollector(lector.redis))
         return Response(body, media_type=content_type)

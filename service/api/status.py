@@ -13,10 +13,9 @@ from litestar.params import FromPath, Parameter
 from service.api.auth import SECURITY, require_api_key
 from service.api.downloads import file_info
 from service.api.queued import STATUS_ERRORS, STATUS_ROUTE, wait_for_change
-from service.jobs.intake import Intake
+from service.api.services import Lector
 from service.jobs.record import conversion_status
 from service.models import ConversionStatus
-from service.settings import Settings
 from service.tenants.store import Caller
 
 
@@ -32,19 +31,18 @@ class StatusController(Controller):
     async def status(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        intake: NamedDependency[Intake],
         conversion_id: FromPath[str],
         wait: Annotated[int, Parameter(ge=0, le=30, description="Seconds to hold for a status change")] = 0,
     ) -> ConversionStatus:
         """A conversion's status, progress and (once SUCCESS) its fields in `data`, or its
         file's download URLs for a file conversion."""
-        record = await wait_for_change(intake, caller, conversion_id, wait)
-        webhook = await anyio.to_thread.run_sync(intake.webhook_state, conversion_id)
+        record = await wait_for_change(lector.intake, caller, conversion_id, wait)
+        webhook = await anyio.to_thread.run_sync(lector.intake.webhook_state, conversion_id)
         return conversion_status(
             record,
-            file_info(request, record, settings),
+            file_info(request, record, lector.settings),
             webhook,
             status_url=request.url_for(STATUS_ROUTE, conversion_id=conversion_id),
         )

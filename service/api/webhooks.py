@@ -13,9 +13,9 @@ from msgspec import Meta
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.responses import AUTH_ERRORS, error_spec
-from service.jobs.intake import Intake, storage_errors
+from service.api.services import Lector
+from service.jobs.intake import storage_errors
 from service.jobs.webhooks import MAX_URL_LENGTH, check_url
-from service.settings import Settings
 from service.tenants.store import Caller
 
 WEBHOOK_ERRORS = {
@@ -56,33 +56,29 @@ class WebhooksController(Controller):
     security = SECURITY
 
     @get("/", responses=WEBHOOK_ERRORS)
-    async def show(self, intake: NamedDependency[Intake], caller: NamedDependency[Caller]) -> WebhookSettings:
+    async def show(self, lector: NamedDependency[Lector], caller: NamedDependency[Caller]) -> WebhookSettings:
         """The key's default callback URL and when its secret was made."""
         with storage_errors():
-            found = await anyio.to_thread.run_sync(intake.webhooks.settings_of, caller.owner)
+            found = await anyio.to_thread.run_sync(lector.intake.webhooks.settings_of, caller.owner)
         return msgspec.convert(found, WebhookSettings)
 
     @put("/", responses=WEBHOOK_ERRORS)
     async def set_default(
-        self,
-        data: JSONBody[DefaultUrl],
-        settings: NamedDependency[Settings],
-        intake: NamedDependency[Intake],
-        caller: NamedDependency[Caller],
+        self, lector: NamedDependency[Lector], data: JSONBody[DefaultUrl], caller: NamedDependency[Caller]
     ) -> WebhookSettings:
         """Set the callback URL used when a submission gives none (null removes it)."""
         url = data.default_url
         if url is not None:
-            url = await anyio.to_thread.run_sync(check_url, url, settings)
+            url = await anyio.to_thread.run_sync(check_url, url, lector.settings)
         with storage_errors():
-            await anyio.to_thread.run_sync(intake.webhooks.set_default_url, caller.owner, url)
-            found = await anyio.to_thread.run_sync(intake.webhooks.settings_of, caller.owner)
+            await anyio.to_thread.run_sync(lector.intake.webhooks.set_default_url, caller.owner, url)
+            found = await anyio.to_thread.run_sync(lector.intake.webhooks.settings_of, caller.owner)
         return msgspec.convert(found, WebhookSettings)
 
     @post("/secret", status_code=201, responses=WEBHOOK_ERRORS)
-    async def rotate(self, intake: NamedDependency[Intake], caller: NamedDependency[Caller]) -> WebhookSecret:
+    async def rotate(self, lector: NamedDependency[Lector], caller: NamedDependency[Caller]) -> WebhookSecret:
         """Make the key's signing secret, or replace it: deliveries from now on are signed with
         the new one. Shown in this answer only."""
         with storage_errors():
-            secret = await anyio.to_thread.run_sync(intake.webhooks.rotate, caller.owner)
+            secret = await anyio.to_thread.run_sync(lector.intake.webhooks.rotate, caller.owner)
         return WebhookSecret(secret=secret)

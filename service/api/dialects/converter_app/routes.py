@@ -22,15 +22,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
-from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import FILE_ANSWERS, FILES, operation_with, upload_form
 from service.api.downloads import file_response, output_of
-from service.api.gate import SyncGate
 from service.api.now import convert_at_once
 from service.api.payloads import clean_filename
 from service.api.responses import in_other_words
+from service.api.services import Lector
 from service.api.submissions import read_upload
 from service.convert.formats import INPUT_NAMES, SPELLINGS, TARGETS, input_name, pair
 from service.convert.run import OutputFile, zipped
@@ -38,7 +37,6 @@ from service.convert.target import Target
 from service.errors import Forbidden, InvalidOption, MalformedBody, NotFound, NotReady, TooLarge
 from service.jobs.batches import Batch, summarize
 from service.jobs.intake import BatchSubmission, Intake, Submission, storage_errors
-from service.lifecycle.steps import Here
 from service.lifecycle.submit import submit_batch
 from service.models import Status
 from service.options import Options, sentence
@@ -159,15 +157,16 @@ class ConverterAppController(Controller):
     async def convert_sync(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        gate: NamedDependency[SyncGate],
     ) -> Response[bytes]:
         """Convert the files now and answer the result: the file itself, or a zip of several."""
-        submissions, _ = await _read(request, here.settings, caller, limit=MAX_SYNC_FILES)
+        submissions, _ = await _read(request, lector.settings, caller, limit=MAX_SYNC_FILES)
 
         def run() -> OutputFile:
-            outputs = [convert_at_once(submission, here, caller, gate) for submission in submissions]
+            outputs = [
+                convert_at_once(submission, lector.here, caller, lector.gate) for submission in submissions
+            ]
             if len(outputs) == 1:
                 return outputs[0]
             return zipped("converted", _unique([(output.name, output.content) for output in outputs]))
@@ -179,27 +178,26 @@ class ConverterAppController(Controller):
     async def convert(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
-        intake: NamedDependency[Intake],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
     ) -> Started:
         """Queue the files' conversion as one job; poll `/progress/{jobid}`, then download."""
-        limit = here.settings.max_batch_items
-        submissions, names = await _read(request, here.settings, caller, limit=limit)
+        limit = lector.settings.max_batch_items
+        submissions, names = await _read(request, lector.settings, caller, limit=limit)
         batch = BatchSubmission(options=submissions[0].options, items=submissions)
-        created, charge = await submit_batch(batch, intake, here, caller)
+        created, charge = await submit_batch(batch, lector.intake, lector.here, caller)
         return Started(
             status="success", jobid=created.batch_id, pair=names[0], remaining_quota=charge.quota_left
         )
 
     @get("/progress/{jobid:str}", responses=JOB_ERRORS)
     async def progress(
-        self, intake: NamedDependency[Intake], caller: NamedDependency[Caller], jobid: FromPath[str]
+        self, lector: NamedDependency[Lector], caller: NamedDependency[Caller], jobid: FromPath[str]
     ) -> Progress:
         """How far the job is, from 0.0 to 1.0, and why it failed if it did."""
-        batch = await _owned(intake, caller, jobid)
+        batch = await _owned(lector.intake, caller, jobid)
         with storage_errors():
-            summary = await anyio.to_thread.run_sync(summarize, batch, intake.jobs)
+            summary = await anyio.to_thread.run_sync(summarize, batch, lector.intake.jobs)
         if not summary.status.finished:
             return Progress(jobid=jobid, progress=summary.progress, status="processing", error=None)
         if summary.status is Status.SUCCESS:
@@ -212,19 +210,14 @@ class ConverterAppController(Controller):
 
     @get("/download/{jobid:str}", responses=JOB_ERRORS, operation_class=operation_with(answers=FILE_ANSWERS))
     async def download(
-        self,
-        intake: NamedDependency[Intake],
-        caller: NamedDependency[Caller],
-        redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
-        jobid: FromPath[str],
+        self, lector: NamedDependency[Lector], caller: NamedDependency[Caller], jobid: FromPath[str]
     ) -> Response[bytes]:
         """The converted file (a zip for several files), once the job has completed."""
-        batch = await _owned(intake, caller, jobid)
+        batch = await _owned(lector.intake, caller, jobid)
 
         def collect() -> tuple[str, bytes, str]:
             with storage_errors():
-                records = intake.jobs.get_many([entry.conversion_id for entry in batch.items])
+                records = lector.intake.jobs.get_many([entry.conversion_id for entry in batch.items])
             if any(record is not None and not record.status.finished for record in records):
                 raise NotReady("The conversion is still processing; download it once it has completed.")
             if any(record is None or record.status is not Status.SUCCESS for record in records):
@@ -232,7 +225,9 @@ class ConverterAppController(Controller):
                     "The conversion failed or expired, so there is no result; its progress says why."
                 )
             outputs = [
-                (record, output_of(record, redis, settings)) for record in records if record is not None
+                (record, output_of(record, lector.redis, lector.settings))
+                for record in records
+                if record is not None
             ]
             if len(outputs) == 1:
                 record, content = outputs[0]

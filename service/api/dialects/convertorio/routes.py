@@ -16,7 +16,6 @@ import anyio
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
-from redis import Redis
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.dialects.convertorio.wire import (
@@ -42,12 +41,8 @@ from service.api.dialects.convertorio.wire import (
     wanted,
 )
 from service.api.downloads import file_info
-from service.errors import (
-    Forbidden,
-    InvalidOption,
-    NotFound,
-    TooLarge,
-)
+from service.api.services import Lector
+from service.errors import Forbidden, InvalidOption, NotFound, TooLarge
 from service.jobs.intake import Intake, Submission, storage_errors
 from service.jobs.record import Conversion
 from service.jobs.uploads import PendingUpload, UploadStore
@@ -56,7 +51,7 @@ from service.lifecycle.submit import submit
 from service.settings import Settings
 from service.signing import check, signature
 from service.tenants.accounts import account_of
-from service.tenants.store import Caller, KeyStore
+from service.tenants.store import Caller
 from service.work import ConvertFile
 
 UPLOAD_ROUTE = "convertorio-upload"
@@ -97,19 +92,18 @@ class ConvertorioController(Controller):
     def upload_url(
         self,
         request: Request[Any, Any, Any],
+        lector: NamedDependency[Lector],
         data: JSONBody[UploadUrlRequest],
-        settings: NamedDependency[Settings],
         caller: NamedDependency[Caller],
-        uploads: NamedDependency[UploadStore],
     ) -> UploadUrl:
         """Reserve a job for a file and answer the URL to PUT it to (valid 600 s)."""
-        secret = _secret(settings)
-        limit = min(MAX_FILE_BYTES, settings.max_upload_bytes)
+        secret = _secret(lector.settings)
+        limit = min(MAX_FILE_BYTES, lector.settings.max_upload_bytes)
         if data.file_size > limit:
             raise InvalidOption(f"file_size is over the limit of {limit // (1024 * 1024)} MB.")
         target, options = wanted(data)
         with storage_errors():
-            pending = uploads.reserve(
+            pending = lector.uploads.reserve(
                 caller.owner, data.filename, data.source_format.lower(), data.file_size, target, options
             )
         expires = int(time.time()) + UPLOAD_URL_S
@@ -126,17 +120,16 @@ class ConvertorioController(Controller):
     async def upload(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        uploads: NamedDependency[UploadStore],
+        lector: NamedDependency[Lector],
         job_id: FromPath[str],
         expires: Annotated[str, Parameter(max_length=12, description="Epoch seconds the URL ends")],
         signature_: Annotated[str, QueryParameter(name="signature", max_length=64)],
     ) -> None:
         """The file itself, as the body (any Content-Type: Lector reads the bytes)."""
-        secret = _secret(settings)
+        secret = _secret(lector.settings)
         check(secret, _UPLOAD_PURPOSE + job_id, expires, signature_, url="upload", renew="ask for a new one")
         with storage_errors():
-            pending = await anyio.to_thread.run_sync(uploads.get, job_id)
+            pending = await anyio.to_thread.run_sync(lector.uploads.get, job_id)
         if pending is None:
             raise NotFound("No job is waiting for this file (it was confirmed, or it expired).")
         body = bytearray()
@@ -147,7 +140,7 @@ class ConvertorioController(Controller):
                     f"The upload is larger than the file_size announced ({pending.file_size} bytes)."
                 )
         with storage_errors():
-            await anyio.to_thread.run_sync(uploads.receive, pending, bytes(body))
+            await anyio.to_thread.run_sync(lector.uploads.receive, pending, bytes(body))
 
     @post(
         "/convert/confirm",
@@ -159,25 +152,23 @@ class ConvertorioController(Controller):
     async def confirm(
         self,
         request: Request[Any, Any, Any],
+        lector: NamedDependency[Lector],
         data: JSONBody[ConfirmRequest],
-        intake: NamedDependency[Intake],
-        here: NamedDependency[Here],
         caller: NamedDependency[Caller],
-        uploads: NamedDependency[UploadStore],
     ) -> Confirmed:
         """Queue the uploaded file's conversion."""
         with storage_errors():
-            pending = await anyio.to_thread.run_sync(uploads.take, data.job_id)
+            pending = await anyio.to_thread.run_sync(lector.uploads.take, data.job_id)
         if pending is None or pending.owner != caller.owner:
             if pending is not None:
-                await anyio.to_thread.run_sync(uploads.restore, pending)
+                await anyio.to_thread.run_sync(lector.uploads.restore, pending)
             raise NotFound(f"No job {data.job_id[:64]!r} waiting for confirmation for this API key.")
         try:
-            await _queue(request, pending, intake, here, caller, uploads)
+            await _queue(request, pending, lector.intake, lector.here, caller, lector.uploads)
         except BaseException:
-            await anyio.to_thread.run_sync(uploads.restore, pending)
+            await anyio.to_thread.run_sync(lector.uploads.restore, pending)
             raise
-        await anyio.to_thread.run_sync(uploads.discard, pending)
+        await anyio.to_thread.run_sync(lector.uploads.discard, pending)
         return Confirmed(
             success=True, job_id=pending.job_id, status="queued", message="Job queued for processing"
         )
@@ -186,18 +177,16 @@ class ConvertorioController(Controller):
     async def job(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        intake: NamedDependency[Intake],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        uploads: NamedDependency[UploadStore],
         job_id: FromPath[str],
     ) -> JobAnswer:
         """A job's status and, once completed, its signed download URL."""
         with storage_errors():
-            record = await anyio.to_thread.run_sync(intake.jobs.get, job_id)
+            record = await anyio.to_thread.run_sync(lector.intake.jobs.get, job_id)
             if record is not None and record.owner == caller.owner and isinstance(record.work, ConvertFile):
-                return JobAnswer(success=True, job=_job(request, record, settings))
-            pending = await anyio.to_thread.run_sync(uploads.get, job_id)
+                return JobAnswer(success=True, job=_job(request, record, lector.settings))
+            pending = await anyio.to_thread.run_sync(lector.uploads.get, job_id)
         if pending is None or pending.owner != caller.owner:
             raise NotFound(f"No job {job_id[:64]!r} for this API key (it may have expired).")
         return JobAnswer(success=True, job=_waiting(pending))
@@ -206,8 +195,7 @@ class ConvertorioController(Controller):
     def jobs(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        intake: NamedDependency[Intake],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
         offset: Annotated[int, Parameter(ge=0, le=100_000)] = 0,
@@ -221,18 +209,16 @@ class ConvertorioController(Controller):
             )
 
         with storage_errors():
-            records = intake.jobs.of_owner(caller.owner, offset=offset, limit=limit, keep=keep)
-        found = [_job(request, record, settings) for record in records]
+            records = lector.intake.jobs.of_owner(caller.owner, offset=offset, limit=limit, keep=keep)
+        found = [_job(request, record, lector.settings) for record in records]
         return JobList(
             success=True, jobs=found, count=len(found), pagination=Page(limit=limit, offset=offset)
         )
 
     @get("/account", guards=[require_api_key], security=SECURITY, responses=AUTH, sync_to_thread=True)
-    def account(
-        self, caller: NamedDependency[Caller], keys: NamedDependency[KeyStore], redis: NamedDependency[Redis]
-    ) -> AccountAnswer:
+    def account(self, lector: NamedDependency[Lector], caller: NamedDependency[Caller]) -> AccountAnswer:
         """The key as an account: its name, its quota left as points, today's requests left."""
-        account = account_of(caller, keys, redis)
+        account = account_of(caller, lector.keys, lector.redis)
         left_today = -1 if account.per_day < 0 else max(account.per_day - account.today.requests, 0)
         return AccountAnswer(
             success=True,

@@ -27,34 +27,27 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Parameter
-from redis import Redis
 
 from service.api.auth import SECURITY, caller_of, presented_key
 from service.api.bodies import FILE, FILE_ANSWERS, operation_with, upload_form
 from service.api.downloads import file_response
-from service.api.gate import SyncGate
 from service.api.now import convert_at_once
 from service.api.payloads import clean_filename, decode_json_body
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
+from service.api.services import Lector
 from service.api.submissions import read_upload
 from service.convert.formats import INPUT_NAMES, SPELLINGS, TARGETS, input_name
 from service.convert.target import Target
 from service.errors import InvalidOption, NotFound, Unauthorized
 from service.jobs import rollups
 from service.jobs.intake import Submission
-from service.lifecycle.steps import Here
 from service.options import Options
 from service.pages import sniff
 from service.settings import Settings
-from service.tenants.anonymous import (
-    anonymous_caller,
-    cohort_of,
-    give_back_anonymous_day,
-    take_anonymous_day,
-)
+from service.tenants.anonymous import anonymous_caller, cohort_of, give_back_anonymous_day, take_anonymous_day
 from service.tenants.records import KeyInfo
 from service.tenants.registrations import Registrations
-from service.tenants.store import Caller, KeyStore
+from service.tenants.store import Caller
 from service.work import ConvertFile
 
 LABEL_HEADER = "x-convertr-client-label"
@@ -125,10 +118,7 @@ class ConvertrController(Controller):
         operation_class=operation_with(_FORM, answers=FILE_ANSWERS),
     )
     async def convert(
-        self,
-        request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
-        gate: NamedDependency[SyncGate],
+        self, request: Request[Any, Any, Any], lector: NamedDependency[Lector]
     ) -> Response[bytes]:
         """Convert one file at once and answer the converted file (a zip for several pages to
         a single-page image format)."""
@@ -142,7 +132,7 @@ class ConvertrController(Controller):
             raise InvalidOption("file is required: send the file in the multipart field `file`.")
         source = _format(form.get("input_format"), "input_format", INPUT_NAMES)
         target_format = _format(form.get("output_format"), "output_format", TARGETS)
-        document = await anyio.to_thread.run_sync(read_upload, upload, here.settings)
+        document = await anyio.to_thread.run_sync(read_upload, upload, lector.settings)
         sniffed = sniff(document)
         found = input_name(sniffed)
         if found != source:
@@ -157,37 +147,33 @@ class ConvertrController(Controller):
 
         def run() -> Response[bytes]:
             if anonymous:
-                take_anonymous_day(here.redis, here.settings)
+                take_anonymous_day(lector.redis, lector.settings)
             try:
-                output = convert_at_once(submission, here, caller, gate, cohort=request.state.cohort)
+                output = convert_at_once(
+                    submission, lector.here, caller, lector.gate, cohort=request.state.cohort
+                )
             except BaseException:
                 if anonymous:
-                    give_back_anonymous_day(here.redis)
+                    give_back_anonymous_day(lector.redis)
                 raise
             return file_response(output.content, output.name, output.media_type)
 
         return await anyio.to_thread.run_sync(run)
 
     @post("/client-registrations", status_code=201, responses=REGISTER_ERRORS)
-    async def register(
-        self,
-        request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        keys: NamedDependency[KeyStore],
-        redis: NamedDependency[Redis],
-    ) -> Registered:
+    async def register(self, request: Request[Any, Any, Any], lector: NamedDependency[Lector]) -> Registered:
         """Register a client (`name`, `email`, `password`, `password_confirmation`, as a form or
         JSON): a key of its own, bound to the cohort of its `X-Convertr-Client-Label`."""
-        if not settings.registration or settings.secret is None:
+        if not lector.settings.registration or lector.settings.secret is None:
             raise NotFound("Client registration is off on this server (LECTOR_REGISTRATION).")
         fields = await _fields(request)
-        cohort = cohort_of(request.headers.get(LABEL_HEADER), settings.secret)
+        cohort = cohort_of(request.headers.get(LABEL_HEADER), lector.settings.secret)
 
         def register() -> KeyInfo:
             # Anyone may register: each registration counts as an anonymous request of the day.
-            take_anonymous_day(redis, settings)
+            take_anonymous_day(lector.redis, lector.settings)
             try:
-                return Registrations(redis, keys).register(
+                return Registrations(lector.redis, lector.keys).register(
                     str(fields.get("name") or ""),
                     str(fields.get("email") or ""),
                     str(fields.get("password") or ""),
@@ -195,16 +181,16 @@ class ConvertrController(Controller):
                     cohort,
                 )
             except BaseException:
-                give_back_anonymous_day(redis)
+                give_back_anonymous_day(lector.redis)
                 raise
 
         info = await anyio.to_thread.run_sync(register)
-        upload_limit = f"{settings.max_upload_mb} MB"
+        upload_limit = f"{lector.settings.max_upload_mb} MB"
         return Registered(
             message="API client registered. Use the returned bearer token with /convertr/api/convert.",
             user={"anonymous_api_client_cohort": cohort, "key_id": info.key_id},
             token={"type": "Bearer", "plain_text_token": str(info.key)},
-            anonymous_access={"available": settings.anonymous, "upload_limit": upload_limit},
+            anonymous_access={"available": lector.settings.anonymous, "upload_limit": upload_limit},
         )
 
     @get(
@@ -216,12 +202,12 @@ class ConvertrController(Controller):
     )
     def pair_stats(
         self,
-        redis: NamedDependency[Redis],
+        lector: NamedDependency[Lector],
         days: Annotated[int, Parameter(ge=1, le=rollups.KEEP_DAYS, description="The window, in days")] = 14,
     ) -> rollups.PairsReport:
         """Per pair over the last `days` days: requests, success and error rates, average
         runtime, the days seen; and the totals (requests, client cohorts, the most used pair)."""
-        return rollups.report(redis, days)
+        return rollups.report(lector.redis, days)
 
 
 def _format(value: Any, field: str, known: tuple[str, ...]) -> str:

@@ -17,17 +17,15 @@ from msgspec import Meta
 from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import ConvertOperation, SyncConvertOperation
 from service.api.dialects.docutray.types import kinds_of
-from service.api.gate import SyncGate
 from service.api.queued import queue_one
 from service.api.responses import LIMIT_ERRORS, error_spec
+from service.api.services import Lector
 from service.api.submissions import read_submission
-from service.jobs.intake import Intake
 from service.jobs.record import fields_of
 from service.lifecycle.now import run_now
-from service.lifecycle.steps import Here, with_document
+from service.lifecycle.steps import with_document
 from service.models import Submitted
 from service.tenants.store import Caller
-from service.tenants.types import OwnTypes
 from service.work import Extract
 
 SUBMIT_ERRORS = {
@@ -72,10 +70,8 @@ class ConversionsController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
-        intake: NamedDependency[Intake],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        own_types: NamedDependency[OwnTypes],
     ) -> Response[Submitted]:
         """Queue a document: multipart (file in `image`), JSON with `image_base64` (or `image`), or JSON
         with `image_url`, plus `document_type_code` (a built-in type, or the key's own) and the
@@ -83,33 +79,31 @@ class ConversionsController(Controller):
 
         An `Idempotency-Key` header makes a retry with the same body return the same conversion.
         """
-        submission = await read_submission(request, here.settings)
-        kinds = await kinds_of(own_types, caller)
-        return await queue_one(request, submission, intake, here, caller, kinds=kinds)
+        submission = await read_submission(request, lector.settings)
+        kinds = await kinds_of(lector.own_types, caller)
+        return await queue_one(request, submission, lector.intake, lector.here, caller, kinds=kinds)
 
     @post("/convert", status_code=200, responses=CONVERT_ERRORS, operation_class=SyncConvertOperation)
     async def convert(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        gate: NamedDependency[SyncGate],
-        own_types: NamedDependency[OwnTypes],
     ) -> Converted:
         """Convert a document at once (up to LECTOR_SYNC_MAX_PAGES pages): the same bodies as
         `POST /api/convert-async`, answered with the fields in `data`."""
-        submission = await with_document(await read_submission(request, here.settings), here.settings)
+        submission = await with_document(await read_submission(request, lector.settings), lector.settings)
         document = submission.document
         assert document is not None  # with_document fetched it
-        kinds = await kinds_of(own_types, caller)
+        kinds = await kinds_of(lector.own_types, caller)
 
         def run() -> Converted:
-            with gate.slot():
+            with lector.gate.slot():
                 outcome = run_now(
                     Extract(),
                     document,
                     submission.options,
-                    here,
+                    lector.here,
                     caller,
                     queued_route="POST /api/convert-async",
                     kinds=kinds,

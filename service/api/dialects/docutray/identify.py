@@ -21,17 +21,15 @@ from service.api.auth import SECURITY, require_api_key
 from service.api.bodies import IdentifyOperation
 from service.api.dialects.docutray.convert import CONVERT_ERRORS, SUBMIT_ERRORS
 from service.api.dialects.docutray.types import kinds_of
-from service.api.gate import SyncGate
 from service.api.queued import IDENTIFY_STATUS_ROUTE, STATUS_ERRORS, wait_for_change
+from service.api.services import Lector
 from service.api.submissions import read_submission
-from service.jobs.intake import Intake
 from service.jobs.record import Conversion
 from service.lifecycle.now import run_now
-from service.lifecycle.steps import Here, with_document
+from service.lifecycle.steps import with_document
 from service.lifecycle.submit import submit
 from service.models import JobState
 from service.tenants.store import Caller
-from service.tenants.types import OwnTypes
 from service.work import Identify
 
 QUEUED_ROUTE = "POST /api/identify-async"
@@ -89,26 +87,24 @@ class IdentifyController(Controller):
     async def identify(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        gate: NamedDependency[SyncGate],
-        own_types: NamedDependency[OwnTypes],
     ) -> Identified:
         """Identify a document at once, from its first page: multipart `image`, JSON
         `image_base64` or `image_url`, and optionally `document_type_code_options`."""
-        settings = here.settings
+        settings = lector.settings
         submission = await with_document(await read_submission(request, settings, identify=True), settings)
-        kinds = await kinds_of(own_types, caller)
+        kinds = await kinds_of(lector.own_types, caller)
         document = submission.document
         assert document is not None
 
         def run() -> Identified:
-            with gate.slot():
+            with lector.gate.slot():
                 outcome = run_now(
                     Identify(),
                     document,
                     submission.options,
-                    here,
+                    lector.here,
                     caller,
                     queued_route=QUEUED_ROUTE,
                     asked_types=submission.types,
@@ -122,16 +118,16 @@ class IdentifyController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
-        intake: NamedDependency[Intake],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        own_types: NamedDependency[OwnTypes],
     ) -> Response[IdentificationQueued]:
         """Queue an identification; poll its `status_url`."""
-        submission = await read_submission(request, here.settings, identify=True)
-        kinds = await kinds_of(own_types, caller)
+        submission = await read_submission(request, lector.settings, identify=True)
+        kinds = await kinds_of(lector.own_types, caller)
         idempotency_key = request.headers.get("idempotency-key")
-        job_id = await submit(submission, intake, here, caller, idempotency_key=idempotency_key, kinds=kinds)
+        job_id = await submit(
+            submission, lector.intake, lector.here, caller, idempotency_key=idempotency_key, kinds=kinds
+        )
         url = request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=job_id)
         body = IdentificationQueued(identification_id=job_id, status_url=url, status="ENQUEUED")
         return Response(body, status_code=202, headers={"Location": url})
@@ -142,13 +138,13 @@ class IdentifyController(Controller):
     async def status(
         self,
         request: Request[Any, Any, Any],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        intake: NamedDependency[Intake],
         identification_id: FromPath[str],
         wait: Annotated[int, Parameter(ge=0, le=30, description="Seconds to hold for a status change")] = 0,
     ) -> IdentificationStatus:
         """An identification's status and, once SUCCESS, the type and the alternatives."""
-        record = await wait_for_change(intake, caller, identification_id, wait, identify=True)
+        record = await wait_for_change(lector.intake, caller, identification_id, wait, identify=True)
         return identification_status(
             record, request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=identification_id)
         )

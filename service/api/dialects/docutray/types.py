@@ -21,6 +21,7 @@ from msgspec import Meta
 
 from service.api.auth import SECURITY, require_api_key
 from service.api.responses import AUTH_ERRORS, error_spec
+from service.api.services import Lector
 from service.doctypes import DocumentType, Kinds, check_document, define_type, document_types
 from service.errors import NotFound, ValidationFailed
 from service.options import item
@@ -110,8 +111,8 @@ class DocumentTypesController(Controller):
     @get("/", responses={**AUTH_ERRORS, 422: error_spec("An invalid query parameter")})
     async def list_types(
         self,
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        own_types: NamedDependency[OwnTypes],
         page: Annotated[int, Parameter(ge=1, le=100_000, description="From 1")] = 1,
         limit: Annotated[int, Parameter(ge=1, le=100, description="Types per page")] = DEFAULT_LIMIT,
         search: Annotated[
@@ -119,7 +120,7 @@ class DocumentTypesController(Controller):
         ] = None,
     ) -> DocumentTypePage:
         """The document types this key may use, a page at a time, with their JSON Schemas."""
-        own = await anyio.to_thread.run_sync(own_types.of, caller.owner)
+        own = await anyio.to_thread.run_sync(lector.own_types.of, caller.owner)
         kinds = _usable(caller, own)
         if search:
             needle = search.casefold()
@@ -137,8 +138,8 @@ class DocumentTypesController(Controller):
     @post("/", status_code=201, responses=CREATE_ERRORS, sync_to_thread=True)
     def create_type(
         self,
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        own_types: NamedDependency[OwnTypes],
         data: Annotated[Any, Body(description="name, codeType, description, jsonSchema, prompt")],
     ) -> DocumentTypeEntry:
         """Define a document type of this key's own: a strict JSON Schema (every object closed,
@@ -153,28 +154,28 @@ class DocumentTypesController(Controller):
             asked.description,
             asked.json_schema,
             asked.prompt if asked.prompt is not None else asked.prompt_hints,
-            taken=own_types.registry(caller.owner),
+            taken=lector.own_types.registry(caller.owner),
         )
-        return _entry(kind, own_types.add(caller.owner, kind))
+        return _entry(kind, lector.own_types.add(caller.owner, kind))
 
     @get("/{type_id:str}", responses=TYPE_ERRORS, sync_to_thread=True)
     def get_type(
-        self, caller: NamedDependency[Caller], own_types: NamedDependency[OwnTypes], type_id: FromPath[str]
+        self, lector: NamedDependency[Lector], caller: NamedDependency[Caller], type_id: FromPath[str]
     ) -> DocumentTypeEntry:
         """One document type, by its id (its code)."""
-        own = own_types.of(caller.owner)
+        own = lector.own_types.of(caller.owner)
         return _entry(_find(caller, own, type_id), own.get(type_id))
 
     @post("/{type_id:str}/validate", status_code=200, responses=VALIDATE_ERRORS, sync_to_thread=True)
     def validate(
         self,
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        own_types: NamedDependency[OwnTypes],
         type_id: FromPath[str],
         data: Annotated[Any, Body(description="A JSON document, e.g. a conversion's `data`")],
     ) -> ValidationReport:
         """Check a JSON document against the type's schema: errors, and the fields left empty."""
-        errors, warnings = check_document(_find(caller, own_types.of(caller.owner), type_id), data)
+        errors, warnings = check_document(_find(caller, lector.own_types.of(caller.owner), type_id), data)
         return ValidationReport(
             errors=Messages(count=len(errors), messages=errors),
             warnings=Messages(count=len(warnings), messages=warnings),

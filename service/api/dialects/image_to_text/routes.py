@@ -17,6 +17,7 @@ from service.api.bodies import FORM_OPTIONS, OcrJsonOperation, operation_with
 from service.api.gate import SyncGate
 from service.api.payloads import check_size, decode_base64_document, decode_form_metadata, decode_json_body
 from service.api.responses import LIMIT_ERRORS, error_spec
+from service.api.services import Lector
 from service.api.submissions import BASE64_FIELDS, spooled_body
 from service.errors import InvalidOption, MalformedBody
 from service.lifecycle.now import run_now
@@ -67,21 +68,19 @@ class OcrController(Controller):
     async def extract_text(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        gate: NamedDependency[SyncGate],
     ) -> OcrResponse:
         """OCR a base64-encoded image or PDF (bare base64 or a data URI) in `image` (or `image_base64`)."""
         async with spooled_body(request) as body:  # a large body waits on disk, not in memory
-            return await anyio.to_thread.run_sync(_run_json, body, here, caller, gate)
+            return await anyio.to_thread.run_sync(_run_json, body, lector.here, caller, lector.gate)
 
     @post("/extract-text-from-file", status_code=200, responses=OCR_ERRORS, operation_class=UploadOperation)
     async def extract_text_from_file(
         self,
         request: Request[Any, Any, Any],
-        here: NamedDependency[Here],
+        lector: NamedDependency[Lector],
         caller: NamedDependency[Caller],
-        gate: NamedDependency[SyncGate],
     ) -> OcrResponse:
         """OCR an uploaded image or PDF (multipart field `file`), with the options as form fields."""
         if request.content_type[0] != "multipart/form-data":
@@ -97,7 +96,7 @@ class OcrController(Controller):
             options = msgspec.convert(fields, Options, strict=False)
         except msgspec.ValidationError as exc:
             raise InvalidOption(sentence(str(exc))) from None
-        return await anyio.to_thread.run_sync(_run_upload, upload, options, here, caller, gate)
+        return await anyio.to_thread.run_sync(_run_upload, upload, options, lector.here, caller, lector.gate)
 
 
 def _run_json(body: bytearray | memoryview, here: Here, caller: Caller, gate: SyncGate) -> OcrResponse:

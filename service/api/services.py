@@ -1,0 +1,53 @@
+"""What every handler works with, as one object: ``Lector``, injected as ``lector``.
+
+One instance per API process, built by ``create_app`` from the settings. A handler takes it
+and, when it serves a key, the request's ``caller``; nothing else is injected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+
+from service.api.gate import SyncGate
+from service.blobs import blob_store
+from service.engines import Engines
+from service.jobs.intake import Intake
+from service.jobs.uploads import UploadStore
+from service.lifecycle.steps import Here
+from service.settings import Settings
+from service.tenants.billing import Tenancy
+from service.tenants.store import KeyStore
+from service.tenants.types import OwnTypes
+
+
+@dataclass(frozen=True)
+class Lector:
+    """The API process's settings, stores and lifecycle."""
+
+    settings: Settings
+    #: One synchronous client (RQ is synchronous); handlers call it from worker threads.
+    redis: Redis
+    intake: Intake
+    keys: KeyStore
+    own_types: OwnTypes
+    uploads: UploadStore
+    gate: SyncGate
+    #: What the lifecycle runs with here: the settings, engines, tenancy and Redis.
+    here: Here
+
+    @classmethod
+    def build(cls, settings: Settings, engines: Engines, redis: Redis) -> Lector:
+        """Everything, built once from ``settings`` over ``redis``."""
+        blobs = blob_store(redis, settings.blob_dir)
+        return cls(
+            settings=settings,
+            redis=redis,
+            intake=Intake(redis, blobs, settings),
+            keys=KeyStore(redis),
+            own_types=OwnTypes(redis),
+            uploads=UploadStore(redis, blobs),
+            gate=SyncGate.from_settings(settings),
+            here=Here(settings, engines, Tenancy(redis, settings), redis),
+        )

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from litestar import Controller, Response, get
+from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Parameter, QueryParameter
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.bodies import answer_schema, operation_with
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.services import Lector
@@ -67,13 +67,11 @@ To = Annotated[
 Format = Annotated[UsageFormat, Parameter(description="json, or csv (one row per day)")]
 
 
-class AccountController(Controller):
+class AccountController(KeyController):
     """What the caller's key may do and what it used."""
 
     path = "/api"
     tags = ("Account",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @get("/account", responses=AUTH_ERRORS, sync_to_thread=True)
     def account(self, lector: NamedDependency[Lector], caller: NamedDependency[Caller]) -> Account:

@@ -11,7 +11,7 @@ import hmac
 from typing import Any
 
 import anyio
-from litestar import Request
+from litestar import Controller, Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Reference, SecurityRequirement, SecurityScheme
@@ -110,3 +110,11 @@ async def require_metrics_key(connection: ASGIConnection[Any, Any, Any, Any], _:
         raise Unauthorized(MISSING_KEY)
     if not key_matches(key, (settings.metrics_key,)):
         raise Unauthorized("Invalid key for /metrics: send LECTOR_METRICS_KEY as a Bearer token.")
+
+
+class KeyController(Controller):
+    """A controller whose every route needs an accepted API key: the guard, and the security
+    requirement that says so in the OpenAPI document."""
+
+    guards = (require_api_key,)
+    security = SECURITY

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import anyio
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, Parameter
 from litestar.response import Stream
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.bodies import BatchOperation, operation_with
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.services import Lector
@@ -52,13 +52,11 @@ ResultsOperation = operation_with(
 )
 
 
-class BatchesController(Controller):
+class BatchesController(KeyController):
     """Hundreds of documents at once; each item is its own job, spread over every worker."""
 
     path = "/api/batches"
     tags = ("Batches",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @post("/", status_code=202, responses=BATCH_ERRORS, operation_class=BatchOperation)
     async def create(

@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter, QueryParameter
 from redis import Redis
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.bodies import ConvertFileAsyncOperation, ConvertFileOperation, DownloadOperation
 from service.api.downloads import DOWNLOAD_ROUTE, SIGNED_ROUTE, file_response, output_of
 from service.api.now import convert_at_once
@@ -54,13 +54,11 @@ SIGNED_ERRORS = {
 }
 
 
-class FilesController(Controller):
+class FilesController(KeyController):
     """Convert a document to another format; download the result."""
 
     path = "/api"
     tags = ("File conversion",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @post("/convert-file", status_code=200, responses=CONVERT_ERRORS, operation_class=ConvertFileOperation)
     async def convert_now(

@@ -10,11 +10,11 @@ from typing import Annotated, Any, Literal
 
 import anyio
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.queued import IDENTIFY_STATUS_ROUTE, STATUS_ROUTE
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.services import Lector
@@ -51,13 +51,11 @@ class JobPage(msgspec.Struct):
     offset: int
 
 
-class JobsController(Controller):
+class JobsController(KeyController):
     """What the key has queued."""
 
     path = "/api/jobs"
     tags = ("Asynchronous conversion",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @get("/", responses={**AUTH_ERRORS, 422: error_spec("`limit` or `offset` out of range")})
     async def list_jobs(

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from litestar import Controller, Request, get
+from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.downloads import file_info
 from service.api.queued import STATUS_ERRORS, STATUS_ROUTE, wait_for_change
 from service.api.services import Lector
@@ -19,13 +19,11 @@ from service.models import ConversionStatus
 from service.tenants.store import Caller
 
 
-class StatusController(Controller):
+class StatusController(KeyController):
     """Where a queued conversion stands and, once it has ended, what it produced."""
 
     path = "/api"
     tags = ("Conversion (Docutray)",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @get("/convert-async/status/{conversion_id:str}", name=STATUS_ROUTE, responses=STATUS_ERRORS)
     async def status(

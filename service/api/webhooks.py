@@ -6,12 +6,12 @@ from typing import Annotated
 
 import anyio
 import msgspec
-from litestar import Controller, get, post, put
+from litestar import get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from msgspec import Meta
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.services import Lector
 from service.jobs.intake import storage_errors
@@ -47,13 +47,11 @@ class WebhookSecret(msgspec.Struct):
     secret: Annotated[str, Meta(description="whsec_ + base64 key, for any Standard Webhooks library")]
 
 
-class WebhooksController(Controller):
+class WebhooksController(KeyController):
     """Signed callbacks when a conversion or a batch ends (Standard Webhooks)."""
 
     path = "/api/webhooks"
     tags = ("Webhooks",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @get("/", responses=WEBHOOK_ERRORS)
     async def show(self, lector: NamedDependency[Lector], caller: NamedDependency[Caller]) -> WebhookSettings:

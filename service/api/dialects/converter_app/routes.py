@@ -23,7 +23,7 @@ from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.bodies import FILE_ANSWERS, FILES, operation_with, upload_form
 from service.api.downloads import file_response, output_of
 from service.api.now import convert_at_once
@@ -116,7 +116,7 @@ _FORM = upload_form(
 )
 
 
-class PublicPairsController(Controller):
+class PublicPairsController(KeyController):
     """The conversions Lector makes, for anyone (no key)."""
 
     path = "/public"
@@ -134,8 +134,6 @@ class ConverterAppController(Controller):
 
     path = "/"
     tags = ("Converter App",)
-    guards = (require_api_key,)
-    security = SECURITY
     exception_handlers = ERRORS
 
     @get("/pairs", responses=AUTH)

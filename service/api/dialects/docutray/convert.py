@@ -10,11 +10,11 @@ from typing import Annotated, Any
 
 import anyio
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Request, Response, post
 from litestar.di import NamedDependency
 from msgspec import Meta
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.bodies import ConvertOperation, SyncConvertOperation
 from service.api.dialects.docutray.types import kinds_of
 from service.api.queued import queue_one
@@ -58,13 +58,11 @@ class Converted(msgspec.Struct):
     ]
 
 
-class ConversionsController(Controller):
+class ConversionsController(KeyController):
     """Documents converted to their document type's fields: at once, or through the queue."""
 
     path = "/api"
     tags = ("Conversion (Docutray)",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @post("/convert-async", status_code=202, responses=SUBMIT_ERRORS, operation_class=ConvertOperation)
     async def submit(

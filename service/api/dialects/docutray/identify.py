@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 import anyio
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 from msgspec import Meta
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.bodies import IdentifyOperation
 from service.api.dialects.docutray.convert import CONVERT_ERRORS, SUBMIT_ERRORS
 from service.api.dialects.docutray.types import kinds_of
@@ -75,13 +75,11 @@ class IdentificationStatus(msgspec.Struct):
     error: Annotated[str | None, Meta(description="Once ERROR: what went wrong")] = None
 
 
-class IdentifyController(Controller):
+class IdentifyController(KeyController):
     """Which of the key's document types a document is."""
 
     path = "/api"
     tags = ("Identification (Docutray)",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @post("/identify", status_code=200, responses=CONVERT_ERRORS, operation_class=IdentifyOperation)
     async def identify(

@@ -14,12 +14,12 @@ from typing import Annotated, Any
 
 import anyio
 import msgspec
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath, Parameter
 from msgspec import Meta
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.services import Lector
 from service.doctypes import DocumentType, Kinds, check_document, define_type, document_types
@@ -100,13 +100,11 @@ class NewDocumentType(msgspec.Struct, rename="camel"):
     prompt_hints: str | None = None
 
 
-class DocumentTypesController(Controller):
+class DocumentTypesController(KeyController):
     """The document types this key may use."""
 
     path = "/api/document-types"
     tags = ("Document types (Docutray)",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @get("/", responses={**AUTH_ERRORS, 422: error_spec("An invalid query parameter")})
     async def list_types(

@@ -6,13 +6,13 @@ from typing import Any
 
 import anyio
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Request, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
-from service.api.auth import SECURITY, require_api_key
+from service.api.auth import KeyController
 from service.api.bodies import FORM_OPTIONS, OcrJsonOperation, operation_with
 from service.api.gate import SyncGate
 from service.api.payloads import check_size, decode_base64_document, decode_form_metadata, decode_json_body
@@ -56,13 +56,11 @@ UploadOperation = operation_with(
 )
 
 
-class OcrController(Controller):
+class OcrController(KeyController):
     """Text from an image or a PDF, answered at once (up to LECTOR_SYNC_MAX_PAGES pages)."""
 
     path = "/api/ocr"
     tags = ("OCR",)
-    guards = (require_api_key,)
-    security = SECURITY
 
     @post("/extract-text", status_code=200, responses=OCR_ERRORS, operation_class=OcrJsonOperation)
     async def extract_text(

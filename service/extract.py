@@ -1,4 +1,6 @@
-"""The one entry point of the core: ``extract(data, options, engines) -> Extraction``.
+"""Reading documents: ``extract`` (a document's text and a typed document's fields),
+``identify_document`` (which type it is) and ``extract_object`` (one JSON object a vision
+model shapes); ``check_options`` refuses, before any page is read, what they would refuse.
 
 Pages stream out of ``service.pages`` and into the engine's shared pool. At most
 ``engine.concurrency`` rendered pages wait for or sit in the engine beyond the one being

@@ -35,11 +35,12 @@ class Status(StrEnum):
 
     @property
     def job_state(self) -> JobState:
-        """The status of one job on the wire, in Docutray's words (a failed job is ERROR)."""
+        """The status of one job on Lector's wire: a failed job is ERROR (the word Docutray's
+        clients read too)."""
         return "ERROR" if self is Status.FAILED else cast(JobState, self.value)
 
 
-#: Where one conversion or identification stands, as Docutray's clients read it.
+#: Where one queued job stands, on its status route and in the job list.
 JobState = Literal["ENQUEUED", "PROCESSING", "SUCCESS", "ERROR"]
 
 
@@ -275,8 +276,9 @@ class WebhookState(msgspec.Struct):
 
 
 class ConversionStatus(msgspec.Struct):
-    """Answer of ``GET /api/convert-async/status/{id}``: Docutray's status document, with
-    Lector's extras after it (progress, the whole result, tokens, the file, the webhook)."""
+    """Answer of ``GET /api/convert-async/status/{id}``, and a conversion's webhook event: the
+    fields Docutray's clients read first, then Lector's (progress, the whole result, tokens,
+    the file, the webhook)."""
 
     conversion_id: str
     status: JobState

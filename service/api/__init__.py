@@ -1,4 +1,5 @@
-"""The HTTP API: Litestar controllers over the core. ``create_app`` builds the application."""
+"""The HTTP API: Lector's own controllers and, in ``dialects``, the hosted APIs' wires, over
+the lifecycle. ``create_app`` builds the application."""
 
 from service.api.app import create_app
 

@@ -1,7 +1,8 @@
-"""Error answers: every failure becomes ``{"success": false, "message": ..., "errors": ...}``.
+"""Error answers: every failure becomes ``{"success": false, "message": ..., "errors": ...}``,
+or, on a dialect's routes, the same sentence in that dialect's shape (``in_other_words``).
 
 The handlers here are the only place an exception turns into an HTTP status, so no path
-can answer in another shape, and an unexpected error never shows its traceback.
+answers in a shape of its own, and an unexpected error never shows its traceback.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The conversion catalogue: what Lector reads, what it writes, and every pair between them.
 
-Each fact is here once; ``GET /api/formats``, the key scopes' pair names, the OpenAPI and
-``lector convert`` derive from these tables.
+Each fact is here once; ``GET /api/formats``, the key scopes' pair names, the OpenAPI,
+``lector convert``, the unsupported-format sentence (``service.pages``) and the README's
+input-formats table derive from these tables.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""What a conversion is asked to produce: the target and its options, named as Convertorio's
-``conversion_metadata``. The OCR options (language, engine, pages, password...) are the
-document's ``service.options.Options``, as for extraction."""
+"""What a conversion is asked to produce: the target and how to shape the pages for it. The
+OCR options (language, engine, pages, password...) are the document's
+``service.options.Options``, as for extraction. (Convertorio's dialect reads these from its
+``conversion_metadata``, whose names they share.)"""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class Target(Base, kw_only=True):
         bool,
         Meta(
             description="json with a vision model and ocr_instructions: one JSON object shaped by the "
-            "instructions (Convertorio's AI OCR), instead of the extraction's JSON"
+            "instructions, instead of the extraction's JSON"
         ),
     ] = False
 

@@ -1,15 +1,20 @@
-"""The job layer: asynchronous conversions on Redis + RQ.
+"""The job layer: queued work's records, queue and stores on Redis + RQ.
 
 One noun per module:
 
-- ``record``: the stored record of a conversion (``Conversion``), ids and times;
+- ``record``: the stored record of a piece of queued work (``Conversion``), ids and times;
 - ``store``: records in Redis (``JobStore``);
 - ``idempotency``: ``Idempotency-Key`` claims;
-- ``passwords``: PDF passwords, held apart from the record while the job is unfinished;
+- ``passwords``: PDF passwords, sealed with the server secret and held apart from the record
+  while the job is unfinished;
 - ``queue``: how a job goes onto the RQ queue (dotted path, timeout, retries);
 - ``batches``: batch records, their summaries and results files;
-- ``intake``: submissions and batches in (``Intake``), as the API hands them over;
-- ``task``: the RQ job and its failure callback, which run on a worker.
+- ``intake``: submissions and batches in (``Intake``), as the lifecycle hands them over;
+- ``uploads``: documents uploaded before their job exists;
+- ``rollups``: the pair reliability counters;
+- ``webhooks``: deliveries of a job's or a batch's end;
+- ``runtime``: what a worker process runs its jobs with.
 
-Nothing here is imported by the core, and the API never imports ``task``.
+The RQ task that runs a job is the lifecycle's (``service.lifecycle.task``), enqueued by
+dotted path. Nothing here imports the lifecycle or the API, and the core imports nothing here.
 """

@@ -104,6 +104,6 @@ def conversion_status(
 
 
 def fields_of(result: dict[str, Any]) -> dict[str, Any]:
-    """What Docutray calls a conversion's data: a typed document's fields, or a plain text's text."""
+    """A finished conversion's ``data``: a typed document's fields, or a plain text's text."""
     fields = result.get("fields")
     return fields if isinstance(fields, dict) else {"text": result.get("text", "")}

@@ -1,9 +1,11 @@
-"""The Docutray dialect, at Lector's root: ``/api/convert-async`` and its status,
-``/api/convert``, ``/api/identify`` (and ``-async``), ``/api/document-types``.
+"""The Docutray dialect, at Lector's root: ``/api/convert-async``, ``/api/convert``,
+``/api/identify`` (and ``-async`` with its status), ``/api/document-types``.
 
 A translation layer only: each route reads Docutray's bodies and answers Docutray's shapes
-over the one job, tenant and conversion model below it. Docutray's SDK (``docutray`` on
-PyPI) works against Lector with ``base_url`` set to Lector's address.
+over the lifecycle, the job layer and the tenants. A queued conversion's status is Lector's
+own route (``service.api.status``), whose document Docutray's clients read as theirs.
+Docutray's SDK (``docutray`` on PyPI) works against Lector with ``base_url`` set to Lector's
+address.
 """
 
 from service.api.dialects.docutray.convert import ConversionsController

@@ -1,7 +1,8 @@
-"""Docutray's conversions: ``POST /api/convert-async`` and its status, ``POST /api/convert``.
+"""Docutray's conversions: ``POST /api/convert-async`` (queued) and ``POST /api/convert`` (at once).
 
 The three body forms (multipart `image`, JSON `image_base64`, JSON `image_url`) are read
-by ``service.api.submissions``; the status is ``service.jobs.record.conversion_status``.
+by ``service.api.submissions``; the queued conversion's status is Lector's own route
+(``service.api.status``), whose document is ``service.jobs.record.conversion_status``.
 """
 
 from __future__ import annotations

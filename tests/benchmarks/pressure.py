@@ -1,12 +1,16 @@
 """``make bench``: backpressure. Forty concurrent uploads of an 81-megapixel scan to the sync
 endpoint: every answer must be 200 or 503, and the API's peak memory is printed beside its
-memory at rest, measured in the same run."""
+memory at rest, measured in the same run. Then the same scan converted at once to the
+costly encoders' formats (WebP, AVIF, HEIC), two at a time: every answer must be 200 or 413,
+and the API's resident memory is sampled while they run."""
 
 from __future__ import annotations
 
 import argparse
 import io
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -19,6 +23,8 @@ from tests.helpers import API_KEY
 
 UPLOADS = 40
 SIDE = 9000  # 81 megapixels
+#: The targets whose encoders hold many times a page's pixels (service.convert.formats).
+COSTLY_TARGETS = ("webp", "avif", "heic")
 #: The smoke form's uploads and side: a few small scans.
 SMOKE_UPLOADS, SMOKE_SIDE = 4, 1200
 
@@ -60,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         statuses = [answer.status_code for answer in answers]
         assert set(statuses) <= {200, 503}, statuses
         peak, after = memory_mb(pid), memory_mb(pid, "VmRSS")
+        encoded, encode_seconds, encode_peak = _costly_encodes(running.server.url, scan, pid)
 
     megapixels = side * side / 1e6
     rows = [
@@ -73,9 +80,57 @@ def main(argv: list[str] | None = None) -> None:
             f"{at_rest:.0f} / {peak:.0f} / {after:.0f} MiB",
             "peak < 800 MiB",
         ),
+        (
+            f"the scan to {', '.join(COSTLY_TARGETS)} at once, two at a time: answers",
+            ", ".join(f"{count} × {status}" for status, count in sorted(encoded.items()))
+            + f" in {encode_seconds:.1f} s",
+            "only 200 or 413",
+        ),
+        (
+            "API memory during those conversions: before / peak",
+            f"{after:.0f} / {encode_peak:.0f} MiB",
+            "peak < 800 MiB",
+        ),
     ]
     heading = title("Lector backpressure benchmark")
     publish("pressure", [table(heading, ("measure", "Lector", "goal"), rows)], smoke=smoke)
+
+
+def _costly_encodes(url: str, scan: bytes, pid: int) -> tuple[dict[int, int], float, float]:
+    """Convert ``scan`` to each costly target twice, two requests at a time; the answers by
+    status, the seconds they took, and the API's largest resident set sampled meanwhile."""
+    with httpx.Client(base_url=url, headers={"X-API-Key": API_KEY}, timeout=600) as client:
+
+        def convert(target: str) -> int:
+            files = {"image": ("scan.png", scan)}
+            return client.post("/api/convert-file", files=files, data={"target_format": target}).status_code
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            statuses, peak = _sampling(pid, lambda: list(pool.map(convert, COSTLY_TARGETS * 2)))
+    seconds = time.perf_counter() - started
+    assert set(statuses) <= {200, 413}, statuses
+    return {status: statuses.count(status) for status in set(statuses)}, seconds, peak
+
+
+def _sampling(pid: int, work: Callable[[], list[int]]) -> tuple[list[int], float]:
+    """Run ``work`` while sampling the resident set of process ``pid`` every 10 ms; its
+    result and the largest sample, in MiB (the high-water mark would carry the uploads')."""
+    peak = memory_mb(pid, "VmRSS")
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.01):
+            peak = max(peak, memory_mb(pid, "VmRSS"))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        return work(), peak
+    finally:
+        done.set()
+        sampler.join()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.services import Lector
 from service.jobs.intake import storage_errors
 from service.jobs.record import Conversion
-from service.models import JobState, Status
+from service.models import JobState
 from service.work import ConvertFile, Identify
 
 JobKind = Literal["extraction", "file", "identification"]
@@ -98,6 +98,6 @@ def _entry(request: Request[Any, Any, Any], record: Conversion) -> JobEntry:
         batch_id=record.batch_id,
         created_at=record.created_at,
         completed_at=record.completed_at,
-        error=(record.error or {}).get("message") if record.status is Status.FAILED else None,
+        error=record.failure,
         status_url=url,
     )

@@ -62,6 +62,11 @@ class Conversion(msgspec.Struct, kw_only=True):
     data: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
 
+    @property
+    def failure(self) -> str | None:
+        """Why the work failed, once it has (None while it may still succeed)."""
+        return (self.error or {}).get("message") if self.status is Status.FAILED else None
+
 
 def now_iso() -> str:
     """The current time in ISO 8601, UTC."""
@@ -93,7 +98,7 @@ def conversion_status(
         request_timestamp=record.created_at,
         response_timestamp=record.completed_at,
         data=fields_of(result) if result is not None else None,
-        error=(record.error or {}).get("message") if record.status is Status.FAILED else None,
+        error=record.failure,
         progress=record.progress,
         started_at=record.started_at,
         tokens_used=record.tokens_used,

@@ -189,7 +189,7 @@ def job_of(record: Conversion, download_url: str | None) -> Job:
         download_url=download_url,
         can_download=download_url is not None,
         is_expired=False,
-        error_message=(record.error or {}).get("message") if record.status is Status.FAILED else None,
+        error_message=record.failure,
     )
 
 

@@ -162,5 +162,5 @@ def identification_status(record: Conversion, status_url: str) -> Identification
         if "document_type" in found
         else None,
         alternatives=msgspec.convert(found.get("alternatives", []), list[TypeMatch]) if found else None,
-        error=(record.error or {}).get("message") if record.error else None,
+        error=record.failure,
     )

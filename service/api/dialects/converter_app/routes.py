@@ -116,7 +116,7 @@ _FORM = upload_form(
 )
 
 
-class PublicPairsController(KeyController):
+class PublicPairsController(Controller):
     """The conversions Lector makes, for anyone (no key)."""
 
     path = "/public"
@@ -129,7 +129,7 @@ class PublicPairsController(KeyController):
         return Pairs(supported_pairs=[Pair(source, target) for source, target in _all_pairs()])
 
 
-class ConverterAppController(Controller):
+class ConverterAppController(KeyController):
     """Converter App's conversions: at once or queued, then progress and download."""
 
     path = "/"

@@ -26,6 +26,7 @@ from service.cli.keys import add_keys_commands, run_keys
 from service.cli.options import add_option_flags, add_struct_flags, options_from, struct_from
 from service.convert.target import Target
 from service.errors import LectorError, SettingsError
+from service.options import Options
 from service.settings import Settings, load_settings
 
 #: Where `make run` (``lector up``) keeps the API key it generated.
@@ -146,15 +147,22 @@ def _with_key_file(settings: Settings) -> Settings:
 PAGE_RULE = "\n" + "-" * 24 + " page break " + "-" * 24 + "\n"
 
 
+def _options(args: argparse.Namespace) -> Options | None:
+    """The options on the command line, or None once their refusal is said on stderr."""
+    try:
+        return options_from(args)
+    except ValueError as exc:
+        print(f"lector: {exc}.", file=sys.stderr)
+        return None
+
+
 def _ocr(args: argparse.Namespace, settings: Settings) -> int:
     from service.extract import extract
     from service.models import ocr_data
     from service.startup import prepare_process
 
-    try:
-        options = options_from(args)
-    except ValueError as exc:
-        print(f"lector: {exc}.", file=sys.stderr)
+    options = _options(args)
+    if options is None:
         return 2
     try:
         data = args.file.read_bytes()
@@ -247,10 +255,8 @@ def _batch(args: argparse.Namespace, settings: Settings) -> int:
     if key is None and KEY_FILE.exists():
         key = KEY_FILE.read_text().strip()
     server = args.server or f"http://{settings.host}:{settings.port}"
-    try:
-        options = options_from(args)
-    except ValueError as exc:
-        print(f"lector: {exc}.", file=sys.stderr)
+    options = _options(args)
+    if options is None:
         return 2
     try:
         return run_batch(

@@ -27,7 +27,6 @@ from service.jobs.store import JobStore
 from service.jobs.webhooks import WebhookConfig, check_url, state_of
 from service.models import WebhookState
 from service.options import Options
-from service.pages import sniff
 from service.settings import Settings
 from service.work import Extract, Work
 
@@ -174,7 +173,7 @@ class Intake:
             created_at=now_iso(),
             filename=submission.filename,
             size=len(submission.document) if submission.document is not None else None,
-            sniffed=submission.sniffed or (sniff(submission.document) if submission.document else None),
+            sniffed=submission.sniffed,
             source_url=submission.url,
             options=msgspec.structs.replace(options, password=None),
             work=submission.work,

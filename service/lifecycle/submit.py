@@ -67,7 +67,8 @@ async def submit_batch(
     are charged as the first item's pair, whose scope every item's was checked against."""
     # The shared options, as each item's job would check them; each item's pages on its worker.
     await anyio.to_thread.run_sync(lambda: check_submission(Submission(options=batch.options), here.engines))
-    items = [msgspec.structs.replace(item, sniffed=_sniffed(item)) for item in batch.items]
+    # An item of no known format is not refused here: it fails on its own, as a batch's items do.
+    items = [msgspec.structs.replace(item, sniffed=_known_format(item)) for item in batch.items]
     batch = msgspec.structs.replace(batch, items=items)
     first = items[0] if items else None
     pair = pair_of(first.work, first.sniffed) if first is not None and first.sniffed is not None else None
@@ -85,6 +86,14 @@ def _sniffed(submission: Submission) -> str | None:
     if submission.sniffed is not None or submission.document is None:
         return submission.sniffed
     return sniff(submission.document)
+
+
+def _known_format(submission: Submission) -> str | None:
+    """The submission's format, or None when it has none Lector reads (or no document yet)."""
+    try:
+        return _sniffed(submission)
+    except LectorError:
+        return None
 
 
 def check_submission(submission: Submission, engines: Engines, *, kinds: Kinds | None = None) -> None:

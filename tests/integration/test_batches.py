@@ -215,3 +215,23 @@ def test_lector_batch_says_why_a_batch_cannot_run(server, tmp_path, docs):
     assert "the server answered 422: Unknown document_type_code 'passport'" in result.stderr
     missing = lector_batch(str(tmp_path / "nothing"), "--type", "text", "--out", str(tmp_path / "x.csv"))
     assert missing.returncode == 2 and "is neither a file nor a folder" in missing.stderr
+
+
+def test_an_item_of_no_known_format_fails_alone_and_the_batch_is_taken(client, workers, docs):
+    """A batch's items end on their own: one that is no format Lector reads fails as an item,
+    with the sentence the sync routes give, and does not refuse the batch."""
+    response = client.post(
+        "/api/batches/",
+        files=[
+            ("files", ("page.png", docs["page.png"].read_bytes())),
+            ("files", ("notes.txt", b"Dear customer, your invoice is attached.")),
+        ],
+        data={"document_type_code": "text"},
+    )
+    assert response.status_code == 202, response.text
+    status = wait_for_batch(client, response.json()["batch_id"])
+    items = [(item["status"], (item.get("error") or {}).get("message")) for item in status["items"]]
+    assert items[0] == ("SUCCESS", None)
+    assert items[1][0] == "FAILED" and items[1][1].startswith(
+        "Unsupported format: the document looks like plain text."
+    )

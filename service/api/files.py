@@ -89,10 +89,7 @@ class FilesController(KeyController):
         """Queue a file conversion: the document (multipart `image` or `file`, `image_base64`,
         or `image_url`), `target_format` and its options. Poll the status URL; once SUCCESS,
         it gives the download URLs."""
-        # The URL is fetched now: the pair must be known to check the key's scopes.
-        submission = await with_document(
-            await read_submission(request, lector.settings, with_target=True), lector.settings
-        )
+        submission = await read_submission(request, lector.settings, with_target=True)
         return await queue_one(request, submission, lector.intake, lector.here, caller)
 
     @get(

@@ -46,6 +46,9 @@ class Submission(msgspec.Struct):
     filename: str | None = None
     #: What to do with the document: extract, convert to another format, identify.
     work: Work = Extract()
+    #: How many pages the work reads, counted when the submission was checked (None: not
+    #: counted, as for a batch item or a document that does not open).
+    page_count: int | None = None
     #: The document types the submitting key may use (None: every type), for ``auto``.
     types: list[str] | None = None
     #: Where to announce the end (else the key's default, if any).
@@ -182,11 +185,12 @@ class Intake:
             callback_url=submission.callback_url,
             batch_id=batch_id,
         )
-        pages = (
-            selected_pages(submission.document, options, self._settings.max_pages, record.sniffed)
-            if submission.document is not None
-            else MAX_URL_PAGES_ESTIMATE  # unknown until fetched: the largest allowance
-        )
+        if submission.page_count is not None:
+            pages = submission.page_count
+        elif submission.document is not None:
+            pages = selected_pages(submission.document, options, self._settings.max_pages, record.sniffed)
+        else:
+            pages = MAX_URL_PAGES_ESTIMATE  # unknown until fetched: the largest allowance
         try:
             with storage_errors():
                 if submission.document is not None:

@@ -40,7 +40,10 @@ async def submit(
     # refuse is refused now, and costs nothing.
     submission = await with_document(submission, here.settings)
     submission = msgspec.structs.replace(submission, types=types, sniffed=_sniffed(submission))
-    await anyio.to_thread.run_sync(lambda: check_submission(submission, here.engines, kinds=kinds))
+    page_count = await anyio.to_thread.run_sync(
+        lambda: check_submission(submission, here.engines, kinds=kinds)
+    )
+    submission = msgspec.structs.replace(submission, page_count=page_count)
     pair = pair_of(submission.work, submission.sniffed) if submission.sniffed is not None else None
     tenancy = here.tenancy
     async with charged(
@@ -96,9 +99,10 @@ def _known_format(submission: Submission) -> str | None:
         return None
 
 
-def check_submission(submission: Submission, engines: Engines, *, kinds: Kinds | None = None) -> None:
+def check_submission(submission: Submission, engines: Engines, *, kinds: Kinds | None = None) -> int | None:
     """Refuse what the worker would refuse about a submission's options, as the sync routes
     refuse it (``service.extract.check_options``): before it is charged, queued or answered.
+    Returns how many pages the work will read (None when that is not known here).
 
     The document's pages are checked when it is at hand and opens; a document that does not
     open is left to the worker, which reports what is wrong with it.
@@ -118,6 +122,7 @@ def check_submission(submission: Submission, engines: Engines, *, kinds: Kinds |
                 page_count, uncounted = document.page_count, document.uncounted
         except LectorError:
             pass
-    check_options(
+    numbers = check_options(
         options, engines, page_count, max_pages=counted, reads=reads, kinds=kinds, uncounted=uncounted
     )
+    return len(numbers) if numbers is not None else None

@@ -28,8 +28,8 @@ async def charged(
     kinds: Kinds | None = None,
 ) -> AsyncIterator[Charge]:
     """Charge ``cost`` documents for work with ``options`` (403 or 429 when the key may not),
-    and give them back if the submission is then refused before it is queued (a URL that
-    cannot be fetched, a reused Idempotency-Key, the store down): no document was taken in."""
+    and give them back if the submission is then refused before it is queued (a refused
+    callback URL, a reused Idempotency-Key, the store down): no document was taken in."""
     uses_model = engines.uses_model(options.engine)
     charge = await anyio.to_thread.run_sync(
         lambda: tenancy.charge(

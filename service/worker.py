@@ -27,9 +27,10 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from service.engines import Engines
-from service.errors import EngineUnavailable
+from service.errors import EngineUnavailable, StoreUnavailable
 from service.jobs import runtime
 from service.jobs.queue import QUEUE_NAME
+from service.jobs.retention import sweep_if_due
 from service.jobs.store import JobStore
 from service.logging import configure_logging, get_logger
 from service.metrics import JobSummary, metrics
@@ -37,6 +38,7 @@ from service.models import Status
 from service.resident import ResidentHorseWorker
 from service.settings import Settings
 from service.startup import prepare_process
+from service.storage import Storage
 
 #: How often a busy worker tells Redis it is alive, and how long after its last word a job
 #: counts as abandoned. RQ's own grace is 60 s; a job lost with its worker would wait that long.
@@ -105,6 +107,14 @@ class LectorWorker(ResidentHorseWorker):
         queue.enqueue_job(job, at_front=True)
         self._job_store.update(job.id, status=Status.ENQUEUED, progress=0.0)
 
+    def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance, then the store's sweep when it is this worker's turn."""
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        try:
+            sweep_if_due(self.connection, runtime.settings())
+        except RedisError as exc:  # the next turn sweeps
+            log.warning("store not swept", error=type(exc).__name__)
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """Seconds a started job stays claimed without a heartbeat."""
         return int(self.job_monitoring_interval) + HEARTBEAT_GRACE_S
@@ -163,11 +173,13 @@ def run_worker(settings: Settings) -> int:
     engines = prepare_process(settings)
     warm_process(engines)
     runtime.configure(engines)
+    if not runtime.with_storage(_check_store):
+        return 1
     os.register_at_fork(after_in_child=engines.after_fork)
     worker = LectorWorker(
         [Queue(QUEUE_NAME, connection=connection)],
         shutdown_timeout_s=settings.shutdown_timeout_s,
-        job_store=JobStore(connection, settings.result_ttl_s),
+        job_store=JobStore(connection, settings.result_ttl_s, runtime.storage()),
         connection=connection,
         job_monitoring_interval=HEARTBEAT_S,
         maintenance_interval=MAINTENANCE_S,
@@ -176,6 +188,14 @@ def run_worker(settings: Settings) -> int:
     # The scheduler runs the webhook retries queued for later (one worker holds its lock).
     worker.work(logging_level=settings.log_level.upper(), with_scheduler=True)
     return 0
+
+
+def _check_store(storage: Storage) -> None:
+    """Write, read and delete a test object; StoreUnavailable, said on stderr, when it fails."""
+    failed = storage.check()
+    if failed:
+        print(f"lector: {failed}", file=sys.stderr)
+        raise StoreUnavailable(failed)
 
 
 def _without_password(url: str) -> str:

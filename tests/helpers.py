@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -48,11 +50,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+#: The document store every process a test starts shares, unless the test names another:
+#: one directory per test process, never the checkout's ./var.
+TEST_STORE = Path(tempfile.mkdtemp(prefix="lector-test-store-"))
+atexit.register(shutil.rmtree, TEST_STORE, ignore_errors=True)
+
+
 def clean_env(**overrides: str) -> dict[str, str]:
-    """This process's environment without any LECTOR_* variable, plus ``overrides``."""
+    """This process's environment without any LECTOR_* variable, plus the test store and
+    ``overrides``."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("LECTOR_")}
+    env["LECTOR_STORAGE_URL"] = f"file://{TEST_STORE}"
     env.update(overrides)
     return env
+
+
+def stored_objects(space: str, store: Path = TEST_STORE) -> list[Path]:
+    """The objects of one space (``documents``, ``files``...) in a directory store."""
+    return sorted(path for path in (store / space).glob("*") if path.is_file())
 
 
 def wait_until(check, timeout: float, what: str) -> None:

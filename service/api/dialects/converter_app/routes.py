@@ -223,9 +223,7 @@ class ConverterAppController(KeyController):
                     "The conversion failed or expired, so there is no result; its progress says why."
                 )
             outputs = [
-                (record, output_of(record, lector.redis, lector.settings))
-                for record in records
-                if record is not None
+                (record, output_of(record, lector.storage)) for record in records if record is not None
             ]
             if len(outputs) == 1:
                 record, content = outputs[0]

@@ -187,9 +187,12 @@ def open_storage(url: str | None) -> Storage:
 
 
 def _directory(path: Path, *, private: bool) -> Storage:
-    path.mkdir(parents=True, exist_ok=True)
-    if private:  # only this user's processes may read the documents
-        os.chmod(path, 0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if private:  # only this user's processes may read the documents
+            os.chmod(path, 0o700)
+    except OSError as exc:
+        raise SettingsError(f"The store's directory {path} cannot be made: {exc.strerror}.") from None
     return Storage(lambda: LocalStore(path, automatic_cleanup=True), f"file://{path}")
 
 

@@ -27,7 +27,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from service.engines import Engines
-from service.errors import EngineUnavailable, StoreUnavailable
+from service.errors import EngineUnavailable, SettingsError, StoreUnavailable
 from service.jobs import runtime
 from service.jobs.queue import QUEUE_NAME
 from service.jobs.retention import sweep_if_due
@@ -173,6 +173,11 @@ def run_worker(settings: Settings) -> int:
     engines = prepare_process(settings)
     warm_process(engines)
     runtime.configure(engines)
+    try:
+        runtime.storage()
+    except SettingsError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 2
     if not runtime.with_storage(_check_store):
         return 1
     os.register_at_fork(after_in_child=engines.after_fork)

@@ -176,7 +176,7 @@ def _dumped(redis: Redis, names: list[bytes]) -> Iterator[Entry]:
     # The server's clock, as RESTORE's absolute expiry is read by a server's clock.
     now_ms = seconds * 1000 + micros // 1000
     for name, value, ttl in zip(names, replies[::2], replies[1::2], strict=True):
-        if value is None:  # gone since the scan
+        if value is None or ttl == -2:  # gone since the scan, or expired between the two replies
             continue
         yield Entry(key=name.decode(), value=value, expires_at_ms=now_ms + ttl if ttl >= 0 else None)
 

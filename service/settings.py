@@ -46,7 +46,12 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     host: Annotated[str, Meta(description="address the API listens on")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=1, le=65535, description="port the API listens on")] = 8000
     redis_url: Annotated[
-        str, Meta(pattern=r"^rediss?://", description="the Redis for jobs, records and readiness")
+        str,
+        Meta(
+            pattern=r"^rediss?://",
+            description="the Redis for jobs, records and readiness; with a password "
+            "`redis://:PASSWORD@host:6379/0`, over TLS `rediss://` (docs/operations.md)",
+        ),
     ] = "redis://127.0.0.1:6379/0"
     workers: Annotated[int, Meta(ge=1, le=64, description="queue workers `make run` starts")] = 2
     api_keys: Annotated[

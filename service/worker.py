@@ -35,6 +35,7 @@ from service.jobs.store import JobStore
 from service.logging import configure_logging, get_logger
 from service.metrics import JobSummary, metrics
 from service.models import Status
+from service.redis_access import location, probe
 from service.resident import ResidentHorseWorker
 from service.settings import Settings
 from service.startup import prepare_process
@@ -164,12 +165,15 @@ def warm_process(engines: Engines) -> None:
 def run_worker(settings: Settings) -> int:
     """Work on the queue until stopped; returns the exit status."""
     configure_logging(settings.log_format, settings.log_level)
-    connection = Redis.from_url(settings.redis_url)
     try:
-        connection.ping()
-    except RedisError:
-        print(f"lector: Redis does not answer at {_without_password(settings.redis_url)}.", file=sys.stderr)
+        answers = probe(settings.redis_url)
+    except SettingsError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 2
+    if not answers:
+        print(f"lector: Redis does not answer at {location(settings.redis_url)}.", file=sys.stderr)
         return 1
+    connection = Redis.from_url(settings.redis_url)
     engines = prepare_process(settings)
     warm_process(engines)
     runtime.configure(engines)
@@ -201,9 +205,3 @@ def _check_store(storage: Storage) -> None:
     if failed:
         print(f"lector: {failed}", file=sys.stderr)
         raise StoreUnavailable(failed)
-
-
-def _without_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    _credentials, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{host}" if at else url

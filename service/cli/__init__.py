@@ -6,10 +6,12 @@
 - ``lector worker``: one RQ worker.
 - ``lector batch``: many files to a server as one batch, results to a CSV or JSONL file.
 - ``lector keys``: create and manage API keys with limits, on Redis.
+- ``lector backup FILE``, ``lector restore FILE``: the keys, their usage, webhook secrets and own
+  document types as one file, and back.
 - ``lector up``: what ``make run`` starts: Redis if none answers, the API and the workers.
 
-Each command that uses Redis (serve, worker, keys, up) first says which on stderr (in the log,
-for serve and worker).
+Each command that uses Redis (serve, worker, keys, backup, restore, up) first says which on
+stderr (in the log, for serve and worker).
 
 The web framework and the queue are imported only by the commands that need them.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import msgspec
 
+from service.cli.backup import add_backup_commands, run_backup_command
 from service.cli.keys import add_keys_commands, run_keys
 from service.cli.options import add_option_flags, add_struct_flags, options_from, struct_from
 from service.convert.target import Target
@@ -32,7 +35,7 @@ from service.settings import Settings, load_settings
 #: Where `make run` (``lector up``) keeps the API key it generated.
 KEY_FILE = Path("var") / "api-key"
 #: The commands that read or write Redis; each says first which Redis (LECTOR_REDIS_URL) it uses.
-REDIS_COMMANDS = frozenset({"serve", "worker", "keys", "up"})
+REDIS_COMMANDS = frozenset({"serve", "worker", "keys", "backup", "restore", "up"})
 #: The commands whose stderr is their log: one JSON line per event (LECTOR_LOG_FORMAT).
 LOGGING_COMMANDS = frozenset({"serve", "worker"})
 
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     add_option_flags(batch, required=("document_type_code",))
 
     add_keys_commands(commands)
+    add_backup_commands(commands)
     commands.add_parser("worker", help="run one queue worker")
     commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
 
@@ -89,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             return _batch(args, settings)
         if args.command == "keys":
             return run_keys(args, settings)
+        if args.command in ("backup", "restore"):
+            return run_backup_command(args, settings)
         if args.command == "worker":
             from service.worker import run_worker
 
@@ -103,27 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def redis_location(url: str) -> str:
-    """Which Redis ``url`` names, as the Redis client reads it: ``host:port db N``, with
-    ``(TLS)`` for rediss://; never its user or password. SettingsError when it cannot be read."""
-    from redis.connection import SSLConnection, parse_url
-
-    try:
-        # The client's own reading of the URL (db from the path or ?db=), so the line is what it uses.
-        parts: dict[str, object] = parse_url(url)  # type: ignore[no-untyped-call]
-    except ValueError as exc:
-        raise SettingsError(f"Invalid LECTOR_REDIS_URL: {str(exc).rstrip('.')}.") from None
-    # The client's defaults, for what the URL leaves out.
-    host = str(parts.get("host", "localhost"))
-    shown = f"[{host}]" if ":" in host else host
-    tls = " (TLS)" if parts.get("connection_class") is SSLConnection else ""
-    return f"{shown}:{parts.get('port', 6379)} db {parts.get('db', 0)}{tls}"
-
-
 def _say_redis(command: str, settings: Settings) -> None:
     """Which Redis this command uses, on stderr: an event in the log of a server or a worker,
     a line for a person otherwise."""
-    where = redis_location(settings.redis_url)
+    from service.redis_access import location
+
+    where = location(settings.redis_url)
     if command in LOGGING_COMMANDS:
         from service.logging import configure_logging, get_logger
 

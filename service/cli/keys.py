@@ -44,13 +44,15 @@ def run_keys(args: argparse.Namespace, settings: Settings) -> int:
     """Run one ``lector keys`` action; returns the exit status (1 when it is refused)."""
     from redis.exceptions import RedisError
 
+    from service.redis_access import failure
+
     try:
         return _run(args, settings)
     except LectorError as exc:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 1
     except RedisError as exc:
-        print(f"lector: Redis at LECTOR_REDIS_URL did not answer ({type(exc).__name__}).", file=sys.stderr)
+        print(f"lector: {failure(exc, settings.redis_url)}", file=sys.stderr)
         return 1
 
 

@@ -169,41 +169,49 @@ class Storage:
         return None
 
 
+def storage_location(url: str | None) -> str:
+    """The store ``url`` names, as ``Storage.where`` says it, without opening it."""
+    parts = urlsplit(url or "")
+    if parts.scheme == "s3":
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        return f"s3://{parts.netloc}/{parts.path.strip('/')}" + (f" at {endpoint}" if endpoint else "")
+    return f"file://{Path(parts.path) if url else DEFAULT_DIRECTORY.resolve()}"
+
+
 def open_storage(url: str | None) -> Storage:
     """The store ``url`` names (None: the private directory under ./var). A URL it cannot use
     is a SettingsError that says why."""
     if not url:
-        return _directory(DEFAULT_DIRECTORY.resolve(), private=True)
+        return _directory(DEFAULT_DIRECTORY.resolve(), storage_location(url), private=True)
     parts = urlsplit(url)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise SettingsError(
                 f"A file:// LECTOR_STORAGE_URL names a directory on this host, not {parts.netloc!r}."
             )
-        return _directory(Path(parts.path), private=False)
+        return _directory(Path(parts.path), storage_location(url), private=False)
     if parts.scheme == "s3":
-        return _s3(parts.netloc, parts.path.strip("/"))
+        return _s3(parts.netloc, parts.path.strip("/"), storage_location(url))
     raise SettingsError(f"LECTOR_STORAGE_URL must start with s3:// or file://, not {url!r}.")
 
 
-def _directory(path: Path, *, private: bool) -> Storage:
+def _directory(path: Path, where: str, *, private: bool) -> Storage:
     try:
         path.mkdir(parents=True, exist_ok=True)
         if private:  # only this user's processes may read the documents
             os.chmod(path, 0o700)
     except OSError as exc:
         raise SettingsError(f"The store's directory {path} cannot be made: {exc.strerror}.") from None
-    return Storage(lambda: LocalStore(path, automatic_cleanup=True), f"file://{path}")
+    return Storage(lambda: LocalStore(path, automatic_cleanup=True), where)
 
 
-def _s3(bucket: str, prefix: str) -> Storage:
+def _s3(bucket: str, prefix: str, where: str) -> Storage:
     if not bucket:
         raise SettingsError("An s3:// LECTOR_STORAGE_URL names a bucket: s3://bucket/prefix.")
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     # Credentials, region and endpoint come from the AWS_* variables; a plain-HTTP endpoint
     # (a store on the same private network) must be allowed explicitly.
     allow_http = bool(endpoint and endpoint.startswith("http://"))
-    where = f"s3://{bucket}/{prefix}" + (f" at {endpoint}" if endpoint else "")
     return Storage(lambda: S3Store(bucket, prefix=prefix or None, allow_http=allow_http), where)
 
 

@@ -38,6 +38,8 @@ KEY_FILE = Path("var") / "api-key"
 REDIS_COMMANDS = frozenset({"serve", "worker", "keys", "backup", "restore", "up"})
 #: The commands whose stderr is their log: one JSON line per event (LECTOR_LOG_FORMAT).
 LOGGING_COMMANDS = frozenset({"serve", "worker"})
+#: The commands that keep documents in the store (and say which).
+STORE_COMMANDS = frozenset({"serve", "worker", "up"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command in REDIS_COMMANDS:
-            _say_redis(args.command, settings)
+            _say_where(args.command, settings)
         if args.command == "ocr":
             return _ocr(args, settings)
         if args.command == "convert":
@@ -109,19 +111,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _say_redis(command: str, settings: Settings) -> None:
-    """Which Redis this command uses, on stderr: an event in the log of a server or a worker,
-    a line for a person otherwise."""
+def _say_where(command: str, settings: Settings) -> None:
+    """Which Redis this command uses, and which store when it uses one, on stderr: events in
+    the log of a server or a worker, lines for a person otherwise."""
     from service.redis_access import location
+    from service.storage import storage_location
 
-    where = location(settings.redis_url)
+    said = {"redis": location(settings.redis_url)}
+    if command in STORE_COMMANDS:
+        said["store"] = storage_location(settings.storage_url)
     if command in LOGGING_COMMANDS:
         from service.logging import configure_logging, get_logger
 
         configure_logging(settings.log_format, settings.log_level)
-        get_logger("lector.cli").info("redis", at=where)
+        for what, where in said.items():
+            get_logger("lector.cli").info(what, at=where)
     else:
-        print(f"lector: Redis at {where}", file=sys.stderr, flush=True)
+        for what, where in said.items():
+            print(
+                f"lector: {'Redis' if what == 'redis' else 'store'} at {where}", file=sys.stderr, flush=True
+            )
 
 
 def _with_key_file(settings: Settings) -> Settings:

@@ -17,6 +17,7 @@ from service.options import OPTION_NAMES
 from tests.helpers import (
     OCR_DATA_KEYS,
     ROOT,
+    TEST_STORE,
     character_error_rate,
     clean_env,
     free_port,
@@ -117,8 +118,9 @@ def test_commands_that_use_redis_say_which_and_never_its_password(tmp_path):
     assert listed.stderr.startswith(f"lector: Redis at 127.0.0.1:{port} db 2\n")
     worker = lector("worker", LECTOR_REDIS_URL=nowhere)
     assert worker.returncode == 1
-    first = json.loads(worker.stderr.splitlines()[0])
+    first, second = (json.loads(line) for line in worker.stderr.splitlines()[:2])
     assert (first["event"], first["at"]) == ("redis", f"127.0.0.1:{port} db 2")
+    assert (second["event"], second["at"]) == ("store", f"file://{TEST_STORE}")  # and which store
     assert password not in listed.stdout + listed.stderr + worker.stdout + worker.stderr
 
 

@@ -19,12 +19,19 @@ from tests.helpers import (
     start_worker,
     stop_process,
 )
+from tests.installs import build_wheel
 
 
 @pytest.fixture(scope="session")
 def docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every generated test document, by name."""
     return write_all(tmp_path_factory.mktemp("docs"))
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Lector's wheel, built from the checkout once per session."""
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="session")

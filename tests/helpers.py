@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,38 +81,49 @@ def wait_until(check, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def port_open(port: int) -> bool:
-    """True when something accepts connections on 127.0.0.1:``port``."""
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts connections on ``host``:``port`` (as this thread reaches it)."""
     with socket.socket() as probe:
         probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        return probe.connect_ex((host, port)) == 0
 
 
 def start_redis(
-    directory: Path, *options: str, appendonly: bool = False, password: str | None = None, tls: bool = False
+    directory: Path,
+    *options: str,
+    appendonly: bool = False,
+    password: str | None = None,
+    tls: bool = False,
+    bind: str = "127.0.0.1",
+    prefix: Sequence[str] = (),
 ) -> tuple[subprocess.Popen, str]:
     """A real redis-server on a free port, keeping nothing on disk but its append-only file in
     ``directory``, when asked (``options``: more of its flags). With ``password`` it requires
     that password, and the URL gives it. With ``tls`` it speaks TLS only, with a certificate
-    for 127.0.0.1 that openssl makes here, self-signed; the URL is ``rediss://`` and names
-    that certificate as its authority (``?ssl_ca_certs=``)."""
+    for ``bind`` that openssl makes here, self-signed; the URL is ``rediss://`` and names
+    that certificate as its authority (``?ssl_ca_certs=``).
+
+    It listens on ``bind``; ``prefix`` goes before the command, e.g.
+    ``["ip", "netns", "exec", "api"]`` to run it in a network namespace, and then the caller
+    waits for it from inside that namespace (``tests.hosts.Host.entered``)."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed: `make test` installs it"
     port = free_port()
     listen = ["--port", str(port)]
     scheme, query = "redis", ""
     if tls:
-        certificate = self_signed_certificate(directory)
+        certificate = self_signed_certificate(directory, bind)
         listen = ["--port", "0", "--tls-port", str(port), "--tls-auth-clients", "no"]
         key = certificate.with_suffix(".key")
         listen += ["--tls-cert-file", str(certificate), "--tls-key-file", str(key)]
         scheme, query = "rediss", f"?ssl_ca_certs={quote(str(certificate))}"
     process = subprocess.Popen(
         [
+            *prefix,
             binary,
             *listen,
             "--bind",
-            "127.0.0.1",
+            bind,
             "--save",
             "",
             "--appendonly",
@@ -124,21 +135,30 @@ def start_redis(
         ],
         stdout=subprocess.DEVNULL,
     )
-    wait_until(lambda: port_open(port), 10, "redis-server")
+
+    def ready() -> bool:
+        assert process.poll() is None, "redis-server exited early"
+        return port_open(port, bind)
+
+    try:
+        wait_until(ready, 10, "redis-server")
+    except BaseException:
+        stop_process(process)
+        raise
     credentials = f":{quote(password, safe='')}@" if password is not None else ""
-    return process, f"{scheme}://{credentials}127.0.0.1:{port}/0{query}"
+    return process, f"{scheme}://{credentials}{bind}:{port}/0{query}"
 
 
-def self_signed_certificate(directory: Path) -> Path:
-    """A certificate for 127.0.0.1, valid for a day, and its key beside it (``.key``): made by
-    the openssl command, as an operator would."""
+def self_signed_certificate(directory: Path, address: str = "127.0.0.1") -> Path:
+    """A certificate for ``address``, valid for a day, and its key beside it (``.key``): made
+    by the openssl command, as an operator would."""
     openssl = shutil.which("openssl")
     assert openssl, "openssl is not installed: `make test` installs it"
     certificate, key = directory / "redis-tls.pem", directory / "redis-tls.key"
     subprocess.run(
         [
             openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-days", "1", "-subj", f"/CN={address}", "-addext", f"subjectAltName=IP:{address}",
             "-keyout", str(key), "-out", str(certificate),
         ],
         check=True,
@@ -164,21 +184,26 @@ class Server:
         stop_process(self.process)
 
 
-def start_server(log_dir: Path, **settings: str) -> Server:
-    """Start ``lector serve`` with ``settings`` (LECTOR_* names) and wait for /health."""
+def start_server(
+    log_dir: Path, *, host: str = "127.0.0.1", prefix: Sequence[str] = (), **settings: str
+) -> Server:
+    """Start ``lector serve`` with ``settings`` (LECTOR_* names) and wait for /health.
+
+    It listens on ``host``; ``prefix`` goes before the command (see ``start_redis``), and then
+    the caller waits for it from where it can reach ``host``."""
     port = free_port()
     settings = {"LECTOR_API_KEYS": f"{API_KEY},{OTHER_KEY}", **settings}
-    env = clean_env(LECTOR_PORT=str(port), LECTOR_LOG_FORMAT="json", **settings)
+    env = clean_env(LECTOR_HOST=host, LECTOR_PORT=str(port), LECTOR_LOG_FORMAT="json", **settings)
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve"],
+            [*prefix, sys.executable, "-m", "service.cli", "serve"],
             env=env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    server = Server(url=f"http://{host}:{port}", process=process, log_path=log_path)
 
     def healthy() -> bool:
         assert process.poll() is None, f"server exited early:\n{server.logs()}"

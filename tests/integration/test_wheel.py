@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 from tests.helpers import ROOT, clean_env
-
-#: `make` installs uv into .tools/; a uv on the PATH does as well.
-UV = (
-    str(ROOT / ".tools" / "bin" / "uv")
-    if (ROOT / ".tools" / "bin" / "uv").exists()
-    else shutil.which("uv") or "uv"
-)
+from tests.installs import UV
 
 
 def run(*command: str, cwd=ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -25,12 +18,10 @@ def run(*command: str, cwd=ROOT, timeout: float = 300) -> subprocess.CompletedPr
     return result
 
 
-def test_a_wheel_installed_elsewhere_extracts_a_receipt(tmp_path, docs):
+def test_a_wheel_installed_elsewhere_extracts_a_receipt(tmp_path, docs, wheel):
     # The versions the tests run with (uv.lock), so the install needs nothing new from an index.
     constraints = tmp_path / "constraints.txt"
     run(UV, "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "-o", str(constraints))
-    run(UV, "build", "--wheel", "--out-dir", str(tmp_path / "dist"), str(ROOT))
-    wheel = next((tmp_path / "dist").glob("lector-*.whl"))
     venv = tmp_path / "venv"
     run(UV, "venv", "--python", sys.executable, str(venv))
     run(UV, "pip", "install", "--python", str(venv / "bin" / "python"), "-c", str(constraints), str(wheel))

@@ -28,6 +28,7 @@ from rq.job import Job, JobStatus
 
 from service.engines import Engines
 from service.errors import EngineUnavailable
+from service.exporter import serve_metrics
 from service.jobs import runtime
 from service.jobs.queue import QUEUE_NAME
 from service.jobs.store import JobStore
@@ -151,8 +152,9 @@ def warm_process(engines: Engines) -> None:
             log.warning("engine unavailable", engine=name, message=exc.message)
 
 
-def run_worker(settings: Settings) -> int:
-    """Work on the queue until stopped; returns the exit status."""
+def run_worker(settings: Settings, *, metrics_at: tuple[str, int] | None = None) -> int:
+    """Work on the queue until stopped, serving this worker's metrics at ``metrics_at``
+    (host, port) when given; returns the exit status."""
     configure_logging(settings.log_format, settings.log_level)
     connection = Redis.from_url(settings.redis_url)
     try:
@@ -161,6 +163,14 @@ def run_worker(settings: Settings) -> int:
         print(f"lector: Redis does not answer at {_without_password(settings.redis_url)}.", file=sys.stderr)
         return 1
     engines = prepare_process(settings)
+    if metrics_at is not None:
+        host, port = metrics_at
+        try:
+            serve_metrics(settings, host, port)
+        except OSError as exc:
+            print(f"lector: cannot serve metrics on {host}:{port}: {exc.strerror or exc}.", file=sys.stderr)
+            return 1
+        log.info("serving metrics", host=host, port=port)
     warm_process(engines)
     runtime.configure(engines)
     os.register_at_fork(after_in_child=engines.after_fork)

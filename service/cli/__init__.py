@@ -9,7 +9,7 @@
 - ``lector up``: what ``make run`` starts: Redis if none answers, the API and the workers.
 
 Each command that uses Redis (serve, worker, keys, up) first says which on stderr (in the log,
-for serve and worker).
+for serve and worker). Those four take ``--env-file PATH`` (``service.cli.envfile``).
 
 The web framework and the queue are imported only by the commands that need them.
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import msgspec
 
+from service.cli.envfile import add_env_file_flag, load_env_file
 from service.cli.keys import add_keys_commands, run_keys
 from service.cli.options import add_option_flags, add_struct_flags, options_from, struct_from
 from service.convert.target import Target
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", help="default: LECTOR_HOST")
     serve.add_argument("--port", type=int, help="default: LECTOR_PORT")
+    add_env_file_flag(serve)
 
     batch = commands.add_parser("batch", help="send files to a server as one batch; write the results")
     batch.add_argument("paths", nargs="+", type=Path, metavar="DIR_OR_FILE")
@@ -69,11 +71,24 @@ def main(argv: list[str] | None = None) -> int:
     add_option_flags(batch, required=("document_type_code",))
 
     add_keys_commands(commands)
-    commands.add_parser("worker", help="run one queue worker")
-    commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
+    worker = commands.add_parser("worker", help="run one queue worker")
+    add_env_file_flag(worker)
+    worker.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="N",
+        help="serve this worker's own metrics at http://HOST:N/metrics (for Prometheus)",
+    )
+    worker.add_argument(
+        "--metrics-host", default="0.0.0.0", help="the address --metrics-port listens on (default: every one)"
+    )
+    up = commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
+    add_env_file_flag(up)
 
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "env_file", None) is not None:
+            load_env_file(args.env_file)
         settings = load_settings()
         if args.command in REDIS_COMMANDS:
             _say_redis(args.command, settings)
@@ -92,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "worker":
             from service.worker import run_worker
 
-            return run_worker(settings)
+            metrics_at = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
+            return run_worker(settings, metrics_at=metrics_at)
         from service.cli.launcher import launch
 
         return launch(settings)
@@ -101,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _port(text: str) -> int:
+    """A TCP port from the command line (argparse's refusal, exit 2, otherwise)."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
 
 
 def redis_location(url: str) -> str:

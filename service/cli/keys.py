@@ -12,6 +12,7 @@ import sys
 
 import msgspec
 
+from service.cli.envfile import add_env_file_flag
 from service.cli.options import add_struct_flags, given_fields, struct_from
 from service.errors import LectorError
 from service.settings import Settings
@@ -19,8 +20,9 @@ from service.tenants.records import KeyInfo, KeySpec
 
 
 def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``lector keys create | list | show | update | revoke | rotate | usage``."""
+    """``lector keys [--env-file PATH] create | list | show | update | revoke | rotate | usage``."""
     keys = commands.add_parser("keys", help="create and manage API keys with limits (on Redis)")
+    add_env_file_flag(keys)
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="a new key, printed once")
     add_struct_flags(create, KeySpec, required=("name",))

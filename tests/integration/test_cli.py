@@ -256,7 +256,9 @@ def test_serve_worker_up_and_keys_take_their_settings_from_an_env_file(tmp_path)
     keys = lector("keys", "--env-file", str(env_file), "list")
     assert keys.stderr.startswith(f"lector: Redis at 127.0.0.1:{file_port} db 4\n")
     # A variable set in the environment wins over the file.
-    explicit = lector("keys", "--env-file", str(env_file), "list", LECTOR_REDIS_URL=f"redis://127.0.0.1:{env_port}/5")
+    explicit = lector(
+        "keys", "--env-file", str(env_file), "list", LECTOR_REDIS_URL=f"redis://127.0.0.1:{env_port}/5"
+    )
     assert explicit.stderr.startswith(f"lector: Redis at 127.0.0.1:{env_port} db 5\n")
 
 

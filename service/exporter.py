@@ -1,12 +1,12 @@
 """A worker's own Prometheus endpoint: ``lector worker --metrics-port N`` answers
 ``GET /metrics`` on that port with what this worker counted (jobs, pages, engine time, tokens,
-webhook attempts), so that Prometheus scrapes each worker host directly.
+webhook attempts), so that Prometheus scrapes each worker directly.
 
-It serves this process's counts only, read from its own files in the metrics directory, even
-when the directory is shared (``LECTOR_METRICS_DIR``): the API's ``/metrics`` already sums
-every process of a shared directory, and a job must not be counted by two targets. The queue's
-gauges come from the API alone, since they are read from Redis and are the same everywhere.
-``LECTOR_METRICS_KEY`` guards it as it guards the API's.
+Such a worker keeps its metrics in a private directory, out of ``LECTOR_METRICS_DIR`` even when
+that is set (``service.worker``): the API's ``/metrics`` sums that directory, and a job must
+not be counted by two targets. The queue's gauges come from the API alone: they are read from
+Redis and are the same everywhere. ``LECTOR_METRICS_KEY`` guards the port as it guards the
+API's ``/metrics``.
 
 The server is a thread of the worker. The processes the worker forks (its work horse, its
 scheduler) close the listening socket at once, so that no child holds the port after its
@@ -15,38 +15,19 @@ parent is gone.
 
 from __future__ import annotations
 
-import glob
 import hmac
 import os
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.registry import Collector
-
-from service.metrics import ENV
+from service.metrics import exposition
 from service.settings import Settings
 
 
-class OwnCounts(Collector):
-    """The metrics this process wrote to the multiprocess directory, and no other's."""
-
-    def __init__(self, directory: str, pid: int) -> None:
-        self._pattern = os.path.join(directory, f"*_{pid}.db")
-
-    def collect(self) -> Iterator[Metric]:
-        """This process's samples, merged as the multiprocess collector merges a directory."""
-        files = glob.glob(self._pattern)
-        return iter(MultiProcessCollector.merge(files, accumulate=True))  # type: ignore[no-untyped-call]
-
-
 def serve_metrics(settings: Settings, host: str, port: int) -> ThreadingHTTPServer:
-    """Listen on ``host:port`` and answer ``GET /metrics`` from a daemon thread; OSError when
-    the address cannot be taken. Call after ``configure_metrics``."""
-    counts = OwnCounts(os.environ[ENV], os.getpid())
+    """Listen on ``host:port`` and answer ``GET /metrics`` from a daemon thread with this
+    process's metrics; OSError when the address cannot be taken. Call after ``configure_metrics``."""
     key = settings.metrics_key
 
     class Handler(BaseHTTPRequestHandler):
@@ -59,7 +40,7 @@ def serve_metrics(settings: Settings, host: str, port: int) -> ThreadingHTTPServ
             elif key is not None and not _bearer_matches(self.headers.get("Authorization", ""), key):
                 self._answer(401, b"Invalid key for /metrics: send LECTOR_METRICS_KEY as a Bearer token.\n")
             else:
-                body, content_type = exposition_of(counts)
+                body, content_type = exposition()
                 self._answer(200, body, content_type)
 
         def _answer(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
@@ -77,15 +58,6 @@ def serve_metrics(settings: Settings, host: str, port: int) -> ThreadingHTTPServ
     os.register_at_fork(after_in_child=server.socket.close)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server
-
-
-def exposition_of(collector: Collector) -> tuple[bytes, str]:
-    """The Prometheus text of ``collector`` alone, with its content type."""
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-
-    registry = CollectorRegistry()
-    registry.register(collector)
-    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 def _bearer_matches(header: str, key: str) -> bool:

@@ -162,6 +162,10 @@ def run_worker(settings: Settings, *, metrics_at: tuple[str, int] | None = None)
     except RedisError:
         print(f"lector: Redis does not answer at {_without_password(settings.redis_url)}.", file=sys.stderr)
         return 1
+    if metrics_at is not None:
+        # Its own port reports it, so it leaves a shared directory: the API's /metrics sums that
+        # one, and no job may be counted by two targets.
+        settings = msgspec.structs.replace(settings, metrics_dir=None)
     engines = prepare_process(settings)
     if metrics_at is not None:
         host, port = metrics_at

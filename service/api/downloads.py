@@ -3,19 +3,18 @@ the file as an answer. Lector's own routes and the dialects answer files through
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from litestar import Request, Response
 from redis import Redis
 
+from service.api.addresses import links
 from service.blobs import blob_store
 from service.errors import NotFound, NotReady
 from service.jobs.intake import storage_errors
 from service.jobs.record import Conversion
-from service.models import FileInfo, Status
+from service.models import FileInfo
 from service.settings import Settings
-from service.signing import signature
 
 #: The names of the routes a file is downloaded at: with the key, and from a signed URL.
 DOWNLOAD_ROUTE = "conversion-download"
@@ -23,22 +22,8 @@ SIGNED_ROUTE = "signed-download"
 
 
 def file_info(request: Request[Any, Any, Any], record: Conversion, settings: Settings) -> FileInfo | None:
-    """The file of a finished file conversion, with its download URLs."""
-    if record.output is None or record.status is not Status.SUCCESS:
-        return None
-    signed = None
-    if settings.secret is not None:
-        expires = int(time.time()) + settings.download_url_hours * 3600
-        mark = signature(settings.secret, record.conversion_id, expires)
-        url = request.url_for(SIGNED_ROUTE, conversion_id=record.conversion_id)
-        signed = f"{url}?expires={expires}&signature={mark}"
-    return FileInfo(
-        name=record.output.name,
-        media_type=record.output.media_type,
-        size=record.output.size,
-        download_url=request.url_for(DOWNLOAD_ROUTE, conversion_id=record.conversion_id),
-        signed_url=signed,
-    )
+    """The file of a finished file conversion, with its download URLs (``service.jobs.links``)."""
+    return links(request).file_info(record, settings)
 
 
 def output_of(record: Conversion, redis: Redis, settings: Settings) -> bytes:

@@ -40,6 +40,42 @@ LOGGING_COMMANDS = frozenset({"serve", "worker"})
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit status."""
+    args = command_line().parse_args(argv)
+    try:
+        if getattr(args, "env_file", None) is not None:
+            load_env_file(args.env_file)
+        settings = load_settings()
+        if args.command in REDIS_COMMANDS:
+            _say_redis(args.command, settings)
+        if args.command == "ocr":
+            return _ocr(args, settings)
+        if args.command == "convert":
+            return _convert(args, settings)
+        if args.command == "serve":
+            from service.api.server import serve as run_server
+
+            return run_server(_with_key_file(settings), host=args.host, port=args.port)
+        if args.command == "batch":
+            return _batch(args, settings)
+        if args.command == "keys":
+            return run_keys(args, settings)
+        if args.command == "worker":
+            from service.worker import run_worker
+
+            metrics_at = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
+            return run_worker(settings, metrics_at=metrics_at)
+        from service.cli.launcher import launch
+
+        return launch(settings)
+    except SettingsError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def command_line() -> argparse.ArgumentParser:
+    """The parser of every ``lector`` command and its flags."""
     parser = argparse.ArgumentParser(prog="lector", description="Self-hosted OCR and document extraction.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -84,39 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     up = commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
     add_env_file_flag(up)
-
-    args = parser.parse_args(argv)
-    try:
-        if getattr(args, "env_file", None) is not None:
-            load_env_file(args.env_file)
-        settings = load_settings()
-        if args.command in REDIS_COMMANDS:
-            _say_redis(args.command, settings)
-        if args.command == "ocr":
-            return _ocr(args, settings)
-        if args.command == "convert":
-            return _convert(args, settings)
-        if args.command == "serve":
-            from service.api.server import serve as run_server
-
-            return run_server(_with_key_file(settings), host=args.host, port=args.port)
-        if args.command == "batch":
-            return _batch(args, settings)
-        if args.command == "keys":
-            return run_keys(args, settings)
-        if args.command == "worker":
-            from service.worker import run_worker
-
-            metrics_at = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
-            return run_worker(settings, metrics_at=metrics_at)
-        from service.cli.launcher import launch
-
-        return launch(settings)
-    except SettingsError as exc:
-        print(f"lector: {exc.message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return parser
 
 
 def _port(text: str) -> int:

@@ -83,10 +83,11 @@ system-packages:
 
 # A production host: the runtime alone (none of the test tools), exactly the lock's versions,
 # installed into PREFIX (not linked to this checkout), where the units in deploy/ run
-# PREFIX/bin/lector. DRY_RUN=1 lists what it would install, and installs nothing.
+# PREFIX/bin/lector. Compiled now: the units leave PREFIX read-only, so Python could not cache
+# what it compiles at each start. DRY_RUN=1 lists what it would install, and installs nothing.
 PREFIX ?= /opt/lector
 install-prod: system-packages | $(UV)
-	UV_PROJECT_ENVIRONMENT=$(PREFIX) $(UV) sync --frozen --no-dev --no-editable \
+	UV_PROJECT_ENVIRONMENT=$(PREFIX) $(UV) sync --frozen --no-dev --no-editable --compile-bytecode \
 		$(if $(DRY_RUN),--dry-run) --python $(PYTHON)
 
 $(UV):

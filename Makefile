@@ -62,7 +62,8 @@ typecheck: install
 install: system-packages $(STAMP)
 
 # Debian packages: Tesseract with the languages of LECTOR_TESSERACT_LANGS, redis-server, curl for
-# the examples, and venv support for the system Python. Only what is missing is installed.
+# the examples, openssl for the test's TLS certificate, and venv support for the system Python.
+# Only what is missing is installed.
 system-packages:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Lector needs Python 3.11 or newer ($(PYTHON))."; exit 1; }
 	@need=""; \
@@ -73,6 +74,7 @@ system-packages:
 	done; \
 	command -v redis-server >/dev/null 2>&1 || need="$$need redis-server"; \
 	command -v curl >/dev/null 2>&1 || need="$$need curl"; \
+	command -v openssl >/dev/null 2>&1 || need="$$need openssl"; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || need="$$need python3-venv"; \
 	if [ -n "$$need" ]; then \
 		echo "Installing Debian packages:$$need"; \

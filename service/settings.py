@@ -69,7 +69,12 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
         ),
     ] = ("127.0.0.1", "::1")
     redis_url: Annotated[
-        str, Meta(pattern=r"^rediss?://", description="the Redis for jobs, records and readiness")
+        str,
+        Meta(
+            pattern=r"^rediss?://",
+            description="the Redis for jobs, records and readiness; with a password "
+            "`redis://:PASSWORD@host:6379/0`, over TLS `rediss://` (docs/operations.md)",
+        ),
     ] = "redis://127.0.0.1:6379/0"
     workers: Annotated[int, Meta(ge=1, le=64, description="queue workers `make run` starts")] = 2
     api_keys: Annotated[
@@ -124,16 +129,26 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
         Meta(
             ge=1,
             le=24 * 365,
-            description="how long finished jobs, batches and their stored documents are kept",
+            description="how long finished jobs, batches, their results and converted files are kept (a "
+            "submitted document is deleted as soon as its job ends)",
         ),
     ] = 168
-    blob_dir: Annotated[
-        str | None,
+    storage_url: Annotated[
+        Annotated[str, Meta(pattern=r"^(s3|file)://")] | None,
         Meta(
-            description="keep submitted documents in this directory (a volume every worker mounts) "
-            "instead of Redis"
+            description="where documents, converted files and large results are kept: "
+            "`s3://bucket/prefix` (any S3-compatible store; endpoint and credentials from "
+            "`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`) or "
+            "`file:///path`; unset, a private directory `./var/store` on one host",
         ),
     ] = None
+    storage_presign: Annotated[
+        bool,
+        Meta(
+            description="a signed download URL redirects to a presigned URL of the S3 store "
+            "(the client then downloads from the store itself)"
+        ),
+    ] = False
     url_allow_private: Annotated[
         bool,
         Meta(
@@ -343,7 +358,16 @@ _BOOLEAN_FIELDS = tuple(
     field.name for field in fields_of(Settings) if isinstance(field.kind, msgspec.inspect.BoolType)
 )
 _SECRETS = ("LECTOR_API_KEYS", "LECTOR_ADMIN_KEY", "LECTOR_SECRET", "LECTOR_METRICS_KEY", "OPENAI_API_KEY")
+#: Settings that were read once, and what replaces them.
+_GONE = {
+    "LECTOR_BLOB_DIR": "set LECTOR_STORAGE_URL=file:///that/directory (or s3://bucket/prefix) instead",
+}
 _PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+(\[[0-9]+\])?)`.*$")
+
+
+def is_setting(name: str) -> bool:
+    """Whether Lector reads the variable ``name``, or read it once and now says what replaces it."""
+    return name in _GONE or any(env_name(field) == name for field in Settings.__struct_fields__)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -352,6 +376,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     Raises SettingsError with a sentence that names the bad variable.
     """
     environ = os.environ if environ is None else environ
+    for name, instead in _GONE.items():
+        if name in environ:
+            raise SettingsError(f"{name} is no longer read: {instead}.")
     known = {env_name(field) for field in Settings.__struct_fields__}
     raw: dict[str, object] = {name: value for name, value in environ.items() if name in known}
     for name in (

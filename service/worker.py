@@ -27,17 +27,20 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from service.engines import Engines
-from service.errors import EngineUnavailable
+from service.errors import EngineUnavailable, SettingsError, StoreUnavailable
 from service.exporter import serve_metrics
 from service.jobs import runtime
 from service.jobs.queue import QUEUE_NAME
+from service.jobs.retention import sweep_if_due
 from service.jobs.store import JobStore
 from service.logging import configure_logging, get_logger
 from service.metrics import JobSummary, metrics
 from service.models import Status
+from service.redis_access import location, probe
 from service.resident import ResidentHorseWorker
 from service.settings import Settings
 from service.startup import prepare_process
+from service.storage import Storage
 
 #: How often a busy worker tells Redis it is alive, and how long after its last word a job
 #: counts as abandoned. RQ's own grace is 60 s; a job lost with its worker would wait that long.
@@ -106,6 +109,14 @@ class LectorWorker(ResidentHorseWorker):
         queue.enqueue_job(job, at_front=True)
         self._job_store.update(job.id, status=Status.ENQUEUED, progress=0.0)
 
+    def run_maintenance_tasks(self) -> None:
+        """RQ's maintenance, then the store's sweep when it is this worker's turn."""
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        try:
+            sweep_if_due(self.connection, runtime.settings())
+        except RedisError as exc:  # the next turn sweeps
+            log.warning("store not swept", error=type(exc).__name__)
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """Seconds a started job stays claimed without a heartbeat."""
         return int(self.job_monitoring_interval) + HEARTBEAT_GRACE_S
@@ -156,12 +167,15 @@ def run_worker(settings: Settings, *, metrics_at: tuple[str, int] | None = None)
     """Work on the queue until stopped, serving this worker's metrics at ``metrics_at``
     (host, port) when given; returns the exit status."""
     configure_logging(settings.log_format, settings.log_level)
-    connection = Redis.from_url(settings.redis_url)
     try:
-        connection.ping()
-    except RedisError:
-        print(f"lector: Redis does not answer at {_without_password(settings.redis_url)}.", file=sys.stderr)
+        answers = probe(settings.redis_url)
+    except SettingsError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 2
+    if not answers:
+        print(f"lector: Redis does not answer at {location(settings.redis_url)}.", file=sys.stderr)
         return 1
+    connection = Redis.from_url(settings.redis_url)
     if metrics_at is not None:
         # Its own port reports it, so it leaves a shared directory: the API's /metrics sums that
         # one, and no job may be counted by two targets.
@@ -177,11 +191,18 @@ def run_worker(settings: Settings, *, metrics_at: tuple[str, int] | None = None)
         log.info("serving metrics", host=host, port=port)
     warm_process(engines)
     runtime.configure(engines)
+    try:
+        runtime.storage()
+    except SettingsError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 2
+    if not runtime.with_storage(_check_store):
+        return 1
     os.register_at_fork(after_in_child=engines.after_fork)
     worker = LectorWorker(
         [Queue(QUEUE_NAME, connection=connection)],
         shutdown_timeout_s=settings.shutdown_timeout_s,
-        job_store=JobStore(connection, settings.result_ttl_s),
+        job_store=JobStore(connection, settings.result_ttl_s, runtime.storage()),
         connection=connection,
         job_monitoring_interval=HEARTBEAT_S,
         maintenance_interval=MAINTENANCE_S,
@@ -192,7 +213,9 @@ def run_worker(settings: Settings, *, metrics_at: tuple[str, int] | None = None)
     return 0
 
 
-def _without_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    _credentials, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{host}" if at else url
+def _check_store(storage: Storage) -> None:
+    """Write, read and delete a test object; StoreUnavailable, said on stderr, when it fails."""
+    failed = storage.check()
+    if failed:
+        print(f"lector: {failed}", file=sys.stderr)
+        raise StoreUnavailable(failed)

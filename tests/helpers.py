@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -48,11 +51,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+#: The document store every process a test starts shares, unless the test names another:
+#: one directory per test process, never the checkout's ./var.
+TEST_STORE = Path(tempfile.mkdtemp(prefix="lector-test-store-"))
+atexit.register(shutil.rmtree, TEST_STORE, ignore_errors=True)
+
+
 def clean_env(**overrides: str) -> dict[str, str]:
-    """This process's environment without any LECTOR_* variable, plus ``overrides``."""
+    """This process's environment without any LECTOR_* variable, plus the test store and
+    ``overrides``."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("LECTOR_")}
+    env["LECTOR_STORAGE_URL"] = f"file://{TEST_STORE}"
     env.update(overrides)
     return env
+
+
+def stored_objects(space: str, store: Path = TEST_STORE) -> list[Path]:
+    """The objects of one space (``documents``, ``files``...) in a directory store."""
+    return sorted(path for path in (store / space).glob("*") if path.is_file())
 
 
 def wait_until(check, timeout: float, what: str) -> None:
@@ -72,17 +88,29 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_redis(directory: Path, *options: str, appendonly: bool = False) -> tuple[subprocess.Popen, str]:
+def start_redis(
+    directory: Path, *options: str, appendonly: bool = False, password: str | None = None, tls: bool = False
+) -> tuple[subprocess.Popen, str]:
     """A real redis-server on a free port, keeping nothing on disk but its append-only file in
-    ``directory``, when asked (``options``: more of its flags)."""
+    ``directory``, when asked (``options``: more of its flags). With ``password`` it requires
+    that password, and the URL gives it. With ``tls`` it speaks TLS only, with a certificate
+    for 127.0.0.1 that openssl makes here, self-signed; the URL is ``rediss://`` and names
+    that certificate as its authority (``?ssl_ca_certs=``)."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed: `make test` installs it"
     port = free_port()
+    listen = ["--port", str(port)]
+    scheme, query = "redis", ""
+    if tls:
+        certificate = self_signed_certificate(directory)
+        listen = ["--port", "0", "--tls-port", str(port), "--tls-auth-clients", "no"]
+        key = certificate.with_suffix(".key")
+        listen += ["--tls-cert-file", str(certificate), "--tls-key-file", str(key)]
+        scheme, query = "rediss", f"?ssl_ca_certs={quote(str(certificate))}"
     process = subprocess.Popen(
         [
             binary,
-            "--port",
-            str(port),
+            *listen,
             "--bind",
             "127.0.0.1",
             "--save",
@@ -91,12 +119,32 @@ def start_redis(directory: Path, *options: str, appendonly: bool = False) -> tup
             "yes" if appendonly else "no",
             "--dir",
             str(directory),
+            *(["--requirepass", password] if password is not None else []),
             *options,
         ],
         stdout=subprocess.DEVNULL,
     )
     wait_until(lambda: port_open(port), 10, "redis-server")
-    return process, f"redis://127.0.0.1:{port}/0"
+    credentials = f":{quote(password, safe='')}@" if password is not None else ""
+    return process, f"{scheme}://{credentials}127.0.0.1:{port}/0{query}"
+
+
+def self_signed_certificate(directory: Path) -> Path:
+    """A certificate for 127.0.0.1, valid for a day, and its key beside it (``.key``): made by
+    the openssl command, as an operator would."""
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is not installed: `make test` installs it"
+    certificate, key = directory / "redis-tls.pem", directory / "redis-tls.key"
+    subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return certificate
 
 
 @dataclass

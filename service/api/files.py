@@ -7,17 +7,23 @@ A queued file conversion is a conversion like any other (one job model): its sta
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter, QueryParameter
-from redis import Redis
 
 from service.api.auth import KeyController
 from service.api.bodies import ConvertFileAsyncOperation, ConvertFileOperation, DownloadOperation
-from service.api.downloads import DOWNLOAD_ROUTE, SIGNED_ROUTE, file_response, output_of
+from service.api.downloads import (
+    DOWNLOAD_ROUTE,
+    SIGNED_ROUTE,
+    RangeHeader,
+    download_response,
+    file_response,
+)
 from service.api.now import convert_at_once
 from service.api.queued import queue_one
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
@@ -26,10 +32,8 @@ from service.api.submissions import read_submission
 from service.convert.formats import INPUT_NAMES, MEDIA_TYPES, TARGETS, pairs
 from service.errors import Forbidden, NotFound
 from service.jobs.intake import storage_errors
-from service.jobs.record import Conversion
 from service.lifecycle.steps import with_document
 from service.models import FormatCatalogue, Submitted
-from service.settings import Settings
 from service.signing import check
 from service.tenants.store import Caller
 from service.work import ConvertFile
@@ -99,16 +103,21 @@ class FilesController(KeyController):
         operation_class=DownloadOperation,
     )
     async def download(
-        self, lector: NamedDependency[Lector], caller: NamedDependency[Caller], conversion_id: FromPath[str]
-    ) -> Response[bytes]:
-        """The converted file, for the key that made it: 409 while it runs, 404 once expired."""
+        self,
+        lector: NamedDependency[Lector],
+        caller: NamedDependency[Caller],
+        conversion_id: FromPath[str],
+        range_: RangeHeader = None,
+    ) -> Response[Any]:
+        """The converted file, for the key that made it: 409 while it runs, 404 once expired.
+        A `Range` of bytes gets just those (206)."""
         with storage_errors():
             record = await anyio.to_thread.run_sync(lector.intake.jobs.get, conversion_id)
         if record is None or record.owner != caller.owner or not isinstance(record.work, ConvertFile):
             raise NotFound(
                 f"No file conversion {conversion_id[:64]!r} for this API key (it may have expired)."
             )
-        return await _download(record, lector.redis, lector.settings)
+        return await download_response(record, lector.storage, range_)
 
     @get("/formats", responses=AUTH_ERRORS)
     async def formats(self) -> FormatCatalogue:
@@ -136,8 +145,11 @@ class SignedDownloadsController(Controller):
         conversion_id: FromPath[str],
         expires: Annotated[str, Parameter(max_length=12, description="Epoch seconds the URL ends")],
         signature_: Annotated[str, QueryParameter(name="signature", max_length=64)],
-    ) -> Response[bytes]:
-        """The converted file, for whoever holds a valid signed URL."""
+        range_: RangeHeader = None,
+    ) -> Response[Any]:
+        """The converted file, for whoever holds a valid signed URL (a `Range` of bytes gets
+        just those). With `LECTOR_STORAGE_PRESIGN=on` and an S3 store, a redirect to a URL of
+        the store's own, valid as long as this one."""
         if lector.settings.secret is None:
             raise Forbidden("Signed downloads are off: LECTOR_SECRET is not set.")
         renew = "ask for the status again for a fresh one"
@@ -146,10 +158,5 @@ class SignedDownloadsController(Controller):
             record = await anyio.to_thread.run_sync(lector.intake.jobs.get, conversion_id)
         if record is None or not isinstance(record.work, ConvertFile):
             raise NotFound("The file no longer exists (it expired).")
-        return await _download(record, lector.redis, lector.settings)
-
-
-async def _download(record: Conversion, redis: Redis, settings: Settings) -> Response[bytes]:
-    content = await anyio.to_thread.run_sync(output_of, record, redis, settings)
-    assert record.output is not None  # output_of raised otherwise
-    return file_response(content, record.output.name, record.output.media_type)
+        presign_for = int(expires) - int(time.time()) if lector.settings.storage_presign else None
+        return await download_response(record, lector.storage, range_, presign_for=presign_for)

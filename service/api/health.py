@@ -16,6 +16,8 @@ from service.errors import EngineUnavailable
 from service.models import Health
 
 _PROBE_KEY = "lector:ready-probe"
+#: How long the store's check may take before it counts as failed.
+_STORE_CHECK_S = 10
 
 
 def _ppocr_models_present() -> bool:
@@ -52,11 +54,13 @@ class HealthController(Controller):
 
     @get(
         "/ready",
-        summary="Redis takes writes and Tesseract runs",
+        summary="Redis takes writes, the store writes, reads and deletes, and Tesseract runs",
         responses={503: ResponseSpec(data_container=Health, description="Not ready")},
     )
     async def ready(self, lector: NamedDependency[Lector]) -> Response[Health]:
-        """200 when Redis takes a write and Tesseract starts; 503 with the failing checks otherwise.
+        """200 when Redis takes a write, the document store writes, reads and deletes a small
+        object, and Tesseract starts; 503 with the failing checks otherwise (the store's says
+        which step failed).
 
         A Redis that answers PING but refuses writes (full, `maxmemory`, a read-only replica)
         cannot take jobs, so the check is a write. `llm` names the configured vision model,
@@ -68,6 +72,10 @@ class HealthController(Controller):
             checks["redis"] = "ok"
         except (RedisError, OSError) as exc:
             checks["redis"] = "refuses writes" if isinstance(exc, ResponseError) else "unreachable"
+        checks["store"] = f"did not answer within {_STORE_CHECK_S} s"
+        with anyio.move_on_after(_STORE_CHECK_S):
+            failed = await anyio.to_thread.run_sync(lector.storage.check, abandon_on_cancel=True)
+            checks["store"] = failed or "ok"
         checks["tesseract"] = "ok" if await anyio.to_thread.run_sync(_tesseract_runs) else "not runnable"
         checks["ppocr"] = "ok" if _ppocr_models_present() else "models missing"
         ready = all(value == "ok" for value in checks.values())

@@ -10,6 +10,7 @@ from service.api.app import create_app
 from service.api.protocol import protocol_for
 from service.errors import SettingsError
 from service.logging import configure_logging, get_logger
+from service.redis_access import location, probe
 from service.settings import Settings
 from service.startup import prepare_process
 
@@ -17,13 +18,18 @@ from service.startup import prepare_process
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
     """Run the API until interrupted; returns the exit status."""
     configure_logging(settings.log_format, settings.log_level)
+    log = get_logger("lector.api")
     try:
+        # A Redis that is down may come back (/ready says so meanwhile); one that refuses the
+        # URL's password or certificate will not, so that stops the start.
+        if not probe(settings.redis_url):
+            log.warning("redis does not answer", at=location(settings.redis_url))
         app = create_app(settings, prepare_process(settings))
     except SettingsError as exc:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 2
     host, port = host or settings.host, port or settings.port
-    get_logger("lector.api").info("starting api", host=host, port=port, auth=settings.auth_enabled)
+    log.info("starting api", host=host, port=port, auth=settings.auth_enabled)
     # On SIGTERM uvicorn stops accepting, lets running requests finish for up to the timeout,
     # and exits.
     config = uvicorn.Config(

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from redis import Redis
 
 from service.api.gate import SyncGate
-from service.blobs import blob_store
 from service.engines import Engines
 from service.jobs.intake import Intake
 from service.jobs.uploads import UploadStore
 from service.lifecycle.steps import Here
 from service.settings import Settings
+from service.storage import Storage, open_storage
 from service.tenants.billing import Tenancy
 from service.tenants.store import KeyStore
 from service.tenants.types import OwnTypes
@@ -34,20 +34,23 @@ class Lector:
     own_types: OwnTypes
     uploads: UploadStore
     gate: SyncGate
+    #: Where documents, converted files and large results are kept.
+    storage: Storage
     #: What the lifecycle runs with here: the settings, engines, tenancy and Redis.
     here: Here
 
     @classmethod
     def build(cls, settings: Settings, engines: Engines, redis: Redis) -> Lector:
         """Everything, built once from ``settings`` over ``redis``."""
-        blobs = blob_store(redis, settings.blob_dir)
+        storage = open_storage(settings.storage_url)
         return cls(
             settings=settings,
             redis=redis,
-            intake=Intake(redis, blobs, settings),
+            intake=Intake(redis, storage, settings),
             keys=KeyStore(redis),
             own_types=OwnTypes(redis),
-            uploads=UploadStore(redis, blobs),
+            uploads=UploadStore(redis, storage),
             gate=SyncGate.from_settings(settings),
-            here=Here(settings, engines, Tenancy(redis, settings), redis),
+            storage=storage,
+            here=Here(settings, engines, Tenancy(redis, settings), redis, storage),
         )

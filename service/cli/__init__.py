@@ -6,10 +6,13 @@
 - ``lector worker``: one RQ worker.
 - ``lector batch``: many files to a server as one batch, results to a CSV or JSONL file.
 - ``lector keys``: create and manage API keys with limits, on Redis.
+- ``lector backup FILE``, ``lector restore FILE``: the keys, their usage, webhook secrets and own
+  document types as one file, and back.
 - ``lector up``: what ``make run`` starts: Redis if none answers, the API and the workers.
 
-Each command that uses Redis (serve, worker, keys, up) first says which on stderr (in the log,
-for serve and worker). Those four take ``--env-file PATH`` (``service.cli.envfile``).
+Each command that uses Redis (serve, worker, keys, backup, restore, up) first says which on
+stderr (in the log, for serve and worker), and takes ``--env-file PATH``
+(``service.cli.envfile``).
 
 The web framework and the queue are imported only by the commands that need them.
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import msgspec
 
+from service.cli.backup import add_backup_commands, run_backup_command
 from service.cli.envfile import add_env_file_flag, load_env_file
 from service.cli.keys import add_keys_commands, run_keys
 from service.cli.options import add_option_flags, add_struct_flags, options_from, struct_from
@@ -32,10 +36,13 @@ from service.settings import Settings, load_settings
 
 #: Where `make run` (``lector up``) keeps the API key it generated.
 KEY_FILE = Path("var") / "api-key"
-#: The commands that read or write Redis; each says first which Redis (LECTOR_REDIS_URL) it uses.
-REDIS_COMMANDS = frozenset({"serve", "worker", "keys", "up"})
+#: The commands that read or write Redis; each says first which Redis (LECTOR_REDIS_URL) it uses,
+#: and takes --env-file.
+REDIS_COMMANDS = frozenset({"serve", "worker", "keys", "backup", "restore", "up"})
 #: The commands whose stderr is their log: one JSON line per event (LECTOR_LOG_FORMAT).
 LOGGING_COMMANDS = frozenset({"serve", "worker"})
+#: The commands that keep documents in the store (and say which).
+STORE_COMMANDS = frozenset({"serve", "worker", "up"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             load_env_file(args.env_file)
         settings = load_settings()
         if args.command in REDIS_COMMANDS:
-            _say_redis(args.command, settings)
+            _say_where(args.command, settings)
         if args.command == "ocr":
             return _ocr(args, settings)
         if args.command == "convert":
@@ -59,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             return _batch(args, settings)
         if args.command == "keys":
             return run_keys(args, settings)
+        if args.command in ("backup", "restore"):
+            return run_backup_command(args, settings)
         if args.command == "worker":
             from service.worker import run_worker
 
@@ -94,7 +103,6 @@ def command_line() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", help="default: LECTOR_HOST")
     serve.add_argument("--port", type=int, help="default: LECTOR_PORT")
-    add_env_file_flag(serve)
 
     batch = commands.add_parser("batch", help="send files to a server as one batch; write the results")
     batch.add_argument("paths", nargs="+", type=Path, metavar="DIR_OR_FILE")
@@ -107,8 +115,8 @@ def command_line() -> argparse.ArgumentParser:
     add_option_flags(batch, required=("document_type_code",))
 
     add_keys_commands(commands)
+    add_backup_commands(commands)
     worker = commands.add_parser("worker", help="run one queue worker")
-    add_env_file_flag(worker)
     worker.add_argument(
         "--metrics-port",
         type=_port,
@@ -118,8 +126,9 @@ def command_line() -> argparse.ArgumentParser:
     worker.add_argument(
         "--metrics-host", default="0.0.0.0", help="the address --metrics-port listens on (default: every one)"
     )
-    up = commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
-    add_env_file_flag(up)
+    commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
+    for name in sorted(REDIS_COMMANDS):
+        add_env_file_flag(commands.choices[name])
     return parser
 
 
@@ -130,34 +139,26 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def redis_location(url: str) -> str:
-    """Which Redis ``url`` names, as the Redis client reads it: ``host:port db N``, with
-    ``(TLS)`` for rediss://; never its user or password. SettingsError when it cannot be read."""
-    from redis.connection import SSLConnection, parse_url
+def _say_where(command: str, settings: Settings) -> None:
+    """Which Redis this command uses, and which store when it uses one, on stderr: events in
+    the log of a server or a worker, lines for a person otherwise."""
+    from service.redis_access import location
+    from service.storage import storage_location
 
-    try:
-        # The client's own reading of the URL (db from the path or ?db=), so the line is what it uses.
-        parts: dict[str, object] = parse_url(url)  # type: ignore[no-untyped-call]
-    except ValueError as exc:
-        raise SettingsError(f"Invalid LECTOR_REDIS_URL: {str(exc).rstrip('.')}.") from None
-    # The client's defaults, for what the URL leaves out.
-    host = str(parts.get("host", "localhost"))
-    shown = f"[{host}]" if ":" in host else host
-    tls = " (TLS)" if parts.get("connection_class") is SSLConnection else ""
-    return f"{shown}:{parts.get('port', 6379)} db {parts.get('db', 0)}{tls}"
-
-
-def _say_redis(command: str, settings: Settings) -> None:
-    """Which Redis this command uses, on stderr: an event in the log of a server or a worker,
-    a line for a person otherwise."""
-    where = redis_location(settings.redis_url)
+    said = {"redis": location(settings.redis_url)}
+    if command in STORE_COMMANDS:
+        said["store"] = storage_location(settings.storage_url)
     if command in LOGGING_COMMANDS:
         from service.logging import configure_logging, get_logger
 
         configure_logging(settings.log_format, settings.log_level)
-        get_logger("lector.cli").info("redis", at=where)
+        for what, where in said.items():
+            get_logger("lector.cli").info(what, at=where)
     else:
-        print(f"lector: Redis at {where}", file=sys.stderr, flush=True)
+        for what, where in said.items():
+            print(
+                f"lector: {'Redis' if what == 'redis' else 'store'} at {where}", file=sys.stderr, flush=True
+            )
 
 
 def _with_key_file(settings: Settings) -> Settings:

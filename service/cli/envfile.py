@@ -25,7 +25,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 from service.errors import SettingsError
-from service.settings import PREFIX, Settings, env_name
+from service.settings import PREFIX, is_setting
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: What a backslash escapes inside double quotes (any other backslash is kept, as systemd does).
@@ -52,7 +52,6 @@ def read_env_file(path: Path) -> dict[str, str]:
         raise SettingsError(f"Cannot read the env file {path}: {exc.strerror or exc}.") from None
     except UnicodeDecodeError:
         raise SettingsError(f"The env file {path} is not UTF-8 text.") from None
-    settings = {env_name(field) for field in Settings.__struct_fields__}
     values: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
@@ -62,7 +61,7 @@ def read_env_file(path: Path) -> dict[str, str]:
             name, value = _assignment(stripped)
         except ValueError as exc:
             raise SettingsError(f"{path} line {number}: {exc}.") from None
-        if name.startswith(PREFIX) and name not in settings:
+        if name.startswith(PREFIX) and not is_setting(name):
             raise SettingsError(
                 f"{path} line {number}: {name} is not a setting of Lector (the README's configuration "
                 "table lists them)."

@@ -12,7 +12,6 @@ import sys
 
 import msgspec
 
-from service.cli.envfile import add_env_file_flag
 from service.cli.options import add_struct_flags, given_fields, struct_from
 from service.errors import LectorError
 from service.settings import Settings
@@ -20,9 +19,8 @@ from service.tenants.records import KeyInfo, KeySpec
 
 
 def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``lector keys [--env-file PATH] create | list | show | update | revoke | rotate | usage``."""
+    """``lector keys create | list | show | update | revoke | rotate | usage``."""
     keys = commands.add_parser("keys", help="create and manage API keys with limits (on Redis)")
-    add_env_file_flag(keys)
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="a new key, printed once")
     add_struct_flags(create, KeySpec, required=("name",))
@@ -46,13 +44,15 @@ def run_keys(args: argparse.Namespace, settings: Settings) -> int:
     """Run one ``lector keys`` action; returns the exit status (1 when it is refused)."""
     from redis.exceptions import RedisError
 
+    from service.redis_access import failure
+
     try:
         return _run(args, settings)
     except LectorError as exc:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 1
     except RedisError as exc:
-        print(f"lector: Redis at LECTOR_REDIS_URL did not answer ({type(exc).__name__}).", file=sys.stderr)
+        print(f"lector: {failure(exc, settings.redis_url)}", file=sys.stderr)
         return 1
 
 

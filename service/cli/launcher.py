@@ -21,13 +21,14 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from redis import Redis
 from redis.exceptions import RedisError
 
 from service.cli.supervision import Child
 from service.metrics import mark_dead
+from service.redis_access import location, probe
 from service.settings import Settings
 
 VAR = Path("var")
@@ -96,11 +97,18 @@ def private_directory(path: Path) -> None:
 
 def start_redis(url: str) -> Child | None:
     """Start a local redis-server for ``url`` with its data in ./var/redis (append-only), and
-    wait until it answers; None (and the reason said) when it cannot."""
+    the URL's password as its own, and wait until it answers; None (and the reason said) when
+    it cannot."""
     parts = urlsplit(url)
     if parts.hostname not in _LOCAL_HOSTS:
         say(
             f"no Redis answers at {parts.hostname}:{parts.port or 6379}, and it is not local; start it first."
+        )
+        return None
+    if parts.scheme == "rediss" or parts.username not in (None, "", "default"):
+        say(
+            f"no Redis answers at {location(url)}; start it first (lector up starts a Redis without TLS, "
+            "with at most a password: redis://:PASSWORD@host:port/db)."
         )
         return None
     binary = shutil.which("redis-server")
@@ -111,6 +119,7 @@ def start_redis(url: str) -> Child | None:
     private_directory(data_dir)
     command = [
         binary,
+        *_password_config(data_dir, unquote(parts.password or "")),
         "--bind",
         "127.0.0.1",
         "--port",
@@ -138,6 +147,20 @@ def start_redis(url: str) -> Child | None:
     say(f"redis-server did not start; see {data_dir / 'redis.log'}.")
     stop([redis.process])
     return None
+
+
+def _password_config(data_dir: Path, password: str) -> list[str]:
+    """The config file that gives redis-server ``password`` (none without one): a file its
+    owner alone reads, since a command line is visible to every user of the machine."""
+    config = data_dir / "password.conf"
+    if not password:
+        config.unlink(missing_ok=True)
+        return []
+    config.touch(mode=0o600)
+    # A quoted string in Redis's config: backslash escapes, as in C.
+    escaped = password.replace("\\", "\\\\").replace('"', '\\"')
+    config.write_text(f'requirepass "{escaped}"\n')
+    return [str(config.resolve())]
 
 
 def wait_for_api(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
@@ -217,7 +240,8 @@ def launch(settings: Settings) -> int:
     lector = [sys.executable, "-m", "service.cli"]
 
     started: list[Child] = []  # the Redis this started, if it did
-    if not redis_answers(settings.redis_url):
+    # SettingsError (said by the command) for a Redis that refuses the URL's password.
+    if not probe(settings.redis_url):
         redis = start_redis(settings.redis_url)
         if redis is None:
             return 1

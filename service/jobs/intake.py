@@ -1,8 +1,8 @@
 """Taking in work: a conversion or a batch becomes stored documents, records and queued jobs.
 
 The API parses a request into a ``Submission`` (or a ``BatchSubmission``) and hands it here;
-nothing here knows about HTTP. Storage failures (Redis down or full, the blob directory
-full) become StoreUnavailable (503, Retry-After), and a submission that fails half-way
+nothing here knows about HTTP. Storage failures (Redis down or full, the document store
+failing) become StoreUnavailable (503, Retry-After), and a submission that fails half-way
 leaves no record, document, password or idempotency claim behind.
 """
 
@@ -16,7 +16,6 @@ import msgspec
 from redis import Redis
 from redis.exceptions import RedisError
 
-from service.blobs import BlobStore
 from service.doctypes import Kinds, check_document_type
 from service.errors import InvalidOption, StoreUnavailable
 from service.jobs import idempotency, passwords
@@ -28,6 +27,7 @@ from service.jobs.webhooks import WebhookConfig, check_url, state_of
 from service.models import WebhookState
 from service.options import Options
 from service.settings import Settings
+from service.storage import Space, Storage, new_key
 from service.work import Extract, Work
 
 
@@ -65,7 +65,8 @@ class BatchSubmission(msgspec.Struct):
 
 @contextmanager
 def storage_errors() -> Iterator[None]:
-    """Redis errors and a full blob directory as StoreUnavailable (503)."""
+    """Redis errors and a full disk as StoreUnavailable (503); the document store raises its
+    own StoreUnavailable."""
     try:
         yield
     except (RedisError, OSError):
@@ -75,11 +76,11 @@ def storage_errors() -> Iterator[None]:
 class Intake:
     """Submits conversions and batches for one API process."""
 
-    def __init__(self, redis: Redis, blobs: BlobStore, settings: Settings) -> None:
+    def __init__(self, redis: Redis, storage: Storage, settings: Settings) -> None:
         self._redis = redis
-        self._blobs = blobs
+        self._storage = storage
         self._settings = settings
-        self.jobs = JobStore(redis, settings.result_ttl_s)
+        self.jobs = JobStore(redis, settings.result_ttl_s, storage)
         self.batches = BatchStore(redis, settings.result_ttl_s)
         self.webhooks = WebhookConfig(redis)
 
@@ -194,7 +195,8 @@ class Intake:
         try:
             with storage_errors():
                 if submission.document is not None:
-                    record.blob_id = self._blobs.put(submission.document, ttl_s)
+                    record.document_key = new_key(Space.DOCUMENTS)
+                    self._storage.put(record.document_key, submission.document)
                 if options.password:
                     passwords.keep(self._redis, conversion_id, options.password, ttl_s, self._settings.secret)
                 self.jobs.create(record)
@@ -206,12 +208,11 @@ class Intake:
 
     def _undo(self, record: Conversion) -> None:
         try:
-            if record.blob_id:
-                self._blobs.delete(record.blob_id)
+            self._storage.delete(*record.stored_keys)
             passwords.forget(self._redis, record.conversion_id)
             self.jobs.delete(record.conversion_id)
-        except (RedisError, OSError):
-            pass  # the store is down: the keys expire with their time to live
+        except (RedisError, OSError, StoreUnavailable):
+            pass  # a store is down: Redis's keys expire, the workers sweep the store
 
     def _claim(self, owner: str, key: str, fingerprint: str, conversion_id: str) -> str:
         with storage_errors():

@@ -14,12 +14,13 @@ from service.work import Extract, Work
 
 
 class StoredFile(msgspec.Struct):
-    """A converted file, kept in the blob store until the record expires."""
+    """A converted file, kept in the store (``service.storage``) until the record expires."""
 
     name: str
     media_type: str
     size: int
-    blob_id: str
+    #: Its key in the store.
+    key: str
 
 
 class Conversion(msgspec.Struct, kw_only=True):
@@ -42,12 +43,13 @@ class Conversion(msgspec.Struct, kw_only=True):
     size: int | None = None
     #: The document's format, sniffed when it was taken in (None: a URL a worker fetches).
     sniffed: str | None = None
-    blob_id: str | None = None
+    #: The submitted document's key in the store, until the job ends (None: a URL).
+    document_key: str | None = None
     source_url: str | None = None
     options: Options
     #: What the job does: an extraction, a file conversion or an identification.
     work: Work = Extract()
-    #: A finished file conversion's file, kept in the blob store.
+    #: A finished file conversion's file, kept in the store.
     output: StoredFile | None = None
     #: Quota documents its owner paid (0: no quota); refunded once if it fails on our side.
     charged: int = 0
@@ -58,14 +60,22 @@ class Conversion(msgspec.Struct, kw_only=True):
     callback_url: str | None = None
     #: The batch the conversion is an item of.
     batch_id: str | None = None
-    #: An extraction's or an identification's result (``service.work.Outcome.result``).
+    #: An extraction's or an identification's result (``service.work.Outcome.result``); a
+    #: large one is kept in the store under ``result_key`` (``service.jobs.store``).
     data: dict[str, Any] | None = None
+    result_key: str | None = None
     error: dict[str, Any] | None = None
 
     @property
     def failure(self) -> str | None:
         """Why the work failed, once it has (None while it may still succeed)."""
         return (self.error or {}).get("message") if self.status is Status.FAILED else None
+
+    @property
+    def stored_keys(self) -> list[str]:
+        """Every key the conversion holds in the store: its document, its file, its result."""
+        keys = [self.document_key, self.output.key if self.output else None, self.result_key]
+        return [key for key in keys if key]
 
 
 def now_iso() -> str:

@@ -4,6 +4,10 @@ owner's conversions by time (``lector:conversions-of:<owner>``, for listing them
 A worker updates progress without rewriting the rest. Reads never write: a status request
 works while Redis refuses writes (full, ``maxmemory``), and a record that fails to decode
 is logged and reported as a corrupt record, never quietly turned into "not found".
+
+A result larger than ``SMALL_RESULT_BYTES`` (a page's words, many pages of text) is kept in
+the store (``service.storage``) under ``results/<conversion id>``, and only its key in the
+record: Redis is sized by records, not by documents.
 """
 
 from __future__ import annotations
@@ -18,21 +22,26 @@ from redis import Redis
 from service.errors import JobStoreError
 from service.jobs.record import Conversion
 from service.logging import get_logger
+from service.storage import Space, Storage
 
 _KEY = "lector:conversion:"
 _OWNED = "lector:conversions-of:"
 #: A listing reads at most this many of the owner's records, newest first.
 MAX_LISTED_SCAN = 5000
+#: A result whose JSON is larger than this is kept in the store rather than in its record.
+SMALL_RESULT_BYTES = 4096
 
 log = get_logger("lector.jobs")
 
 
 class JobStore:
-    """Conversion records in Redis, each expiring ``ttl_s`` after its last update."""
+    """Conversion records in Redis, each expiring ``ttl_s`` after its last update, and their
+    large results in ``storage``."""
 
-    def __init__(self, redis: Redis, ttl_s: int) -> None:
+    def __init__(self, redis: Redis, ttl_s: int, storage: Storage) -> None:
         self._redis = redis
         self._ttl_s = ttl_s
+        self._storage = storage
 
     def create(self, record: Conversion) -> None:
         """Store a new record."""
@@ -73,16 +82,26 @@ class JobStore:
                     found.append(record)
         return found
 
-    def update(self, conversion_id: str, **fields: Any) -> None:
-        """Change some fields of an existing record, and restart its time to live."""
+    def update(self, conversion_id: str, **fields: Any) -> bool:
+        """Change some fields of an existing record, and restart its time to live; a large
+        ``data`` goes to the store. False when the record no longer exists (expired or
+        deleted meanwhile): the caller removes what it stored for it."""
         key = _KEY + conversion_id
+        encoded = _encoded(fields)
+        if len(encoded.get("data", b"")) > SMALL_RESULT_BYTES:
+            result_key = f"{Space.RESULTS.value}/{conversion_id}"
+            self._storage.put(result_key, encoded["data"])
+            encoded = {**encoded, "data": b"null", "result_key": msgspec.json.encode(result_key)}
         with self._redis.pipeline() as pipe:
             pipe.exists(key)
-            pipe.hset(key, mapping=_encoded(fields))
+            pipe.hset(key, mapping=encoded)
             pipe.expire(key, self._ttl_s)
             existed, *_ = pipe.execute()
         if not existed:  # expired meanwhile: don't leave a fragment behind
             self._redis.delete(key)
+            if "result_key" in encoded:
+                self._storage.delete(f"{Space.RESULTS.value}/{conversion_id}")
+        return bool(existed)
 
     def get(self, conversion_id: str) -> Conversion | None:
         """The record, or None when it does not exist (or expired)."""
@@ -94,9 +113,20 @@ class JobStore:
             for conversion_id in conversion_ids:
                 pipe.hgetall(_KEY + conversion_id)
             raw = pipe.execute()
-        return [
+        records = [
             _decode(conversion_id, fields) for conversion_id, fields in zip(conversion_ids, raw, strict=True)
         ]
+        return [self._with_result(record) if record else None for record in records]
+
+    def _with_result(self, record: Conversion) -> Conversion:
+        """The record with its result read back from the store, when it was kept there."""
+        if record.result_key is None or record.data is not None:
+            return record
+        stored = self._storage.read(record.result_key)
+        if stored is None:  # swept with the retention, a moment before its record expired
+            return record
+        record.data = msgspec.json.decode(stored)
+        return record
 
     def summaries(self, conversion_ids: list[str]) -> list[dict[str, Any] | None]:
         """Status, progress, error and tokens of several records, without their results."""
@@ -110,6 +140,15 @@ class JobStore:
     def delete(self, conversion_id: str) -> None:
         """Forget a record now (a submission that failed before it was queued)."""
         self._redis.delete(_KEY + conversion_id)
+
+    def remove(self, record: Conversion) -> None:
+        """Delete a conversion at its owner's request: what it holds in the store, then its
+        record and its place in the owner's list."""
+        self._storage.delete(*record.stored_keys)
+        with self._redis.pipeline() as pipe:
+            pipe.delete(_KEY + record.conversion_id)
+            pipe.zrem(_OWNED + record.owner, record.conversion_id)
+            pipe.execute()
 
 
 def _encoded(fields: dict[str, Any]) -> Mapping[Any, bytes]:

@@ -2,7 +2,8 @@
 
 Convertorio's clients ask for an upload URL, PUT the file there, and confirm. Until the
 confirmation, the job is a ``PendingUpload`` (``lector:upload:<job id>``, for
-``UPLOAD_KEEP_S``) and the received file a blob; confirming takes the pending upload once
+``UPLOAD_KEEP_S``) and the received file an object in the store (``uploads/``, swept after
+``UPLOAD_KEEP_S``); confirming takes the pending upload once
 (GETDEL, so two confirmations cannot queue it twice) and submits it as an ordinary
 conversion under the same id. Nothing here knows about HTTP.
 """
@@ -12,10 +13,10 @@ from __future__ import annotations
 import msgspec
 from redis import Redis
 
-from service.blobs import BlobStore
 from service.convert.target import Target
 from service.jobs.record import new_id, now_iso
 from service.options import Options
+from service.storage import Space, Storage, new_key
 
 #: How long a reserved upload waits for its file and its confirmation.
 UPLOAD_KEEP_S = 3600
@@ -35,16 +36,17 @@ class PendingUpload(msgspec.Struct, kw_only=True):
     target: Target
     options: Options
     created_at: str
-    blob_id: str | None = None
+    #: The received file's key in the store.
+    key: str | None = None
     size: int | None = None
 
 
 class UploadStore:
     """Pending uploads and their files."""
 
-    def __init__(self, redis: Redis, blobs: BlobStore) -> None:
+    def __init__(self, redis: Redis, storage: Storage) -> None:
         self._redis = redis
-        self._blobs = blobs
+        self._storage = storage
 
     def reserve(
         self, owner: str, filename: str, source_format: str, file_size: int, target: Target, options: Options
@@ -70,10 +72,11 @@ class UploadStore:
 
     def receive(self, upload: PendingUpload, data: bytes) -> PendingUpload:
         """Keep the uploaded file (a second upload replaces the first)."""
-        blob_id = self._blobs.put(data, UPLOAD_KEEP_S)
-        if upload.blob_id:
-            self._blobs.delete(upload.blob_id)
-        received = msgspec.structs.replace(upload, blob_id=blob_id, size=len(data))
+        key = new_key(Space.UPLOADS)
+        self._storage.put(key, data)
+        if upload.key:
+            self._storage.delete(upload.key)
+        received = msgspec.structs.replace(upload, key=key, size=len(data))
         self._save(received)
         return received
 
@@ -84,7 +87,7 @@ class UploadStore:
 
     def document(self, upload: PendingUpload) -> bytes | None:
         """The uploaded file's bytes (None: never uploaded, or expired)."""
-        return self._blobs.get(upload.blob_id) if upload.blob_id else None
+        return self._storage.read(upload.key) if upload.key else None
 
     def restore(self, upload: PendingUpload) -> None:
         """Put back an upload taken for a confirmation that was refused (a limit, the store)."""
@@ -92,8 +95,8 @@ class UploadStore:
 
     def discard(self, upload: PendingUpload) -> None:
         """Forget the uploaded file, once its conversion holds its own copy."""
-        if upload.blob_id:
-            self._blobs.delete(upload.blob_id)
+        if upload.key:
+            self._storage.delete(upload.key)
 
     def _save(self, upload: PendingUpload) -> None:
         self._redis.set(_KEY + upload.job_id, msgspec.json.encode(upload), ex=UPLOAD_KEEP_S)

@@ -49,7 +49,8 @@ ATTEMPT_TIMEOUT_S = 10
 MAX_URL_LENGTH = 2048
 SECRET_PREFIX = "whsec_"
 DELIVER = "service.jobs.webhooks.deliver"
-_CONFIG = "lector:webhooks:"  # per owner: url, secret
+#: Each owner's webhook settings: a hash of its secret, when it was made, and its default URL.
+CONFIG_PREFIX = "lector:webhooks:"
 _MESSAGE = "lector:webhook-message:"
 _STATE = "lector:webhook-state:"
 
@@ -74,32 +75,32 @@ class WebhookConfig:
 
     def secret(self, owner: str) -> str | None:
         """The key's signing secret, or None when it has made none."""
-        value = self._redis.hget(_CONFIG + owner, "secret")
+        value = self._redis.hget(CONFIG_PREFIX + owner, "secret")
         return _text(value)
 
     def rotate(self, owner: str) -> str:
         """Make a new secret (replacing any), and return it: the only time it is shown."""
         secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
-        self._redis.hset(_CONFIG + owner, mapping={"secret": secret, "created_at": now_iso()})
+        self._redis.hset(CONFIG_PREFIX + owner, mapping={"secret": secret, "created_at": now_iso()})
         return secret
 
     def settings_of(self, owner: str) -> dict[str, str]:
         """The default URL and when the secret was made (never the secret)."""
-        url, created = self._redis.hmget(_CONFIG + owner, ["url", "created_at"])
+        url, created = self._redis.hmget(CONFIG_PREFIX + owner, ["url", "created_at"])
         shown = {"default_url": _text(url), "secret_created_at": _text(created)}
         return {name: value for name, value in shown.items() if value}
 
     def default_url(self, owner: str) -> str | None:
         """The key's default callback URL, or None."""
-        value = self._redis.hget(_CONFIG + owner, "url")
+        value = self._redis.hget(CONFIG_PREFIX + owner, "url")
         return _text(value)
 
     def set_default_url(self, owner: str, url: str | None) -> None:
         """Set (or with None, remove) the key's default callback URL."""
         if url is None:
-            self._redis.hdel(_CONFIG + owner, "url")
+            self._redis.hdel(CONFIG_PREFIX + owner, "url")
         else:
-            self._redis.hset(_CONFIG + owner, "url", url)
+            self._redis.hset(CONFIG_PREFIX + owner, "url", url)
 
 
 def _text(value: Any) -> str | None:

@@ -37,7 +37,7 @@ def run_now(
     Lector's side). ``asked_types`` narrows what it may be identified as; ``kinds``: the
     caller's types, where it may use its own; ``sniffed``: the document's format, where the
     route found it already."""
-    settings, engines, tenancy, redis = here
+    settings, engines, tenancy, redis = here.settings, here.engines, here.tenancy, here.redis
     types = allowed_types(asked_types, caller, kinds)
     # Once: an unknown format is refused before anything is charged.
     sniffed = sniffed or sniff(document)

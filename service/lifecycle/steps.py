@@ -20,6 +20,7 @@ from service.metrics import JobSummary, summarize_extraction
 from service.models import Status
 from service.perform import Outcome
 from service.settings import Settings
+from service.storage import Storage
 from service.tenants.billing import Tenancy
 from service.work import ConvertFile, Work
 
@@ -31,6 +32,7 @@ class Here(NamedTuple):
     engines: Engines
     tenancy: Tenancy
     redis: Redis
+    storage: Storage
 
 
 def pair_of(work: Work, sniffed: str) -> str | None:

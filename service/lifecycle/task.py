@@ -1,12 +1,14 @@
 """The lifecycle on a worker: the RQ job that runs a queued piece of work, and its failure callback.
 
 The job reads the stored document, runs the same steps as work done here and now
-(``service.lifecycle.steps``), keeps the result in the record, and announces the end.
+(``service.lifecycle.steps``), keeps the result in the record (a converted file, or a large
+result, in the store), and announces the end. The document is deleted from the store when
+the job ends, successful or failed for good: nobody will read it again.
 
-Failures: bad input ends the job at once as FAILED with its sentence, and its stored document
-is deleted (nobody will read it again). Anything else (an engine crash, a worker killed
-mid-job) is retried by RQ up to ``service.jobs.queue.MAX_RETRIES`` times; the failure callback
-puts the record back to ENQUEUED while a retry is coming, and to FAILED when none is.
+Failures: bad input ends the job at once as FAILED with its sentence. Anything else (an
+engine crash, a worker killed mid-job) is retried by RQ up to ``service.jobs.queue.MAX_RETRIES``
+times; the failure callback puts the record back to ENQUEUED while a retry is coming, and to
+FAILED when none is.
 
 A task returns what it did as plain data (``service.metrics.JobSummary``); the worker that
 runs it counts that in its metrics.
@@ -25,9 +27,15 @@ from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from service.blobs import blob_store
 from service.downloads import fetch_document
-from service.errors import InputError, LectorError, LlmCredentialsRejected, TooLarge, UrlError
+from service.errors import (
+    InputError,
+    LectorError,
+    LlmCredentialsRejected,
+    StoreUnavailable,
+    TooLarge,
+    UrlError,
+)
 from service.jobs import passwords, runtime, webhooks
 from service.jobs.batches import BatchStore, summarize
 from service.jobs.links import Links
@@ -40,6 +48,7 @@ from service.models import Status
 from service.pages import sniff
 from service.perform import Outcome, perform
 from service.settings import Settings
+from service.storage import Space, Storage, new_key
 from service.tenants.billing import Tenancy
 from service.tenants.types import OwnTypes
 
@@ -56,20 +65,20 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
     job = get_current_job()
     assert job is not None, "run_conversion runs inside an RQ job"
     redis = job.connection
-    here = Here(settings, engines, Tenancy(redis, settings), redis)
-    store = JobStore(redis, settings.result_ttl_s)
+    here = Here(settings, engines, Tenancy(redis, settings), redis, runtime.storage())
+    store = JobStore(redis, settings.result_ttl_s, here.storage)
     record = store.get(conversion_id)
     if record is None:
         log.warning("conversion expired before it ran", conversion_id=conversion_id)
         return None
     store.update(conversion_id, status=Status.PROCESSING, started_at=now_iso(), progress=0.0, error=None)
     try:
-        data = _document_of(record, redis, settings)
+        data = _document_of(record, here)
     except (UrlError, TooLarge) as exc:
-        return _fail(store, record, redis, settings, exc.message)
+        return _fail(here, store, record, exc.message)
     if data is None:
         message = "The stored document expired before a worker could read it."
-        return _fail(store, record, redis, settings, message, bad_input=False)
+        return _fail(here, store, record, message, bad_input=False)
     options = msgspec.structs.replace(
         record.options, password=passwords.read(redis, conversion_id, settings.secret)
     )
@@ -94,62 +103,78 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
             )
     except ENDING as exc:  # retrying would not help
         bad_input = not isinstance(exc, LlmCredentialsRejected)
-        return _fail(store, record, redis, settings, exc.message, bad_input=bad_input)
+        return _fail(here, store, record, exc.message, bad_input=bad_input)
     return _succeed(record, outcome, here, store).as_data()
 
 
 def _succeed(record: Conversion, outcome: Outcome, here: Here, store: JobStore) -> JobSummary:
-    """Keep what the work produced (a converted file in the blob store), book what it used,
-    mark the record SUCCESS and announce the end."""
+    """Keep what the work produced (a converted file in the store), book what it used, mark
+    the record SUCCESS, delete the document and announce the end."""
     settings, redis = here.settings, here.redis
     stored = None
     if outcome.output is not None:
         output = outcome.output
-        blob_id = blob_store(redis, settings.blob_dir).put(output.content, settings.result_ttl_s)
         stored = StoredFile(
-            name=output.name, media_type=output.media_type, size=len(output.content), blob_id=blob_id
+            name=output.name, media_type=output.media_type, size=len(output.content), key=new_key(Space.FILES)
         )
+        here.storage.put(stored.key, output.content)
     passwords.forget(redis, record.conversion_id)
     summary = book(here.tenancy, record.owner, outcome)
-    store.update(
+    kept = store.update(
         record.conversion_id,
         status=Status.SUCCESS,
         progress=1.0,
         completed_at=now_iso(),
         data=outcome.result,
         output=stored,
+        document_key=None,
         tokens_used=outcome.reading.tokens.total if outcome.reading is not None else 0,
     )
+    # The document is no longer needed; the file too when its record was deleted meanwhile.
+    _forget_document(here.storage, record, *([] if kept or stored is None else [stored.key]))
     log.info("work done", conversion_id=record.conversion_id, kind=type(record.work).__name__)
     announce_end(record.conversion_id, redis, settings)
     return summary
 
 
-def _document_of(record: Conversion, redis: Redis, settings: Settings) -> bytes | None:
-    """The document's bytes: from the blob store, or fetched from its URL (batch items)."""
+def _document_of(record: Conversion, here: Here) -> bytes | None:
+    """The document's bytes: from the store, or fetched from its URL (batch items)."""
     if record.source_url:
-        return anyio.run(fetch_document, record.source_url, settings)
-    return blob_store(redis, settings.blob_dir).get(record.blob_id) if record.blob_id else None
+        return anyio.run(fetch_document, record.source_url, here.settings)
+    return here.storage.read(record.document_key) if record.document_key else None
+
+
+def _forget_document(storage: Storage, record: Conversion, *also: str) -> None:
+    """Delete the conversion's document (and ``also``) from the store; a store that fails now
+    leaves them to the sweep (``service.retention``), not the job to a retry."""
+    keys = [key for key in (record.document_key, *also) if key]
+    try:
+        storage.delete(*keys)
+    except StoreUnavailable as exc:
+        log.warning("document left to the sweep", conversion_id=record.conversion_id, error=exc.message)
 
 
 def _fail(
+    here: Here,
     store: JobStore,
     record: Conversion,
-    redis: Redis,
-    settings: Settings,
     message: str,
     *,
     bad_input: bool = True,
 ) -> dict[str, Any]:
-    """End the conversion as FAILED, and book it; a document refused as bad input is deleted
-    at once, any other is refunded. Returns the job's summary."""
+    """End the conversion as FAILED, book it (a document refused as bad input is not
+    refunded; any other is), delete its document, and return the job's summary."""
+    redis, settings = here.redis, here.settings
     passwords.forget(redis, record.conversion_id)
-    Tenancy(redis, settings).failed(record.owner, record.conversion_id, record.charged, refund=not bad_input)
-    if bad_input and record.blob_id:
-        blob_store(redis, settings.blob_dir).delete(record.blob_id)
+    here.tenancy.failed(record.owner, record.conversion_id, record.charged, refund=not bad_input)
     store.update(
-        record.conversion_id, status=Status.FAILED, completed_at=now_iso(), error={"message": message}
+        record.conversion_id,
+        status=Status.FAILED,
+        completed_at=now_iso(),
+        error={"message": message},
+        document_key=None,
     )
+    _forget_document(here.storage, record)
     log.info("conversion failed", conversion_id=record.conversion_id, reason=message)
     announce_end(record.conversion_id, redis, settings)
     return JobSummary(status=Status.FAILED).as_data()
@@ -164,7 +189,7 @@ def on_failure(
 ) -> None:
     """RQ failure callback: back to ENQUEUED while a retry is coming, FAILED when none is."""
     settings = runtime.settings()
-    store = JobStore(connection, settings.result_ttl_s)
+    store = JobStore(connection, settings.result_ttl_s, runtime.storage())
     kind = exc_type.__name__ if exc_type else "unknown"
     if job.retries_left:
         log.warning(
@@ -183,7 +208,11 @@ def on_failure(
     record = store.get(job.id)
     if record is not None:  # a failure on our side, after every retry: the owner gets the document back
         Tenancy(connection, settings).failed(record.owner, job.id, record.charged, refund=True)
-    store.update(job.id, status=Status.FAILED, completed_at=now_iso(), error={"message": message})
+    store.update(
+        job.id, status=Status.FAILED, completed_at=now_iso(), error={"message": message}, document_key=None
+    )
+    if record is not None:  # in the worker's main process when the job's runner died
+        runtime.with_storage(lambda storage: _forget_document(storage, record))
     announce_end(job.id, connection, settings)
 
 
@@ -198,7 +227,7 @@ def announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:
 
 
 def _announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:
-    store = JobStore(redis, settings.result_ttl_s)
+    store = JobStore(redis, settings.result_ttl_s, runtime.storage())
     record = store.get(conversion_id)
     if record is None:
         return

@@ -7,6 +7,7 @@
     store.py    key records in Redis: create, list, update, revoke, rotate, authenticate
     limits.py   rate limits, quota and token budget, checked and taken in one Lua call; refunds
     usage.py    usage per key and UTC day: counters, cost, rows for the API and CSV
+    durable.py  which of their Redis keys must outlive restarts (what a backup holds)
 
 The layer sits between the API and the jobs: the API authenticates and charges here before
 it queues anything, and a worker books usage and refunds here when a job ends. It imports

@@ -26,6 +26,10 @@ _MINUTE_S = 60
 _DAY_S = 86400
 #: How long a refund guard is kept: longer than any job can run or be retried.
 REFUND_GUARD_S = 7 * _DAY_S
+#: Each owner's documents left (``lector:quota:<owner>``).
+QUOTA_PREFIX = "lector:quota:"
+#: Each owner's rate windows (``lector:rate:<owner>:m:<minute>`` and ``:d:<YYYYMMDD>``).
+RATE_PREFIX = "lector:rate:"
 
 _CHARGE = """
 local cost = tonumber(ARGV[1])
@@ -66,7 +70,7 @@ return 0
 
 def quota_key(owner: str) -> str:
     """The counter of documents ``owner`` may still submit (absent: no quota)."""
-    return f"lector:quota:{owner}"
+    return QUOTA_PREFIX + owner
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,8 @@ def windows(owner: str, now: float | None = None) -> Windows:
     day = int(now // _DAY_S)
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
     return Windows(
-        minute_key=f"lector:rate:{owner}:m:{minute}",
-        day_key=f"lector:rate:{owner}:d:{stamp}",
+        minute_key=f"{RATE_PREFIX}{owner}:m:{minute}",
+        day_key=f"{RATE_PREFIX}{owner}:d:{stamp}",
         minute_reset=(minute + 1) * _MINUTE_S,
         day_reset=(day + 1) * _DAY_S,
     )

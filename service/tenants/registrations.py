@@ -25,6 +25,8 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}$")
 #: How long an email stays claimed by a registration that is being made.
 _CLAIM_S = 60
 _HASHER = PasswordHasher()
+#: Each registration, by the SHA-256 of its email.
+PREFIX = "lector:registration:"
 
 
 class Registration(msgspec.Struct):
@@ -39,7 +41,7 @@ class Registration(msgspec.Struct):
 
 
 def _key(email: str) -> str:
-    return "lector:registration:" + hashlib.sha256(email.encode()).hexdigest()
+    return PREFIX + hashlib.sha256(email.encode()).hexdigest()
 
 
 def problems_of(name: str, email: str, password: str, confirmation: str) -> dict[str, list[str]]:

@@ -28,6 +28,8 @@ from service.tenants.limits import Limits, Reading, quota_key, windows
 from service.tenants.records import ANY, KeyInfo, KeyRecord, KeySecret, KeySettings, KeySpec, check_scopes
 
 INDEX = "lector:keys"
+#: Each key's record, and its markers beside it (``:last-used``, ``:touched``).
+RECORD_PREFIX = "lector:key:"
 #: ``last_used_at`` is written at most this often per key, across every process.
 TOUCH_EVERY_S = 60
 NOT_VALID = "The API key is not valid."
@@ -38,11 +40,11 @@ _encode = msgspec.json.Encoder().encode
 
 def record_key(key_id: str) -> str:
     """Where ``key_id``'s record is stored."""
-    return f"lector:key:{key_id}"
+    return RECORD_PREFIX + key_id
 
 
 def _last_used_key(key_id: str) -> str:
-    return f"lector:key:{key_id}:last-used"
+    return f"{RECORD_PREFIX}{key_id}:last-used"
 
 
 def _now() -> datetime:
@@ -271,7 +273,7 @@ class KeyStore:
             if tick - self._touched.get(key_id, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
                 return
             self._touched[key_id] = tick
-        if self._redis.set(f"lector:key:{key_id}:touched", 1, nx=True, ex=TOUCH_EVERY_S):
+        if self._redis.set(f"{RECORD_PREFIX}{key_id}:touched", 1, nx=True, ex=TOUCH_EVERY_S):
             self._redis.set(_last_used_key(key_id), _iso(now))
 
 

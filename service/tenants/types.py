@@ -18,6 +18,8 @@ from service.errors import Conflict, InvalidOption
 
 #: How many types of its own an owner may define.
 MAX_OWN_TYPES = 50
+#: Each owner's types: one hash per owner.
+PREFIX = "lector:types:"
 
 _ADD = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
@@ -35,7 +37,7 @@ class OwnType(msgspec.Struct):
 
 
 def _key(owner: str) -> str:
-    return f"lector:types:{owner}"
+    return PREFIX + owner
 
 
 class OwnTypes:

@@ -21,7 +21,11 @@ from redis import Redis
 from service.errors import InvalidOption
 from service.models import Extraction
 
-OWNERS = "lector:usage:owners"
+#: Each owner's days and totals, and the set of owners.
+PREFIX = "lector:usage:"
+OWNERS = PREFIX + "owners"
+#: Each owner's model tokens spent in all.
+TOKENS_PREFIX = "lector:tokens:"
 
 
 class Usage(msgspec.Struct, kw_only=True):
@@ -63,17 +67,17 @@ _FLOATS = {"engine_seconds", "cost"}
 
 def day_key(owner: str, day: date) -> str:
     """The Redis hash of ``owner``'s usage on ``day``."""
-    return f"lector:usage:{owner}:{day.isoformat()}"
+    return f"{PREFIX}{owner}:{day.isoformat()}"
 
 
 def total_key(owner: str) -> str:
     """The Redis hash of ``owner``'s totals."""
-    return f"lector:usage:{owner}:total"
+    return f"{PREFIX}{owner}:total"
 
 
 def tokens_key(owner: str) -> str:
     """``owner``'s model tokens spent in all: what a token budget is checked against."""
-    return f"lector:tokens:{owner}"
+    return TOKENS_PREFIX + owner
 
 
 def today() -> date:

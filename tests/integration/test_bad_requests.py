@@ -15,7 +15,7 @@ import httpx
 import pytest
 from redis import Redis
 
-from tests.helpers import API_KEY, wait_for_end
+from tests.helpers import API_KEY, TEST_STORE, wait_for_end
 
 JSON_ENDPOINTS = ("/api/ocr/extract-text", "/api/convert-async", "/api/batches/")
 
@@ -185,10 +185,10 @@ def test_a_document_refused_as_bad_input_is_deleted(client, workers, docs, redis
     )
     conversion_id = response.json()["conversion_id"]
     redis = Redis.from_url(redis_url)
-    blob_id = json.loads(redis.hget(f"lector:conversion:{conversion_id}", "blob_id"))
-    assert redis.exists(f"lector:blob:{blob_id}") == 1
+    key = json.loads(redis.hget(f"lector:conversion:{conversion_id}", "document_key"))
+    assert (TEST_STORE / key).exists()
     assert wait_for_end(client, conversion_id)["status"] == "ERROR"
-    assert redis.exists(f"lector:blob:{blob_id}") == 0
+    assert not (TEST_STORE / key).exists()
 
 
 # Tried as a new user would: both names of the base64 field on every JSON endpoint.

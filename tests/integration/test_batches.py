@@ -18,7 +18,8 @@ from redis import Redis
 from fixtures.generate import PAGES, encode, page_image, text_pdf
 from service.jobs.store import JobStore
 from service.options import Options
-from tests.helpers import API_KEY, OTHER_KEY, ROOT, character_error_rate, clean_env, page_text
+from service.storage import open_storage
+from tests.helpers import API_KEY, OTHER_KEY, ROOT, TEST_STORE, character_error_rate, clean_env, page_text
 
 ITEMS = 50
 
@@ -196,7 +197,9 @@ def test_lector_batch_sends_every_option_the_model_has(server, workers, docs, tm
     status = httpx.get(f"{server.url}/api/batches/{batch_id}", headers={"X-API-Key": API_KEY}).json()
     redis = Redis.from_url(redis_url)
     try:
-        record = JobStore(redis, 3600).get(status["items"][0]["conversion_id"])
+        record = JobStore(redis, 3600, open_storage(f"file://{TEST_STORE}")).get(
+            status["items"][0]["conversion_id"]
+        )
     finally:
         redis.close()
     assert record.options == Options(

@@ -17,6 +17,7 @@ from service.options import OPTION_NAMES
 from tests.helpers import (
     OCR_DATA_KEYS,
     ROOT,
+    TEST_STORE,
     character_error_rate,
     clean_env,
     free_port,
@@ -117,8 +118,9 @@ def test_commands_that_use_redis_say_which_and_never_its_password(tmp_path):
     assert listed.stderr.startswith(f"lector: Redis at 127.0.0.1:{port} db 2\n")
     worker = lector("worker", LECTOR_REDIS_URL=nowhere)
     assert worker.returncode == 1
-    first = json.loads(worker.stderr.splitlines()[0])
+    first, second = (json.loads(line) for line in worker.stderr.splitlines()[:2])
     assert (first["event"], first["at"]) == ("redis", f"127.0.0.1:{port} db 2")
+    assert (second["event"], second["at"]) == ("store", f"file://{TEST_STORE}")  # and which store
     assert password not in listed.stdout + listed.stderr + worker.stdout + worker.stderr
 
 
@@ -246,13 +248,13 @@ def test_serve_worker_up_and_keys_take_their_settings_from_an_env_file(tmp_path)
     file_port, env_port = free_port(), free_port()
     env_file = tmp_path / "lector.env"
     env_file.write_text(f"# shared by every host\nLECTOR_REDIS_URL='redis://127.0.0.1:{file_port}/4'\n")
-    for command in (["worker"], ["keys"], ["up"], ["serve"]):
+    for command in (["worker"], ["keys"], ["up"], ["serve"], ["backup"], ["restore"]):
         assert "--env-file" in lector(*command, "--help").stdout, command
     # No Redis answers at the file's address: each says it is the one it tried.
     worker = lector("worker", "--env-file", str(env_file))
     assert worker.returncode == 1
     assert json.loads(worker.stderr.splitlines()[0])["at"] == f"127.0.0.1:{file_port} db 4"
-    assert f"Redis does not answer at redis://127.0.0.1:{file_port}/4" in worker.stderr
+    assert f"Redis does not answer at 127.0.0.1:{file_port} db 4" in worker.stderr
     keys = lector("keys", "--env-file", str(env_file), "list")
     assert keys.stderr.startswith(f"lector: Redis at 127.0.0.1:{file_port} db 4\n")
     # A variable set in the environment wins over the file.

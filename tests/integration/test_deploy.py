@@ -119,17 +119,25 @@ def test_each_unit_runs_lector_with_the_env_file_as_a_dedicated_user_hardened(na
 def test_the_env_file_example_names_what_every_host_shares_and_refuses_empty_secrets():
     example = DEPLOY / "lector.env.example"
     values = read_env_file(example)  # lector reads it: every line well-formed, every name a setting
-    shared = {"LECTOR_REDIS_URL", "LECTOR_SECRET", "LECTOR_ADMIN_KEY", "LECTOR_PUBLIC_URL"}
+    shared = {
+        "LECTOR_REDIS_URL",
+        "LECTOR_SECRET",
+        "LECTOR_ADMIN_KEY",
+        "LECTOR_PUBLIC_URL",
+        "LECTOR_STORAGE_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    }
     assert shared <= set(values)
     assert ENV_FILE in " ".join(shipped().values())
     # Left empty, a secret stops lector with its name ...
     with pytest.raises(SettingsError, match=r"^Invalid LECTOR_SECRET=<hidden>"):
         load_settings(values)
     # ... and once filled in, the example is a configuration lector accepts.
-    filled = {**values, "LECTOR_SECRET": "s" * 43, "LECTOR_ADMIN_KEY": "a" * 43}
+    filled = {name: value or f"filled-in-{name}-0123456789abcdef0123456789" for name, value in values.items()}
     settings = load_settings(filled)
     assert settings.public_url == "https://ocr.example.com"
-    assert not [name for name, value in filled.items() if value == ""]
+    assert settings.storage_url == "s3://lector-documents/prod"
 
 
 #: The dev extra's packages that the runtime needs as well (rich, which litestar's CLI uses,

@@ -8,6 +8,7 @@ import time
 
 import anyio
 import httpx
+import msgspec
 import pytest
 from redis import Redis
 
@@ -19,12 +20,10 @@ from tests.doc_server import serving
 from tests.helpers import (
     API_KEY,
     OTHER_KEY,
+    TEST_STORE,
     character_error_rate,
     page_text,
-    start_redis,
     start_server,
-    start_worker,
-    stop_process,
     wait_for_end,
 )
 
@@ -301,29 +300,13 @@ def test_wait_holds_until_the_status_changes(client, workers, docs):
     assert client.get(f"/api/convert-async/status/{conversion_id}", params={"wait": 31}).status_code == 422
 
 
-def test_records_and_inputs_expire_after_the_result_ttl(client, workers, docs, redis_url):
+def test_a_finished_record_expires_after_the_result_ttl_and_its_document_is_gone(
+    client, workers, docs, redis_url
+):
     conversion_id = submit_file(client, docs["page.png"]).json()["conversion_id"]
-    wait_for_end(client, conversion_id)
     redis = Redis.from_url(redis_url)
+    document_key = msgspec.json.decode(redis.hget(f"lector:conversion:{conversion_id}", "document_key"))
+    wait_for_end(client, conversion_id)
     week = 168 * 3600
     assert week - 60 < redis.ttl(f"lector:conversion:{conversion_id}") <= week
-    blob_ids = [key for key in redis.keys("lector:blob:*")]
-    assert blob_ids and all(0 < redis.ttl(key) <= week for key in blob_ids)
-
-
-def test_documents_can_wait_in_a_shared_directory_instead_of_redis(tmp_path, docs):
-    blob_dir = tmp_path / "shared-volume"
-    redis_process, redis_url = start_redis(tmp_path)
-    running = start_server(tmp_path, LECTOR_REDIS_URL=redis_url, LECTOR_BLOB_DIR=str(blob_dir))
-    worker = start_worker(tmp_path, redis_url, LECTOR_BLOB_DIR=str(blob_dir))
-    try:
-        with httpx.Client(base_url=running.url, headers={"X-API-Key": API_KEY}, timeout=60) as client:
-            conversion_id = submit_file(client, docs["page.png"]).json()["conversion_id"]
-            assert wait_for_end(client, conversion_id)["status"] == "SUCCESS"
-        (stored,) = blob_dir.iterdir()
-        assert stored.read_bytes() == docs["page.png"].read_bytes()
-        assert not Redis.from_url(redis_url).keys("lector:blob:*")
-    finally:
-        stop_process(worker)
-        running.stop()
-        redis_process.terminate()
+    assert not (TEST_STORE / document_key).exists()  # deleted when its job ended

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from redis import Redis
 
-from service.blobs import DirectoryBlobStore
 from service.errors import StoreUnavailable
 from service.jobs.intake import Intake, Submission
 from service.options import Options
 from service.settings import Settings
+from service.storage import open_storage
 from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process, wait_until
 from tests.integration.test_worker_recovery import (
     kill_tree,
@@ -66,14 +66,14 @@ def test_a_full_then_dead_redis_answers_503_and_status_reads_keep_working(tmp_pa
         stop_process(redis_process)
 
 
-def test_a_full_blob_directory_is_a_503_and_leaves_no_record(tmp_path, redis_url, docs):
-    blob_dir = tmp_path / "blobs"
-    settings = Settings(redis_url=redis_url, blob_dir=str(blob_dir))
+def test_a_store_that_fails_to_write_is_a_503_and_leaves_no_record(tmp_path, redis_url, docs):
+    store_dir = tmp_path / "store"
+    settings = Settings(redis_url=redis_url, storage_url=f"file://{store_dir}")
     redis = Redis.from_url(redis_url)
-    blobs = DirectoryBlobStore(blob_dir)
-    blob_dir.rmdir()
-    blob_dir.write_text("not a directory any more")  # every write now fails, as on a full disk
-    intake = Intake(redis, blobs, settings)
+    storage = open_storage(settings.storage_url)
+    store_dir.rmdir()
+    store_dir.write_text("not a directory any more")  # every write now fails, as on a full disk
+    intake = Intake(redis, storage, settings)
     submission = Submission(options=Options(), document=docs["page.png"].read_bytes())
     with pytest.raises(StoreUnavailable):
         intake.create(submission, "owner", "c0ffee")

@@ -9,6 +9,7 @@ import pytest
 
 from service.cli.envfile import load_env_file, read_env_file
 from service.errors import SettingsError
+from service.settings import load_settings
 
 SECRET = "s3cr3t-value-that-must-not-be-echoed"
 
@@ -74,6 +75,14 @@ def test_a_malformed_line_is_one_sentence_with_its_number_and_without_its_value(
     message = refused.value.message
     assert message.startswith(f"{path} {reason}"), message
     assert SECRET[:6] not in message and message.endswith(".") and "\n" not in message
+
+
+def test_a_retired_setting_is_left_to_the_settings_to_explain(tmp_path):
+    path = written(tmp_path, "LECTOR_BLOB_DIR=/srv/blobs\n")
+    environ: dict[str, str] = {}
+    load_env_file(path, environ)
+    with pytest.raises(SettingsError, match="LECTOR_BLOB_DIR is no longer read: set LECTOR_STORAGE_URL"):
+        load_settings(environ)
 
 
 def test_a_missing_or_unreadable_file_is_one_sentence(tmp_path):

@@ -38,6 +38,7 @@ from service.errors import (
 )
 from service.jobs import passwords, runtime, webhooks
 from service.jobs.batches import BatchStore, summarize
+from service.jobs.links import Links
 from service.jobs.record import Conversion, StoredFile, conversion_status, now_iso
 from service.jobs.store import JobStore
 from service.lifecycle.steps import Here, book, counted
@@ -232,6 +233,13 @@ def _announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:
         return
     if record.callback_url:
         succeeded = record.status is Status.SUCCESS
+        # The addresses clients reach, when LECTOR_PUBLIC_URL says them; a worker knows no other.
+        links = Links.public(settings)
+        status = (
+            conversion_status(record, links.file_info(record, settings), status_url=links.status_url(record))
+            if links is not None
+            else conversion_status(record)
+        )
         webhooks.announce(
             redis,
             settings,
@@ -239,7 +247,7 @@ def _announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:
             url=record.callback_url,
             subject=conversion_id,
             event="conversion.succeeded" if succeeded else "conversion.failed",
-            data=msgspec.to_builtins(conversion_status(record)),
+            data=msgspec.to_builtins(status),
         )
     batches = BatchStore(redis, settings.result_ttl_s)
     if record.batch_id and batches.item_ended(record.batch_id):

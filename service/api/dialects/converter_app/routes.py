@@ -41,7 +41,7 @@ from service.jobs.record import Conversion
 from service.lifecycle.submit import submit_batch
 from service.models import Status
 from service.options import Options, sentence
-from service.pages import sniff
+from service.pages import Source, sniff
 from service.settings import Settings
 from service.tenants.store import Caller
 from service.work import ConvertFile
@@ -301,7 +301,7 @@ def _options(fields: dict[str, Any], target_name: str) -> tuple[Target, Options]
     return target, options
 
 
-def _source_of(filename: str | None, document: bytes) -> tuple[str, str]:
+def _source_of(filename: str | None, document: Source) -> tuple[str, str]:
     """The source format the file's name says, checked against what its bytes are; and the
     format sniffed from them."""
     shown = (filename or "")[:100]

@@ -13,12 +13,12 @@ UV_SPEC := uv>=0.13,<0.14
 # Tesseract languages to install as Debian packages (tesseract-ocr-<code>), e.g. "eng deu fra".
 LECTOR_TESSERACT_LANGS ?= eng
 
-.PHONY: run test install system-packages browser bench bench-accuracy bench-tools lint typecheck lock reference clean
+.PHONY: run test install install-prod system-packages browser unit-checker bench bench-accuracy bench-tools lint typecheck lock reference clean
 
 run: install
 	$(BIN)/lector up
 
-test: install browser lint typecheck
+test: install browser unit-checker lint typecheck
 	$(BIN)/pytest
 
 # Debian's Chromium, which the console's browser test drives through playwright (no browser is
@@ -28,6 +28,13 @@ browser:
 		echo "Installing Debian packages: chromium"; \
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
+
+# systemd-analyze, with which the suite checks the units in deploy/. Only `make test` needs it.
+unit-checker:
+	@command -v systemd-analyze >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		echo "Installing Debian packages: systemd"; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends systemd; }
 
 # Every benchmark but accuracy; each writes its tables into docs/benchmarks.md. SMOKE=1: each
 # once on tiny inputs, writing nothing (OCRmyPDF's rows then run only if it is installed).
@@ -75,6 +82,15 @@ system-packages:
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$need; \
 	fi
+
+# A production host: the runtime alone (none of the test tools), exactly the lock's versions,
+# installed into PREFIX (not linked to this checkout), where the units in deploy/ run
+# PREFIX/bin/lector. Compiled now: the units leave PREFIX read-only, so Python could not cache
+# what it compiles at each start. DRY_RUN=1 lists what it would install, and installs nothing.
+PREFIX ?= /opt/lector
+install-prod: system-packages | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(PREFIX) $(UV) sync --frozen --no-dev --no-editable --compile-bytecode \
+		$(if $(DRY_RUN),--dry-run) --python $(PYTHON)
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)

@@ -27,7 +27,7 @@
     ├── NotReady                   409  the job has not finished, so there is nothing to download
     ├── Conflict                   409  a name already taken (a document type's code)
     ├── Gone                       410  a signed download URL that has expired
-    ├── StoreUnavailable           503  Redis or the blob directory refuses work (Retry-After)
+    ├── StoreUnavailable           503  Redis or the document store refuses work (Retry-After)
     ├── ServerBusy                 503  every synchronous slot is taken and the wait queue full
     ├── JobStoreError              500  a stored record is damaged (logged)
     └── EngineError                500  an OCR engine failed on a valid page
@@ -206,7 +206,7 @@ class Gone(LectorError):
 
 
 class StoreUnavailable(LectorError):
-    """Redis is down or refuses writes, or the blob directory is full: try again shortly."""
+    """Redis is down or refuses writes, or the document store fails: try again shortly."""
 
     status_code = 503
     headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}

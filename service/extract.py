@@ -26,7 +26,7 @@ from service.fields import READINGS, ReadingProfile, find_fields
 from service.identify import identify, model_question
 from service.models import TEXT_LAYER, Extraction, Identification, PageResult, Tokens, Word
 from service.options import Options
-from service.pages import Document, Page, open_document, select_pages
+from service.pages import Document, Page, Source, open_document, select_pages
 
 #: Called as pages finish, with (pages done, pages selected).
 ProgressCallback = Callable[[int, int], None]
@@ -36,7 +36,7 @@ _MODEL_ONLY = ("ocr_instructions", "document_metadata")
 
 
 def extract(
-    data: bytes,
+    data: Source,
     options: Options,
     engines: Engines,
     *,
@@ -122,7 +122,7 @@ def extract(
 
 
 def _identified(
-    data: bytes,
+    data: Source,
     options: Options,
     engines: Engines,
     max_pages: int | None,
@@ -242,7 +242,7 @@ def first_page_only(options: Options) -> Options:
 
 
 def extract_object(
-    data: bytes,
+    data: Source,
     options: Options,
     engines: Engines,
     *,
@@ -295,7 +295,7 @@ def extract_object(
 
 
 def identify_document(
-    data: bytes,
+    data: Source,
     options: Options,
     engines: Engines,
     *,
@@ -334,7 +334,7 @@ def identify_document(
 
 
 def _ranked(
-    data: bytes,
+    data: Source,
     options: Options,
     engines: Engines,
     max_pages: int | None,
@@ -358,7 +358,7 @@ def _ranked(
 
 
 def _asked(
-    data: bytes,
+    data: Source,
     options: Options,
     engine: FieldEngine,
     candidates: list[DocumentType],

@@ -20,6 +20,7 @@ import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 import pymupdf
@@ -53,6 +54,12 @@ MAX_RANGES = 200
 #: Most pages one request may select when the caller names no limit (LECTOR_MAX_PAGES's
 #: ceiling): a TIFF's pages are counted up to one more than the limit.
 MAX_PAGES = 100_000
+#: How much of a document its format is told from.
+HEAD_BYTES = 4096
+
+#: A document: its bytes, or a file that holds them (a large upload, a job's download), which a
+#: PDF is read from page by page; an image is read whole either way.
+Source = bytes | Path
 
 
 def configure_decoders() -> None:
@@ -97,8 +104,22 @@ _OTHER_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 _SUPPORTED = f"Send {', '.join(list(INPUTS)[:-1])} or {list(INPUTS)[-1]}."
 
 
-def sniff(data: bytes) -> str:
-    """Name the format of ``data`` from its first bytes, or raise UnsupportedFormat."""
+def head_of(source: Source) -> bytes:
+    """The first HEAD_BYTES of a document."""
+    if isinstance(source, Path):
+        with source.open("rb") as file:
+            return file.read(HEAD_BYTES)
+    return source[:HEAD_BYTES]
+
+
+def size_of(source: Source) -> int:
+    """A document's size in bytes."""
+    return source.stat().st_size if isinstance(source, Path) else len(source)
+
+
+def sniff(source: Source) -> str:
+    """Name the format of a document from its first bytes, or raise UnsupportedFormat."""
+    data = head_of(source)
     for magic, name in _SIGNATURES:
         if data.startswith(magic):
             return name
@@ -248,15 +269,16 @@ class Document:
 
 
 def open_document(
-    data: bytes, *, password: str | None = None, sniffed: str | None = None, max_pages: int = MAX_PAGES
+    source: Source, *, password: str | None = None, sniffed: str | None = None, max_pages: int = MAX_PAGES
 ) -> Document:
-    """Open ``data`` as a document of the format ``sniffed`` from it (sniffed now when not
+    """Open ``source`` as a document of the format ``sniffed`` from it (sniffed now when not
     given), or raise a clear InputError. ``max_pages`` is the most pages any request may
     select (LECTOR_MAX_PAGES): a TIFF's pages are counted up to one more, and the document
     says when more follow (``Document.uncounted``)."""
-    kind = sniffed or sniff(data)
+    kind = sniffed or sniff(source)
     if kind == "PDF":
-        return PdfDocument(data, password=password)
+        return PdfDocument(source, password=password)
+    data = source.read_bytes() if isinstance(source, Path) else source
     return ImageDocument(data, kind, max_pages=max_pages)
 
 
@@ -428,9 +450,9 @@ class PdfDocument(Document):
 
     format = "PDF"
 
-    def __init__(self, data: bytes, *, password: str | None = None) -> None:
+    def __init__(self, source: Source, *, password: str | None = None) -> None:
         try:
-            self._pdf = pymupdf.open(stream=data, filetype="pdf")
+            self._pdf = open_pdf(source)
         except _PDF_ERRORS:
             raise CorruptDocument("The PDF is corrupt and cannot be opened.") from None
         if self._pdf.needs_pass:
@@ -476,6 +498,13 @@ class PdfDocument(Document):
     def close(self) -> None:
         """Close the PyMuPDF document."""
         self._pdf.close()
+
+
+def open_pdf(source: Source) -> pymupdf.Document:
+    """A PDF opened from its bytes, or from its file (MuPDF then reads what a page needs)."""
+    if isinstance(source, Path):
+        return pymupdf.open(source, filetype="pdf")
+    return pymupdf.open(stream=source, filetype="pdf")
 
 
 def _checked_page_count(pdf: pymupdf.Document) -> int:

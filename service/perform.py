@@ -18,6 +18,7 @@ from service.engines import Engines
 from service.extract import extract, identify_document
 from service.models import Extraction, Identification
 from service.options import Options
+from service.pages import Source
 from service.work import ConvertFile, Extract, Identify, Work
 
 ProgressCallback = Callable[[int, int], None]
@@ -38,7 +39,7 @@ class Outcome(msgspec.Struct):
 
 def perform(
     work: Work,
-    document: bytes,
+    document: Source,
     options: Options,
     engines: Engines,
     *,

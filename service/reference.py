@@ -34,6 +34,8 @@ def _default(field: FieldInfo) -> str:
         return "none"
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, tuple):  # as the variable is written: comma-separated
+        return f"`{','.join(str(item) for item in value)}`"
     return f"`{value}`"
 
 

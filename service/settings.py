@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Literal, NamedTuple
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
@@ -45,6 +46,28 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
 
     host: Annotated[str, Meta(description="address the API listens on")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=1, le=65535, description="port the API listens on")] = 8000
+    public_url: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^https?://",
+                description="the address clients reach the API at (`https://ocr.example.com`, with the "
+                "path prefix a proxy adds, if any; no query): status and download URLs are built on it, "
+                "also in the webhook events workers send. When unset, the API builds them from each "
+                "request's address, and a worker's events carry none. Every host needs the same one",
+            ),
+        ]
+        | None
+    ) = None
+    trusted_proxies: Annotated[
+        tuple[Annotated[str, Meta(pattern=r"^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$")], ...],
+        Meta(
+            max_length=100,
+            description="comma-separated addresses and CIDR ranges of the reverse proxies whose "
+            "`X-Forwarded-Proto` and `X-Forwarded-For` the API believes (the scheme of the URLs it "
+            "builds, the client's address); any other client's are ignored",
+        ),
+    ] = ("127.0.0.1", "::1")
     redis_url: Annotated[
         str,
         Meta(
@@ -342,6 +365,11 @@ _GONE = {
 _PATH = re.compile(r" - at `\$\.(?P<name>[A-Z_]+(\[[0-9]+\])?)`.*$")
 
 
+def is_setting(name: str) -> bool:
+    """Whether Lector reads the variable ``name``, or read it once and now says what replaces it."""
+    return name in _GONE or any(env_name(field) == name for field in Settings.__struct_fields__)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from ``environ`` (default: the process environment).
 
@@ -353,7 +381,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError(f"{name} is no longer read: {instead}.")
     known = {env_name(field) for field in Settings.__struct_fields__}
     raw: dict[str, object] = {name: value for name, value in environ.items() if name in known}
-    for name in ("LECTOR_API_KEYS", "LECTOR_WEBHOOK_RETRY_DELAYS_S", "LECTOR_WEBHOOK_ALLOW"):
+    for name in (
+        "LECTOR_API_KEYS",
+        "LECTOR_WEBHOOK_RETRY_DELAYS_S",
+        "LECTOR_WEBHOOK_ALLOW",
+        "LECTOR_TRUSTED_PROXIES",
+    ):
         if name in raw:
             raw[name] = [part.strip() for part in str(raw[name]).split(",") if part.strip()]
     for name in ("LECTOR_LOG_FORMAT", "LECTOR_LOG_LEVEL"):
@@ -385,4 +418,34 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except ValueError as exc:
         shown = repr(environ.get("LECTOR_WEBHOOK_ALLOW", ""))
         raise SettingsError(f"Invalid LECTOR_WEBHOOK_ALLOW={shown}: {exc}.") from None
+    for entry in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            shown = repr(environ.get("LECTOR_TRUSTED_PROXIES", ""))
+            raise SettingsError(
+                f"Invalid LECTOR_TRUSTED_PROXIES={shown}: {entry!r} is not an address or a CIDR range."
+            ) from None
+    public = settings.public_url
+    if public is not None and (problem := public_url_problem(public)):
+        shown = "<hidden>" if "@" in public else repr(public)  # a user and a password stay unsaid
+        raise SettingsError(f"Invalid LECTOR_PUBLIC_URL={shown}: {problem}.")
     return settings
+
+
+def public_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the address clients reach Lector at, or None when it can."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (read for its ValueError on a bad port)
+    except ValueError:
+        return "it is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "use an http or https URL with a host, such as https://ocr.example.com"
+    if parts.username is not None or parts.password is not None:
+        return "it may not hold a user name or password"
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        return "it may not have a query or a fragment"
+    if any(char.isspace() or char == "\\" for char in url):
+        return "it may not hold spaces or backslashes"
+    return None

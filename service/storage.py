@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 import obstore
@@ -35,12 +35,23 @@ from obstore.store import LocalStore, S3Store
 
 from service.errors import SettingsError, StoreUnavailable
 
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig, RetryConfig, S3Config
+
 #: Where the store is when ``LECTOR_STORAGE_URL`` is unset (relative to the working directory).
 DEFAULT_DIRECTORY = Path("var") / "store"
 #: Objects at least this large are uploaded in parts of this size.
 PART_BYTES = 8 * 1024 * 1024
 #: A download is read in pieces of this size, whatever the object's size.
 CHUNK_BYTES = 1024 * 1024
+#: obstore's S3 settings, by the standard variable each is read from.
+_AWS = {
+    "endpoint": "AWS_ENDPOINT_URL",
+    "access_key_id": "AWS_ACCESS_KEY_ID",
+    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "session_token": "AWS_SESSION_TOKEN",
+    "region": "AWS_REGION",
+}
 
 
 class Space(Enum):
@@ -169,18 +180,19 @@ class Storage:
         return None
 
 
-def storage_location(url: str | None) -> str:
+def storage_location(url: str | None, environ: Mapping[str, str] = os.environ) -> str:
     """The store ``url`` names, as ``Storage.where`` says it, without opening it."""
     parts = urlsplit(url or "")
     if parts.scheme == "s3":
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = environ.get("AWS_ENDPOINT_URL")
         return f"s3://{parts.netloc}/{parts.path.strip('/')}" + (f" at {endpoint}" if endpoint else "")
     return f"file://{Path(parts.path) if url else DEFAULT_DIRECTORY.resolve()}"
 
 
-def open_storage(url: str | None) -> Storage:
-    """The store ``url`` names (None: the private directory under ./var). A URL it cannot use
-    is a SettingsError that says why."""
+def open_storage(url: str | None, environ: Mapping[str, str] = os.environ) -> Storage:
+    """The store ``url`` names (None: the private directory under ./var); an S3 store's
+    endpoint and credentials come from the ``AWS_*`` variables of ``environ``. A URL it
+    cannot use is a SettingsError that says why."""
     if not url:
         return _directory(DEFAULT_DIRECTORY.resolve(), storage_location(url), private=True)
     parts = urlsplit(url)
@@ -191,7 +203,7 @@ def open_storage(url: str | None) -> Storage:
             )
         return _directory(Path(parts.path), storage_location(url), private=False)
     if parts.scheme == "s3":
-        return _s3(parts.netloc, parts.path.strip("/"), storage_location(url))
+        return _s3(parts.netloc, parts.path.strip("/"), storage_location(url, environ), environ)
     raise SettingsError(f"LECTOR_STORAGE_URL must start with s3:// or file://, not {url!r}.")
 
 
@@ -205,14 +217,21 @@ def _directory(path: Path, where: str, *, private: bool) -> Storage:
     return Storage(lambda: LocalStore(path, automatic_cleanup=True), where)
 
 
-def _s3(bucket: str, prefix: str, where: str) -> Storage:
+def _s3(bucket: str, prefix: str, where: str, environ: Mapping[str, str]) -> Storage:
     if not bucket:
         raise SettingsError("An s3:// LECTOR_STORAGE_URL names a bucket: s3://bucket/prefix.")
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    # Credentials, region and endpoint come from the AWS_* variables; a plain-HTTP endpoint
-    # (a store on the same private network) must be allowed explicitly.
-    allow_http = bool(endpoint and endpoint.startswith("http://"))
-    return Storage(lambda: S3Store(bucket, prefix=prefix or None, allow_http=allow_http), where)
+    config = cast("S3Config", {key: environ[name] for key, name in _AWS.items() if environ.get(name)})
+    # A plain-HTTP endpoint (a store on the same private network) must be allowed explicitly.
+    endpoint = environ.get("AWS_ENDPOINT_URL", "")
+    client: ClientConfig = {"allow_http": endpoint.startswith("http://"), "connect_timeout": "5s"}
+    # obstore's default retries a failing store for 3 minutes; a request should not wait so long.
+    retry: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=15)}
+    return Storage(
+        lambda: S3Store(
+            bucket, prefix=prefix or None, config=config, client_options=client, retry_config=retry
+        ),
+        where,
+    )
 
 
 def _pieces(stream: Iterator[bytes]) -> Iterator[bytes]:

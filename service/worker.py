@@ -28,6 +28,7 @@ from rq.job import Job, JobStatus
 
 from service.engines import Engines
 from service.errors import EngineUnavailable, SettingsError, StoreUnavailable
+from service.exporter import serve_metrics
 from service.jobs import runtime
 from service.jobs.queue import QUEUE_NAME
 from service.jobs.retention import sweep_if_due
@@ -162,8 +163,9 @@ def warm_process(engines: Engines) -> None:
             log.warning("engine unavailable", engine=name, message=exc.message)
 
 
-def run_worker(settings: Settings) -> int:
-    """Work on the queue until stopped; returns the exit status."""
+def run_worker(settings: Settings, *, metrics_at: tuple[str, int] | None = None) -> int:
+    """Work on the queue until stopped, serving this worker's metrics at ``metrics_at``
+    (host, port) when given; returns the exit status."""
     configure_logging(settings.log_format, settings.log_level)
     try:
         answers = probe(settings.redis_url)
@@ -174,7 +176,19 @@ def run_worker(settings: Settings) -> int:
         print(f"lector: Redis does not answer at {location(settings.redis_url)}.", file=sys.stderr)
         return 1
     connection = Redis.from_url(settings.redis_url)
+    if metrics_at is not None:
+        # Its own port reports it, so it leaves a shared directory: the API's /metrics sums that
+        # one, and no job may be counted by two targets.
+        settings = msgspec.structs.replace(settings, metrics_dir=None)
     engines = prepare_process(settings)
+    if metrics_at is not None:
+        host, port = metrics_at
+        try:
+            serve_metrics(settings, host, port)
+        except OSError as exc:
+            print(f"lector: cannot serve metrics on {host}:{port}: {exc.strerror or exc}.", file=sys.stderr)
+            return 1
+        log.info("serving metrics", host=host, port=port)
     warm_process(engines)
     runtime.configure(engines)
     try:

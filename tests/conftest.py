@@ -1,4 +1,4 @@
-"""Session-wide fixtures: generated documents, a real Redis, a real Lector server."""
+"""Session-wide fixtures: generated documents, a real Redis, a real S3 server, a real Lector server."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from tests.helpers import (
     SECRET,
     Server,
     start_redis,
+    start_s3,
     start_server,
     start_worker,
     stop_process,
+    stop_s3,
 )
 from tests.installs import build_wheel
 
@@ -41,6 +43,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The environment of a real S3 server (SeaweedFS) started for this test session:
+    ``LECTOR_STORAGE_URL`` and the standard ``AWS_*`` variables."""
+    process, env = start_s3(tmp_path_factory.mktemp("s3"))
+    yield env
+    stop_s3(process)
 
 
 @pytest.fixture(scope="session")

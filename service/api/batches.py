@@ -12,6 +12,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, Parameter
 from litestar.response import Stream
 
+from service.api.addresses import url_for
 from service.api.auth import KeyController
 from service.api.bodies import BatchOperation, operation_with
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
@@ -70,7 +71,7 @@ class BatchesController(KeyController):
         and the same optional fields as `POST /api/convert-async`."""
         submission = await read_batch(request, lector.settings)
         batch, _ = await submit_batch(submission, lector.intake, lector.here, caller)
-        url = request.url_for(STATUS_ROUTE, batch_id=batch.batch_id)
+        url = url_for(request, STATUS_ROUTE, batch_id=batch.batch_id)
         body = BatchCreated(
             batch_id=batch.batch_id, status_url=url, total=len(batch.items), status=Status.ENQUEUED
         )

@@ -5,7 +5,6 @@ store). Lector's own routes and the dialects answer files through here."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any
@@ -15,12 +14,12 @@ from litestar import Request, Response
 from litestar.params import HeaderParameter
 from litestar.response import Redirect, Stream
 
+from service.api.addresses import links
 from service.api.responses import error_response
 from service.errors import NotFound, NotReady
 from service.jobs.record import Conversion, StoredFile
-from service.models import FileInfo, Status
+from service.models import FileInfo
 from service.settings import Settings
-from service.signing import signature
 from service.storage import Storage
 
 #: The names of the routes a file is downloaded at: with the key, and from a signed URL.
@@ -41,22 +40,8 @@ RangeHeader = Annotated[
 
 
 def file_info(request: Request[Any, Any, Any], record: Conversion, settings: Settings) -> FileInfo | None:
-    """The file of a finished file conversion, with its download URLs."""
-    if record.output is None or record.status is not Status.SUCCESS:
-        return None
-    signed = None
-    if settings.secret is not None:
-        expires = int(time.time()) + settings.download_url_hours * 3600
-        mark = signature(settings.secret, record.conversion_id, expires)
-        url = request.url_for(SIGNED_ROUTE, conversion_id=record.conversion_id)
-        signed = f"{url}?expires={expires}&signature={mark}"
-    return FileInfo(
-        name=record.output.name,
-        media_type=record.output.media_type,
-        size=record.output.size,
-        download_url=request.url_for(DOWNLOAD_ROUTE, conversion_id=record.conversion_id),
-        signed_url=signed,
-    )
+    """The file of a finished file conversion, with its download URLs (``service.jobs.links``)."""
+    return links(request).file_info(record, settings)
 
 
 def stored_file(record: Conversion) -> StoredFile:

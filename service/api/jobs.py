@@ -14,8 +14,8 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
+from service.api.addresses import links
 from service.api.auth import KeyController
-from service.api.queued import IDENTIFY_STATUS_ROUTE, STATUS_ROUTE
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.services import Lector
 from service.jobs.intake import storage_errors
@@ -83,10 +83,7 @@ def _entry(request: Request[Any, Any, Any], record: Conversion) -> JobEntry:
         if isinstance(work, ConvertFile)
         else "extraction"
     )
-    if isinstance(work, Identify):
-        url = request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=record.conversion_id)
-    else:
-        url = request.url_for(STATUS_ROUTE, conversion_id=record.conversion_id)
+    url = links(request).status_url(record)
     return JobEntry(
         job_id=record.conversion_id,
         kind=kind,

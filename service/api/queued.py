@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 from litestar import Request, Response
 
+from service.api.addresses import url_for
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.doctypes import Kinds
 from service.errors import NotFound
@@ -49,7 +50,7 @@ async def queue_one(
     conversion_id = await submit(
         submission, intake, here, caller, idempotency_key=request.headers.get("idempotency-key"), kinds=kinds
     )
-    url = request.url_for(STATUS_ROUTE, conversion_id=conversion_id)
+    url = url_for(request, STATUS_ROUTE, conversion_id=conversion_id)
     body = Submitted(conversion_id=conversion_id, status_url=url, status="ENQUEUED")
     return Response(body, status_code=202, headers={"Location": url})
 

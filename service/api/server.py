@@ -46,6 +46,10 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         http=protocol_for(settings),
         timeout_keep_alive=settings.keep_alive_s,
         h11_max_incomplete_event_size=settings.max_header_kb * 1024,
+        # X-Forwarded-Proto and X-Forwarded-For are believed from these addresses only; said
+        # here so that uvicorn's own FORWARDED_ALLOW_IPS variable plays no part.
+        proxy_headers=True,
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
     server = uvicorn.Server(config)
     server.run()

@@ -11,8 +11,8 @@ from litestar import Request, delete, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
+from service.api.addresses import links
 from service.api.auth import KeyController
-from service.api.downloads import file_info
 from service.api.queued import STATUS_ERRORS, STATUS_ROUTE, wait_for_change
 from service.api.responses import error_spec
 from service.api.services import Lector
@@ -43,11 +43,9 @@ class StatusController(KeyController):
         file's download URLs for a file conversion."""
         record = await wait_for_change(lector.intake, caller, conversion_id, wait)
         webhook = await anyio.to_thread.run_sync(lector.intake.webhook_state, conversion_id)
+        here = links(request)
         return conversion_status(
-            record,
-            file_info(request, record, lector.settings),
-            webhook,
-            status_url=request.url_for(STATUS_ROUTE, conversion_id=conversion_id),
+            record, here.file_info(record, lector.settings), webhook, status_url=here.status_url(record)
         )
 
     @delete(

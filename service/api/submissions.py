@@ -17,6 +17,7 @@ import mmap
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import IO, Annotated, Any, NamedTuple
 
 import anyio
@@ -39,6 +40,7 @@ from service.errors import InvalidBase64, InvalidOption, TooLarge, UnsupportedMe
 from service.jobs.intake import BatchSubmission, Submission
 from service.jobs.webhooks import check_url
 from service.options import Options, every_problem, item
+from service.pages import Source
 from service.settings import Settings
 from service.work import ConvertFile, Extract, Identify, Work
 
@@ -272,8 +274,11 @@ def fingerprint(options: Options, document_identity: str, target: Target | None 
     return hashlib.sha256(encoded + b"\0" + document_identity.encode()).hexdigest()
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _sha256(source: Source) -> str:
+    if not isinstance(source, Path):
+        return hashlib.sha256(source).hexdigest()
+    with source.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 async def read_batch(request: Request[Any, Any, Any], settings: Settings) -> BatchSubmission:
@@ -324,11 +329,18 @@ def _uploaded(upload: UploadFile, settings: Settings) -> Submission:
     return Submission(options=Options(), document=document, filename=clean_filename(upload.filename))
 
 
-def read_upload(upload: UploadFile, settings: Settings) -> bytes:
-    """The uploaded file's bytes, once its size (known from the spooled file) is allowed."""
-    check_size(upload.file.seek(0, 2), settings.max_upload_bytes)
+def read_upload(upload: UploadFile, settings: Settings) -> Source:
+    """The uploaded file, once its size (known from the spooled file) is allowed: its bytes,
+    or, over SPOOL_BYTES, the file it was spooled to as it arrived, which is read from disk
+    as needed (checked, hashed and stored piece by piece) and never held whole in memory. It
+    lives as long as the request."""
+    size = upload.file.seek(0, 2)
+    check_size(size, settings.max_upload_bytes)
     upload.file.seek(0)
-    return upload.file.read()
+    if size <= SPOOL_BYTES:
+        return upload.file.read()
+    # The spool is an unnamed temporary file (O_TMPFILE); its descriptor's /proc path opens it.
+    return Path(f"/proc/self/fd/{upload.file.fileno()}")
 
 
 def _json_item(index: int, raw: Any, settings: Settings, problems: list[str]) -> Submission | None:

@@ -11,7 +11,8 @@
 - ``lector up``: what ``make run`` starts: Redis if none answers, the API and the workers.
 
 Each command that uses Redis (serve, worker, keys, backup, restore, up) first says which on
-stderr (in the log, for serve and worker).
+stderr (in the log, for serve and worker), and takes ``--env-file PATH``
+(``service.cli.envfile``).
 
 The web framework and the queue are imported only by the commands that need them.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 import msgspec
 
 from service.cli.backup import add_backup_commands, run_backup_command
+from service.cli.envfile import add_env_file_flag, load_env_file
 from service.cli.keys import add_keys_commands, run_keys
 from service.cli.options import add_option_flags, add_struct_flags, options_from, struct_from
 from service.convert.target import Target
@@ -34,7 +36,8 @@ from service.settings import Settings, load_settings
 
 #: Where `make run` (``lector up``) keeps the API key it generated.
 KEY_FILE = Path("var") / "api-key"
-#: The commands that read or write Redis; each says first which Redis (LECTOR_REDIS_URL) it uses.
+#: The commands that read or write Redis; each says first which Redis (LECTOR_REDIS_URL) it uses,
+#: and takes --env-file.
 REDIS_COMMANDS = frozenset({"serve", "worker", "keys", "backup", "restore", "up"})
 #: The commands whose stderr is their log: one JSON line per event (LECTOR_LOG_FORMAT).
 LOGGING_COMMANDS = frozenset({"serve", "worker"})
@@ -44,6 +47,44 @@ STORE_COMMANDS = frozenset({"serve", "worker", "up"})
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit status."""
+    args = command_line().parse_args(argv)
+    try:
+        if getattr(args, "env_file", None) is not None:
+            load_env_file(args.env_file)
+        settings = load_settings()
+        if args.command in REDIS_COMMANDS:
+            _say_where(args.command, settings)
+        if args.command == "ocr":
+            return _ocr(args, settings)
+        if args.command == "convert":
+            return _convert(args, settings)
+        if args.command == "serve":
+            from service.api.server import serve as run_server
+
+            return run_server(_with_key_file(settings), host=args.host, port=args.port)
+        if args.command == "batch":
+            return _batch(args, settings)
+        if args.command == "keys":
+            return run_keys(args, settings)
+        if args.command in ("backup", "restore"):
+            return run_backup_command(args, settings)
+        if args.command == "worker":
+            from service.worker import run_worker
+
+            metrics_at = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
+            return run_worker(settings, metrics_at=metrics_at)
+        from service.cli.launcher import launch
+
+        return launch(settings)
+    except SettingsError as exc:
+        print(f"lector: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def command_line() -> argparse.ArgumentParser:
+    """The parser of every ``lector`` command and its flags."""
     parser = argparse.ArgumentParser(prog="lector", description="Self-hosted OCR and document extraction.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -75,40 +116,27 @@ def main(argv: list[str] | None = None) -> int:
 
     add_keys_commands(commands)
     add_backup_commands(commands)
-    commands.add_parser("worker", help="run one queue worker")
+    worker = commands.add_parser("worker", help="run one queue worker")
+    worker.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="N",
+        help="serve this worker's own metrics at http://HOST:N/metrics (for Prometheus)",
+    )
+    worker.add_argument(
+        "--metrics-host", default="0.0.0.0", help="the address --metrics-port listens on (default: every one)"
+    )
     commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
+    for name in sorted(REDIS_COMMANDS):
+        add_env_file_flag(commands.choices[name])
+    return parser
 
-    args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-        if args.command in REDIS_COMMANDS:
-            _say_where(args.command, settings)
-        if args.command == "ocr":
-            return _ocr(args, settings)
-        if args.command == "convert":
-            return _convert(args, settings)
-        if args.command == "serve":
-            from service.api.server import serve as run_server
 
-            return run_server(_with_key_file(settings), host=args.host, port=args.port)
-        if args.command == "batch":
-            return _batch(args, settings)
-        if args.command == "keys":
-            return run_keys(args, settings)
-        if args.command in ("backup", "restore"):
-            return run_backup_command(args, settings)
-        if args.command == "worker":
-            from service.worker import run_worker
-
-            return run_worker(settings)
-        from service.cli.launcher import launch
-
-        return launch(settings)
-    except SettingsError as exc:
-        print(f"lector: {exc.message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+def _port(text: str) -> int:
+    """A TCP port from the command line (argparse's refusal, exit 2, otherwise)."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
 
 
 def _say_where(command: str, settings: Settings) -> None:

@@ -18,7 +18,7 @@ from service.engines import Engines
 from service.extract import extract, extract_object
 from service.models import Extraction
 from service.options import Options
-from service.pages import open_document, sniff
+from service.pages import Source, open_document, sniff
 
 
 class OutputFile(msgspec.Struct):
@@ -37,7 +37,7 @@ def reads_text(source: str, target: Target) -> bool:
 
 
 def convert(
-    data: bytes,
+    data: Source,
     options: Options,
     target: Target,
     engines: Engines,
@@ -75,7 +75,7 @@ def convert(
 
 
 def _shaped(
-    data: bytes, options: Options, target: Target, engines: Engines, max_pages: int, dpi: int, sniffed: str
+    data: Source, options: Options, target: Target, engines: Engines, max_pages: int, dpi: int, sniffed: str
 ) -> Iterator[Image.Image]:
     """The selected pages in colour, shaped for the target, one at a time."""
     counted = engines.settings.max_pages
@@ -87,7 +87,7 @@ def _shaped(
 
 
 def _by_ocr(
-    data: bytes,
+    data: Source,
     options: Options,
     target: Target,
     engines: Engines,

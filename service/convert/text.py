@@ -19,6 +19,7 @@ from PIL import Image
 
 from service.convert.images import image_page
 from service.models import Extraction, PageResult, Word, ocr_data
+from service.pages import Source, open_pdf
 
 #: Asked of the vision model when the target is Markdown.
 MARKDOWN_INSTRUCTIONS = (
@@ -144,9 +145,9 @@ def add_invisible_text(page: pymupdf.Page, result: PageResult) -> None:
     writer.write_text(page, render_mode=3)
 
 
-def searchable_pdf_from_pdf(data: bytes, password: str | None, extraction: Extraction) -> bytes:
+def searchable_pdf_from_pdf(source: Source, password: str | None, extraction: Extraction) -> bytes:
     """The PDF's selected pages, each scanned one given an invisible text layer."""
-    with pymupdf.open(stream=data, filetype="pdf") as pdf:
+    with open_pdf(source) as pdf:
         if pdf.needs_pass:
             pdf.authenticate(password or "")
         pdf.select([result.page - 1 for result in extraction.pages])

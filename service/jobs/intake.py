@@ -26,6 +26,7 @@ from service.jobs.store import JobStore
 from service.jobs.webhooks import WebhookConfig, check_url, state_of
 from service.models import WebhookState
 from service.options import Options
+from service.pages import Source, size_of
 from service.settings import Settings
 from service.storage import Space, Storage, new_key
 from service.work import Extract, Work
@@ -39,7 +40,7 @@ class Submission(msgspec.Struct):
 
     options: Options
     fingerprint: str = ""
-    document: bytes | None = None
+    document: Source | None = None
     #: The document's format, sniffed from its bytes once (``service.pages.sniff``).
     sniffed: str | None = None
     url: str | None = None
@@ -176,7 +177,7 @@ class Intake:
             document_type_code=options.document_type_code,
             created_at=now_iso(),
             filename=submission.filename,
-            size=len(submission.document) if submission.document is not None else None,
+            size=size_of(submission.document) if submission.document is not None else None,
             sniffed=submission.sniffed,
             source_url=submission.url,
             options=msgspec.structs.replace(options, password=None),

@@ -8,7 +8,7 @@ from rq.job import Job
 
 from service.errors import LectorError
 from service.options import Options
-from service.pages import open_document
+from service.pages import Source, open_document
 
 QUEUE_NAME = "lector"
 #: Retries run at once: a delayed one would wait for RQ's scheduler, whose lock a dead worker
@@ -43,7 +43,7 @@ def enqueue(redis: Redis, conversion_id: str, page_count: int, ttl_s: int) -> Jo
     )
 
 
-def selected_pages(document: bytes, options: Options, max_pages: int, sniffed: str | None = None) -> int:
+def selected_pages(document: Source, options: Options, max_pages: int, sniffed: str | None = None) -> int:
     """How many pages the job will read: the selection after the cap, so a 10,000-page PDF
     does not earn a 600,000 s timeout. 1 when the document does not open (the worker will
     report what is wrong)."""

@@ -11,7 +11,7 @@ from service.lifecycle.charges import allowed_types, charged_now
 from service.lifecycle.steps import Here, book, counted, pair_of
 from service.metrics import metrics
 from service.options import Options
-from service.pages import sniff
+from service.pages import Source, sniff
 from service.perform import Outcome, perform
 from service.tenants.store import Caller
 from service.work import Work
@@ -19,7 +19,7 @@ from service.work import Work
 
 def run_now(
     work: Work,
-    document: bytes,
+    document: Source,
     options: Options,
     here: Here,
     caller: Caller,

@@ -16,6 +16,10 @@ runs it counts that in its metrics.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -38,13 +42,14 @@ from service.errors import (
 )
 from service.jobs import passwords, runtime, webhooks
 from service.jobs.batches import BatchStore, summarize
+from service.jobs.links import Links
 from service.jobs.record import Conversion, StoredFile, conversion_status, now_iso
 from service.jobs.store import JobStore
 from service.lifecycle.steps import Here, book, counted
 from service.logging import get_logger
 from service.metrics import JobSummary
 from service.models import Status
-from service.pages import sniff
+from service.pages import Source, sniff
 from service.perform import Outcome, perform
 from service.settings import Settings
 from service.storage import Space, Storage, new_key
@@ -72,12 +77,18 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
         return None
     store.update(conversion_id, status=Status.PROCESSING, started_at=now_iso(), progress=0.0, error=None)
     try:
-        data = _document_of(record, here)
-    except (UrlError, TooLarge) as exc:
+        with _document_of(record, here) as data:
+            if data is None:
+                message = "The stored document expired before a worker could read it."
+                return _fail(here, store, record, message, bad_input=False)
+            return _run(record, data, here, store)
+    except (UrlError, TooLarge) as exc:  # fetching the URL failed
         return _fail(here, store, record, exc.message)
-    if data is None:
-        message = "The stored document expired before a worker could read it."
-        return _fail(here, store, record, message, bad_input=False)
+
+
+def _run(record: Conversion, data: Source, here: Here, store: JobStore) -> dict[str, Any]:
+    """Run the record's work on its document, and keep what it made (or its failure)."""
+    settings, redis, conversion_id = here.settings, here.redis, record.conversion_id
     options = msgspec.structs.replace(
         record.options, password=passwords.read(redis, conversion_id, settings.secret)
     )
@@ -92,7 +103,7 @@ def run_conversion(conversion_id: str) -> dict[str, Any] | None:
                 record.work,
                 data,
                 options,
-                engines,
+                here.engines,
                 max_pages=settings.max_pages,
                 types=record.types,
                 kinds=OwnTypes(redis).registry(record.owner),
@@ -136,11 +147,20 @@ def _succeed(record: Conversion, outcome: Outcome, here: Here, store: JobStore) 
     return summary
 
 
-def _document_of(record: Conversion, here: Here) -> bytes | None:
-    """The document's bytes: from the store, or fetched from its URL (batch items)."""
+@contextmanager
+def _document_of(record: Conversion, here: Here) -> Iterator[Source | None]:
+    """The document: its bytes fetched from its URL (batch items), or a private temporary
+    file it is downloaded into from the store, piece by piece, removed afterwards (None: no
+    longer in the store)."""
     if record.source_url:
-        return anyio.run(fetch_document, record.source_url, here.settings)
-    return here.storage.read(record.document_key) if record.document_key else None
+        yield anyio.run(fetch_document, record.source_url, here.settings)
+        return
+    if record.document_key is None:
+        yield None
+        return
+    with tempfile.NamedTemporaryFile(prefix="lector-document-") as file:
+        found = here.storage.copy_to(record.document_key, file)
+        yield Path(file.name) if found else None
 
 
 def _forget_document(storage: Storage, record: Conversion, *also: str) -> None:
@@ -232,6 +252,13 @@ def _announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:
         return
     if record.callback_url:
         succeeded = record.status is Status.SUCCESS
+        # The addresses clients reach, when LECTOR_PUBLIC_URL says them; a worker knows no other.
+        links = Links.public(settings)
+        status = (
+            conversion_status(record, links.file_info(record, settings), status_url=links.status_url(record))
+            if links is not None
+            else conversion_status(record)
+        )
         webhooks.announce(
             redis,
             settings,
@@ -239,7 +266,7 @@ def _announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:
             url=record.callback_url,
             subject=conversion_id,
             event="conversion.succeeded" if succeeded else "conversion.failed",
-            data=msgspec.to_builtins(conversion_status(record)),
+            data=msgspec.to_builtins(status),
         )
     batches = BatchStore(redis, settings.result_ttl_s)
     if record.batch_id and batches.item_ended(record.batch_id):

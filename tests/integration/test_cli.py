@@ -242,3 +242,42 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 65536)
     except OSError:  # the terminal's other side closed: everything was read
         return b""
+
+
+def test_serve_worker_up_and_keys_take_their_settings_from_an_env_file(tmp_path):
+    file_port, env_port = free_port(), free_port()
+    env_file = tmp_path / "lector.env"
+    env_file.write_text(f"# shared by every host\nLECTOR_REDIS_URL='redis://127.0.0.1:{file_port}/4'\n")
+    for command in (["worker"], ["keys"], ["up"], ["serve"], ["backup"], ["restore"]):
+        assert "--env-file" in lector(*command, "--help").stdout, command
+    # No Redis answers at the file's address: each says it is the one it tried.
+    worker = lector("worker", "--env-file", str(env_file))
+    assert worker.returncode == 1
+    assert json.loads(worker.stderr.splitlines()[0])["at"] == f"127.0.0.1:{file_port} db 4"
+    assert f"Redis does not answer at 127.0.0.1:{file_port} db 4" in worker.stderr
+    keys = lector("keys", "--env-file", str(env_file), "list")
+    assert keys.stderr.startswith(f"lector: Redis at 127.0.0.1:{file_port} db 4\n")
+    # A variable set in the environment wins over the file.
+    explicit = lector(
+        "keys", "--env-file", str(env_file), "list", LECTOR_REDIS_URL=f"redis://127.0.0.1:{env_port}/5"
+    )
+    assert explicit.stderr.startswith(f"lector: Redis at 127.0.0.1:{env_port} db 5\n")
+
+
+def test_a_bad_env_file_is_one_sentence_and_status_2(tmp_path):
+    missing = tmp_path / "missing.env"
+    for command in (["serve"], ["worker"], ["up"]):
+        result = lector(*command, "--env-file", str(missing))
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        assert result.stderr == f"lector: Cannot read the env file {missing}: No such file or directory.\n"
+    malformed = tmp_path / "malformed.env"
+    malformed.write_text("LECTOR_PORT=8000\nLECTOR_SECRET 'a-secret-never-shown'\n")
+    result = lector("up", "--env-file", str(malformed))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"lector: {malformed} line 2: no '='") and result.stderr.count("\n") == 1
+    assert "a-secret-never-shown" not in result.stderr
+    # A value the file gives is checked as the environment's is.
+    bad_value = tmp_path / "bad-value.env"
+    bad_value.write_text("LECTOR_MAX_PAGES=lots\n")
+    result = lector("worker", "--env-file", str(bad_value))
+    assert result.returncode == 2 and result.stderr.startswith("lector: Invalid LECTOR_MAX_PAGES='lots'")

@@ -16,19 +16,26 @@ from rq import Worker
 from tests.helpers import ROOT, clean_env, free_port, port_open, start_redis, wait_for_end, wait_until
 
 
-def start(cwd, api_port: int, redis_port: int, workers: int = 2) -> tuple[subprocess.Popen, list[str]]:
-    """Run `lector up` in ``cwd`` (given the banner's sample) and read up to the banner's last line."""
+def start(
+    cwd, api_port: int, redis_port: int, workers: int = 2, *, env_file: bool = False
+) -> tuple[subprocess.Popen, list[str]]:
+    """Run `lector up` in ``cwd`` (given the banner's sample) and read up to the banner's last
+    line; with ``env_file``, its settings come from ``--env-file`` instead of the environment."""
     (cwd / "fixtures").mkdir(exist_ok=True)
     shutil.copy(ROOT / "fixtures" / "sample.png", cwd / "fixtures" / "sample.png")
-    env = clean_env(
-        LECTOR_PORT=str(api_port),
-        LECTOR_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-        LECTOR_WORKERS=str(workers),
-        LECTOR_LOG_FORMAT="json",
-        PYTHONPATH=str(ROOT),
-    )
+    settings = {
+        "LECTOR_PORT": str(api_port),
+        "LECTOR_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "LECTOR_WORKERS": str(workers),
+        "LECTOR_LOG_FORMAT": "json",
+    }
+    flags = []
+    if env_file:
+        (cwd / "lector.env").write_text("".join(f'{name}="{value}"\n' for name, value in settings.items()))
+        flags, settings = ["--env-file", "lector.env"], {}
+    env = clean_env(PYTHONPATH=str(ROOT), **settings)
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "up"],
+        [sys.executable, "-m", "service.cli", "up", *flags],
         cwd=cwd,
         env=env,
         text=True,
@@ -126,9 +133,10 @@ def _children(pid: int) -> dict[int, str]:
 
 
 def test_a_killed_api_is_started_again(tmp_path):
-    # Finding 7: the API dying used to stop everything.
+    # Finding 7: the API dying used to stop everything. The settings come from an env file:
+    # the API started again still has them.
     api_port, redis_port = free_port(), free_port()
-    process, _ = start(tmp_path, api_port, redis_port)
+    process, _ = start(tmp_path, api_port, redis_port, env_file=True)
     try:
         api_pid = next(
             pid for pid, command in _children(process.pid).items() if "service.cli serve" in command

@@ -38,8 +38,10 @@ from tests.doc_commands import (
 from tests.helpers import ROOT
 
 ALL_COMMANDS = commands()
-#: Shell helpers the examples use around Lector's own commands.
-HELPERS = {"printf", "base64", "cat", "kill"}
+#: Shell helpers the examples use around Lector's own commands (and to install it as a service).
+HELPERS = {"printf", "base64", "cat", "kill", "useradd", "install"}
+#: Where a production install puts the lector command (`make install-prod`, deploy/).
+PROD_LECTOR = "/opt/lector/bin/lector"
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -143,7 +145,7 @@ def route_exists(method: str, path: str) -> bool:
 
 def check_file(argument: str) -> None:
     """An example file the reader does not bring must exist: the repository's fixtures."""
-    if argument.startswith("fixtures/"):
+    if argument.startswith(("fixtures/", "deploy/")):
         assert (ROOT / argument).is_file(), f"{argument} does not exist"
     if argument.startswith("var/"):
         name = argument.removeprefix("var/")
@@ -180,6 +182,14 @@ def check_lector(words: list[str]) -> None:
             check_file(word)
 
 
+def check_systemctl(words: list[str]) -> None:
+    """Every unit named is one deploy/ ships (an instance names its template)."""
+    units = [word for word in words[2:] if not word.startswith("-")]
+    for unit in units:
+        name = re.sub(r"@[^.]+", "@", unit.removesuffix(".service")) + ".service"
+        assert (ROOT / "deploy" / name).is_file(), f"deploy/ has no unit {name} for {unit}"
+
+
 def check_simple(words: list[str], env: dict[str, str]) -> None:
     program = words[0]
     if program == "make":
@@ -188,8 +198,10 @@ def check_simple(words: list[str], env: dict[str, str]) -> None:
         settings = {env_name(field.name) for field in fields_of(Settings)}
         for name in env:
             assert name in settings or name in make_variables(), f"{name} is no setting or make variable"
-    elif program in (".venv/bin/lector", "lector"):
+    elif program in (".venv/bin/lector", "lector", PROD_LECTOR):
         check_lector(words)
+    elif program == "systemctl":
+        check_systemctl(words)
     elif program == "curl":
         check_curl(words)
     elif program.endswith("/python") and words[1:2] == ["-m"]:

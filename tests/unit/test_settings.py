@@ -88,3 +88,38 @@ def test_the_openai_variables_are_read_once_and_the_key_never_shown():
     settings = load_settings({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-secret"})
     assert (settings.openai_base_url, settings.openai_api_key) == ("http://127.0.0.1:9/v1", "sk-secret")
     assert "sk-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("https://ocr.example.com/?a=1", "it may not have a query or a fragment"),
+        ("https://ocr.example.com/#top", "it may not have a query or a fragment"),
+        ("https://", "use an http or https URL with a host"),
+        ("https://ocr.example.com:99999", "it is not a URL"),
+        ("https://ocr.example.com/a b", "it may not hold spaces or backslashes"),
+        ("ftp://ocr.example.com", "Expected `str` matching regex"),
+    ],
+)
+def test_the_public_url_is_an_http_address_without_a_query(value, reason):
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"LECTOR_PUBLIC_URL": value})
+    assert refused.value.message.startswith(f"Invalid LECTOR_PUBLIC_URL={value!r}: {reason}")
+
+
+def test_a_public_url_with_a_password_is_refused_without_showing_it():
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"LECTOR_PUBLIC_URL": "https://user:pa55word@ocr.example.com"})
+    assert refused.value.message == (
+        "Invalid LECTOR_PUBLIC_URL=<hidden>: it may not hold a user name or password."
+    )
+
+
+def test_trusted_proxies_are_addresses_and_ranges():
+    assert Settings().trusted_proxies == ("127.0.0.1", "::1")
+    given = load_settings({"LECTOR_TRUSTED_PROXIES": " 10.0.0.0/8, fd00::1 ,"})
+    assert given.trusted_proxies == ("10.0.0.0/8", "fd00::1")
+    assert load_settings({"LECTOR_TRUSTED_PROXIES": ""}).trusted_proxies == ()
+    for bad in ("proxy.internal", "10.0.0.1/99"):
+        with pytest.raises(SettingsError, match=r"^Invalid LECTOR_TRUSTED_PROXIES="):
+            load_settings({"LECTOR_TRUSTED_PROXIES": bad})

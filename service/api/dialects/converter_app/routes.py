@@ -25,7 +25,7 @@ from litestar.params import FromPath
 
 from service.api.auth import KeyController
 from service.api.bodies import FILE_ANSWERS, FILES, operation_with, upload_form
-from service.api.downloads import file_response, output_of
+from service.api.downloads import RangeHeader, download_response, file_response, output_of
 from service.api.now import convert_at_once
 from service.api.payloads import clean_filename
 from service.api.responses import in_other_words
@@ -37,10 +37,11 @@ from service.convert.target import Target
 from service.errors import Forbidden, InvalidOption, MalformedBody, NotFound, NotReady, TooLarge
 from service.jobs.batches import Batch, summarize
 from service.jobs.intake import BatchSubmission, Intake, Submission, storage_errors
+from service.jobs.record import Conversion
 from service.lifecycle.submit import submit_batch
 from service.models import Status
 from service.options import Options, sentence
-from service.pages import sniff
+from service.pages import Source, sniff
 from service.settings import Settings
 from service.tenants.store import Caller
 from service.work import ConvertFile
@@ -208,12 +209,17 @@ class ConverterAppController(KeyController):
 
     @get("/download/{jobid:str}", responses=JOB_ERRORS, operation_class=operation_with(answers=FILE_ANSWERS))
     async def download(
-        self, lector: NamedDependency[Lector], caller: NamedDependency[Caller], jobid: FromPath[str]
-    ) -> Response[bytes]:
-        """The converted file (a zip for several files), once the job has completed."""
+        self,
+        lector: NamedDependency[Lector],
+        caller: NamedDependency[Caller],
+        jobid: FromPath[str],
+        range_: RangeHeader = None,
+    ) -> Response[Any]:
+        """The converted file (a zip for several files), once the job has completed; one file
+        is streamed from the store, and a `Range` of its bytes gets just those."""
         batch = await _owned(lector.intake, caller, jobid)
 
-        def collect() -> tuple[str, bytes, str]:
+        def ended() -> list[Conversion]:
             with storage_errors():
                 records = lector.intake.jobs.get_many([entry.conversion_id for entry in batch.items])
             if any(record is not None and not record.status.finished for record in records):
@@ -222,21 +228,21 @@ class ConverterAppController(KeyController):
                 raise NotFound(
                     "The conversion failed or expired, so there is no result; its progress says why."
                 )
-            outputs = [
-                (record, output_of(record, lector.storage)) for record in records if record is not None
-            ]
-            if len(outputs) == 1:
-                record, content = outputs[0]
-                assert record.output is not None
-                return record.output.name, content, record.output.media_type
-            members = [
-                (record.output.name if record.output else "file", content) for record, content in outputs
-            ]
-            bundle = zipped("converted", _unique(members))
-            return bundle.name, bundle.content, bundle.media_type
+            return [record for record in records if record is not None]
 
-        name, content, media_type = await anyio.to_thread.run_sync(collect)
-        return file_response(content, name, media_type)
+        records = await anyio.to_thread.run_sync(ended)
+        if len(records) == 1:
+            return await download_response(records[0], lector.storage, range_)
+
+        def bundle() -> OutputFile:
+            members = [
+                (record.output.name if record.output else "file", output_of(record, lector.storage))
+                for record in records
+            ]
+            return zipped("converted", _unique(members))
+
+        bundled = await anyio.to_thread.run_sync(bundle)
+        return file_response(bundled.content, bundled.name, bundled.media_type)
 
 
 def _all_pairs() -> list[tuple[str, str]]:
@@ -295,7 +301,7 @@ def _options(fields: dict[str, Any], target_name: str) -> tuple[Target, Options]
     return target, options
 
 
-def _source_of(filename: str | None, document: bytes) -> tuple[str, str]:
+def _source_of(filename: str | None, document: Source) -> tuple[str, str]:
     """The source format the file's name says, checked against what its bytes are; and the
     format sniffed from them."""
     shown = (filename or "")[:100]

@@ -17,6 +17,7 @@ from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
+from service.api.addresses import url_for
 from service.api.auth import SECURITY, require_api_key
 from service.api.dialects.convertorio.wire import (
     AUTH,
@@ -108,7 +109,7 @@ class ConvertorioController(Controller):
             )
         expires = int(time.time()) + UPLOAD_URL_S
         mark = signature(secret, _UPLOAD_PURPOSE + pending.job_id, expires)
-        url = request.url_for(UPLOAD_ROUTE, job_id=pending.job_id)
+        url = url_for(request, UPLOAD_ROUTE, job_id=pending.job_id)
         return UploadUrl(
             success=True,
             job_id=pending.job_id,

@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 from msgspec import Meta
 
+from service.api.addresses import links, url_for
 from service.api.auth import KeyController
 from service.api.bodies import IdentifyOperation
 from service.api.dialects.docutray.convert import CONVERT_ERRORS, SUBMIT_ERRORS
@@ -126,7 +127,7 @@ class IdentifyController(KeyController):
         job_id = await submit(
             submission, lector.intake, lector.here, caller, idempotency_key=idempotency_key, kinds=kinds
         )
-        url = request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=job_id)
+        url = url_for(request, IDENTIFY_STATUS_ROUTE, identification_id=job_id)
         body = IdentificationQueued(identification_id=job_id, status_url=url, status="ENQUEUED")
         return Response(body, status_code=202, headers={"Location": url})
 
@@ -143,9 +144,7 @@ class IdentifyController(KeyController):
     ) -> IdentificationStatus:
         """An identification's status and, once SUCCESS, the type and the alternatives."""
         record = await wait_for_change(lector.intake, caller, identification_id, wait, identify=True)
-        return identification_status(
-            record, request.url_for(IDENTIFY_STATUS_ROUTE, identification_id=identification_id)
-        )
+        return identification_status(record, links(request).status_url(record))
 
 
 def identification_status(record: Conversion, status_url: str) -> IdentificationStatus:

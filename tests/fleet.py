@@ -66,30 +66,24 @@ def start_host_worker(
     for folder in ("cwd", "tmp"):
         (home / folder).mkdir(parents=True, exist_ok=True)
     env_file = write_env_file(home / "lector.env", settings)
+    # Nothing of this process's environment: the settings come from the file alone.
     env = {
         "PATH": f"{bin_dir}:{SYSTEM_PATH}",
         "HOME": str(home),
         "TMPDIR": str(home / "tmp"),
         "LANG": "C.UTF-8",
-        # Until `lector worker --env-file` reads it, the file's settings go in the environment.
-        **_read_env_file(env_file),
     }
     pin = ["taskset", "--cpu-list", str(cpu)] if cpu is not None else []
     log_path = home / "worker.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [*pin, *host.command(str(bin_dir / "lector"), "worker")],
+            [*pin, *host.command(str(bin_dir / "lector"), "worker", "--env-file", str(env_file))],
             env=env,
             cwd=home / "cwd",
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     return HostWorker(host, process, log_path)
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line.strip())
-    return {name: value for name, value in pairs}
 
 
 @dataclass

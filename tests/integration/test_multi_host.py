@@ -67,6 +67,16 @@ def test_two_worker_hosts_share_the_jobs_and_one_dying_loses_nothing(tmp_path, w
     with fleet(tmp_path, wheel, ("one", "two"), start=("one", "two")) as running:
         workers = running.wait_for_workers("one", "two")
         assert sorted(workers.values()) == ["one", "two"], workers
+        # Each worker read its env file: it names the api host's Redis and store, never a secret.
+        redis_at = running.shared["LECTOR_REDIS_URL"].rsplit("@", 1)[1].split("/")[0]
+        password = running.shared["LECTOR_REDIS_URL"].split("@")[0].rsplit(":", 1)[1]
+        for worker in running.workers.values():
+            said = [json.loads(line) for line in worker.logs().splitlines() if line.startswith("{")]
+            assert {"event": "redis", "at": f"{redis_at} db 0"}.items() <= next(
+                event for event in said if event["event"] == "redis"
+            ).items()
+            assert running.api.address in next(event for event in said if event["event"] == "store")["at"]
+            assert password not in worker.logs()
         with httpx.Client(base_url=running.url, headers={"X-API-Key": ADMIN_KEY}, timeout=60) as admin:
             made = admin.post("/admin/keys", json={"name": "multi-host", "quota": QUOTA})
             assert made.status_code == 201, made.text

@@ -174,7 +174,7 @@ def fleet(
             work / API, password=password, bind=api.address, prefix=api.prefix
         )
         stack.callback(stop_process, redis_process)
-        # Short: weed makes unix sockets in it, whose paths may not exceed 107 bytes.
+        # Not under api/: weed makes unix sockets in this folder, whose paths may not exceed 107 bytes.
         store_process, store_env = start_s3(work / "s3", bind=api.address, prefix=api.prefix)
         stack.callback(stop_s3, store_process)
         shared = {"LECTOR_REDIS_URL": redis_url, "LECTOR_SECRET": secret, **store_env}

@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     total = count * pages
     one_pps, two_pps = total / statistics.median(one), total / statistics.median(two)
     row = (
-        f"{count} scans of {pages} pages, async: pages/s with 2 worker hosts of 1 core each "
-        f"(median of {runs})",
+        f"{count} scans of {pages} page{'s' if pages > 1 else ''}, async: pages/s with 2 worker hosts "
+        f"of 1 core each (median of {runs})",
         f"{two_pps:.2f} pages/s (2 hosts)",
         f"{one_pps:.2f} pages/s (1 host of 1 core)",
         f"{two_pps / one_pps:.2f}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from urllib.parse import urlsplit
 
 import httpx
 from rq.job import Job
@@ -43,17 +44,14 @@ def finished(client: httpx.Client, conversion_id: str, timeout: float) -> dict:
     raise AssertionError(f"{conversion_id} did not end in {timeout} s: {status}")
 
 
+def events(worker: HostWorker) -> list[dict]:
+    """What a worker logged, one JSON event a line."""
+    return [json.loads(line) for line in worker.logs().splitlines() if line.startswith("{")]
+
+
 def done_in_log(worker: HostWorker) -> set[str]:
     """The conversions a worker's log says it finished."""
-    done = set()
-    for line in worker.logs().splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("event") == "work done":
-            done.add(event["conversion_id"])
-    return done
+    return {event["conversion_id"] for event in events(worker) if event["event"] == "work done"}
 
 
 def ran_on(running: Fleet, conversion_id: str, workers: dict[str, str]) -> str:
@@ -68,15 +66,13 @@ def test_two_worker_hosts_share_the_jobs_and_one_dying_loses_nothing(tmp_path, w
         workers = running.wait_for_workers("one", "two")
         assert sorted(workers.values()) == ["one", "two"], workers
         # Each worker read its env file: it names the api host's Redis and store, never a secret.
-        redis_at = running.shared["LECTOR_REDIS_URL"].rsplit("@", 1)[1].split("/")[0]
-        password = running.shared["LECTOR_REDIS_URL"].split("@")[0].rsplit(":", 1)[1]
+        redis = urlsplit(running.shared["LECTOR_REDIS_URL"])
         for worker in running.workers.values():
-            said = [json.loads(line) for line in worker.logs().splitlines() if line.startswith("{")]
-            assert {"event": "redis", "at": f"{redis_at} db 0"}.items() <= next(
-                event for event in said if event["event"] == "redis"
-            ).items()
-            assert running.api.address in next(event for event in said if event["event"] == "store")["at"]
-            assert password not in worker.logs()
+            said = {event["event"]: event for event in events(worker)}
+            assert said["redis"]["at"] == f"{running.api.address}:{redis.port} db 0", said["redis"]
+            assert said["store"]["at"].endswith(running.shared["AWS_ENDPOINT_URL"]), said["store"]
+            assert redis.password and redis.password not in worker.logs()
+        assert redis.password not in running.server.logs()
         with httpx.Client(base_url=running.url, headers={"X-API-Key": ADMIN_KEY}, timeout=60) as admin:
             made = admin.post("/admin/keys", json={"name": "multi-host", "quota": QUOTA})
             assert made.status_code == 201, made.text

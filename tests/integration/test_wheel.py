@@ -11,9 +11,9 @@ from tests.installs import UV
 
 
 def run(*command: str, cwd=ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=clean_env()
-    )
+    # Without PYTHONPATH: a checkout on it would be imported instead of the installed copy.
+    env = {name: value for name, value in clean_env().items() if name != "PYTHONPATH"}
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     assert result.returncode == 0, f"{command}: {result.stdout}\n{result.stderr}"
     return result
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -131,6 +132,13 @@ class Storage:
             target.write(piece)
         target.flush()
         return True
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path | None]:
+        """The object downloaded piece by piece into a private temporary file, removed
+        afterwards (None: there is no such object)."""
+        with tempfile.NamedTemporaryFile(prefix="lector-document-") as file:
+            yield Path(file.name) if self.copy_to(key, file) else None
 
     def delete(self, *keys: str) -> None:
         """Remove the objects (a missing one is no error)."""

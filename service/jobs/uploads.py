@@ -10,6 +10,8 @@ conversion under the same id. Nothing here knows about HTTP.
 
 from __future__ import annotations
 
+from typing import IO
+
 import msgspec
 from redis import Redis
 
@@ -70,13 +72,14 @@ class UploadStore:
         raw = self._redis.get(_KEY + job_id)
         return msgspec.json.decode(raw, type=PendingUpload) if raw else None
 
-    def receive(self, upload: PendingUpload, data: bytes) -> PendingUpload:
-        """Keep the uploaded file (a second upload replaces the first)."""
+    def receive(self, upload: PendingUpload, file: IO[bytes], size: int) -> PendingUpload:
+        """Keep the uploaded file of ``size`` bytes, read from ``file`` piece by piece (a
+        second upload replaces the first)."""
         key = new_key(Space.UPLOADS)
-        self._storage.put(key, data)
+        self._storage.put(key, file)
         if upload.key:
             self._storage.delete(upload.key)
-        received = msgspec.structs.replace(upload, key=key, size=len(data))
+        received = msgspec.structs.replace(upload, key=key, size=size)
         self._save(received)
         return received
 
@@ -85,9 +88,10 @@ class UploadStore:
         raw = self._redis.getdel(_KEY + job_id)
         return msgspec.json.decode(raw, type=PendingUpload) if raw else None
 
-    def document(self, upload: PendingUpload) -> bytes | None:
-        """The uploaded file's bytes (None: never uploaded, or expired)."""
-        return self._storage.read(upload.key) if upload.key else None
+    def copy_to(self, upload: PendingUpload, target: IO[bytes]) -> bool:
+        """Write the uploaded file into ``target``, piece by piece; False when it was never
+        uploaded, or expired."""
+        return self._storage.copy_to(upload.key, target) if upload.key else False
 
     def restore(self, upload: PendingUpload) -> None:
         """Put back an upload taken for a confirmation that was refused (a limit, the store)."""

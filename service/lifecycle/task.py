@@ -16,10 +16,8 @@ runs it counts that in its metrics.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -158,9 +156,8 @@ def _document_of(record: Conversion, here: Here) -> Iterator[Source | None]:
     if record.document_key is None:
         yield None
         return
-    with tempfile.NamedTemporaryFile(prefix="lector-document-") as file:
-        found = here.storage.copy_to(record.document_key, file)
-        yield Path(file.name) if found else None
+    with here.storage.local_copy(record.document_key) as copy:
+        yield copy
 
 
 def _forget_document(storage: Storage, record: Conversion, *also: str) -> None:

@@ -196,7 +196,7 @@ def test_health_and_ready(server):
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ok",
-        "checks": {"redis": "ok", "tesseract": "ok", "ppocr": "ok"},
+        "checks": {"redis": "ok", "store": "ok", "tesseract": "ok", "ppocr": "ok"},
         "llm": "not configured",
     }
 
@@ -298,7 +298,7 @@ def test_ready_is_503_when_redis_is_unreachable(tmp_path):
         assert ready.status_code == 503
         assert ready.json() == {
             "status": "unavailable",
-            "checks": {"redis": "unreachable", "tesseract": "ok", "ppocr": "ok"},
+            "checks": {"redis": "unreachable", "store": "ok", "tesseract": "ok", "ppocr": "ok"},
             "llm": "not configured",
         }
         # With auth off, OCR needs no key.

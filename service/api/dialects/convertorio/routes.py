@@ -9,7 +9,9 @@ downloaded from a signed URL as any other (``service.api.files``).
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -133,15 +135,19 @@ class ConvertorioController(Controller):
             pending = await anyio.to_thread.run_sync(lector.uploads.get, job_id)
         if pending is None:
             raise NotFound("No job is waiting for this file (it was confirmed, or it expired).")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > pending.file_size:
-                raise TooLarge(
-                    f"The upload is larger than the file_size announced ({pending.file_size} bytes)."
-                )
-        with storage_errors():
-            await anyio.to_thread.run_sync(lector.uploads.receive, pending, bytes(body))
+        # The body goes to a private temporary file as it arrives, then to the store in parts.
+        with tempfile.TemporaryFile(prefix="lector-upload-") as spool:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > pending.file_size:
+                    raise TooLarge(
+                        f"The upload is larger than the file_size announced ({pending.file_size} bytes)."
+                    )
+                spool.write(chunk)
+            spool.seek(0)
+            with storage_errors():
+                await anyio.to_thread.run_sync(lector.uploads.receive, pending, spool, size)
 
     @post(
         "/convert/confirm",
@@ -243,13 +249,16 @@ async def _queue(
     caller: Caller,
     uploads: UploadStore,
 ) -> None:
-    document = await anyio.to_thread.run_sync(uploads.document, pending)
-    if document is None:
-        raise InvalidOption("The file has not been uploaded to the upload URL yet.")
-    work = ConvertFile(pending.target)
-    submission = Submission(options=pending.options, document=document, filename=pending.filename, work=work)
-    idempotency_key = request.headers.get("idempotency-key")
-    await submit(submission, intake, here, caller, idempotency_key=idempotency_key, job_id=pending.job_id)
+    # The file waits in a private temporary file while it is checked and stored for its job.
+    with tempfile.NamedTemporaryFile(prefix="lector-upload-") as copy:
+        if not await anyio.to_thread.run_sync(uploads.copy_to, pending, copy):
+            raise InvalidOption("The file has not been uploaded to the upload URL yet.")
+        work = ConvertFile(pending.target)
+        submission = Submission(
+            options=pending.options, document=Path(copy.name), filename=pending.filename, work=work
+        )
+        idempotency_key = request.headers.get("idempotency-key")
+        await submit(submission, intake, here, caller, idempotency_key=idempotency_key, job_id=pending.job_id)
 
 
 def _job(request: Request[Any, Any, Any], record: Conversion, settings: Settings) -> Job:

@@ -24,8 +24,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import signal
 import sys
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -50,6 +52,20 @@ def end_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+@contextlib.contextmanager
+def _alarm_deferred() -> Iterator[None]:
+    """Inside the block, SIGALRM's handler (RQ's monitor raising) only notes the signal; at its
+    end the handler is put back and, when the signal came, run then. Call in the main thread."""
+    came: list[tuple[int, FrameType | None]] = []
+    handler = signal.signal(signal.SIGALRM, lambda signum, frame: came.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGALRM, handler)
+        if came and callable(handler):
+            handler(*came[0])
+
+
 def _end_process_group(_signum: int, _frame: FrameType | None) -> None:
     # The horse leads its own group: this takes the OCR programs it runs along with it.
     os.killpg(os.getpgrp(), signal.SIGKILL)
@@ -63,6 +79,7 @@ class ResidentHorseWorker(Worker):
         self._resident = 0  # the live horse's pid (0: none)
         # The worker's ends of the horse's pipes (os.pipe makes them close-on-exec).
         self._to_horse = self._from_horse = -1
+        self._ended: tuple[int | None, int | None, Any] | None = None  # the current job's end, once read
         self._forking = 0  # the pid of the process forking, as its child sees it
         os.register_at_fork(before=self._before_fork, after_in_child=self._after_fork_in_child)
 
@@ -70,6 +87,7 @@ class ResidentHorseWorker(Worker):
         """Hand the job to the resident horse, forking one first when there is none."""
         if not self._resident:
             self._fork_resident()
+        self._ended = None
         message = f"{job.id}\t{self.execution.id if self.execution else ''}\t{queue.name}\n".encode()
         try:
             os.write(self._to_horse, message)
@@ -82,7 +100,19 @@ class ResidentHorseWorker(Worker):
     def wait_for_horse(self) -> tuple[int | None, int | None, Any]:
         """Wait for the horse's answer: (pid, 0, None) once the job is done, or the horse's
         own exit (pid, status, rusage) when it died. RQ's monitor interrupts the wait with a
-        signal to keep the heartbeats, as it does a ``waitpid``."""
+        signal (SIGALRM) to keep the heartbeats, as it does a ``waitpid``, and calls again.
+
+        That signal may also come just as the answer is read. Its exception must not lose the
+        answer, or the next call would wait for one that never comes and the worker would sit
+        idle until the job's timeout: so the signal is deferred while the answer is read, and
+        the answer is kept until the next job, for the call after the exception."""
+        if self._ended is None:
+            select.select([self._from_horse], [], [])  # interrupted here, nothing is read yet
+            with _alarm_deferred():
+                self._ended = self._read_answer()
+        return self._ended
+
+    def _read_answer(self) -> tuple[int | None, int | None, Any]:
         answer = os.read(self._from_horse, 1)
         pid = self._resident
         if answer == _DONE:

@@ -10,8 +10,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+from redis import Redis
+from rq import Queue
 
 from fixtures.generate import PAGES, image_pdf, page_image
+from service.resident import ResidentHorseWorker
 from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process, wait_until
 
 
@@ -190,3 +194,44 @@ def test_a_killed_worker_leaves_no_process_behind(tmp_path):
                 os.kill(pid, signal.SIGKILL)
         server.stop()
         redis_process.terminate()
+
+
+class MonitorWoke(Exception):
+    """What RQ's monitor raises from its SIGALRM handler to send heartbeats mid-job."""
+
+
+def monitor_woke(_signum, _frame):
+    raise MonitorWoke
+
+
+class AlarmAsTheAnswerIsRead(ResidentHorseWorker):
+    """The monitor's alarm coming at the worst moment: just as the horse's answer is read."""
+
+    def _read_answer(self):
+        answer = super()._read_answer()
+        signal.raise_signal(signal.SIGALRM)
+        return answer
+
+
+def test_the_monitors_alarm_as_the_horses_answer_is_read_loses_no_answer(tmp_path):
+    """RQ's monitor wakes every few seconds (SIGALRM) to keep the heartbeats while the horse
+    works. Coming just as the horse's answer is read, its exception must not lose the answer:
+    the worker would then wait for the job's timeout (minutes) before taking the next job."""
+    redis_process, redis_url = start_redis(tmp_path)
+    answers, horse_end = os.pipe()
+    previous = signal.signal(signal.SIGALRM, monitor_woke)
+    try:
+        connection = Redis.from_url(redis_url)
+        worker = AlarmAsTheAnswerIsRead([Queue("lector", connection=connection)], connection=connection)
+        worker._from_horse, worker._resident = answers, 4242  # a horse that has answered "done"
+        os.write(horse_end, b"d")
+        with pytest.raises(MonitorWoke):
+            worker.wait_for_horse()
+        signal.setitimer(signal.ITIMER_REAL, 5)  # an answer lost would leave the next call waiting
+        assert worker.wait_for_horse() == (4242, 0, None)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        os.close(answers)
+        os.close(horse_end)
+        stop_process(redis_process)

@@ -20,7 +20,7 @@ from fixtures.generate import large_pdf
 from tests.benchmarks.services import services
 from tests.benchmarks.sync import memory_mb, sampled_peak
 from tests.benchmarks.tables import add_smoke_flag, publish, table, title
-from tests.helpers import API_KEY, serving_in_thread, wait_for_end
+from tests.helpers import API_KEY, serving_in_thread, streamed_size, wait_for_end
 
 MB = 1024 * 1024
 #: The upload and the page of the full run, and of the smoke form.
@@ -54,15 +54,6 @@ def _upload(client: httpx.Client, url: str, document: Path) -> float:
     return time.perf_counter() - started
 
 
-def _download(client: httpx.Client, url: str) -> int:
-    received = 0
-    with client.stream("GET", url) as download:
-        assert download.status_code == 200
-        for piece in download.iter_bytes():
-            received += len(piece)
-    return received
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_smoke_flag(parser)
@@ -94,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         file = wait_for_end(client, submitted.json()["conversion_id"], timeout=600)["file"]
         at_rest = memory_mb(pid, "VmRSS")
         started = time.perf_counter()
-        received, peak = sampled_peak(pid, lambda: _download(client, file["download_url"]))
+        received, peak = sampled_peak(pid, lambda: streamed_size(client, file["download_url"]))
         download_s = time.perf_counter() - started
         assert received == file["size"]
         download_growth = peak - at_rest

@@ -12,7 +12,7 @@ from PIL import Image
 
 from fixtures.generate import large_pdf
 from tests.benchmarks.sync import memory_mb, sampled_peak
-from tests.helpers import API_KEY, TEST_STORE, Server, start_server, wait_for_end
+from tests.helpers import API_KEY, TEST_STORE, Server, start_server, streamed_size, wait_for_end
 
 MB = 1024 * 1024
 #: What the API's resident memory may grow by while it takes or serves a large file, in MiB.
@@ -66,16 +66,6 @@ def test_a_large_converted_file_streams_back_without_the_api_holding_it(large_se
         assert file["size"] > 200 * MB
         pid = large_server.process.pid
         at_rest = memory_mb(pid, "VmRSS")
-        received, peak = sampled_peak(pid, lambda: streamed(client, file["download_url"]))
+        received, peak = sampled_peak(pid, lambda: streamed_size(client, file["download_url"]))
     assert received == file["size"]
     assert peak - at_rest < MEMORY_BOUND, f"the API grew by {peak - at_rest:.0f} MiB"
-
-
-def streamed(client: httpx.Client, url: str) -> int:
-    """Download ``url`` piece by piece; how many bytes came."""
-    received = 0
-    with client.stream("GET", url) as download:
-        assert download.status_code == 200
-        for piece in download.iter_bytes():
-            received += len(piece)
-    return received

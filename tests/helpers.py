@@ -428,6 +428,16 @@ def serving_in_thread(handler: type[BaseHTTPRequestHandler], port: int = 0) -> I
         server.server_close()
 
 
+def streamed_size(client: httpx.Client, url: str) -> int:
+    """Download ``url`` piece by piece, keeping none of it; how many bytes came."""
+    received = 0
+    with client.stream("GET", url) as download:
+        assert download.status_code == 200, download.status_code
+        for piece in download.iter_bytes():
+            received += len(piece)
+    return received
+
+
 def wait_for_end(client: httpx.Client, conversion_id: str, timeout: float = 90) -> dict:
     """Poll a conversion (with ?wait=5) until SUCCESS or ERROR; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ import importlib
 import time
 
 #: ``make bench``'s benchmarks, in the order it runs them.
-BENCH = ("sync", "async_ocrmypdf", "keys", "convert", "small_docs", "pressure", "multi_host")
+BENCH = ("sync", "async_ocrmypdf", "keys", "convert", "small_docs", "pressure", "streaming", "multi_host")
 #: Every benchmark module.
 ALL = (*BENCH, "accuracy")
 

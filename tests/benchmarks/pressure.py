@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from PIL import Image, ImageDraw
 
 from tests.benchmarks.services import services
-from tests.benchmarks.sync import memory_mb
+from tests.benchmarks.sync import memory_mb, sampled_peak
 from tests.benchmarks.tables import add_smoke_flag, publish, table, title
 from tests.helpers import API_KEY
 
@@ -107,30 +105,10 @@ def _costly_encodes(url: str, scan: bytes, pid: int) -> tuple[dict[int, int], fl
 
         started = time.perf_counter()
         with ThreadPoolExecutor(2) as pool:
-            statuses, peak = _sampling(pid, lambda: list(pool.map(convert, COSTLY_TARGETS * 2)))
+            statuses, peak = sampled_peak(pid, lambda: list(pool.map(convert, COSTLY_TARGETS * 2)))
     seconds = time.perf_counter() - started
     assert set(statuses) <= {200, 413}, statuses
     return {status: statuses.count(status) for status in set(statuses)}, seconds, peak
-
-
-def _sampling(pid: int, work: Callable[[], list[int]]) -> tuple[list[int], float]:
-    """Run ``work`` while sampling the resident set of process ``pid`` every 10 ms; its
-    result and the largest sample, in MiB (the high-water mark would carry the uploads')."""
-    peak = memory_mb(pid, "VmRSS")
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.wait(0.01):
-            peak = max(peak, memory_mb(pid, "VmRSS"))
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        return work(), peak
-    finally:
-        done.set()
-        sampler.join()
 
 
 if __name__ == "__main__":

@@ -20,9 +20,11 @@ import random
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import msgspec
@@ -33,6 +35,8 @@ from fixtures.generate import A4, DPI, image_pdf, render, text_pdf
 from tests.benchmarks.services import services
 from tests.benchmarks.tables import Row, add_smoke_flag, publish, table, tesseract, title
 from tests.helpers import API_KEY
+
+T = TypeVar("T")
 
 #: The columns of a table that compares Lector with a reference.
 COLUMNS = ("measure", "Lector", "reference", "ratio", "goal")
@@ -143,6 +147,26 @@ def memory_mb(pid: int, field: str = "VmHWM") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def sampled_peak(pid: int, work: Callable[[], T]) -> tuple[T, float]:
+    """Run ``work`` while sampling the resident set of process ``pid`` every 10 ms; its
+    result and the largest sample, in MiB (the high-water mark would carry the uploads')."""
+    peak = memory_mb(pid, "VmRSS")
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.01):
+            peak = max(peak, memory_mb(pid, "VmRSS"))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        return work(), peak
+    finally:
+        done.set()
+        sampler.join()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -137,7 +137,7 @@ def test_a_worker_sweeps_what_outlived_its_retention(tmp_path):
     for key in ("files/expired", "results/expired", "documents/abandoned", "files/fresh"):
         (store / key).parent.mkdir(parents=True, exist_ok=True)
         (store / key).write_bytes(b"x")
-    long_ago = time.time() - 2 * 3600  # the retention is an hour, plus an hour's slack
+    long_ago = time.time() - 3 * 3600  # past the retention (an hour) and its hour of slack
     for key in ("files/expired", "results/expired", "documents/abandoned"):
         os.utime(store / key, (long_ago, long_ago))
     redis_process, redis_url = start_redis(tmp_path)

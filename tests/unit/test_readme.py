@@ -190,6 +190,16 @@ def check_systemctl(words: list[str]) -> None:
         assert (ROOT / "deploy" / name).is_file(), f"deploy/ has no unit {name} for {unit}"
 
 
+def check_compose(words: list[str]) -> None:
+    """The compose file run is deploy/container's (an installed copy keeps its name), and its
+    env file is the copy of the example beside it."""
+    options = dict(zip(words, [*words[1:], ""], strict=True))
+    compose, env_file = Path(options["-f"]), Path(options["--env-file"])
+    assert (ROOT / "deploy" / "container" / compose.name).is_file(), f"deploy/container has no {compose.name}"
+    assert (ROOT / "deploy" / "container" / f"{env_file.name}.example").is_file(), f"no example of {env_file}"
+    assert env_file.parent == compose.parent, f"{env_file} is not beside {compose}"
+
+
 def check_simple(words: list[str], env: dict[str, str]) -> None:
     program = words[0]
     if program == "make":
@@ -204,6 +214,8 @@ def check_simple(words: list[str], env: dict[str, str]) -> None:
         check_systemctl(words)
     elif program == "curl":
         check_curl(words)
+    elif program == "podman-compose":
+        check_compose(words)
     elif program.endswith("/python") and words[1:2] == ["-m"]:
         module = words[2]
         spec = importlib.util.find_spec(module)

@@ -13,6 +13,7 @@ work per job is small.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -85,17 +86,20 @@ def main(argv: list[str] | None = None) -> None:
 
     # Short: the store's unix sockets live under it, and their paths may not exceed 107 bytes.
     work = Path(tempfile.mkdtemp(prefix="lector-hosts-"))
-    wheel = build_wheel(work / "dist")
     one, two = [], []
     hosts = ("one", "two")
-    with fleet(work, wheel, hosts, start=hosts, cpus=CPUS, LECTOR_LOG_LEVEL="warning") as running:
-        running.wait_for_workers(*hosts)
-        with httpx.Client(base_url=running.url, headers={"X-API-Key": API_KEY}, timeout=120) as client:
-            if not smoke:
-                run_all(client, pdfs[:2], pages)  # warm both up
-            for _ in range(runs):
-                two.append(two_hosts(running, client, pdfs, pages))
-                one.append(run_all(client, pdfs, pages))
+    try:
+        wheel = build_wheel(work / "dist")
+        with fleet(work, wheel, hosts, start=hosts, cpus=CPUS, LECTOR_LOG_LEVEL="warning") as running:
+            running.wait_for_workers(*hosts)
+            with httpx.Client(base_url=running.url, headers={"X-API-Key": API_KEY}, timeout=120) as client:
+                if not smoke:
+                    run_all(client, pdfs[:2], pages)  # warm both up
+                for _ in range(runs):
+                    two.append(two_hosts(running, client, pdfs, pages))
+                    one.append(run_all(client, pdfs, pages))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # two environments and a store: not worth keeping
 
     total = count * pages
     one_pps, two_pps = total / statistics.median(one), total / statistics.median(two)

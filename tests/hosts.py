@@ -7,8 +7,9 @@ never changed, and two runs side by side cannot meet even on the same subnet: ea
 namespaces, named with its process id (``lector-<pid>-<host>``). Only these addresses are used.
 
 A program runs on a host under ``ip netns exec`` (``Host.command``); this process reaches the
-hosts' addresses from inside one of them (``Host.entered``). Making and deleting namespaces
-needs root.
+hosts' addresses from inside one of them (``Host.entered``). Outside the namespaces these
+addresses would go out by the machine's default route, so nothing outside them may use them.
+Making and deleting namespaces needs root.
 """
 
 from __future__ import annotations

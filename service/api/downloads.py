@@ -28,13 +28,15 @@ SIGNED_ROUTE = "signed-download"
 #: One range of bytes, as a download's ``Range`` header asks: ``bytes=0-99``, ``bytes=100-``,
 #: ``bytes=-100`` (the last 100). Several ranges, or another unit, get the whole file.
 _RANGE = re.compile(r"bytes=(?P<start>[0-9]{0,19})-(?P<end>[0-9]{0,19})")
+#: The longest ``Range`` read; a longer one is no single range, and is ignored.
+_LONGEST_RANGE = 64
 #: A download route's ``Range`` header.
 RangeHeader = Annotated[
     str | None,
     HeaderParameter(
         name="Range",
-        max_length=200,
-        description="one range of bytes (`bytes=0-1023`, `bytes=1024-`, `bytes=-1024`): answered 206",
+        description="one range of bytes (`bytes=0-1023`, `bytes=1024-`, `bytes=-1024`): answered 206; "
+        "any other value is ignored",
     ),
 ]
 
@@ -114,7 +116,7 @@ def _range_of(header: str | None, size: int) -> tuple[int, int] | None:
     """The one range ``header`` asks of a file of ``size`` bytes, as (start, end exclusive);
     None for the whole file (no header, or one this does not serve: RFC 9110 lets a server
     ignore it). _Unsatisfiable when it starts past the end."""
-    match = _RANGE.fullmatch(header.strip()) if header else None
+    match = _RANGE.fullmatch(header.strip()) if header and len(header) <= _LONGEST_RANGE else None
     if match is None or not (match["start"] or match["end"]):
         return None
     if not match["start"]:  # the last N bytes

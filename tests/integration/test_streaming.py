@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import msgspec
 import pytest
 from PIL import Image
+from redis import Redis
 
 from fixtures.generate import large_pdf
 from tests.benchmarks.sync import memory_mb, sampled_peak
@@ -29,7 +31,9 @@ def large_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     running.stop()
 
 
-def test_a_1_gb_upload_is_stored_and_read_without_the_api_holding_it(large_server, workers, tmp_path):
+def test_a_1_gb_upload_is_stored_and_read_without_the_api_holding_it(
+    large_server, workers, tmp_path, redis_url
+):
     document = tmp_path / "large.pdf"
     large_pdf(document, 1024 * MB, "Streamed all the way")
     with httpx.Client(base_url=large_server.url, headers={"X-API-Key": API_KEY}, timeout=300) as client:
@@ -46,10 +50,15 @@ def test_a_1_gb_upload_is_stored_and_read_without_the_api_holding_it(large_serve
             )
         assert submitted.status_code == 202, submitted.text
         assert peak - at_rest < MEMORY_BOUND, f"the API grew by {peak - at_rest:.0f} MiB"
-        status = wait_for_end(client, submitted.json()["conversion_id"], timeout=180)
+        conversion_id = submitted.json()["conversion_id"]
+        stored = msgspec.json.decode(
+            Redis.from_url(redis_url).hget(f"lector:conversion:{conversion_id}", "document_key")
+        )
+        assert (TEST_STORE / stored).stat().st_size == document.stat().st_size
+        status = wait_for_end(client, conversion_id, timeout=180)
     assert status["status"] == "SUCCESS", status
     assert "Streamed all the way" in status["data"]["text"]
-    assert not list((TEST_STORE / "documents").glob("*"))  # deleted once read
+    assert not (TEST_STORE / stored).exists()  # deleted once read
 
 
 def test_a_large_converted_file_streams_back_without_the_api_holding_it(large_server, workers, tmp_path):

@@ -164,8 +164,9 @@ class Server:
         stop_process(self.process)
 
 
-def start_server(log_dir: Path, **settings: str) -> Server:
-    """Start ``lector serve`` with ``settings`` (LECTOR_* names) and wait for /health."""
+def start_server(log_dir: Path, *, root: Path = ROOT, **settings: str) -> Server:
+    """Start ``lector serve`` with ``settings`` (LECTOR_* names) and wait for /health; ``root``
+    is the tree whose ``service`` package runs (another commit's, for a benchmark)."""
     port = free_port()
     settings = {"LECTOR_API_KEYS": f"{API_KEY},{OTHER_KEY}", **settings}
     env = clean_env(LECTOR_PORT=str(port), LECTOR_LOG_FORMAT="json", **settings)
@@ -174,7 +175,7 @@ def start_server(log_dir: Path, **settings: str) -> Server:
         process = subprocess.Popen(
             [sys.executable, "-m", "service.cli", "serve"],
             env=env,
-            cwd=ROOT,
+            cwd=root,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -195,14 +196,14 @@ def start_server(log_dir: Path, **settings: str) -> Server:
     return server
 
 
-def start_worker(log_dir: Path, redis_url: str, **settings: str) -> subprocess.Popen:
-    """A real ``lector worker`` process on ``redis_url``."""
+def start_worker(log_dir: Path, redis_url: str, *, root: Path = ROOT, **settings: str) -> subprocess.Popen:
+    """A real ``lector worker`` process on ``redis_url``, run from the tree ``root``."""
     env = clean_env(LECTOR_REDIS_URL=redis_url, LECTOR_LOG_FORMAT="json", **settings)
     log = (log_dir / f"worker-{time.monotonic_ns()}.log").open("wb")
     return subprocess.Popen(
         [sys.executable, "-m", "service.cli", "worker"],
         env=env,
-        cwd=ROOT,
+        cwd=root,
         stdout=log,
         stderr=subprocess.STDOUT,
     )

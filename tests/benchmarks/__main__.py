@@ -12,7 +12,7 @@ import importlib
 import time
 
 #: ``make bench``'s benchmarks, in the order it runs them.
-BENCH = ("sync", "async_ocrmypdf", "keys", "convert", "small_docs", "pressure")
+BENCH = ("sync", "async_ocrmypdf", "keys", "convert", "small_docs", "pressure", "redis_size")
 #: Every benchmark module.
 ALL = (*BENCH, "accuracy")
 

@@ -334,12 +334,18 @@ class Server:
 
 
 def start_server(
-    log_dir: Path, *, host: str = "127.0.0.1", prefix: Sequence[str] = (), **settings: str
+    log_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    prefix: Sequence[str] = (),
+    root: Path = ROOT,
+    **settings: str,
 ) -> Server:
     """Start ``lector serve`` with ``settings`` (LECTOR_* names) and wait for /health.
 
     It listens on ``host``; ``prefix`` goes before the command (see ``start_redis``), and then
-    the caller waits for it from where it can reach ``host``."""
+    the caller waits for it from where it can reach ``host``. ``root`` is the tree whose
+    ``service`` package runs (another commit's, for a benchmark)."""
     port = free_port()
     settings = {"LECTOR_API_KEYS": f"{API_KEY},{OTHER_KEY}", **settings}
     env = clean_env(LECTOR_HOST=host, LECTOR_PORT=str(port), LECTOR_LOG_FORMAT="json", **settings)
@@ -348,7 +354,7 @@ def start_server(
         process = subprocess.Popen(
             [*prefix, sys.executable, "-m", "service.cli", "serve"],
             env=env,
-            cwd=ROOT,
+            cwd=root,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -369,14 +375,14 @@ def start_server(
     return server
 
 
-def start_worker(log_dir: Path, redis_url: str, **settings: str) -> subprocess.Popen:
-    """A real ``lector worker`` process on ``redis_url``."""
+def start_worker(log_dir: Path, redis_url: str, *, root: Path = ROOT, **settings: str) -> subprocess.Popen:
+    """A real ``lector worker`` process on ``redis_url``, run from the tree ``root``."""
     env = clean_env(LECTOR_REDIS_URL=redis_url, LECTOR_LOG_FORMAT="json", **settings)
     log = (log_dir / f"worker-{time.monotonic_ns()}.log").open("wb")
     return subprocess.Popen(
         [sys.executable, "-m", "service.cli", "worker"],
         env=env,
-        cwd=ROOT,
+        cwd=root,
         stdout=log,
         stderr=subprocess.STDOUT,
     )

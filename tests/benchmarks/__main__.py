@@ -12,7 +12,17 @@ import importlib
 import time
 
 #: ``make bench``'s benchmarks, in the order it runs them.
-BENCH = ("sync", "async_ocrmypdf", "keys", "convert", "small_docs", "pressure", "streaming", "multi_host")
+BENCH = (
+    "sync",
+    "async_ocrmypdf",
+    "keys",
+    "convert",
+    "small_docs",
+    "pressure",
+    "streaming",
+    "multi_host",
+    "redis_size",
+)
 #: Every benchmark module.
 ALL = (*BENCH, "accuracy")
 

@@ -13,14 +13,14 @@ UV_SPEC := uv>=0.13,<0.14
 # Tesseract languages to install as Debian packages (tesseract-ocr-<code>), e.g. "eng deu fra".
 LECTOR_TESSERACT_LANGS ?= eng
 
-.PHONY: run test install install-prod image image-check system-packages browser unit-checker bench bench-accuracy bench-tools lint typecheck lock reference clean
+.PHONY: run test install install-prod image image-check system-packages browser test-tools bench bench-accuracy bench-tools lint typecheck lock reference clean
 
 run: install
 	$(BIN)/lector up
 
 # Two pytest processes, each taking whole files (their module fixtures stay together): most of
 # the suite waits on servers, workers and Redis, so two run in about half the time on two cores.
-test: install browser unit-checker lint typecheck
+test: install browser test-tools lint typecheck
 	$(BIN)/pytest -n 2 --dist loadfile
 
 # Debian's Chromium, which the console's browser test drives through playwright (no browser is
@@ -31,12 +31,18 @@ browser:
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
 
-# systemd-analyze, with which the suite checks the units in deploy/. Only `make test` needs it.
-unit-checker:
-	@command -v systemd-analyze >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
-		echo "Installing Debian packages: systemd"; \
+# What only the suite needs from Debian: systemd-analyze, with which it checks the units in
+# deploy/, and ip (iproute2), with which it builds network namespaces for its several hosts.
+test-tools:
+	@need=""; \
+	command -v systemd-analyze >/dev/null 2>&1 || need="$$need systemd"; \
+	command -v ip >/dev/null 2>&1 || need="$$need iproute2"; \
+	if [ -n "$$need" ]; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		echo "Installing Debian packages:$$need"; \
 		$$sudo apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends systemd; }
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$need; \
+	fi
 
 # Every benchmark but accuracy; each writes its tables into docs/benchmarks.md. SMOKE=1: each
 # once on tiny inputs, writing nothing (OCRmyPDF's rows then run only if it is installed).

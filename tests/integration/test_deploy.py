@@ -53,7 +53,7 @@ def verify(root: Path) -> str:
     """What ``systemd-analyze verify`` says about Lector's units (nothing when they are right),
     with its status."""
     analyze = shutil.which("systemd-analyze")
-    assert analyze, "systemd-analyze is not installed: `make test` installs it (make unit-checker)"
+    assert analyze, "systemd-analyze is not installed: `make test` installs it (make test-tools)"
     result = subprocess.run(
         [
             analyze,

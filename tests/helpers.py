@@ -74,6 +74,12 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def deleted_soon(path: Path) -> None:
+    """Wait until ``path`` is gone: a job's document is deleted a moment after its record says
+    the job ended, so a client may see the end first."""
+    wait_until(lambda: not path.exists(), 10, f"{path} to be deleted")
+
+
 def stored_objects(space: str, store: Path = TEST_STORE) -> list[Path]:
     """The objects of one space (``documents``, ``files``...) in a directory store."""
     return sorted(path for path in (store / space).glob("*") if path.is_file())

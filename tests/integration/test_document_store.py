@@ -19,6 +19,7 @@ from tests.helpers import (
     ROOT,
     TEST_STORE,
     clean_env,
+    deleted_soon,
     start_redis,
     start_server,
     start_worker,
@@ -71,7 +72,7 @@ def test_documents_results_and_files_live_in_the_store_and_redis_holds_only_reco
     download = client.get(converted["file"]["download_url"])
     assert download.content == (TEST_STORE / file_key).read_bytes()
     assert _record(redis_url, extraction)["document_key"] is None
-    assert not (TEST_STORE / waiting).exists()
+    deleted_soon(TEST_STORE / waiting)
     assert not Redis.from_url(redis_url).keys("lector:blob:*")
     assert _largest_value(redis_url) < 64 * 1024  # records and queues, never a document
 

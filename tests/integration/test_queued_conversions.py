@@ -22,6 +22,7 @@ from tests.helpers import (
     OTHER_KEY,
     TEST_STORE,
     character_error_rate,
+    deleted_soon,
     page_text,
     start_server,
     wait_for_end,
@@ -309,4 +310,4 @@ def test_a_finished_record_expires_after_the_result_ttl_and_its_document_is_gone
     wait_for_end(client, conversion_id)
     week = 168 * 3600
     assert week - 60 < redis.ttl(f"lector:conversion:{conversion_id}") <= week
-    assert not (TEST_STORE / document_key).exists()  # deleted when its job ended
+    deleted_soon(TEST_STORE / document_key)  # deleted when its job ended

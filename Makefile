@@ -32,11 +32,13 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
 
 # What only the suite needs from Debian: systemd-analyze, with which it checks the units in
-# deploy/, and ip (iproute2), with which it builds network namespaces for its several hosts.
+# deploy/, ip (iproute2), with which it builds network namespaces for its several hosts, and
+# espeak-ng, which speaks the sentences the speech tests transcribe.
 test-tools:
 	@need=""; \
 	command -v systemd-analyze >/dev/null 2>&1 || need="$$need systemd"; \
 	command -v ip >/dev/null 2>&1 || need="$$need iproute2"; \
+	command -v espeak-ng >/dev/null 2>&1 || need="$$need espeak-ng"; \
 	if [ -n "$$need" ]; then \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
 		echo "Installing Debian packages:$$need"; \
@@ -70,7 +72,9 @@ typecheck: install
 install: system-packages $(STAMP)
 
 # Debian packages: Tesseract with the languages of LECTOR_TESSERACT_LANGS, redis-server, curl for
-# the examples, openssl for the test's TLS certificate, and venv support for the system Python.
+# the examples, openssl for the test's TLS certificate, ffmpeg for audio and video, LibreOffice
+# (headless, with its UNO bridge for the system Python) for office documents, and venv support
+# for the system Python.
 # Only what is missing is installed.
 system-packages:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Lector needs Python 3.11 or newer ($(PYTHON))."; exit 1; }
@@ -83,6 +87,8 @@ system-packages:
 	command -v redis-server >/dev/null 2>&1 || need="$$need redis-server"; \
 	command -v curl >/dev/null 2>&1 || need="$$need curl"; \
 	command -v openssl >/dev/null 2>&1 || need="$$need openssl"; \
+	command -v ffmpeg >/dev/null 2>&1 || need="$$need ffmpeg"; \
+	command -v soffice >/dev/null 2>&1 || need="$$need libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-uno"; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || need="$$need python3-venv"; \
 	if [ -n "$$need" ]; then \
 		echo "Installing Debian packages:$$need"; \

@@ -26,6 +26,7 @@ from typing import cast
 import pymupdf
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from service.containers import container_format
 from service.convert.formats import INPUTS
 from service.errors import (
     CorruptDocument,
@@ -130,6 +131,8 @@ def sniff(source: Source) -> str:
     # PDF readers accept a header anywhere in the first kilobyte; so does Lector.
     if b"%PDF-" in data[:1024]:
         return "PDF"
+    if container := container_format(data, source):
+        return container
     raise UnsupportedFormat(f"Unsupported format: the document looks like {_describe(data)}. {_SUPPORTED}")
 
 
@@ -150,6 +153,10 @@ def _describe(data: bytes) -> str:
         text = head.decode("utf-8").lstrip().lower()
     except UnicodeDecodeError:
         return "unrecognised binary data"
+    if text.startswith("#extm3u"):
+        return "a media playlist (M3U or HLS), which Lector does not follow"
+    if text.startswith(("ffconcat", "file ")):
+        return "an ffmpeg concat list, which Lector does not follow"
     if text.startswith(("<svg", "<?xml")):
         return "an SVG or XML document"
     if text.startswith(("<!doctype html", "<html")):

@@ -23,6 +23,7 @@ AspectRatio = Annotated[
 CropStrategy = Literal["fit", "crop-center", "crop-top", "crop-bottom", "crop-left", "crop-right"]
 IconSize = Literal[16, 32, 48, 64, 128, 256]
 Side = Annotated[int, Meta(ge=1, le=10_000)]
+SampleRate = Literal[8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
 
 
 class Target(Base, kw_only=True):
@@ -42,6 +43,27 @@ class Target(Base, kw_only=True):
         bool,
         Meta(description="pdf from an image: add an invisible OCR text layer (a PDF input always gets one)"),
     ] = False
+    audio_bitrate: (
+        Annotated[int, Meta(ge=8, le=512, description="Audio bitrate in kbit/s (audio and video targets)")]
+        | None
+    ) = None
+    video_bitrate: (
+        Annotated[int, Meta(ge=64, le=50_000, description="Video bitrate in kbit/s (video targets)")] | None
+    ) = None
+    sample_rate: Annotated[SampleRate, Meta(description="Audio sample rate in Hz")] | None = None
+    channels: Annotated[Literal[1, 2], Meta(description="Audio channels: 1 (mono) or 2")] | None = None
+    fps: Annotated[int, Meta(ge=1, le=60, description="Frames per second (video and gif)")] | None = None
+    start: (
+        Annotated[
+            float,
+            Meta(ge=0, le=86_400, description="Media: start this many seconds in (trim); a frame is taken there"),
+        ]
+        | None
+    ) = None
+    duration: (
+        Annotated[float, Meta(gt=0, le=86_400, description="Media: keep this many seconds from `start` (trim)")]
+        | None
+    ) = None
     structured: Annotated[
         bool,
         Meta(

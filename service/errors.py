@@ -21,7 +21,7 @@
     │   └── TooManyPages
     ├── Unauthorized               401  missing, wrong, revoked or expired API key
     ├── Forbidden                  403  the key may not do this (a scope, an admin route)
-    ├── LimitExceeded              429  a rate limit, the quota or the token budget is spent
+    ├── LimitExceeded              429  a rate limit, the quota, the token budget or media slots are spent
     ├── NotFound                   404  no such job (or not this key's)
     ├── RequestTimeout             408  a request body that arrives too slowly
     ├── NotReady                   409  the job has not finished, so there is nothing to download
@@ -155,11 +155,12 @@ class Forbidden(LectorError):
 
 
 class LimitExceeded(LectorError):
-    """A key's rate limit, document quota or model-token budget refuses the request.
+    """A key's rate limit, document quota, model-token budget or media concurrency refuses the request.
 
-    ``limit_type`` is ``minute``, ``day``, ``quota`` or ``tokens``. ``reset_at`` (epoch
-    seconds) is set for the time windows only: waiting does not refill a quota or a budget,
-    so those answers carry no Retry-After.
+    ``limit_type`` is ``minute``, ``day``, ``quota``, ``tokens``, ``video_concurrency`` or
+    ``audio_concurrency``. ``reset_at`` (epoch seconds) is set for the time windows only:
+    waiting does not refill a quota or a budget, and a concurrency slot frees when a job ends,
+    at no time known in advance, so those answers carry no Retry-After.
     """
 
     status_code = 429

@@ -16,7 +16,7 @@ PageSource = Literal["ocr", "text-layer"]
 #: What reads a page from its own text layer, where an answer or a metric names an engine.
 TEXT_LAYER: PageSource = "text-layer"
 #: The limits of a key a request can run into (``service.tenants.limits``).
-LimitType = Literal["minute", "day", "quota", "tokens"]
+LimitType = Literal["minute", "day", "quota", "tokens", "video_concurrency", "audio_concurrency"]
 
 
 class Status(StrEnum):
@@ -188,7 +188,11 @@ class LimitRefusal(msgspec.Struct, rename="camel"):
     success: bool
     message: str
     error: Annotated[
-        str, Meta(description="`Rate limit exceeded`, `Quota exceeded` or `Token budget exceeded`")
+        str,
+        Meta(
+            description="`Rate limit exceeded`, `Quota exceeded`, `Token budget exceeded` or "
+            "`Concurrency limit exceeded`"
+        ),
     ]
     limit_type: Annotated[LimitType, Meta(description="the limit that failed")]
     limit: int
@@ -196,7 +200,13 @@ class LimitRefusal(msgspec.Struct, rename="camel"):
     reset_time: Annotated[
         int | None, Meta(description="when the window ends, epoch seconds (null: a quota or budget)")
     ]
-    retry_after: Annotated[int | None, Meta(description="seconds until then (null: waiting will not help)")]
+    retry_after: Annotated[
+        int | None,
+        Meta(
+            description="seconds until then (null: no window ends; a quota or budget does not refill, "
+            "a concurrency slot frees when one of the key's media jobs ends)"
+        ),
+    ]
 
 
 class Health(msgspec.Struct, omit_defaults=True):

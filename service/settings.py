@@ -77,6 +77,35 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
         ),
     ] = "redis://127.0.0.1:6379/0"
     workers: Annotated[int, Meta(ge=1, le=64, description="queue workers `make run` starts")] = 2
+    media_workers: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=64,
+            description="workers `make run` starts besides for audio and video alone, so a long video "
+            "never delays a receipt (0: the `LECTOR_WORKERS` workers take media too)",
+        ),
+    ] = 1
+    media_video_concurrency: Annotated[
+        int,
+        Meta(
+            ge=-1,
+            le=100_000,
+            description="video conversions one key (all clients together, with authentication off) may "
+            "have queued or running at once (-1: no limit); "
+            "a managed key's own `video_concurrency` overrides it",
+        ),
+    ] = 20
+    media_audio_concurrency: Annotated[
+        int,
+        Meta(
+            ge=-1,
+            le=100_000,
+            description="audio conversions one key (all clients together, with authentication off) may "
+            "have queued or running at once (-1: no limit); "
+            "a managed key's own `audio_concurrency` overrides it",
+        ),
+    ] = 40
     api_keys: Annotated[
         tuple[Annotated[str, Meta(min_length=8)], ...],
         Meta(

@@ -1,4 +1,5 @@
-"""``lector worker``: one RQ worker on Lector's queue.
+"""``lector worker``: one RQ worker on Lector's queues (``--queues ocr,media``; both unless
+told otherwise, the OCR queue first, so a receipt waiting goes before a video waiting).
 
 The process is prepared once (``service.startup``) and hands its engine registry to the
 tasks. Jobs run in a work horse, a child process that stays for many jobs
@@ -17,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -30,8 +32,8 @@ from service.engines import Engines
 from service.errors import EngineUnavailable, SettingsError, StoreUnavailable
 from service.exporter import serve_metrics
 from service.jobs import runtime
-from service.jobs.queue import QUEUE_NAME
 from service.jobs.retention import sweep_if_due
+from service.jobs.routing import QUEUES
 from service.jobs.store import JobStore
 from service.logging import configure_logging, get_logger
 from service.metrics import JobSummary, metrics
@@ -163,9 +165,12 @@ def warm_process(engines: Engines) -> None:
             log.warning("engine unavailable", engine=name, message=exc.message)
 
 
-def run_worker(settings: Settings, *, metrics_at: tuple[str, int] | None = None) -> int:
-    """Work on the queue until stopped, serving this worker's metrics at ``metrics_at``
-    (host, port) when given; returns the exit status."""
+def run_worker(
+    settings: Settings, *, queues: Sequence[str] = tuple(QUEUES), metrics_at: tuple[str, int] | None = None
+) -> int:
+    """Work on ``queues`` (by their ``--queues`` names: ``ocr``, ``media``) until stopped,
+    serving this worker's metrics at ``metrics_at`` (host, port) when given; returns the exit
+    status."""
     configure_logging(settings.log_format, settings.log_level)
     try:
         answers = probe(settings.redis_url)
@@ -189,7 +194,8 @@ def run_worker(settings: Settings, *, metrics_at: tuple[str, int] | None = None)
             print(f"lector: cannot serve metrics on {host}:{port}: {exc.strerror or exc}.", file=sys.stderr)
             return 1
         log.info("serving metrics", host=host, port=port)
-    warm_process(engines)
+    if "ocr" in queues:  # a media worker runs no OCR engine: its horses need not carry one
+        warm_process(engines)
     runtime.configure(engines)
     try:
         runtime.storage()
@@ -200,7 +206,8 @@ def run_worker(settings: Settings, *, metrics_at: tuple[str, int] | None = None)
         return 1
     os.register_at_fork(after_in_child=engines.after_fork)
     worker = LectorWorker(
-        [Queue(QUEUE_NAME, connection=connection)],
+        # In QUEUES' order, whatever order they were given in: OCR work first.
+        [Queue(name, connection=connection) for kind, name in QUEUES.items() if kind in queues],
         shutdown_timeout_s=settings.shutdown_timeout_s,
         job_store=JobStore(connection, settings.result_ttl_s, runtime.storage()),
         connection=connection,

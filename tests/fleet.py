@@ -21,7 +21,7 @@ from pathlib import Path
 from redis import Redis
 from rq import Queue, Worker
 
-from service.jobs.queue import QUEUE_NAME
+from service.jobs.routing import QUEUE_NAME
 from tests.helpers import Server, start_redis, start_s3, start_server, stop_process, stop_s3, wait_until
 from tests.hosts import Host, network
 from tests.installs import install

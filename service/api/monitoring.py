@@ -1,5 +1,5 @@
 """``GET /metrics``: every process's metrics in the Prometheus text format, plus the live
-values read from Redis at each scrape (queue depth, oldest queued job, live workers)."""
+values read from Redis at each scrape (each queue's depth and oldest queued job, live workers)."""
 
 from __future__ import annotations
 
@@ -17,30 +17,35 @@ from rq.job import Job
 
 from service.api.auth import require_metrics_key
 from service.api.services import Lector
-from service.jobs.queue import QUEUE_NAME
+from service.jobs.routing import QUEUES
 from service.metrics import exposition
 
 
 class QueueCollector(Collector):
-    """The queue as it stands: read once per scrape, not counted by any process."""
+    """The queues as they stand: read once per scrape, not counted by any process."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Queue depth, the oldest queued job's age in seconds, and the workers alive."""
-        queue = Queue(QUEUE_NAME, connection=self._redis)
-        depth = queue.count
-        oldest = 0.0
-        for job_id in queue.get_job_ids(0, 0):
-            job = Job.fetch(job_id, connection=self._redis)
-            if job.enqueued_at is not None:
-                enqueued = job.enqueued_at.replace(tzinfo=UTC)
-                oldest = max((datetime.now(UTC) - enqueued).total_seconds(), 0.0)
-        yield GaugeMetricFamily("lector_queue_depth", "Jobs waiting on the queue", value=depth)
-        yield GaugeMetricFamily(
-            "lector_queue_oldest_age_seconds", "Age of the oldest job waiting on the queue", value=oldest
+        """Each queue's depth and its oldest queued job's age in seconds (labelled ``queue``:
+        ``ocr``, ``media``), and the workers alive."""
+        depth = GaugeMetricFamily("lector_queue_depth", "Jobs waiting on the queue", labels=["queue"])
+        age = GaugeMetricFamily(
+            "lector_queue_oldest_age_seconds", "Age of the oldest job waiting on the queue", labels=["queue"]
         )
+        for kind, name in QUEUES.items():
+            queue = Queue(name, connection=self._redis)
+            oldest = 0.0
+            for job_id in queue.get_job_ids(0, 0):
+                job = Job.fetch(job_id, connection=self._redis)
+                if job.enqueued_at is not None:
+                    enqueued = job.enqueued_at.replace(tzinfo=UTC)
+                    oldest = max((datetime.now(UTC) - enqueued).total_seconds(), 0.0)
+            depth.add_metric([kind], queue.count)
+            age.add_metric([kind], oldest)
+        yield depth
+        yield age
         yield GaugeMetricFamily(
             "lector_workers_alive", "Workers registered and alive", value=Worker.count(connection=self._redis)
         )

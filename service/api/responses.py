@@ -50,7 +50,13 @@ def on_lector_error(request: Request[Any, Any, Any], exc: LectorError) -> Respon
     return error_response(exc.status_code, exc.message, exc.details, exc.headers or None)
 
 
-_LIMIT_ERRORS = {"minute": "Rate limit exceeded", "day": "Rate limit exceeded", "quota": "Quota exceeded"}
+_LIMIT_ERRORS = {
+    "minute": "Rate limit exceeded",
+    "day": "Rate limit exceeded",
+    "quota": "Quota exceeded",
+    "video_concurrency": "Concurrency limit exceeded",
+    "audio_concurrency": "Concurrency limit exceeded",
+}
 
 
 def on_limit_exceeded(request: Request[Any, Any, Any], exc: LimitExceeded) -> Response[LimitRefusal]:
@@ -184,7 +190,8 @@ LIMIT_ERRORS = {
     403: error_spec("The key may not use this document type"),
     429: ResponseSpec(
         data_container=LimitRefusal,
-        description="A rate limit (Retry-After), the document quota or the token budget is spent",
+        description="A rate limit (Retry-After), the document quota, the token budget or the key's "
+        "video or audio conversions at once are spent",
         generate_examples=False,
     ),
 }

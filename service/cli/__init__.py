@@ -3,7 +3,7 @@
 - ``lector ocr FILE``: the extraction core in this process; no server, no Redis.
 - ``lector convert FILE --to FORMAT``: a file conversion in this process, likewise.
 - ``lector serve``: the HTTP API.
-- ``lector worker``: one RQ worker.
+- ``lector worker``: one RQ worker, on the OCR queue, the media queue or both (``--queues``).
 - ``lector batch``: many files to a server as one batch, results to a CSV or JSONL file.
 - ``lector keys``: create and manage API keys with limits, on Redis.
 - ``lector backup FILE``, ``lector restore FILE``: the keys, their usage, webhook secrets and own
@@ -31,6 +31,7 @@ from service.cli.keys import add_keys_commands, run_keys
 from service.cli.options import add_option_flags, add_struct_flags, options_from, struct_from
 from service.convert.target import Target
 from service.errors import LectorError, SettingsError
+from service.jobs.routing import QUEUES
 from service.options import Options
 from service.settings import Settings, load_settings
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             from service.worker import run_worker
 
             metrics_at = None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
-            return run_worker(settings, metrics_at=metrics_at)
+            return run_worker(settings, queues=args.queues, metrics_at=metrics_at)
         from service.cli.launcher import launch
 
         return launch(settings)
@@ -118,6 +119,14 @@ def command_line() -> argparse.ArgumentParser:
     add_backup_commands(commands)
     worker = commands.add_parser("worker", help="run one queue worker")
     worker.add_argument(
+        "--queues",
+        type=_queues,
+        default=tuple(QUEUES),
+        metavar="ocr,media",
+        help="the queues it serves, comma-separated: ocr (images, PDFs, office documents) and media "
+        "(audio, video); default: both, ocr first",
+    )
+    worker.add_argument(
         "--metrics-port",
         type=_port,
         metavar="N",
@@ -126,10 +135,24 @@ def command_line() -> argparse.ArgumentParser:
     worker.add_argument(
         "--metrics-host", default="0.0.0.0", help="the address --metrics-port listens on (default: every one)"
     )
-    commands.add_parser("up", help="start Redis (if needed), the API and LECTOR_WORKERS workers")
+    commands.add_parser(
+        "up",
+        help="start Redis (if needed), the API, and LECTOR_WORKERS and LECTOR_MEDIA_WORKERS workers",
+    )
     for name in sorted(REDIS_COMMANDS):
         add_env_file_flag(commands.choices[name])
     return parser
+
+
+def _queues(text: str) -> tuple[str, ...]:
+    """The queues a worker serves, from ``ocr,media`` (argparse's refusal, exit 2, otherwise)."""
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in QUEUES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{(unknown or [text])[0]!r} is not a queue; name ocr, media or both (ocr,media)"
+        )
+    return names
 
 
 def _port(text: str) -> int:

@@ -1,4 +1,6 @@
-"""``lector up`` (what ``make run`` starts): Redis when none answers, the API, the workers.
+"""``lector up`` (what ``make run`` starts): Redis when none answers, the API, the workers:
+LECTOR_WORKERS on the OCR queue and LECTOR_MEDIA_WORKERS on the media queue (with none of
+those, the OCR workers serve both).
 
 It keeps the children in their own session, so Ctrl-C reaches only this supervisor, which
 then stops the workers, the API and the Redis it started, in that order. The Redis it started
@@ -193,6 +195,15 @@ def stop(processes: list[subprocess.Popen[bytes]], grace: float = 10) -> None:
             process.wait()
 
 
+def worker_queues(settings: Settings) -> list[tuple[str, str]]:
+    """The workers to start, each its name and its ``--queues``: LECTOR_WORKERS for documents,
+    LECTOR_MEDIA_WORKERS for audio and video (none: the document workers take both)."""
+    documents = "ocr" if settings.media_workers else "ocr,media"
+    return [(f"worker {index + 1}", documents) for index in range(settings.workers)] + [
+        (f"media worker {index + 1}", "media") for index in range(settings.media_workers)
+    ]
+
+
 def banner(url: str, key: str | None) -> str:
     """What to tell the person who ran ``make run``."""
     auth = f' -H "Authorization: Bearer {key}"' if key else ""
@@ -272,8 +283,8 @@ def launch(settings: Settings) -> int:
         stop([api.process, *redis_processes], grace)
         return 1
     workers = [
-        Child(f"worker {index + 1}", [*lector, "worker"], env, say=say, on_exit=mark)
-        for index in range(settings.workers)
+        Child(name, [*lector, "worker", "--queues", queues], env, say=say, on_exit=mark)
+        for name, queues in worker_queues(settings)
     ]
     for worker in workers:
         worker.start()

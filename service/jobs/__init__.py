@@ -7,7 +7,8 @@ One noun per module:
 - ``idempotency``: ``Idempotency-Key`` claims;
 - ``passwords``: PDF passwords, sealed with the server secret and held apart from the record
   while the job is unfinished;
-- ``queue``: how a job goes onto the RQ queue (dotted path, timeout, retries);
+- ``routing``: which queue work waits on (OCR or media) and which media slot it holds;
+- ``queue``: how a job goes onto its RQ queue (dotted path, timeout, retries);
 - ``batches``: batch records, their summaries and results files;
 - ``intake``: submissions and batches in (``Intake``), as the lifecycle hands them over;
 - ``uploads``: documents uploaded before their job exists;

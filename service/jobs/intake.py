@@ -8,7 +8,7 @@ leaves no record, document, password or idempotency claim behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 
 import anyio
@@ -139,15 +139,18 @@ class Intake:
             raise
         return conversion_id, True
 
-    def submit_batch(self, batch: BatchSubmission, owner: str, *, charged_each: int = 0) -> Batch:
+    def submit_batch(
+        self, batch: BatchSubmission, owner: str, *, charged_each: int = 0, ids: Sequence[str] = ()
+    ) -> Batch:
         """Queue every item of a batch (each its own conversion, which cost its owner
-        ``charged_each`` quota documents), then the batch record."""
+        ``charged_each`` quota documents), then the batch record. ``ids``: the items'
+        conversion ids, when they were chosen before (else new ones)."""
         # A batch's CSV has one type's columns.
         check_document_type(batch.options.document_type_code, auto=False)
         passwords.check_keepable(batch.options.password, self._settings.secret)
         callback = self.callback_for(owner, batch.callback_url)
         items = [
-            BatchItem(index=index, conversion_id=new_id(), filename=item.filename)
+            BatchItem(index=index, conversion_id=ids[index] if ids else new_id(), filename=item.filename)
             for index, item in enumerate(batch.items)
         ]
         # The record (and its count of items left) first: an item may end before the last starts.
@@ -201,7 +204,7 @@ class Intake:
                 if options.password:
                     passwords.keep(self._redis, conversion_id, options.password, ttl_s, self._settings.secret)
                 self.jobs.create(record)
-                enqueue(self._redis, conversion_id, pages, ttl_s)
+                enqueue(self._redis, conversion_id, pages, ttl_s, sniffed=record.sniffed)
         except BaseException:
             self._undo(record)
             raise

@@ -1,4 +1,5 @@
-"""How a conversion goes onto the RQ queue: by dotted path, with its timeout and retries."""
+"""How a conversion goes onto its RQ queue (``service.jobs.routing``): by dotted path, with
+its timeout and retries."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from rq import Callback, Queue, Retry
 from rq.job import Job
 
 from service.errors import LectorError
+from service.jobs.routing import queue_name
 from service.options import Options
 from service.pages import Source, open_document
 
-QUEUE_NAME = "lector"
 #: Retries run at once: a delayed one would wait for RQ's scheduler, whose lock a dead worker
 #: may still hold for a minute. Engines back off on their own (per call) where it helps.
 MAX_RETRIES = 2
@@ -29,9 +30,12 @@ def job_timeout(page_count: int) -> int:
     return JOB_BASE_TIMEOUT_S + JOB_PAGE_TIMEOUT_S * max(page_count, 1)
 
 
-def enqueue(redis: Redis, conversion_id: str, page_count: int, ttl_s: int) -> Job:
-    """Queue the conversion by dotted path, with its timeout and retry policy."""
-    return Queue(QUEUE_NAME, connection=redis).enqueue_call(
+def enqueue(
+    redis: Redis, conversion_id: str, page_count: int, ttl_s: int, *, sniffed: str | None = None
+) -> Job:
+    """Queue the conversion by dotted path on its queue (by its document's format
+    ``sniffed``), with its timeout and retry policy."""
+    return Queue(queue_name(sniffed), connection=redis).enqueue_call(
         TASK,
         args=(conversion_id,),
         job_id=conversion_id,

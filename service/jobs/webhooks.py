@@ -38,8 +38,8 @@ from rq import Queue, get_current_job
 from service.downloads import METADATA_ADDRESSES, IPAddress, is_public
 from service.errors import InvalidOption
 from service.jobs import runtime
-from service.jobs.queue import QUEUE_NAME
 from service.jobs.record import now_iso
+from service.jobs.routing import QUEUE_NAME
 from service.logging import get_logger
 from service.metrics import JobSummary
 from service.models import WebhookEvent, WebhookState

@@ -31,10 +31,11 @@ def run_now(
     cohort: str | None = None,
     sniffed: str | None = None,
 ) -> Outcome:
-    """Charge the caller one document, run ``work`` (at most LECTOR_SYNC_MAX_PAGES pages; more
-    is a 413 that names ``queued_route``), count a file conversion in the pair rollups (with
-    the client's ``cohort``), and book what it used, or the failure (refunded when it was on
-    Lector's side). ``asked_types`` narrows what it may be identified as; ``kinds``: the
+    """Charge the caller one document (and a concurrency slot while it runs, for media), run
+    ``work`` (at most LECTOR_SYNC_MAX_PAGES pages; more is a 413 that names
+    ``queued_route``), count a file conversion in the pair rollups (with the client's
+    ``cohort``), and book what it used, or the failure (refunded when it was on Lector's
+    side). ``asked_types`` narrows what it may be identified as; ``kinds``: the
     caller's types, where it may use its own; ``sniffed``: the document's format, where the
     route found it already."""
     settings, engines, tenancy, redis = here.settings, here.engines, here.tenancy, here.redis
@@ -50,6 +51,7 @@ def run_now(
             queued_route=queued_route,
             pair=pair_of(work, sniffed),
             kinds=kinds,
+            sniffed=sniffed,
         ),
         counted(redis, work, sniffed, cohort=cohort),
     ):

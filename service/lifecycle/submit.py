@@ -14,7 +14,8 @@ from service.errors import LectorError
 from service.extract import check_options, first_page_only
 from service.jobs.batches import Batch
 from service.jobs.intake import BatchSubmission, Intake, Submission
-from service.lifecycle.charges import allowed_types, charged
+from service.jobs.record import new_id
+from service.lifecycle.charges import allowed_types, charged, media_slots
 from service.lifecycle.steps import Here, pair_of, with_document
 from service.pages import open_document, sniff
 from service.tenants.billing import Charge
@@ -32,9 +33,10 @@ async def submit(
     kinds: Kinds | None = None,
     job_id: str | None = None,
 ) -> str:
-    """Charge one document and queue ``submission`` (as ``job_id`` when one was reserved);
-    its job id. A repeated Idempotency-Key answers the earlier job and is not charged again.
-    ``kinds``: the caller's types, where it may use its own."""
+    """Charge one document (and, for media, a concurrency slot its job holds until it ends)
+    and queue ``submission`` (as ``job_id`` when one was reserved); its job id. A repeated
+    Idempotency-Key answers the earlier job and is not charged again. ``kinds``: the
+    caller's types, where it may use its own."""
     types = allowed_types(submission.types, caller, kinds)
     # Fetched and checked as the sync routes do, before the charge: what the worker would
     # refuse is refused now, and costs nothing.
@@ -46,8 +48,10 @@ async def submit(
     submission = msgspec.structs.replace(submission, page_count=page_count)
     pair = pair_of(submission.work, submission.sniffed) if submission.sniffed is not None else None
     tenancy = here.tenancy
+    job_id = job_id or new_id()
+    slots = media_slots([(job_id, submission.sniffed)], here.settings.result_ttl_s)
     async with charged(
-        tenancy, here.engines, caller, submission.options, 1, pair=pair, kinds=kinds
+        tenancy, here.engines, caller, submission.options, 1, pair=pair, kinds=kinds, slots=slots
     ) as charge:
         conversion_id, created = await intake.submit(
             submission,
@@ -65,9 +69,10 @@ async def submit(
 async def submit_batch(
     batch: BatchSubmission, intake: Intake, here: Here, caller: Caller
 ) -> tuple[Batch, Charge]:
-    """Charge one document per item and queue every item of ``batch``; the batch record and
-    the charge (whose ``quota_left`` some dialects answer). Items that are file conversions
-    are charged as the first item's pair, whose scope every item's was checked against."""
+    """Charge one document per item (and a concurrency slot per media item) and queue every
+    item of ``batch``; the batch record and the charge (whose ``quota_left`` some dialects
+    answer). Items that are file conversions are charged as the first item's pair, whose
+    scope every item's was checked against."""
     # The shared options, as each item's job would check them; each item's pages on its worker.
     await anyio.to_thread.run_sync(lambda: check_submission(Submission(options=batch.options), here.engines))
     # An item of no known format is not refused here: it fails on its own, as a batch's items do.
@@ -76,9 +81,13 @@ async def submit_batch(
     first = items[0] if items else None
     pair = pair_of(first.work, first.sniffed) if first is not None and first.sniffed is not None else None
     cost = len(batch.items)
-    async with charged(here.tenancy, here.engines, caller, batch.options, cost, pair=pair) as charge:
+    ids = [new_id() for _ in items]
+    slots = media_slots(zip(ids, (item.sniffed for item in items), strict=True), here.settings.result_ttl_s)
+    async with charged(
+        here.tenancy, here.engines, caller, batch.options, cost, pair=pair, slots=slots
+    ) as charge:
         created = await anyio.to_thread.run_sync(
-            lambda: intake.submit_batch(batch, caller.owner, charged_each=1 if charge.units else 0)
+            lambda: intake.submit_batch(batch, caller.owner, charged_each=1 if charge.units else 0, ids=ids)
         )
     return created, charge
 

@@ -3,7 +3,9 @@
 The job reads the stored document, runs the same steps as work done here and now
 (``service.lifecycle.steps``), keeps the result in the record (a converted file, or a large
 result, in the store), and announces the end. The document is deleted from the store when
-the job ends, successful or failed for good: nobody will read it again.
+the job ends, successful or failed for good: nobody will read it again. Then too a media job
+frees the concurrency slot its submission took, before its record says it ended (a client
+that sees the end may submit the next at once).
 
 Failures: bad input ends the job at once as FAILED with its sentence. Anything else (an
 engine crash, a worker killed mid-job) is retried by RQ up to ``service.jobs.queue.MAX_RETRIES``
@@ -42,6 +44,7 @@ from service.jobs import passwords, runtime, webhooks
 from service.jobs.batches import BatchStore, summarize
 from service.jobs.links import Links
 from service.jobs.record import Conversion, StoredFile, conversion_status, now_iso
+from service.jobs.routing import media_kind
 from service.jobs.store import JobStore
 from service.lifecycle.steps import Here, book, counted
 from service.logging import get_logger
@@ -127,6 +130,7 @@ def _succeed(record: Conversion, outcome: Outcome, here: Here, store: JobStore) 
         )
         here.storage.put(stored.key, output.content)
     passwords.forget(redis, record.conversion_id)
+    free_slot(here.tenancy, record)
     summary = book(here.tenancy, record.owner, outcome)
     kept = store.update(
         record.conversion_id,
@@ -182,6 +186,7 @@ def _fail(
     refunded; any other is), delete its document, and return the job's summary."""
     redis, settings = here.redis, here.settings
     passwords.forget(redis, record.conversion_id)
+    free_slot(here.tenancy, record)
     here.tenancy.failed(record.owner, record.conversion_id, record.charged, refund=not bad_input)
     store.update(
         record.conversion_id,
@@ -223,13 +228,21 @@ def on_failure(
     passwords.forget(connection, job.id)
     record = store.get(job.id)
     if record is not None:  # a failure on our side, after every retry: the owner gets the document back
-        Tenancy(connection, settings).failed(record.owner, job.id, record.charged, refund=True)
+        tenancy = Tenancy(connection, settings)
+        free_slot(tenancy, record)
+        tenancy.failed(record.owner, job.id, record.charged, refund=True)
     store.update(
         job.id, status=Status.FAILED, completed_at=now_iso(), error={"message": message}, document_key=None
     )
     if record is not None:  # in the worker's main process when the job's runner died
         runtime.with_storage(lambda storage: _forget_document(storage, record))
     announce_end(job.id, connection, settings)
+
+
+def free_slot(tenancy: Tenancy, record: Conversion) -> None:
+    """Free the concurrency slot a media job's submission took for it (none for other work,
+    and none for a URL's document, whose format was not known then)."""
+    tenancy.ended(record.owner, media_kind(record.sniffed), record.conversion_id)
 
 
 def announce_end(conversion_id: str, redis: Redis, settings: Settings) -> None:

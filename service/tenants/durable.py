@@ -7,8 +7,8 @@ the rate windows of the current minute and day, its own document types and the c
 registrations. Each pattern is made from the prefix its module defines.
 
 Anonymous callers keep nothing of their own beyond usage and rate windows, which these cover.
-The refund guards (``lector:refund:*``) are left out: they guard the refunds of jobs in flight,
-and jobs are not backed up.
+The refund guards (``lector:refund:*``) and the media concurrency slots (``lector:slots:*``)
+are left out: they belong to jobs in flight, and jobs are not backed up.
 """
 
 from __future__ import annotations

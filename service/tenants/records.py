@@ -45,6 +45,20 @@ class KeySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     llm_token_budget: Annotated[
         Unlimited, Meta(description="vision-model tokens the key may spend in all (-1: no budget)")
     ] = -1
+    video_concurrency: Annotated[
+        Unlimited | None,
+        Meta(
+            description="video conversions the key may have queued or running at once (-1: no limit; "
+            "null: LECTOR_MEDIA_VIDEO_CONCURRENCY)"
+        ),
+    ] = None
+    audio_concurrency: Annotated[
+        Unlimited | None,
+        Meta(
+            description="audio conversions the key may have queued or running at once (-1: no limit; "
+            "null: LECTOR_MEDIA_AUDIO_CONCURRENCY)"
+        ),
+    ] = None
 
 
 class KeySpec(KeySettings, kw_only=True, forbid_unknown_fields=True):

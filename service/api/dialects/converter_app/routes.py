@@ -168,10 +168,14 @@ class ConverterAppController(KeyController):
             ]
             if len(outputs) == 1:
                 return outputs[0]
-            return zipped("converted", _unique([(output.name, output.content) for output in outputs]))
+            members = []
+            for output in outputs:  # a zip of several is made in memory: each file is small
+                members.append((output.name, output.read()))
+                output.discard()
+            return zipped("converted", _unique(members))
 
         output = await anyio.to_thread.run_sync(run)
-        return file_response(output.content, output.name, output.media_type)
+        return file_response(output)
 
     @post("/convert", status_code=200, responses=CONVERT_ERRORS, operation_class=operation_with(_FORM))
     async def convert(
@@ -242,7 +246,7 @@ class ConverterAppController(KeyController):
             return zipped("converted", _unique(members))
 
         bundled = await anyio.to_thread.run_sync(bundle)
-        return file_response(bundled.content, bundled.name, bundled.media_type)
+        return file_response(bundled)
 
 
 def _all_pairs() -> list[tuple[str, str]]:

@@ -110,6 +110,9 @@ def probe(path: Path, sniffed: str, *, max_seconds: int) -> MediaInfo:
         )
     width = max((int(stream.get("width") or 0) for stream in videos), default=0)
     height = max((int(stream.get("height") or 0) for stream in videos), default=0)
+    if refused := _INVALID_SIZE.search(done.stderr.decode("utf-8", "replace")):
+        # ffmpeg itself would not allocate it, and reports the stream with no size at all.
+        width, height = int(refused["width"]), int(refused["height"])
     if videos and (width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS):
         raise DecompressionBomb(
             f"The video declares {width} x {height} pixels; the largest taken is {MAX_SIDE} pixels a "
@@ -129,6 +132,10 @@ def probe(path: Path, sniffed: str, *, max_seconds: int) -> MediaInfo:
 
 #: The "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d0c0de]" ffmpeg puts before a component's message.
 _CONTEXT = re.compile(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*")
+
+
+#: What ffmpeg says of a picture size it refuses to allocate.
+_INVALID_SIZE = re.compile(r"Picture size (?P<width>[0-9]{1,9})x(?P<height>[0-9]{1,9}) is invalid")
 
 
 def _seconds(value: object) -> float | None:

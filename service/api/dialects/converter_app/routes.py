@@ -31,7 +31,16 @@ from service.api.payloads import clean_filename
 from service.api.responses import in_other_words
 from service.api.services import Lector
 from service.api.submissions import read_upload
-from service.convert.formats import INPUT_NAMES, SPELLINGS, TARGETS, input_name, pair
+from service.convert.formats import (
+    INPUT_NAMES,
+    PAGE_FAMILIES,
+    SPELLINGS,
+    TARGETS,
+    family,
+    input_name,
+    pair,
+    targets_of,
+)
 from service.convert.run import OutputFile, zipped
 from service.convert.target import Target
 from service.errors import Forbidden, InvalidOption, MalformedBody, NotFound, NotReady, TooLarge
@@ -250,7 +259,13 @@ class ConverterAppController(KeyController):
 
 
 def _all_pairs() -> list[tuple[str, str]]:
-    return [(source, target) for source in INPUT_NAMES for target in _TARGETS]
+    """Every pair in Converter App's names: the catalogue's, and ``ocr`` (a page's text) or
+    ``text`` (speech) beside ``txt``, as its document lists ``mp3`` to ``text``."""
+    return [
+        (source, target)
+        for source in INPUT_NAMES
+        for target in (*targets_of(source), "ocr" if family(source) in PAGE_FAMILIES else "text")
+    ]
 
 
 async def _read(

@@ -68,9 +68,19 @@ def transcode(
     """Convert the media file ``path`` (``info``: what probe found) to ``target`` in
     ``out_dir``; returns the new file. InputError for what cannot be done (audio asked of a
     video with no sound, a trim past the end); CorruptDocument when ffmpeg fails on it."""
+    output = out_dir / f"converted.{target.target_format}"
+    command, seconds = transcode_command(path, info, target, output, threads=threads)
+    _run(command, info, output, seconds, on_progress)
+    return output
+
+
+def transcode_command(
+    path: Path, info: MediaInfo, target: Target, output: Path, *, threads: int
+) -> tuple[list[str], float]:
+    """The ffmpeg command that converts ``path`` to ``target`` into ``output`` (without its
+    progress report), and the seconds of media it converts."""
     fmt = target.target_format
     start, seconds = _span(info, target, GIF_SECONDS if fmt == "gif" else None)
-    output = out_dir / f"converted.{fmt}"
     args: list[str] = []
     if fmt in AUDIO:
         if not info.has_audio:
@@ -105,8 +115,7 @@ def transcode(
         raise InputError(f"A {info.sniffed.lower()} file cannot be converted to {fmt}.")
     if fmt not in AUDIO and not info.has_video:
         raise InputError(f"The {info.sniffed.lower()} file has no video to convert to {fmt}.")
-    _ffmpeg(path, info, args, output, start=start, seconds=seconds, threads=threads, on_progress=on_progress)
-    return output
+    return _command(path, info, args, output, start=start, seconds=seconds, threads=threads), seconds
 
 
 def speech_wav(
@@ -118,9 +127,8 @@ def speech_wav(
         raise InputError(f"The {info.sniffed.lower()} file has no audio to transcribe.")
     output = out_dir / "speech.wav"
     args = ["-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SPEECH_RATE), "-c:a", "pcm_s16le", "-f", "wav"]
-    _ffmpeg(
-        path, info, args, output, start=0.0, seconds=info.duration, threads=threads, on_progress=on_progress
-    )
+    command = _command(path, info, args, output, start=0.0, seconds=info.duration, threads=threads)
+    _run(command, info, output, info.duration, on_progress)
     return output
 
 
@@ -163,24 +171,25 @@ def _scale(target: Target, info: MediaInfo, width: int | None) -> str | None:
     return f"scale={even_width}:{even_height}"
 
 
-def _ffmpeg(
-    path: Path,
-    info: MediaInfo,
-    args: list[str],
-    output: Path,
-    *,
-    start: float,
-    seconds: float,
-    threads: int,
-    on_progress: ProgressCallback | None,
-) -> None:
-    """Run ffmpeg on ``path`` to ``output`` within its time limit, reporting progress."""
+def _command(
+    path: Path, info: MediaInfo, args: list[str], output: Path, *, start: float, seconds: float, threads: int
+) -> list[str]:
+    """ffmpeg reading ``path`` as what it was recognised as, from ``start`` for ``seconds``,
+    with ``args`` to ``output``, on at most ``threads`` threads."""
     command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", str(threads)]
     if start:
         command += ["-ss", f"{start:.3f}"]
     command += input_args(info.sniffed, path)
     command += ["-t", f"{seconds:.3f}", *args, "-threads", str(threads), "-filter_threads", str(threads)]
-    command += ["-progress", "pipe:1", "-nostats", "-y", f"file:{output}"]
+    return [*command, "-y", f"file:{output}"]
+
+
+def _run(
+    command: list[str], info: MediaInfo, output: Path, seconds: float, on_progress: ProgressCallback | None
+) -> None:
+    """Run the ffmpeg ``command`` (making ``output``, from ``seconds`` of media) within its
+    time limit, reporting progress."""
+    command = [*command[:-2], "-progress", "pipe:1", "-nostats", *command[-2:]]
     limit = BASE_SECONDS + SECONDS_PER_SECOND * seconds
     errors = output.with_suffix(".log")
     try:

@@ -27,7 +27,7 @@ import pymupdf
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from service.containers import container_format
-from service.convert.formats import INPUTS
+from service.convert.formats import INPUTS, Family, family
 from service.errors import (
     CorruptDocument,
     DecompressionBomb,
@@ -285,6 +285,8 @@ def open_document(
     kind = sniffed or sniff(source)
     if kind == "PDF":
         return PdfDocument(source, password=password)
+    if family(INPUTS[kind]) is not Family.PAGES:  # read through ffmpeg or LibreOffice instead
+        raise UnsupportedFormat(f"A {INPUTS[kind]} document has no pages of its own to open.")
     data = source.read_bytes() if isinstance(source, Path) else source
     return ImageDocument(data, kind, max_pages=max_pages)
 

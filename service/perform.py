@@ -7,18 +7,25 @@ HTTP, Redis or RQ.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Collection
+from pathlib import PurePath
 from typing import Any
 
 import msgspec
 
-from service.convert.run import OutputFile, convert
+from service.convert.formats import MEDIA_TYPES, Family, converts, family, input_name, targets_of
+from service.convert.media import convert_media
+from service.convert.office import office_pdf
+from service.convert.output import OutputFile
+from service.convert.run import convert
 from service.doctypes import Kinds, document_types
 from service.engines import Engines
+from service.errors import InvalidOption
 from service.extract import extract, identify_document
 from service.models import Extraction, Identification
 from service.options import Options
-from service.pages import Source
+from service.pages import Source, sniff
 from service.work import ConvertFile, Extract, Identify, Work
 
 ProgressCallback = Callable[[int, int], None]
@@ -53,7 +60,38 @@ def perform(
     """Run ``work`` on ``document``: at most ``max_pages`` pages; ``types`` limits what a
     document may be identified as (None: every type) and ``kinds`` is where types are looked
     up (None: the built-in ones); ``sniffed``: the document's format, found when it was taken
-    in. Raises what the core raises (InputError, TooLarge, EngineError...)."""
+    in. Raises what the core raises (InputError, TooLarge, EngineError...).
+
+    Audio and video are converted by ffmpeg (``service.convert.media``); an office document
+    is made a PDF by LibreOffice first, then read or converted as that PDF."""
+    sniffed = sniffed or sniff(document)
+    kind = check_work(work, sniffed)
+    stem = PurePath(filename or "document").stem or "document"
+    if kind in (Family.AUDIO, Family.VIDEO):
+        assert isinstance(work, ConvertFile)  # check_work refuses the rest
+        output = convert_media(
+            document, work.target, engines.settings, stem=stem, sniffed=sniffed, on_progress=on_progress
+        )
+        return Outcome(output=output)
+    if kind is Family.OFFICE:
+        pdf = office_pdf(document, engines.settings)
+        if isinstance(work, ConvertFile) and work.target.target_format == "pdf":
+            return Outcome(output=OutputFile(name=f"{stem}.pdf", media_type=MEDIA_TYPES["pdf"], content=pdf))
+        try:
+            return perform(
+                work,
+                pdf,
+                options,
+                engines,
+                max_pages=max_pages,
+                types=types,
+                kinds=kinds,
+                filename=filename,
+                on_progress=on_progress,
+                sniffed="PDF",
+            )
+        finally:
+            shutil.rmtree(pdf.parent, ignore_errors=True)
     match work:
         case Extract():
             extraction = extract(
@@ -87,6 +125,26 @@ def perform(
             return Outcome(
                 reading=identification.reading, result=identification_result(identification, kinds)
             )
+
+
+def check_work(work: Work, sniffed: str) -> Family:
+    """The family of a document of the format ``sniffed``, once ``work`` is known to be
+    something Lector does with it; InvalidOption with one sentence otherwise (a pair the
+    catalogue does not have, or audio and video asked to be read as pages)."""
+    source = input_name(sniffed)
+    kind = family(source)
+    if isinstance(work, ConvertFile):
+        target = work.target.target_format
+        if not converts(source, target):
+            raise InvalidOption(
+                f"A {source} document cannot be converted to {target}; it converts to "
+                f"{', '.join(targets_of(source))}."
+            )
+    elif kind in (Family.AUDIO, Family.VIDEO):
+        raise InvalidOption(
+            f"A {source} file has no pages to read: convert it to txt, json, srt or vtt for its speech."
+        )
+    return kind
 
 
 def extraction_result(extraction: Extraction) -> dict[str, Any]:

@@ -147,6 +147,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
         int, Meta(ge=1, le=2048, description="largest document, in MB (a base64 body may be a third larger)")
     ] = 100
     max_pages: Annotated[int, Meta(ge=1, le=100_000, description="most pages one request may select")] = 500
+    max_media_seconds: Annotated[
+        int,
+        Meta(ge=1, le=7 * 24 * 3600, description="longest audio or video, in seconds of its playing time"),
+    ] = 4 * 3600
+    media_threads: Annotated[int, Meta(ge=1, le=64, description="threads one ffmpeg conversion may use")] = 2
     sync_max_pages: Annotated[
         int, Meta(ge=1, le=100_000, description="most pages the sync endpoints take")
     ] = 20

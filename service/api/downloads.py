@@ -7,20 +7,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
 from litestar import Request, Response
+from litestar.background_tasks import BackgroundTask
 from litestar.params import HeaderParameter
 from litestar.response import Redirect, Stream
 
 from service.api.addresses import links
 from service.api.responses import error_response
+from service.convert.output import OutputFile
 from service.errors import NotFound, NotReady
 from service.jobs.record import Conversion, StoredFile
 from service.models import FileInfo
 from service.settings import Settings
-from service.storage import Storage
+from service.storage import CHUNK_BYTES, Storage
 
 #: The names of the routes a file is downloaded at: with the key, and from a signed URL.
 DOWNLOAD_ROUTE = "conversion-download"
@@ -98,9 +101,26 @@ async def download_response(
     )
 
 
-def file_response(content: bytes, name: str, media_type: str) -> Response[bytes]:
-    """A file made here and now, as an attachment."""
-    return Response(content, media_type=media_type, headers={"Content-Disposition": _disposition(name)})
+def file_response(output: OutputFile) -> Response[Any]:
+    """A file made here and now, as an attachment: a large one (audio, video) is streamed from
+    its file, which is removed once sent."""
+    headers = {"Content-Disposition": _disposition(output.name)}
+    if isinstance(output.content, bytes):
+        return Response(output.content, media_type=output.media_type, headers=headers)
+    path = output.content
+    headers["Content-Length"] = str(output.size)
+    return Stream(
+        _pieces(path),
+        media_type=output.media_type,
+        headers=headers,
+        background=BackgroundTask(output.discard),
+    )
+
+
+def _pieces(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        while piece := file.read(CHUNK_BYTES):
+            yield piece
 
 
 def _disposition(name: str) -> str:

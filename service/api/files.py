@@ -76,7 +76,7 @@ class FilesController(KeyController):
         settings = lector.settings
         submission = await with_document(await read_submission(request, settings, with_target=True), settings)
         output = await anyio.to_thread.run_sync(convert_at_once, submission, lector.here, caller, lector.gate)
-        return file_response(output.content, output.name, output.media_type)
+        return file_response(output)
 
     @post(
         "/convert-file-async",

@@ -20,6 +20,7 @@ The web framework and the queue are imported only by the commands that need them
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -237,12 +238,14 @@ def _ocr(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _convert(args: argparse.Namespace, settings: Settings) -> int:
-    from service.convert.run import convert
+    from service.perform import perform
     from service.startup import prepare_process
+    from service.work import ConvertFile
 
     try:
         options, target = options_from(args), struct_from(args, Target)
-        data = args.file.read_bytes()
+        data = args.file  # read as the routes read a large upload: page by page, or by ffmpeg
+        data.stat()
         if args.out is not None:
             refuse_output(args.out, args.file, overwrite=args.overwrite)
     except ValueError as exc:
@@ -253,24 +256,28 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     engines = prepare_process(settings)
     try:
-        output, _ = convert(
+        output = perform(
+            ConvertFile(target=target),
             data,
             options,
-            target,
             engines,
             filename=args.file.name,
             max_pages=settings.max_pages,
-            dpi=settings.ocr_dpi,
-        )
+        ).output
+        assert output is not None  # a file conversion always makes a file
     except LectorError as exc:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 1
-    out = args.out or Path(output.name)
+    out, size = args.out or Path(output.name), output.size
     try:
         refuse_output(out, args.file, overwrite=args.overwrite)
         # "x" creates the file or fails, so a file that appeared since the check is not replaced.
         with out.open("wb" if args.overwrite else "xb") as handle:
-            handle.write(output.content)
+            if isinstance(output.content, Path):
+                with output.content.open("rb") as made:
+                    shutil.copyfileobj(made, handle)
+            else:
+                handle.write(output.content)
     except FileExistsError:
         print(f"lector: {_exists(out)}.", file=sys.stderr)
         return 2
@@ -280,7 +287,9 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"lector: cannot write {out}: {exc.strerror}.", file=sys.stderr)
         return 2
-    print(f"lector: wrote {out} ({len(output.content)} bytes, {output.media_type})", file=sys.stderr)
+    finally:
+        output.discard()
+    print(f"lector: wrote {out} ({size} bytes, {output.media_type})", file=sys.stderr)
     return 0
 
 

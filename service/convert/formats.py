@@ -82,6 +82,9 @@ class Family(StrEnum):
     VIDEO = "video"  # ffmpeg
 
 
+#: The families whose documents have pages (an office document's are its PDF's).
+PAGE_FAMILIES = frozenset({Family.PAGES, Family.OFFICE})
+
 OFFICE_INPUTS: tuple[str, ...] = ("docx", "doc", "odt", "rtf", "xlsx", "ods", "pptx", "odp")
 AUDIO_INPUTS: tuple[str, ...] = ("mp3", "wav", "m4a", "aac", "ogg", "opus", "flac")
 VIDEO_INPUTS: tuple[str, ...] = ("mp4", "mov", "mkv", "webm", "avi")

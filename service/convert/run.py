@@ -3,8 +3,6 @@ document goes to a single-page image format, as Converter App delivers several f
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import PurePath
 
@@ -12,7 +10,16 @@ import msgspec
 from PIL import Image
 
 from service.convert import images, text
-from service.convert.formats import EXTENSIONS, MEDIA_TYPES, MULTI_PAGE, TEXT_TARGETS, input_name
+from service.convert.formats import (
+    EXTENSIONS,
+    MEDIA_TYPES,
+    MULTI_PAGE,
+    TEXT_TARGETS,
+    Family,
+    family,
+    input_name,
+)
+from service.convert.output import OutputFile, zipped
 from service.convert.target import Target
 from service.engines import Engines
 from service.extract import extract, extract_object
@@ -21,18 +28,14 @@ from service.options import Options
 from service.pages import Source, open_document, sniff
 
 
-class OutputFile(msgspec.Struct):
-    """One converted file."""
-
-    name: str
-    media_type: str
-    content: bytes
-
-
 def reads_text(source: str, target: Target) -> bool:
     """Whether converting a ``source`` document (``pdf``, ``png``...) to ``target`` reads its
     text (and so uses the OCR options), rather than only re-encoding its pages."""
     fmt = target.target_format
+    if family(source) in (Family.AUDIO, Family.VIDEO):  # speech is not read with OCR options
+        return False
+    if family(source) is Family.OFFICE:  # read through its PDF
+        source = "pdf"
     return fmt in TEXT_TARGETS or (fmt == "pdf" and (source == "pdf" or target.searchable))
 
 
@@ -133,11 +136,3 @@ def _by_ocr(
 
 def _file(stem: str, fmt: str, content: bytes) -> OutputFile:
     return OutputFile(name=f"{stem}.{EXTENSIONS[fmt]}", media_type=MEDIA_TYPES[fmt], content=content)
-
-
-def zipped(stem: str, members: list[tuple[str, bytes]]) -> OutputFile:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, content in members:
-            archive.writestr(name, content)
-    return OutputFile(name=f"{stem}.zip", media_type=MEDIA_TYPES["zip"], content=out.getvalue())

@@ -3,6 +3,8 @@ piece of work, or a batch of them)."""
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import anyio
 import msgspec
 
@@ -18,6 +20,7 @@ from service.jobs.record import new_id
 from service.lifecycle.charges import allowed_types, charged, media_slots
 from service.lifecycle.steps import Here, pair_of, with_document
 from service.pages import open_document, sniff
+from service.perform import check_work
 from service.tenants.billing import Charge
 from service.tenants.store import Caller
 from service.work import ConvertFile, Identify
@@ -121,16 +124,19 @@ def check_submission(submission: Submission, engines: Engines, *, kinds: Kinds |
     reads, page_count, uncounted = True, None, False
     counted = engines.settings.max_pages
     if submission.document is not None:
-        try:
-            sniffed = submission.sniffed or sniff(submission.document)
+        sniffed = submission.sniffed or _known_format(submission)
+        if sniffed is not None:
+            check_work(work, sniffed)
             if isinstance(work, ConvertFile):
                 reads = reads_text(input_name(sniffed), work.target)
-            with open_document(
-                submission.document, password=options.password, sniffed=sniffed, max_pages=counted
-            ) as document:
+            # Audio, video and office documents have no pages here: LibreOffice makes them later.
+            with (
+                suppress(LectorError),
+                open_document(
+                    submission.document, password=options.password, sniffed=sniffed, max_pages=counted
+                ) as document,
+            ):
                 page_count, uncounted = document.page_count, document.uncounted
-        except LectorError:
-            pass
     numbers = check_options(
         options, engines, page_count, max_pages=counted, reads=reads, kinds=kinds, uncounted=uncounted
     )

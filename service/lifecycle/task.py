@@ -126,9 +126,12 @@ def _succeed(record: Conversion, outcome: Outcome, here: Here, store: JobStore) 
     if outcome.output is not None:
         output = outcome.output
         stored = StoredFile(
-            name=output.name, media_type=output.media_type, size=len(output.content), key=new_key(Space.FILES)
+            name=output.name, media_type=output.media_type, size=output.size, key=new_key(Space.FILES)
         )
-        here.storage.put(stored.key, output.content)
+        try:
+            here.storage.put(stored.key, output.content)
+        finally:
+            output.discard()
     passwords.forget(redis, record.conversion_id)
     free_slot(here.tenancy, record)
     summary = book(here.tenancy, record.owner, outcome)

@@ -31,7 +31,16 @@ from service.api.payloads import clean_filename
 from service.api.responses import in_other_words
 from service.api.services import Lector
 from service.api.submissions import read_upload
-from service.convert.formats import INPUT_NAMES, SPELLINGS, TARGETS, input_name, pair
+from service.convert.formats import (
+    INPUT_NAMES,
+    PAGE_FAMILIES,
+    SPELLINGS,
+    TARGETS,
+    family,
+    input_name,
+    pair,
+    targets_of,
+)
 from service.convert.run import OutputFile, zipped
 from service.convert.target import Target
 from service.errors import Forbidden, InvalidOption, MalformedBody, NotFound, NotReady, TooLarge
@@ -168,10 +177,14 @@ class ConverterAppController(KeyController):
             ]
             if len(outputs) == 1:
                 return outputs[0]
-            return zipped("converted", _unique([(output.name, output.content) for output in outputs]))
+            members = []
+            for output in outputs:  # a zip of several is made in memory: each file is small
+                members.append((output.name, output.read()))
+                output.discard()
+            return zipped("converted", _unique(members))
 
         output = await anyio.to_thread.run_sync(run)
-        return file_response(output.content, output.name, output.media_type)
+        return file_response(output)
 
     @post("/convert", status_code=200, responses=CONVERT_ERRORS, operation_class=operation_with(_FORM))
     async def convert(
@@ -242,11 +255,17 @@ class ConverterAppController(KeyController):
             return zipped("converted", _unique(members))
 
         bundled = await anyio.to_thread.run_sync(bundle)
-        return file_response(bundled.content, bundled.name, bundled.media_type)
+        return file_response(bundled)
 
 
 def _all_pairs() -> list[tuple[str, str]]:
-    return [(source, target) for source in INPUT_NAMES for target in _TARGETS]
+    """Every pair in Converter App's names: the catalogue's, and ``ocr`` (a page's text) or
+    ``text`` (speech) beside ``txt``, as its document lists ``mp3`` to ``text``."""
+    return [
+        (source, target)
+        for source in INPUT_NAMES
+        for target in (*targets_of(source), "ocr" if family(source) in PAGE_FAMILIES else "text")
+    ]
 
 
 async def _read(

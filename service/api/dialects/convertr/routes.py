@@ -156,7 +156,7 @@ class ConvertrController(Controller):
                 if anonymous:
                     give_back_anonymous_day(lector.redis)
                 raise
-            return file_response(output.content, output.name, output.media_type)
+            return file_response(output)
 
         return await anyio.to_thread.run_sync(run)
 

@@ -1,0 +1,31 @@
+"""An office document made a PDF by LibreOffice (``service.office``), which Lector then reads
+or converts as it does any PDF: its text comes from the PDF's text layer."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from service.office import to_pdf
+from service.pages import Source
+from service.settings import Settings
+
+
+def office_pdf(document: Source, settings: Settings) -> Path:
+    """The PDF of the office ``document``, in a private directory of its own that the caller
+    removes (with the PDF) when done."""
+    work = Path(tempfile.mkdtemp(prefix="office-"))
+    try:
+        if isinstance(document, Path):
+            source = document
+        else:
+            source = work / "document"
+            source.write_bytes(document)
+        pdf = to_pdf(source, work, timeout_s=settings.office_timeout_s)
+        if source.parent == work:
+            source.unlink()
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return pdf

@@ -20,8 +20,15 @@ from service.doctypes import Kinds, check_document_type
 from service.errors import InvalidOption, StoreUnavailable
 from service.jobs import idempotency, passwords
 from service.jobs.batches import Batch, BatchItem, BatchStore
-from service.jobs.queue import MAX_URL_PAGES_ESTIMATE, enqueue, selected_pages
+from service.jobs.queue import (
+    MAX_URL_PAGES_ESTIMATE,
+    enqueue,
+    job_timeout,
+    media_job_timeout,
+    selected_pages,
+)
 from service.jobs.record import Conversion, new_id, now_iso
+from service.jobs.routing import media_kind
 from service.jobs.store import JobStore
 from service.jobs.webhooks import WebhookConfig, check_url, state_of
 from service.models import WebhookState
@@ -190,12 +197,15 @@ class Intake:
             callback_url=submission.callback_url,
             batch_id=batch_id,
         )
-        if submission.page_count is not None:
-            pages = submission.page_count
+        if media_kind(record.sniffed) is not None:
+            timeout = media_job_timeout(self._settings.max_media_seconds)
+        elif submission.page_count is not None:
+            timeout = job_timeout(submission.page_count)
         elif submission.document is not None:
             pages = selected_pages(submission.document, options, self._settings.max_pages, record.sniffed)
-        else:
-            pages = MAX_URL_PAGES_ESTIMATE  # unknown until fetched: the largest allowance
+            timeout = job_timeout(pages)
+        else:  # unknown until fetched: the largest allowance
+            timeout = job_timeout(MAX_URL_PAGES_ESTIMATE)
         try:
             with storage_errors():
                 if submission.document is not None:
@@ -204,7 +214,7 @@ class Intake:
                 if options.password:
                     passwords.keep(self._redis, conversion_id, options.password, ttl_s, self._settings.secret)
                 self.jobs.create(record)
-                enqueue(self._redis, conversion_id, pages, ttl_s, sniffed=record.sniffed)
+                enqueue(self._redis, conversion_id, timeout, ttl_s, sniffed=record.sniffed)
         except BaseException:
             self._undo(record)
             raise

@@ -9,6 +9,7 @@ from rq.job import Job
 
 from service.errors import LectorError
 from service.jobs.routing import queue_name
+from service.media.transcode import BASE_SECONDS, SECONDS_PER_SECOND
 from service.options import Options
 from service.pages import Source, open_document
 
@@ -30,16 +31,23 @@ def job_timeout(page_count: int) -> int:
     return JOB_BASE_TIMEOUT_S + JOB_PAGE_TIMEOUT_S * max(page_count, 1)
 
 
+def media_job_timeout(max_media_seconds: int) -> int:
+    """How long a media job may run: ffmpeg's own time limit for the longest media taken
+    (``service.media.transcode``; its playing time is not known until a worker probes it),
+    and the base."""
+    return JOB_BASE_TIMEOUT_S + int(BASE_SECONDS + SECONDS_PER_SECOND * max_media_seconds)
+
+
 def enqueue(
-    redis: Redis, conversion_id: str, page_count: int, ttl_s: int, *, sniffed: str | None = None
+    redis: Redis, conversion_id: str, timeout_s: int, ttl_s: int, *, sniffed: str | None = None
 ) -> Job:
     """Queue the conversion by dotted path on its queue (by its document's format
-    ``sniffed``), with its timeout and retry policy."""
+    ``sniffed``), with its timeout (seconds) and retry policy."""
     return Queue(queue_name(sniffed), connection=redis).enqueue_call(
         TASK,
         args=(conversion_id,),
         job_id=conversion_id,
-        timeout=job_timeout(page_count),
+        timeout=timeout_s,
         result_ttl=600,
         failure_ttl=ttl_s,
         retry=Retry(max=MAX_RETRIES),

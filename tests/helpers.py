@@ -6,6 +6,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -381,17 +382,45 @@ def start_server(
     return server
 
 
-def start_worker(log_dir: Path, redis_url: str, *, root: Path = ROOT, **settings: str) -> subprocess.Popen:
-    """A real ``lector worker`` process on ``redis_url``, run from the tree ``root``."""
+def start_worker(
+    log_dir: Path, redis_url: str, *flags: str, root: Path = ROOT, **settings: str
+) -> subprocess.Popen:
+    """A real ``lector worker`` process on ``redis_url`` with ``flags`` (``--queues media``),
+    run from the tree ``root``."""
     env = clean_env(LECTOR_REDIS_URL=redis_url, LECTOR_LOG_FORMAT="json", **settings)
     log = (log_dir / f"worker-{time.monotonic_ns()}.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "worker"],
+        [sys.executable, "-m", "service.cli", "worker", *flags],
         env=env,
         cwd=root,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the work horse, its Tesseracts, the scheduler)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and everything below it, as when its machine dies."""
+    for victim in [pid, *descendants(pid)]:
+        with suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
 
 
 def stop_process(process: subprocess.Popen) -> None:

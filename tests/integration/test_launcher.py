@@ -17,7 +17,7 @@ from tests.helpers import ROOT, clean_env, free_port, port_open, start_redis, wa
 
 
 def start(
-    cwd, api_port: int, redis_port: int, workers: int = 2, *, env_file: bool = False
+    cwd, api_port: int, redis_port: int, workers: int = 2, *, media_workers: int = 1, env_file: bool = False
 ) -> tuple[subprocess.Popen, list[str]]:
     """Run `lector up` in ``cwd`` (given the banner's sample) and read up to the banner's last
     line; with ``env_file``, its settings come from ``--env-file`` instead of the environment."""
@@ -27,6 +27,7 @@ def start(
         "LECTOR_PORT": str(api_port),
         "LECTOR_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "LECTOR_WORKERS": str(workers),
+        "LECTOR_MEDIA_WORKERS": str(media_workers),
         "LECTOR_LOG_FORMAT": "json",
     }
     flags = []
@@ -89,7 +90,10 @@ def test_up_starts_redis_api_and_workers_and_ctrl_c_stops_them(tmp_path):
         assert made.status_code == 201 and made.json()["key"].startswith("lec_")
 
         redis = Redis(port=redis_port)
-        wait_until(lambda: len(Worker.all(connection=redis)) == 2, 30, "two registered workers")
+        wait_until(lambda: len(Worker.all(connection=redis)) == 3, 30, "three registered workers")
+        # Two for documents, one for audio and video (LECTOR_MEDIA_WORKERS's default).
+        served = sorted(worker.queue_names() for worker in Worker.all(connection=redis))
+        assert served == [["lector"], ["lector"], ["lector-media"]], served
         assert httpx.get(f"http://127.0.0.1:{api_port}/ready").json()["checks"]["redis"] == "ok"
 
         # A worker that dies is started again.
@@ -99,7 +103,7 @@ def test_up_starts_redis_api_and_workers_and_ctrl_c_stops_them(tmp_path):
         victim = min(live_workers())
         os.kill(victim, signal.SIGKILL)
         wait_until(
-            lambda: victim not in live_workers() and len(live_workers()) == 2, 60, "a replacement worker"
+            lambda: victim not in live_workers() and len(live_workers()) == 3, 60, "a replacement worker"
         )
     finally:
         status = interrupt(process)
@@ -219,7 +223,9 @@ def test_sigterm_stops_everything_up_started_and_soon(tmp_path):
             assert wait_for_end(client, answer.json()["conversion_id"])["status"] == "SUCCESS"
         redis.delete("rq:scheduler-lock:lector")
         worker = next(
-            pid for pid, command in _children(process.pid).items() if "service.cli worker" in command
+            pid
+            for pid, command in _children(process.pid).items()
+            if "service.cli worker --queues ocr" in command
         )
         wait_until(lambda: len(_children(worker)) == 2, 40, "the worker's horse and scheduler")
         below = _descendants(process.pid)

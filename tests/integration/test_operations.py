@@ -98,7 +98,9 @@ def test_metrics_count_the_traffic_of_the_api_and_the_workers(stack):
     # The PDF's page gave its own text: no engine read it.
     assert sample(text, "lector_pages_total", engine="text-layer", source="text-layer") == 1
     assert sample(text, "lector_pages_total", engine="tesseract", source="text-layer") == 0
-    assert sample(text, "lector_queue_depth") == 0
+    # Each queue, by the name `lector worker --queues` takes.
+    assert '\nlector_queue_depth{queue="ocr"} 0.0\n' in text
+    assert '\nlector_queue_depth{queue="media"} 0.0\n' in text
     assert sample(text, "lector_workers_alive") == 1
     # No key, job id or document content is ever a label value.
     assert API_KEY not in text and conversion_id not in text

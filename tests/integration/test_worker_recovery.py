@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import signal
 import time
@@ -16,32 +15,16 @@ from rq import Queue
 
 from fixtures.generate import PAGES, image_pdf, page_image
 from service.resident import ResidentHorseWorker
-from tests.helpers import API_KEY, start_redis, start_server, start_worker, stop_process, wait_until
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (the work horse, its Tesseracts, the scheduler)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and everything below it, as when its machine dies."""
-    for victim in [pid, *descendants(pid)]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(victim, signal.SIGKILL)
+from tests.helpers import (
+    API_KEY,
+    descendants,
+    kill_tree,
+    start_redis,
+    start_server,
+    start_worker,
+    stop_process,
+    wait_until,
+)
 
 
 def submit_long_job(client: httpx.Client, pages: int) -> str:

@@ -1,6 +1,5 @@
-"""``lector up`` (what ``make run`` starts): Redis when none answers, the API, the workers:
-LECTOR_WORKERS on the OCR queue and LECTOR_MEDIA_WORKERS on the media queue (with none of
-those, the OCR workers serve both).
+"""``lector up`` (what ``make run`` starts): Redis when none answers, the API, the workers
+(LECTOR_WORKERS on the OCR queue, LECTOR_MEDIA_WORKERS on the media queue).
 
 It keeps the children in their own session, so Ctrl-C reaches only this supervisor, which
 then stops the workers, the API and the Redis it started, in that order. The Redis it started

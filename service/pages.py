@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import struct
 import warnings
@@ -111,6 +112,14 @@ def head_of(source: Source) -> bytes:
         with source.open("rb") as file:
             return file.read(HEAD_BYTES)
     return source[:HEAD_BYTES]
+
+
+def for_another_process(path: Path) -> Path:
+    """``path`` as another process (ffmpeg, LibreOffice) opens the same file: a large upload is
+    ``/proc/self/fd/N``, which names this process's descriptor, so it becomes ``/proc/<pid>/fd/N``."""
+    if path.parts[:3] == ("/", "proc", "self"):
+        return Path("/proc", str(os.getpid()), *path.parts[3:])
+    return path
 
 
 def size_of(source: Source) -> int:

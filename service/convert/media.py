@@ -14,7 +14,7 @@ from service.convert.output import OutputFile
 from service.convert.target import Target
 from service.media.probe import MediaInfo, probe
 from service.media.transcode import speech_wav, transcode
-from service.pages import Source
+from service.pages import Source, for_another_process
 from service.settings import Settings
 from service.speech import render, transcribe
 
@@ -83,7 +83,7 @@ def _part(on_progress: ProgressCallback | None, low: int, high: int) -> Progress
 def _as_file(document: Source, work: Path) -> Path:
     """The document as a file ffmpeg can open: a small one received in memory is written out."""
     if isinstance(document, Path):
-        return document
+        return for_another_process(document)
     path = work / "document"
     path.write_bytes(document)
     return path

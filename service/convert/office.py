@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from service.office import to_pdf
-from service.pages import Source
+from service.pages import Source, for_another_process
 from service.settings import Settings
 
 
@@ -18,7 +18,7 @@ def office_pdf(document: Source, settings: Settings) -> Path:
     work = Path(tempfile.mkdtemp(prefix="office-"))
     try:
         if isinstance(document, Path):
-            source = document
+            source = for_another_process(document)
         else:
             source = work / "document"
             source.write_bytes(document)

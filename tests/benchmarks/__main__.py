@@ -22,6 +22,7 @@ BENCH = (
     "streaming",
     "multi_host",
     "redis_size",
+    "media",
 )
 #: Every benchmark module.
 ALL = (*BENCH, "accuracy")

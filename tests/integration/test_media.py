@@ -287,7 +287,7 @@ def test_refusals_over_http_say_what_is_wrong(client, workers, media, secret_aud
         files={"file": ("a.mp3", media["MP3"].read_bytes())},
     )
     assert no_pair.status_code == 422 and "cannot be converted to png" in no_pair.json()["message"]
-    no_pages = client.post("/api/ocr/extract-text", files={"image": ("a.wav", media["WAV"].read_bytes())})
+    no_pages = client.post("/api/ocr/extract-text-from-file", files={"file": ("a.wav", media["WAV"].read_bytes())})
     assert no_pages.status_code == 422 and "no pages to read" in no_pages.json()["message"]
 
 

@@ -11,7 +11,7 @@ A refund gives quota back once per charge: the script sets a guard key first, so
 job, two workers or a repeated call cannot refund twice.
 
 A concurrency slot is a member of a sorted set per key and kind (``video``, ``audio``): its
-holder (a job id, or a sync request's charge guard), scored with when its lease lapses.
+holder (a job id, or a random id for a sync request), scored with when its lease lapses.
 Freeing it removes the member, which happens once however often it is asked. The lease is
 the backstop for a holder that never ends (its record expired, Redis lost a job): a charge
 first drops the lapsed ones. A worker that dies does not need it: RQ finds the abandoned
@@ -111,7 +111,7 @@ def slots_key(owner: str, kind: str) -> str:
 @dataclass(frozen=True)
 class Slots:
     """Concurrency slots of one ``kind`` (``video``, ``audio``) a charge takes: one for each
-    of ``holders`` (job ids, or a sync request's guard), each until it is freed or for
+    of ``holders`` (job ids, or a sync request's own id), each until it is freed or for
     ``lease_s`` seconds at most, while the key holds no more than ``limit`` (-1: no limit)."""
 
     kind: str
@@ -186,9 +186,9 @@ class Ledger:
         quota left (-1: no quota)."""
         limits, win = reading.limits, reading.windows
         today = usage.today()
-        held: list[str | int | float] = [time.time(), len(slots)]
+        slot_args: list[str | int | float] = [time.time(), len(slots)]
         for slot in slots:
-            held += [slot.limit_type, slot.limit, slot.lease_s, len(slot.holders), *slot.holders]
+            slot_args += [slot.limit_type, slot.limit, slot.lease_s, len(slot.holders), *slot.holders]
         outcome, minute, day, value = self._charge(
             keys=[
                 win.minute_key,
@@ -203,7 +203,7 @@ class Ledger:
             args=[
                 *(cost, limits.per_minute, limits.per_day, limits.llm_token_budget),
                 *(int(uses_model), self._usage_ttl, owner),
-                *held,
+                *slot_args,
             ],
         )
         reading.minute_used, reading.day_used = int(minute), int(day)

@@ -50,6 +50,16 @@ def convert_media(
     return OutputFile(name=f"{stem}.{EXTENSIONS[fmt]}", media_type=MEDIA_TYPES[fmt], content=converted)
 
 
+def media_info(document: Source, sniffed: str, settings: Settings) -> MediaInfo:
+    """What the audio or video ``document`` holds, once it is known to be within the limits
+    (``service.media.probe.probe``): checked when it is submitted, before it is charged."""
+    work = Path(tempfile.mkdtemp(prefix="media-"))
+    try:
+        return probe(_as_file(document, work), sniffed, max_seconds=settings.max_media_seconds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _transcribed(
     path: Path,
     info: MediaInfo,

@@ -8,7 +8,8 @@ from contextlib import suppress
 import anyio
 import msgspec
 
-from service.convert.formats import input_name
+from service.convert.formats import Family, input_name
+from service.convert.media import media_info
 from service.convert.run import reads_text
 from service.doctypes import Kinds
 from service.engines import Engines
@@ -125,11 +126,15 @@ def check_submission(submission: Submission, engines: Engines, *, kinds: Kinds |
     counted = engines.settings.max_pages
     if submission.document is not None:
         sniffed = submission.sniffed or _known_format(submission)
+        if sniffed is not None and check_work(work, sniffed) in (Family.AUDIO, Family.VIDEO):
+            # What the worker's ffprobe would refuse (damaged, too long, too large a picture)
+            # is refused now; the document has no pages to count.
+            media_info(submission.document, sniffed, engines.settings)
+            return None
         if sniffed is not None:
-            check_work(work, sniffed)
             if isinstance(work, ConvertFile):
                 reads = reads_text(input_name(sniffed), work.target)
-            # Audio, video and office documents have no pages here: LibreOffice makes them later.
+            # An office document has no pages here: LibreOffice makes them on the worker.
             with (
                 suppress(LectorError),
                 open_document(

@@ -276,6 +276,10 @@ def test_refusals_over_http_say_what_is_wrong(client, workers, media, secret_aud
         "/api/convert-file", data={"target_format": "mp3"}, files={"file": ("a.mp4", truncated)}
     )
     assert damaged.status_code == 422 and "damaged or truncated" in damaged.json()["message"]
+    queued = client.post(  # refused when submitted, before it is charged or queued
+        "/api/convert-file-async", data={"target_format": "mp3"}, files={"file": ("a.mp4", truncated)}
+    )
+    assert queued.status_code == 422 and "damaged or truncated" in queued.json()["message"]
     playlist = f"#EXTM3U\n#EXTINF:30,\nfile://{secret_audio}\n".encode()
     refused = client.post(
         "/api/convert-file", data={"target_format": "mp3"}, files={"file": ("a.m3u8", playlist)}
@@ -287,7 +291,9 @@ def test_refusals_over_http_say_what_is_wrong(client, workers, media, secret_aud
         files={"file": ("a.mp3", media["MP3"].read_bytes())},
     )
     assert no_pair.status_code == 422 and "cannot be converted to png" in no_pair.json()["message"]
-    no_pages = client.post("/api/ocr/extract-text-from-file", files={"file": ("a.wav", media["WAV"].read_bytes())})
+    no_pages = client.post(
+        "/api/ocr/extract-text-from-file", files={"file": ("a.wav", media["WAV"].read_bytes())}
+    )
     assert no_pages.status_code == 422 and "no pages to read" in no_pages.json()["message"]
 
 

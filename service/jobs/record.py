@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -83,9 +84,18 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: What every id ``new_id`` makes looks like: 32 lowercase hexadecimal digits.
+ID_FORM = re.compile(r"[0-9a-f]{32}")
+
+
 def new_id() -> str:
     """A random, unguessable job id."""
     return secrets.token_hex(16)
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` has the form of an id ``new_id`` makes."""
+    return ID_FORM.fullmatch(text) is not None
 
 
 def conversion_status(

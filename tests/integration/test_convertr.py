@@ -12,7 +12,8 @@ import httpx
 import pytest
 from redis import Redis
 
-from tests.helpers import SECRET, start_redis, start_server
+from fixtures.generate import PAGES
+from tests.helpers import API_KEY, SECRET, start_redis, start_server
 
 LABEL = "Acme   Mobile PRODUCTION"  # headers carry no leading or trailing spaces
 PER_MINUTE, PER_DAY = 2, 8
@@ -184,3 +185,17 @@ def test_without_anonymous_access_a_key_is_needed(server, docs):
     assert refused.status_code == 401
     closed = httpx.post(f"{server.url}/convertr/api/client-registrations", data={"name": "x"})
     assert closed.status_code == 404
+
+
+def test_output_format_text_is_txt_for_images_and_pdfs(server, docs):
+    for fixture, source in (("page.png", "png"), ("text-layer.pdf", "pdf")):
+        converted = httpx.post(
+            f"{server.url}/convertr/api/convert",
+            data={"input_format": source, "output_format": "text"},
+            files={"file": (fixture, docs[fixture].read_bytes())},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=60,
+        )
+        assert converted.status_code == 200, converted.text
+        assert converted.headers["content-type"].startswith("text/plain")
+        assert PAGES[0][0] in converted.text

@@ -51,8 +51,9 @@ from service.tenants.store import Caller
 from service.work import ConvertFile
 
 LABEL_HEADER = "x-convertr-client-label"
-#: The names Convertr's clients may use: the catalogue's other spellings, and OCR to text.
-_NAMES = {**SPELLINGS, "ocr": "txt", "text": "txt"}
+#: The names Convertr's clients may use: the catalogue's other spellings (``text`` is txt),
+#: and OCR to text.
+_NAMES = {**SPELLINGS, "ocr": "txt"}
 CONVERT_ERRORS = {
     **LIMIT_ERRORS,
     400: error_spec("Not multipart, or a missing or unknown format"),

@@ -329,13 +329,13 @@ def _uploaded(upload: UploadFile, settings: Settings) -> Submission:
     return Submission(options=Options(), document=document, filename=clean_filename(upload.filename))
 
 
-def read_upload(upload: UploadFile, settings: Settings) -> Source:
-    """The uploaded file, once its size (known from the spooled file) is allowed: its bytes,
-    or, over SPOOL_BYTES, the file it was spooled to as it arrived, which is read from disk
-    as needed (checked, hashed and stored piece by piece) and never held whole in memory. It
-    lives as long as the request."""
+def read_upload(upload: UploadFile, settings: Settings, max_bytes: int | None = None) -> Source:
+    """The uploaded file, once its size (known from the spooled file) is allowed (at most
+    ``max_bytes``, by default LECTOR_MAX_UPLOAD_MB): its bytes, or, over SPOOL_BYTES, the file
+    it was spooled to as it arrived, which is read from disk as needed (checked, hashed and
+    stored piece by piece) and never held whole in memory. It lives as long as the request."""
     size = upload.file.seek(0, 2)
-    check_size(size, settings.max_upload_bytes)
+    check_size(size, settings.max_upload_bytes if max_bytes is None else max_bytes)
     upload.file.seek(0)
     if size <= SPOOL_BYTES:
         return upload.file.read()

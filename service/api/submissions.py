@@ -42,6 +42,7 @@ from service.jobs.webhooks import check_url
 from service.options import Options, every_problem, item
 from service.pages import Source
 from service.settings import Settings
+from service.typeinfo import fields_of
 from service.work import ConvertFile, Extract, Identify, Work
 
 _FILE_FIELDS = ("image", "file")
@@ -51,6 +52,10 @@ SPOOL_BYTES = 1024 * 1024
 _MAX_CODE_OPTIONS = 100
 #: JSON names of the base64 document: Docutray's and ImageToTextConverter's.
 BASE64_FIELDS = ("image_base64", "image")
+#: The target's fields that hold a list (``icon_sizes``).
+_TARGET_LISTS = tuple(
+    field.name for field in fields_of(Target) if isinstance(field.kind, msgspec.inspect.ListType)
+)
 
 
 class BatchItemBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -244,6 +249,9 @@ def _base64_field(fields: dict[str, Any], problems: list[str]) -> tuple[str, str
 def _target(fields: dict[str, Any], problems: list[str]) -> Target | None:
     """Take a file conversion's fields out of ``fields`` as its Target."""
     given = {name: fields.pop(name) for name in TARGET_NAMES if name in fields}
+    for name in _TARGET_LISTS:  # a form writes a list as `16,32`
+        if isinstance(given.get(name), str):
+            given[name] = [part.strip() for part in given[name].split(",") if part.strip()]
     if "target_format" not in given:
         problems.append("target_format is required: one of " + ", ".join(TARGETS))
         return None

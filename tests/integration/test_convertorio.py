@@ -4,8 +4,11 @@ SDK does not check (signed upload URLs, sizes, confirmations, errors, the quota 
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
+import socketserver
+import threading
 import uuid
 
 import httpx
@@ -14,6 +17,7 @@ from convertorio_sdk import ConversionError, ConvertorioClient
 from PIL import Image
 from redis import Redis
 
+from fixtures import drawings
 from fixtures.generate import PAGES
 from tests.helpers import ADMIN_KEY, API_KEY, OTHER_KEY
 
@@ -250,7 +254,14 @@ def test_the_upload_url_is_signed_bounded_and_confirmed_once(server, workers, do
 
         for wrong, error in (
             ({**asked, "file_size": 21 * 1024 * 1024}, "file_size is over the limit"),
-            ({**asked, "target_format": "svg"}, "target_format 'svg' is not supported"),
+            (
+                {**asked, "target_format": "svg"},
+                "target_format 'svg' is not supported; use ocr or one of: jpg,",
+            ),
+            (
+                {**asked, "target_format": "psd"},
+                "target_format 'psd' is not supported; use ocr or one of: jpg,",
+            ),
             ({**asked, "conversion_metadata": {"quality": 500}}, "Validation error: conversion_metadata:"),
         ):
             refused = client.post("/v1/convert/upload-url", json=wrong)
@@ -283,3 +294,65 @@ def test_a_spent_quota_is_402(server, workers, docs):
         assert (account["points"], account["name"]) == (0, "points")
         # The refused job keeps its file: after a top-up, confirming again would queue it.
         assert client.get(f"/v1/jobs/{job_ids[1]}").json()["job"]["status"] == "uploading"
+
+
+def test_svg_psd_and_eps_sources(sdk, tmp_path):
+    planes = bytes([200] * 8) + bytes([10] * 8) + bytes([30] * 8)
+    sources = {
+        "drawing.svg": drawings.SVG,
+        "photo.psd": drawings.psd(4, 2, planes),
+        "figure.eps": drawings.dos_eps(drawings.EPS),
+    }
+    for name, data in sources.items():
+        (tmp_path / name).write_bytes(data)
+        result = sdk.convert_file(
+            input_path=str(tmp_path / name), target_format="png", output_path=str(tmp_path / f"{name}.png")
+        )
+        assert result["source_format"] == name.rsplit(".", 1)[1]
+    with Image.open(tmp_path / "photo.psd.png") as photo:
+        assert photo.size == (4, 2) and photo.convert("RGB").getpixel((0, 0)) == (200, 10, 30)
+    with Image.open(tmp_path / "drawing.svg.png") as drawn:
+        assert drawn.convert("RGB").getpixel((5, 5)) == (255, 0, 0)
+    with Image.open(tmp_path / "figure.eps.png") as figure:
+        assert figure.width / figure.height == pytest.approx(3, abs=0.02)
+    text = sdk.convert_file(
+        input_path=str(tmp_path / "drawing.svg"), target_format="ocr", output_path=str(tmp_path / "svg.txt")
+    )
+    assert text["success"] and "Hello SVG" in (tmp_path / "svg.txt").read_text()
+
+
+@pytest.fixture
+def loopback():
+    """A web server on loopback that records every request it gets."""
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with socketserver.TCPServer(("127.0.0.1", 0), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+        server.shutdown()
+
+
+def test_hostile_svg_psd_and_eps_are_refused(sdk, tmp_path, loopback):
+    address, asked = loopback
+    hostile = {
+        "entity.svg": (drawings.SVG_ENTITY, "The SVG has a DOCTYPE or ENTITY declaration"),
+        "file.svg": (drawings.svg_image("file:///etc/passwd"), "The SVG refers to 'file:///etc/passwd'"),
+        "fetch.svg": (drawings.svg_image(f"{address}/pixel.png"), f"The SVG refers to '{address}/pixel.png'"),
+        "bomb.psd": (drawings.psd(100_000, 100_000), "The PSD image declares more than 89 megapixels"),
+        "reads.eps": (drawings.EPS_READS_A_FILE, "The EPS file tries to open files"),
+    }
+    for name, (data, refused) in hostile.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ConversionError) as failed:
+            sdk.convert_file(input_path=str(tmp_path / name), target_format="png")
+        assert str(failed.value).startswith(refused), name
+    assert asked == []  # nothing was fetched

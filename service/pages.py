@@ -518,7 +518,9 @@ class PdfDocument(Document):
                 pixmap = page.get_pixmap(dpi=render_dpi, colorspace=space, alpha=False)
                 image = Image.frombytes(mode, (pixmap.width, pixmap.height), pixmap.samples)
             except _PDF_ERRORS:
-                raise CorruptDocument(f"Page {number} of the PDF is corrupt and cannot be read.") from None
+                raise CorruptDocument(
+                    f"Page {number} of the {self.format} is corrupt and cannot be read."
+                ) from None
             del pixmap  # the raster now lives in `image`; don't hold both while the consumer works
             yield Page(number=number, width=image.width, height=image.height, image=image, dpi=render_dpi)
 

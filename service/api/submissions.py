@@ -198,7 +198,9 @@ def _docutray_fields(fields: dict[str, Any], problems: list[str], reading: Readi
 
 
 def form_options(fields: dict[str, Any], problems: list[str], *, require_type: bool = True) -> Options | None:
-    """Options from multipart form fields, where ``document_metadata`` arrives as a JSON string."""
+    """Options from multipart form fields or a JSON body's, where ``document_metadata`` may
+    arrive as a JSON string: a form can carry nothing else, and Docutray's field table types
+    it so ("Additional document metadata as JSON string"), in JSON bodies too."""
     if not decode_form_metadata(fields):
         problems.append("document_metadata: must be a JSON object")
     return _options(fields, problems, require_type=require_type)
@@ -218,7 +220,7 @@ def _from_json(body: bytes | bytearray | memoryview, settings: Settings, reading
         problems.append("image_base64 (or image) or image_url is required")
     if encoded and image_url:
         problems.append("send only one of image_base64 and image_url")
-    options = _options(fields, problems, require_type=not (reading.with_target or reading.identify))
+    options = form_options(fields, problems, require_type=not (reading.with_target or reading.identify))
     if problems or options is None:
         raise ValidationFailed(problems)
     shared = Submission(options=options, work=_work(reading, target), callback_url=callback, types=candidates)
@@ -324,7 +326,7 @@ def _batch_from_json(body: bytes | bytearray | memoryview, settings: Settings) -
     _check_count(len(raw_items), settings)
     items = [_json_item(index, raw, settings, problems) for index, raw in enumerate(raw_items)]
     callback = _callback(fields, problems)
-    options = _options(fields, problems)
+    options = form_options(fields, problems)
     if problems or options is None:
         raise ValidationFailed(problems[:50])
     return BatchSubmission(

@@ -72,9 +72,9 @@ typecheck: install
 install: system-packages $(STAMP)
 
 # Debian packages: Tesseract with the languages of LECTOR_TESSERACT_LANGS, redis-server, curl for
-# the examples, openssl for the test's TLS certificate, ffmpeg for audio and video, LibreOffice
-# (headless, with its UNO bridge for the system Python) for office documents, and venv support
-# for the system Python.
+# the examples, openssl for the test's TLS certificate, ffmpeg for audio and video, Ghostscript
+# for EPS, LibreOffice (headless, with its UNO bridge for the system Python) for office
+# documents, and venv support for the system Python.
 # Only what is missing is installed.
 system-packages:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Lector needs Python 3.11 or newer ($(PYTHON))."; exit 1; }
@@ -88,6 +88,7 @@ system-packages:
 	command -v curl >/dev/null 2>&1 || need="$$need curl"; \
 	command -v openssl >/dev/null 2>&1 || need="$$need openssl"; \
 	command -v ffmpeg >/dev/null 2>&1 || need="$$need ffmpeg"; \
+	command -v gs >/dev/null 2>&1 || need="$$need ghostscript"; \
 	command -v soffice >/dev/null 2>&1 || need="$$need libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-uno"; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || need="$$need python3-venv"; \
 	if [ -n "$$need" ]; then \

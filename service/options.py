@@ -133,8 +133,12 @@ def problem(message: str, struct: type[msgspec.Struct] = Options) -> tuple[str |
     field = match.group("field").split("[")[0].split(".")[0]
     reason = match.group("reason")
     described = field_of(struct, field)
-    if described and described.choices and reason.startswith("Invalid enum value"):
-        reason = f"choose one of {', '.join(map(str, described.choices))}"
+    choices = described.choices if described else None
+    if described and isinstance(described.kind, msgspec.inspect.ListType):  # a list of choices
+        item_type = described.kind.item_type
+        choices = item_type.values if isinstance(item_type, msgspec.inspect.LiteralType) else None
+    if choices and reason.startswith("Invalid enum value"):
+        reason = f"choose one of {', '.join(map(str, choices))}"
     elif described and described.hint and ("matching regex" in reason or "of length" in reason):
         reason = described.hint
     else:

@@ -8,7 +8,8 @@ memory as a whole:
   checked from the header before any pixel is allocated), turned upright by its EXIF
   orientation, and flattened to grayscale or RGB;
 - a PDF page either hands over its own text layer (no OCR needed) or is rendered by PyMuPDF
-  at the OCR resolution, with the same pixel cap.
+  at the OCR resolution, with the same pixel cap;
+- an SVG or an EPS is drawn (``service.vector``), reaching nothing outside its own bytes.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ from service.errors import (
 )
 
 #: Formats Lector reads, by the name Pillow gives them (PDF aside). HEIF comes from pillow-heif.
-IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "HEIF", "AVIF", "ICO")
-FORMATS = (*IMAGE_FORMATS, "PDF")
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "HEIF", "AVIF", "ICO", "PSD")
+#: Drawings, which ``service.vector`` draws into pages.
+VECTOR_FORMATS = ("SVG", "EPS")
+FORMATS = (*IMAGE_FORMATS, *VECTOR_FORMATS, "PDF")
 
 #: The largest page, in pixels, that is decoded or rendered (Pillow's own default limit).
 MAX_PAGE_PIXELS = 89_478_485
@@ -86,7 +89,13 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
     (b"\x00\x00\x01\x00", "ICO"),
+    (b"8BPS\x00\x01", "PSD"),  # version 1; 2 is a large document (PSB), which Pillow does not read
+    (b"\xc5\xd0\xd3\xc6", "EPS"),  # the DOS EPS binary header
 )
+#: An EPS's first line: ``%!PS-Adobe-3.0 EPSF-3.0``.
+_EPS = re.compile(rb"^%!PS-Adobe-[0-9.]+[ \t]+EPSF-[0-9.]+")
+#: An SVG: its root element first, or after an XML declaration, comments or a DOCTYPE.
+_SVG = re.compile(rb"^(\xef\xbb\xbf)?\s*(<svg[\s>/]|<(\?xml|!--|!doctype)[\s\S]*?<svg[\s>/])", re.IGNORECASE)
 #: ISO base media brands (bytes 8-12, after "ftyp") of the image formats Lector reads.
 _FTYP_BRANDS = {b"heic": "HEIF", b"heix": "HEIF", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF"}
 
@@ -99,7 +108,7 @@ _OTHER_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
     (b"\xff\x4f\xff\x51", "a JPEG 2000 codestream"),
     (b"II+\x00", "a BigTIFF image"),
-    (b"8BPS", "a Photoshop document"),
+    (b"8BPS", "a Photoshop large document (PSB)"),
     (b"%!PS", "a PostScript file"),
 )
 
@@ -137,6 +146,10 @@ def sniff(source: Source) -> str:
         return "WEBP"
     if data[4:8] == b"ftyp" and data[8:12] in _FTYP_BRANDS:
         return _FTYP_BRANDS[data[8:12]]
+    if _EPS.match(data):
+        return "EPS"
+    if _SVG.match(data):
+        return "SVG"
     # PDF readers accept a header anywhere in the first kilobyte; so does Lector.
     if b"%PDF-" in data[:1024]:
         return "PDF"
@@ -166,8 +179,8 @@ def _describe(data: bytes) -> str:
         return "a media playlist (M3U or HLS), which Lector does not follow"
     if text.startswith(("ffconcat", "file ")):
         return "an ffmpeg concat list, which Lector does not follow"
-    if text.startswith(("<svg", "<?xml")):
-        return "an SVG or XML document"
+    if text.startswith("<?xml"):
+        return "an XML document"
     if text.startswith(("<!doctype html", "<html")):
         return "an HTML page"
     return "plain text"
@@ -297,6 +310,10 @@ def open_document(
     if family(INPUTS[kind]) is not Family.PAGES:  # read through ffmpeg or LibreOffice instead
         raise UnsupportedFormat(f"A {INPUTS[kind]} document has no pages of its own to open.")
     data = source.read_bytes() if isinstance(source, Path) else source
+    if kind in VECTOR_FORMATS:
+        from service.vector import open_vector  # it builds on this module's documents
+
+        return open_vector(data, kind)
     return ImageDocument(data, kind, max_pages=max_pages)
 
 
@@ -334,7 +351,8 @@ class ImageDocument(Document):
         """Yield each selected frame, upright, flattened to grayscale or RGB (or in colour)."""
         for number in numbers:
             try:
-                self._image.seek(number - 1)
+                if self.page_count > 1:  # one page is the frame it opened at (a PSD's has no 0)
+                    self._image.seek(number - 1)
                 _check_pixels(*self._image.size)
                 self._image.load()
                 if self.page_count == 1 and _upright(self._image):
@@ -400,7 +418,9 @@ def open_image(data: bytes, kind: str) -> Image.Image:
         register_heif_opener()
     try:
         image = Image.open(io.BytesIO(data), formats=[kind])
-        frames = getattr(image, "n_frames", 1) if kind != "TIFF" else 1
+        # A TIFF's pages are counted apart; a PSD's frames are its layers, of which the
+        # composite it opened at is made.
+        frames = getattr(image, "n_frames", 1) if kind not in ("TIFF", "PSD") else 1
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DecompressionBomb(
             f"The {kind} image declares more than {MAX_PAGE_PIXELS // 1_000_000} megapixels; "
@@ -509,7 +529,9 @@ class PdfDocument(Document):
                 pixmap = page.get_pixmap(dpi=render_dpi, colorspace=space, alpha=False)
                 image = Image.frombytes(mode, (pixmap.width, pixmap.height), pixmap.samples)
             except _PDF_ERRORS:
-                raise CorruptDocument(f"Page {number} of the PDF is corrupt and cannot be read.") from None
+                raise CorruptDocument(
+                    f"Page {number} of the {self.format} is corrupt and cannot be read."
+                ) from None
             del pixmap  # the raster now lives in `image`; don't hold both while the consumer works
             yield Page(number=number, width=image.width, height=image.height, image=image, dpi=render_dpi)
 

@@ -320,6 +320,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     anonymous_per_day: Annotated[
         int, Meta(ge=1, le=100_000_000, description="anonymous conversions per UTC day, all labels together")
     ] = 1000
+    anonymous_max_upload_mb: Annotated[
+        Annotated[int, Meta(ge=1, le=1024)] | None,
+        Meta(
+            description="largest anonymous upload to Convertr's `/convertr/api/convert`, in MB, up to "
+            "1024 (Convertr's own 1 GB); unset, `LECTOR_MAX_UPLOAD_MB`"
+        ),
+    ] = None
     registration: Annotated[
         bool,
         Meta(description="`on` opens Convertr's `/convertr/api/client-registrations`, which makes keys"),
@@ -346,6 +353,12 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     def max_upload_bytes(self) -> int:
         """The largest document accepted, in bytes."""
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def anonymous_max_upload_bytes(self) -> int:
+        """The largest anonymous upload accepted, in bytes."""
+        mb = self.max_upload_mb if self.anonymous_max_upload_mb is None else self.anonymous_max_upload_mb
+        return mb * 1024 * 1024
 
     @property
     def result_ttl_s(self) -> int:

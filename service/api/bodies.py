@@ -82,8 +82,24 @@ def struct_properties(struct: type[msgspec.Struct]) -> dict[str, Schema | Refere
     return {name: openapi_schema(value) for name, value in definitions["properties"].items()}
 
 
-#: Every option, as JSON bodies take it.
-OPTIONS: dict[str, Schema | Reference] = struct_properties(Options)
+#: Every option, as JSON bodies take it; `document_metadata` also as a string holding a JSON
+#: object, as Docutray's field table types it ("Additional document metadata as JSON string").
+OPTIONS: dict[str, Schema | Reference] = {
+    **struct_properties(Options),
+    "document_metadata": Schema(
+        any_of=[
+            Schema(type=OpenAPIType.OBJECT),
+            Schema(
+                type=OpenAPIType.STRING,
+                pattern=r"^\s*\{[\s\S]*\}\s*$",
+                content_media_type="application/json",
+                description="The same object, as a JSON string",
+            ),
+            Schema(type=OpenAPIType.NULL),
+        ],
+        description="Free JSON given to the vision model as context (an object, or one as a JSON string)",
+    ),
+}
 #: The same in a multipart form: there `document_metadata` is a part holding a JSON object,
 #: which is what OpenAPI makes of an object property in a form (its part is application/json).
 FORM_OPTIONS: dict[str, Schema | Reference] = {

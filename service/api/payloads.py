@@ -94,9 +94,10 @@ def clean_filename(name: str | None) -> str | None:
 def check_size(size: int, max_bytes: int) -> None:
     """Raise DocumentTooLarge when ``size`` bytes exceed ``max_bytes``."""
     if size > max_bytes:
-        raise DocumentTooLarge(
-            f"The document is {size / 1_048_576:.1f} MB; the limit is {max_bytes // 1_048_576} MB."
-        )
+        shown = f"{size / 1_048_576:.1f} MB"
+        if shown == f"{max_bytes / 1_048_576:.1f} MB":  # just past it: in bytes, or it reads as equal
+            shown = f"{size} bytes, {size - max_bytes} over"
+        raise DocumentTooLarge(f"The document is {shown}; the limit is {max_bytes // 1_048_576} MB.")
 
 
 def decode_base64_document(value: str | memoryview, *, field: str, max_bytes: int) -> bytes:

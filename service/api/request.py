@@ -33,10 +33,12 @@ from multipart import (  # type: ignore[import-untyped]
 )
 
 from service.api.payloads import NOT_UTF8
-from service.errors import MalformedBody
+from service.errors import MalformedBody, TooLarge
 
 #: The extended file name parameter, which the multipart parser does not read.
 _FILENAME_STAR = re.compile(r";\s*filename\*\s*=\s*([^;\s]*)", re.IGNORECASE)
+#: What a multipart body may hold beyond its file: boundaries, part headers, text fields.
+FORM_ALLOWANCE = 1024 * 1024
 
 
 class LectorRequest(Request[Any, Any, Any]):
@@ -50,8 +52,14 @@ class LectorRequest(Request[Any, Any, Any]):
         except UnicodeDecodeError:
             raise MalformedBody(NOT_UTF8) from None
 
-    async def form(self) -> FormMultiDict:
-        """The form: multipart parsed by ``parse_multipart_form``, anything else as Litestar does."""
+    async def form(self, max_file_bytes: int | None = None) -> FormMultiDict:
+        """The form: multipart parsed by ``parse_multipart_form``, anything else as Litestar does.
+
+        ``max_file_bytes``: for a route whose body limit depends on its caller (its own
+        ``request_max_body_size`` is None), the multipart body may be at most this plus
+        FORM_ALLOWANCE; beyond, TooLarge (413), at once when its Content-Length says so, else
+        as soon as the bytes pass it. The file's own size is then checked exactly.
+        """
         content_type, options = self.content_type
         if content_type != RequestEncodingType.MULTI_PART:
             return await super().form()
@@ -60,12 +68,34 @@ class LectorRequest(Request[Any, Any, Any]):
                 boundary = options.get("boundary")
                 if boundary is None:
                     raise ValidationException("multipart boundary missing in Content-Type")
+                stream = self.stream()
+                if max_file_bytes is not None:
+                    stream = _bounded(stream, self.content_length, max_file_bytes + FORM_ALLOWANCE)
                 parsed = await parse_multipart_form(
-                    self.stream(), boundary.encode(), self.app.multipart_form_part_limit
+                    stream, boundary.encode(), self.app.multipart_form_part_limit
                 )
                 self._connection_state.form = parsed
             self._form = FormMultiDict.from_form_data(cast("dict[str, Any]", parsed))
         return self._form
+
+
+async def _bounded(
+    stream: AsyncGenerator[bytes, None], announced: int | None, max_bytes: int
+) -> AsyncGenerator[bytes, None]:
+    """``stream``, refused with TooLarge once it passes ``max_bytes`` (or announces more)."""
+    if announced is not None and announced > max_bytes:
+        raise TooLarge(_too_large(max_bytes))
+    received = 0
+    async for chunk in stream:
+        received += len(chunk)
+        if received > max_bytes:
+            raise TooLarge(_too_large(max_bytes))
+        yield chunk
+
+
+def _too_large(max_bytes: int) -> str:
+    limit_mb = (max_bytes - FORM_ALLOWANCE) // 1_048_576
+    return f"The request body is too large; documents may be at most {limit_mb} MB here."
 
 
 def is_file(segment: MultipartSegment) -> bool:

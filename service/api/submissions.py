@@ -42,6 +42,7 @@ from service.jobs.webhooks import check_url
 from service.options import Options, every_problem, item
 from service.pages import Source
 from service.settings import Settings
+from service.typeinfo import fields_of
 from service.work import ConvertFile, Extract, Identify, Work
 
 _FILE_FIELDS = ("image", "file")
@@ -51,6 +52,10 @@ SPOOL_BYTES = 1024 * 1024
 _MAX_CODE_OPTIONS = 100
 #: JSON names of the base64 document: Docutray's and ImageToTextConverter's.
 BASE64_FIELDS = ("image_base64", "image")
+#: The target's fields that hold a list (``icon_sizes``).
+_TARGET_LISTS = tuple(
+    field.name for field in fields_of(Target) if isinstance(field.kind, msgspec.inspect.ListType)
+)
 
 
 class BatchItemBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -193,7 +198,9 @@ def _docutray_fields(fields: dict[str, Any], problems: list[str], reading: Readi
 
 
 def form_options(fields: dict[str, Any], problems: list[str], *, require_type: bool = True) -> Options | None:
-    """Options from multipart form fields, where ``document_metadata`` arrives as a JSON string."""
+    """Options from multipart form fields or a JSON body's, where ``document_metadata`` may
+    arrive as a JSON string: a form can carry nothing else, and Docutray's field table types
+    it so ("Additional document metadata as JSON string"), in JSON bodies too."""
     if not decode_form_metadata(fields):
         problems.append("document_metadata: must be a JSON object")
     return _options(fields, problems, require_type=require_type)
@@ -213,7 +220,7 @@ def _from_json(body: bytes | bytearray | memoryview, settings: Settings, reading
         problems.append("image_base64 (or image) or image_url is required")
     if encoded and image_url:
         problems.append("send only one of image_base64 and image_url")
-    options = _options(fields, problems, require_type=not (reading.with_target or reading.identify))
+    options = form_options(fields, problems, require_type=not (reading.with_target or reading.identify))
     if problems or options is None:
         raise ValidationFailed(problems)
     shared = Submission(options=options, work=_work(reading, target), callback_url=callback, types=candidates)
@@ -244,6 +251,9 @@ def _base64_field(fields: dict[str, Any], problems: list[str]) -> tuple[str, str
 def _target(fields: dict[str, Any], problems: list[str]) -> Target | None:
     """Take a file conversion's fields out of ``fields`` as its Target."""
     given = {name: fields.pop(name) for name in TARGET_NAMES if name in fields}
+    for name in _TARGET_LISTS:  # a form writes a list as `16,32`
+        if isinstance(given.get(name), str):
+            given[name] = [part.strip() for part in given[name].split(",") if part.strip()]
     if "target_format" not in given:
         problems.append("target_format is required: one of " + ", ".join(TARGETS))
         return None
@@ -316,7 +326,7 @@ def _batch_from_json(body: bytes | bytearray | memoryview, settings: Settings) -
     _check_count(len(raw_items), settings)
     items = [_json_item(index, raw, settings, problems) for index, raw in enumerate(raw_items)]
     callback = _callback(fields, problems)
-    options = _options(fields, problems)
+    options = form_options(fields, problems)
     if problems or options is None:
         raise ValidationFailed(problems[:50])
     return BatchSubmission(
@@ -329,13 +339,13 @@ def _uploaded(upload: UploadFile, settings: Settings) -> Submission:
     return Submission(options=Options(), document=document, filename=clean_filename(upload.filename))
 
 
-def read_upload(upload: UploadFile, settings: Settings) -> Source:
-    """The uploaded file, once its size (known from the spooled file) is allowed: its bytes,
-    or, over SPOOL_BYTES, the file it was spooled to as it arrived, which is read from disk
-    as needed (checked, hashed and stored piece by piece) and never held whole in memory. It
-    lives as long as the request."""
+def read_upload(upload: UploadFile, settings: Settings, max_bytes: int | None = None) -> Source:
+    """The uploaded file, once its size (known from the spooled file) is allowed (at most
+    ``max_bytes``, by default LECTOR_MAX_UPLOAD_MB): its bytes, or, over SPOOL_BYTES, the file
+    it was spooled to as it arrived, which is read from disk as needed (checked, hashed and
+    stored piece by piece) and never held whole in memory. It lives as long as the request."""
     size = upload.file.seek(0, 2)
-    check_size(size, settings.max_upload_bytes)
+    check_size(size, settings.max_upload_bytes if max_bytes is None else max_bytes)
     upload.file.seek(0)
     if size <= SPOOL_BYTES:
         return upload.file.read()

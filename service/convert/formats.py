@@ -42,6 +42,10 @@ INPUTS: dict[str, str] = {
     "HEIF": "heic",
     "AVIF": "avif",
     "ICO": "ico",
+    # Drawn (service.vector) or read by Pillow, as pages.
+    "SVG": "svg",
+    "PSD": "psd",
+    "EPS": "eps",
     # Office documents, converted to PDF by LibreOffice (service.office).
     "DOCX": "docx",
     "DOC": "doc",

@@ -29,16 +29,23 @@ _PIXEL_FACTS = frozenset({"icc_profile", "transparency", "dpi"})
 
 
 def shape(image: Image.Image, target: Target) -> Image.Image:
-    """``image`` resized and brought to the target's aspect ratio (padded or cropped)."""
-    image = _resized(image, target.resize_width, target.resize_height)
+    """``image`` resized and brought to the target's aspect ratio (padded or cropped).
+
+    With both a width and a height, the ratio is reached first and the size then: a ratio of
+    width:height (Convertorio's `custom`) so gives exactly that size, undistorted. Otherwise
+    the resize comes first, so a large page is made smaller before it is padded."""
     ratio = _ratio(target)
-    if ratio is not None:
-        image = (
-            _cropped(image, ratio, target.crop_strategy)
-            if target.crop_strategy != "fit"
-            else _padded(image, ratio, transparent=target.target_format in WITH_ALPHA)
-        )
-    return image
+    both = target.resize_width is not None and target.resize_height is not None
+    if ratio is not None and both:
+        return _resized(_to_ratio(image, ratio, target), target.resize_width, target.resize_height)
+    image = _resized(image, target.resize_width, target.resize_height)
+    return image if ratio is None else _to_ratio(image, ratio, target)
+
+
+def _to_ratio(image: Image.Image, ratio: float, target: Target) -> Image.Image:
+    if target.crop_strategy != "fit":
+        return _cropped(image, ratio, target.crop_strategy)
+    return _padded(image, ratio, transparent=target.target_format in WITH_ALPHA)
 
 
 def _ratio(target: Target) -> float | None:
@@ -138,8 +145,9 @@ def encode(page: Image.Image, target: Target) -> bytes:
     if fmt in WITH_QUALITY:
         options["quality"] = target.quality
     if fmt == "ico":  # shape() made it square; Pillow writes no size larger than the image
-        first = first.resize((target.icon_size, target.icon_size), _RESAMPLE)
-        options["sizes"] = [(target.icon_size, target.icon_size)]
+        sides = sorted(set(target.icon_sizes or [target.icon_size]))
+        first = first.resize((sides[-1], sides[-1]), _RESAMPLE)
+        options["sizes"] = [(side, side) for side in sides]
     if fmt == "tiff":
         options["compression"] = "tiff_adobe_deflate"
     if fmt == "pdf":

@@ -36,6 +36,17 @@ class Target(Base, kw_only=True):
     ] = "fit"
     quality: Annotated[int, Meta(ge=1, le=100, description="1 to 100, for jpg, webp, avif and heic")] = 85
     icon_size: Annotated[IconSize, Meta(description="Side of an ico, in pixels")] = 256
+    icon_sizes: (
+        Annotated[
+            list[IconSize],
+            Meta(
+                min_length=1,
+                max_length=6,
+                description="Sides of an ico holding several (instead of icon_size)",
+            ),
+        ]
+        | None
+    ) = None
     resize_width: Annotated[Side | None, Meta(description="Width in pixels (aspect kept alone)")] = None
     resize_height: Annotated[Side | None, Meta(description="Height in pixels (aspect kept alone)")] = None
     keep_metadata: Annotated[bool, Meta(description="Keep EXIF (GPS included); stripped by default")] = False

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
+import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,9 +84,19 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: What every id ``new_id`` makes looks like: 32 lowercase hexadecimal digits.
+ID_FORM = re.compile(r"[0-9a-f]{32}")
+
+
 def new_id() -> str:
-    """A random, unguessable job id."""
-    return secrets.token_hex(16)
+    """A random, unguessable job id: a version 4 UUID's 122 random bits (from ``os.urandom``),
+    written as its 32 hexadecimal digits (Convertorio shows it as the UUID it is)."""
+    return uuid.uuid4().hex
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` has the form of an id ``new_id`` makes."""
+    return ID_FORM.fullmatch(text) is not None
 
 
 def conversion_status(

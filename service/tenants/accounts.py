@@ -26,6 +26,7 @@ class Account(msgspec.Struct, kw_only=True):
         Meta(description="the key's public id; a static key's is hashed from it (null: authentication off)"),
     ]
     name: str
+    email: Annotated[str | None, Meta(description="the key's contact email, when it has one")] = None
     state: str
     quota: int = -1
     quota_remaining: int = -1

@@ -18,6 +18,8 @@ from service.doctypes import AUTO, document_types
 from service.errors import InvalidOption
 
 Unlimited = Annotated[int, Meta(ge=-1, le=10**12)]
+#: What an email address looks like, enough to catch a typo (Convertr's registrations too).
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}$"
 #: Every scope list accepts this to mean "all".
 ANY = "*"
 
@@ -59,6 +61,18 @@ class KeySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             "null: LECTOR_MEDIA_AUDIO_CONCURRENCY)"
         ),
     ] = None
+    email: (
+        Annotated[
+            str,
+            Meta(
+                max_length=254,
+                pattern=EMAIL_PATTERN,
+                description="the holder's contact email (Convertorio's account shows it)",
+                extra={"hint": "use an address such as dev@example.com"},
+            ),
+        ]
+        | None
+    ) = None
 
 
 class KeySpec(KeySettings, kw_only=True, forbid_unknown_fields=True):

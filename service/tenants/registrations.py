@@ -18,10 +18,10 @@ from argon2 import PasswordHasher
 from redis import Redis
 
 from service.errors import InvalidOption
-from service.tenants.records import KeyInfo, KeySpec
+from service.tenants.records import EMAIL_PATTERN, KeyInfo, KeySpec
 from service.tenants.store import KeyStore
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}$")
+_EMAIL = re.compile(EMAIL_PATTERN)
 #: How long an email stays claimed by a registration that is being made.
 _CLAIM_S = 60
 _HASHER = PasswordHasher()
@@ -78,7 +78,7 @@ class Registrations:
             taken = "The email has already been taken."
             raise InvalidOption(taken, details={"email": [taken]})
         try:
-            info = self._keys.create(KeySpec(name=name.strip()))
+            info = self._keys.create(KeySpec(name=name.strip(), email=address))
             registration = Registration(
                 name=name.strip(),
                 email=address,

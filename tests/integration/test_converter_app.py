@@ -103,7 +103,37 @@ def test_async_conversion_progress_and_download(app_client, docs):
     assert progress["error"] == "1 of 1 files failed; broken.png: The PNG image is corrupt or truncated."
     gone = app_client.get(f"/download/{failing['jobid']}")
     assert gone.status_code == 404 and "failed" in gone.json()["detail"]
-    assert app_client.get("/progress/no-such-job").status_code == 404
+    assert app_client.get(f"/progress/{'0' * 32}").status_code == 404
+
+
+def test_a_malformed_job_id_is_a_400_with_detail(app_client):
+    for path in ("/progress/no-such-job", "/download/no-such-job", f"/download/{'A' * 32}"):
+        malformed = app_client.get(path)
+        assert malformed.status_code == 400, path
+        assert set(malformed.json()) == {"detail"}
+        assert malformed.json()["detail"].startswith("Unsupported job ID format")
+    unknown = app_client.get(f"/download/{'0' * 32}")
+    assert unknown.status_code == 404 and set(unknown.json()) == {"detail"}
+
+
+def test_target_format_text_is_txt_for_images_and_pdfs(app_client, docs):
+    for name, fixture in (("page.png", "page.png"), ("doc.pdf", "text-layer.pdf")):
+        converted = app_client.post(
+            "/convert/sync",
+            data={"target_format": "text"},
+            files={"files": (name, docs[fixture].read_bytes())},
+        )
+        assert converted.status_code == 200, converted.text
+        assert converted.headers["content-type"].startswith("text/plain")
+        assert PAGES[0][0] in converted.text
+    started = app_client.post(
+        "/convert",
+        data={"target_format": "text"},
+        files={"files": ("page.png", docs["page.png"].read_bytes())},
+    ).json()
+    assert started["pair"] == "png2text"
+    assert until_done(app_client, started["jobid"])["status"] == "completed"
+    assert PAGES[0][0] in app_client.get(f"/download/{started['jobid']}").text
 
 
 def test_errors_scopes_and_quota_in_converter_app_words(server, workers, docs):

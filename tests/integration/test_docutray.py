@@ -4,11 +4,13 @@ a real Lector API and real workers on loopback, plus the wire details the SDK do
 from __future__ import annotations
 
 import base64
+import json
 from concurrent.futures import ProcessPoolExecutor
 
 import docutray
 import httpx
 import pytest
+from redis import Redis
 
 from fixtures.generate import INVOICE_FIELDS, RECEIPT_FIELDS, encode, page_image
 from tests.helpers import API_KEY, OTHER_KEY
@@ -208,3 +210,21 @@ def _create(url: str, body: dict) -> int:
     return httpx.post(
         f"{url}/api/document-types", json=body, headers={"Authorization": f"Bearer {OTHER_KEY}"}
     ).status_code
+
+
+def test_document_metadata_as_a_json_string_in_a_json_body(server, workers, docs, client, redis_url):
+    """Docutray's field table types document_metadata "as JSON string": inside a JSON body too."""
+    encoded = base64.b64encode(docs["page.png"].read_bytes()).decode()
+    body = {"image_base64": encoded, "document_type_code": "text"}
+    redis = Redis.from_url(redis_url)
+    for metadata in ('{"po": "PO-9", "lines": [1, 2]}', {"po": "PO-9", "lines": [1, 2]}):
+        queued = client.post("/api/convert-async", json={**body, "document_metadata": metadata})
+        assert queued.status_code == 202, queued.text
+        stored = redis.hget(f"lector:conversion:{queued.json()['conversion_id']}", "options")
+        assert json.loads(stored)["document_metadata"] == {"po": "PO-9", "lines": [1, 2]}
+    for wrong in ("[1, 2]", "not json", 7):
+        refused = client.post("/api/convert-async", json={**body, "document_metadata": wrong})
+        assert refused.status_code == 422
+        assert "document_metadata" in refused.json()["errors"][0], refused.text
+    at_once = client.post("/api/convert", json={**body, "document_metadata": '{"po": "PO-9"}'})
+    assert at_once.status_code == 200 and at_once.json()["data"]["text"].startswith("Invoice 2024-0117")

@@ -118,5 +118,6 @@ _CORE = (
     "pages",
     "perform",
     "typeinfo",
+    "vector",
     "work",
 )

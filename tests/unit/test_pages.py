@@ -42,7 +42,7 @@ def test_a_pdf_header_after_leading_junk_is_found():
         (b"", "an empty file"),
         (b"PK\x03\x04rest", "a ZIP archive"),
         (b"\x00\x00\x00\x18ftyphevc", "an image sequence (HEIC or AVIF)"),
-        (b"<?xml version='1.0'?><svg/>", "an SVG or XML document"),
+        (b"<?xml version='1.0'?><note/>", "an XML document"),
         (b"Dear customer, your invoice", "plain text"),
         (generate.random_bytes(), "unrecognised binary data"),
     ],

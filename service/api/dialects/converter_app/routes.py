@@ -46,7 +46,7 @@ from service.convert.target import Target
 from service.errors import Forbidden, InvalidOption, MalformedBody, NotFound, NotReady, TooLarge
 from service.jobs.batches import Batch, summarize
 from service.jobs.intake import BatchSubmission, Intake, Submission, storage_errors
-from service.jobs.record import Conversion
+from service.jobs.record import Conversion, is_id
 from service.lifecycle.submit import submit_batch
 from service.models import Status
 from service.options import Options, sentence
@@ -117,6 +117,7 @@ CONVERT_ERRORS = {
 }
 JOB_ERRORS = {
     **AUTH,
+    400: _spec("The job id is not in the form POST /convert answers (32 hexadecimal digits)"),
     404: _spec("No such job for this key, or its result is gone"),
     409: _spec("The job is still processing"),
 }
@@ -352,6 +353,13 @@ def _unique(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
 
 
 async def _owned(intake: Intake, caller: Caller, jobid: str) -> Batch:
+    """The caller's job; InvalidOption (400) for an id that cannot be one, as Converter App
+    answers it, NotFound for one that is not (or no longer) the caller's."""
+    if not is_id(jobid):
+        raise InvalidOption(
+            f"Unsupported job ID format {jobid[:64]!r}: a job id is the 32 hexadecimal digits "
+            "POST /convert answers."
+        )
     with storage_errors():
         batch = await anyio.to_thread.run_sync(intake.batches.get, jobid)
     if batch is None or batch.owner != caller.owner:

@@ -5,6 +5,10 @@ no key (the signature, over the job id and the expiry with LECTOR_SECRET, is the
 and takes at most the `file_size` announced. Confirming submits the uploaded file as a file
 conversion (``service.jobs.intake``) under the reserved job id; the converted file is then
 downloaded from a signed URL as any other (``service.api.files``).
+
+A confirmed job is remembered (``service.jobs.remembered``) as it stood when last confirmed
+or answered finished, for 30 days after its record expires: asked for then, it answers with
+`is_expired: true` and no download, not 404.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from service.api.dialects.convertorio.wire import (
     ERRORS,
     JOB_STATUS,
     MAX_FILE_BYTES,
+    UNLIMITED,
     UPLOAD_URL_S,
     AccountAnswer,
     AccountInfo,
@@ -39,7 +44,9 @@ from service.api.dialects.convertorio.wire import (
     UploadUrl,
     UploadUrlRequest,
     failure_spec,
+    job_id_of,
     job_of,
+    shown_id,
     target_name,
     wanted,
 )
@@ -48,9 +55,11 @@ from service.api.services import Lector
 from service.errors import Forbidden, InvalidOption, NotFound, TooLarge
 from service.jobs.intake import Intake, Submission, storage_errors
 from service.jobs.record import Conversion
+from service.jobs.remembered import Remembered
 from service.jobs.uploads import PendingUpload, UploadStore
 from service.lifecycle.steps import Here
 from service.lifecycle.submit import submit
+from service.logging import get_logger
 from service.settings import Settings
 from service.signing import check, signature
 from service.tenants.accounts import account_of
@@ -66,7 +75,11 @@ CONFIRM_ERRORS = {
     404: failure_spec("No such job for this key"),
     429: failure_spec("A rate limit; try again after Retry-After seconds"),
 }
-JOB_ERRORS = {**AUTH, 400: failure_spec("A bad parameter"), 404: failure_spec("No such job for this key")}
+JOB_ERRORS = {
+    **AUTH,
+    400: failure_spec("A bad parameter, or a job id that is not a UUID"),
+    404: failure_spec("No such job for this key (nor one expired in the last 30 days)"),
+}
 UPLOAD_ERRORS = {
     400: failure_spec("The body is larger than the file_size announced"),
     403: failure_spec("The URL's signature does not match it"),
@@ -75,6 +88,8 @@ UPLOAD_ERRORS = {
     500: failure_spec("Unexpected error (logged)"),
 }
 _UPLOAD_PURPOSE = "upload."
+
+log = get_logger("lector.convertorio")
 
 
 class ConvertorioController(Controller):
@@ -104,7 +119,9 @@ class ConvertorioController(Controller):
         limit = min(MAX_FILE_BYTES, lector.settings.max_upload_bytes)
         if data.file_size > limit:
             raise InvalidOption(f"file_size is over the limit of {limit // (1024 * 1024)} MB.")
-        target, options = wanted(data)
+        target, options, warnings = wanted(data)
+        if warnings:
+            log.info("conversion_metadata keys ignored", count=len(warnings))
         with storage_errors():
             pending = lector.uploads.reserve(
                 caller.owner, data.filename, data.source_format.lower(), data.file_size, target, options
@@ -114,9 +131,10 @@ class ConvertorioController(Controller):
         url = url_for(request, UPLOAD_ROUTE, job_id=pending.job_id)
         return UploadUrl(
             success=True,
-            job_id=pending.job_id,
+            job_id=shown_id(pending.job_id),
             upload_url=f"{url}?expires={expires}&signature={mark}",
             expires_in=UPLOAD_URL_S,
+            warnings=warnings,
         )
 
     @put("/uploads/{job_id:str}", name=UPLOAD_ROUTE, status_code=200, responses=UPLOAD_ERRORS)
@@ -164,8 +182,9 @@ class ConvertorioController(Controller):
         caller: NamedDependency[Caller],
     ) -> Confirmed:
         """Queue the uploaded file's conversion."""
+        job_id = job_id_of(data.job_id)
         with storage_errors():
-            pending = await anyio.to_thread.run_sync(lector.uploads.take, data.job_id)
+            pending = await anyio.to_thread.run_sync(lector.uploads.take, job_id)
         if pending is None or pending.owner != caller.owner:
             if pending is not None:
                 await anyio.to_thread.run_sync(lector.uploads.restore, pending)
@@ -176,8 +195,9 @@ class ConvertorioController(Controller):
             await anyio.to_thread.run_sync(lector.uploads.restore, pending)
             raise
         await anyio.to_thread.run_sync(lector.uploads.discard, pending)
+        await anyio.to_thread.run_sync(_remember, lector, job_id)
         return Confirmed(
-            success=True, job_id=pending.job_id, status="queued", message="Job queued for processing"
+            success=True, job_id=shown_id(job_id), status="queued", message="Job queued for processing"
         )
 
     @get("/jobs/{job_id:str}", guards=[require_api_key], security=SECURITY, responses=JOB_ERRORS)
@@ -188,15 +208,24 @@ class ConvertorioController(Controller):
         caller: NamedDependency[Caller],
         job_id: FromPath[str],
     ) -> JobAnswer:
-        """A job's status and, once completed, its signed download URL."""
+        """A job's status and, once completed, its signed download URL; once expired, how it
+        ended, with `is_expired: true` and no download."""
+        given, job_id = job_id, job_id_of(job_id)
         with storage_errors():
             record = await anyio.to_thread.run_sync(lector.intake.jobs.get, job_id)
-            if record is not None and record.owner == caller.owner and isinstance(record.work, ConvertFile):
+            if _answers(record, caller):
+                assert record is not None
+                if record.status.finished:  # remembered as it ended, for when it expires
+                    await anyio.to_thread.run_sync(_memory(lector).keep, record)
                 return JobAnswer(success=True, job=_job(request, record, lector.settings))
             pending = await anyio.to_thread.run_sync(lector.uploads.get, job_id)
-        if pending is None or pending.owner != caller.owner:
-            raise NotFound(f"No job {job_id[:64]!r} for this API key (it may have expired).")
-        return JobAnswer(success=True, job=_waiting(pending))
+            if pending is not None and pending.owner == caller.owner:
+                return JobAnswer(success=True, job=_waiting(pending))
+            remembered = await anyio.to_thread.run_sync(_memory(lector).get, job_id)
+        if record is None and _answers(remembered, caller):
+            assert remembered is not None
+            return JobAnswer(success=True, job=job_of(remembered, None, expired=True))
+        raise NotFound(f"No job {given[:64]!r} for this API key.")
 
     @get("/jobs", guards=[require_api_key], security=SECURITY, responses=JOB_ERRORS, sync_to_thread=True)
     def jobs(
@@ -226,15 +255,15 @@ class ConvertorioController(Controller):
     def account(self, lector: NamedDependency[Lector], caller: NamedDependency[Caller]) -> AccountAnswer:
         """The key as an account: its name, its quota left as points, today's requests left."""
         account = account_of(caller, lector.keys, lector.redis)
-        left_today = -1 if account.per_day < 0 else max(account.per_day - account.today.requests, 0)
+        left_today = UNLIMITED if account.per_day < 0 else max(account.per_day - account.today.requests, 0)
         return AccountAnswer(
             success=True,
             account=AccountInfo(
                 id=account.key_id or "static",
-                email=None,
+                email=account.email,
                 name=account.name,
                 plan="self-hosted",
-                points=account.quota_remaining,
+                points=UNLIMITED if account.quota_remaining < 0 else account.quota_remaining,
                 daily_conversions_remaining=left_today,
                 total_conversions=account.totals.documents,
             ),
@@ -261,6 +290,25 @@ async def _queue(
         await submit(submission, intake, here, caller, idempotency_key=idempotency_key, job_id=pending.job_id)
 
 
+def _answers(record: Conversion | None, caller: Caller) -> bool:
+    """Whether ``record`` is one of the caller's file conversions (the jobs Convertorio shows)."""
+    return record is not None and record.owner == caller.owner and isinstance(record.work, ConvertFile)
+
+
+def _memory(lector: Lector) -> Remembered:
+    return Remembered(lector.redis, lector.settings.result_ttl_s)
+
+
+def _remember(lector: Lector, job_id: str) -> None:
+    """Remember a job just queued, so it is known as expired if nobody asks before it is."""
+    try:
+        record = lector.intake.jobs.get(job_id)
+        if record is not None:
+            _memory(lector).keep(record)
+    except Exception as exc:  # the job is queued: a failure here must not answer it as failed
+        log.warning("job not remembered", job_id=job_id, error=type(exc).__name__)
+
+
 def _job(request: Request[Any, Any, Any], record: Conversion, settings: Settings) -> Job:
     file = file_info(request, record, settings)
     return job_of(record, file.signed_url if file is not None else None)
@@ -269,7 +317,7 @@ def _job(request: Request[Any, Any, Any], record: Conversion, settings: Settings
 def _waiting(pending: PendingUpload) -> Job:
     """A job still waiting for its file."""
     return Job(
-        id=pending.job_id,
+        id=shown_id(pending.job_id),
         status="uploading",
         original_filename=pending.filename,
         source_format=pending.source_format,

@@ -4,7 +4,10 @@ anonymous or keyed conversion, client registration, and the pair reliability rol
 - ``POST /convertr/api/convert``: multipart `file`, `input_format`, `output_format`; answers
   the converted file. With a key (Bearer) as any file conversion; without one only when
   LECTOR_ANONYMOUS is on, as the cohort of its ``X-Convertr-Client-Label``
-  (``service.tenants.anonymous``), within the per-cohort and all-anonymous limits.
+  (``service.tenants.anonymous``), within the per-cohort and all-anonymous limits, and with
+  files up to LECTOR_ANONYMOUS_MAX_UPLOAD_MB (Convertr's 1 GB, when the operator allows it).
+  The body limit so depends on the caller: the route sets none of its own, and the form is
+  read within the caller's (``LectorRequest.form``), spooled to disk as it arrives.
 - ``POST /convertr/api/client-registrations`` (LECTOR_REGISTRATION on): a key for a new client,
   bound to its label's cohort (``service.tenants.registrations``).
 - ``GET /convertr/api/stats/pairs?days=14``: requests, success and error rates and average
@@ -33,6 +36,7 @@ from service.api.bodies import FILE, FILE_ANSWERS, operation_with, upload_form
 from service.api.downloads import file_response
 from service.api.now import convert_at_once
 from service.api.payloads import clean_filename, decode_json_body
+from service.api.request import LectorRequest
 from service.api.responses import AUTH_ERRORS, LIMIT_ERRORS, error_spec
 from service.api.services import Lector
 from service.api.submissions import read_upload
@@ -51,12 +55,13 @@ from service.tenants.store import Caller
 from service.work import ConvertFile
 
 LABEL_HEADER = "x-convertr-client-label"
-#: The names Convertr's clients may use: the catalogue's other spellings, and OCR to text.
-_NAMES = {**SPELLINGS, "ocr": "txt", "text": "txt"}
+#: The names Convertr's clients may use: the catalogue's other spellings (``text`` is txt),
+#: and OCR to text.
+_NAMES = {**SPELLINGS, "ocr": "txt"}
 CONVERT_ERRORS = {
     **LIMIT_ERRORS,
     400: error_spec("Not multipart, or a missing or unknown format"),
-    413: error_spec("File over LECTOR_MAX_UPLOAD_MB"),
+    413: error_spec("File over LECTOR_MAX_UPLOAD_MB (anonymous: LECTOR_ANONYMOUS_MAX_UPLOAD_MB)"),
     422: error_spec("The file is not what input_format says, or is unreadable"),
 }
 REGISTER_ERRORS = {
@@ -116,23 +121,24 @@ class ConvertrController(Controller):
         security=[*SECURITY, {}],
         responses=CONVERT_ERRORS,
         operation_class=operation_with(_FORM, answers=FILE_ANSWERS),
+        request_max_body_size=None,  # the caller's limit, applied as the form is read
     )
-    async def convert(
-        self, request: Request[Any, Any, Any], lector: NamedDependency[Lector]
-    ) -> Response[bytes]:
+    async def convert(self, request: LectorRequest, lector: NamedDependency[Lector]) -> Response[bytes]:
         """Convert one file at once and answer the converted file (a zip for several pages to
         a single-page image format)."""
         caller: Caller = request.state.caller
         anonymous: bool = request.state.anonymous
+        settings = lector.settings
+        limit = settings.anonymous_max_upload_bytes if anonymous else settings.max_upload_bytes
         if request.content_type[0] != "multipart/form-data":
             raise InvalidOption("Send multipart/form-data with `file`, `input_format` and `output_format`.")
-        form = await request.form()
+        form = await request.form(max_file_bytes=limit)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidOption("file is required: send the file in the multipart field `file`.")
         source = _format(form.get("input_format"), "input_format", INPUT_NAMES)
         target_format = _format(form.get("output_format"), "output_format", TARGETS)
-        document = await anyio.to_thread.run_sync(read_upload, upload, lector.settings)
+        document = await anyio.to_thread.run_sync(read_upload, upload, settings, limit)
         sniffed = sniff(document)
         found = input_name(sniffed)
         if found != source:
@@ -185,12 +191,14 @@ class ConvertrController(Controller):
                 raise
 
         info = await anyio.to_thread.run_sync(register)
-        upload_limit = f"{lector.settings.max_upload_mb} MB"
         return Registered(
             message="API client registered. Use the returned bearer token with /convertr/api/convert.",
             user={"anonymous_api_client_cohort": cohort, "key_id": info.key_id},
             token={"type": "Bearer", "plain_text_token": str(info.key)},
-            anonymous_access={"available": lector.settings.anonymous, "upload_limit": upload_limit},
+            anonymous_access={
+                "available": lector.settings.anonymous,
+                "upload_limit": _in_words(lector.settings.anonymous_max_upload_bytes),
+            },
         )
 
     @get(
@@ -208,6 +216,12 @@ class ConvertrController(Controller):
         """Per pair over the last `days` days: requests, success and error rates, average
         runtime, the days seen; and the totals (requests, client cohorts, the most used pair)."""
         return rollups.report(lector.redis, days)
+
+
+def _in_words(size: int) -> str:
+    """An upload limit as Convertr writes it: ``1 GB``, ``100 MB``."""
+    mb = size // (1024 * 1024)
+    return f"{mb // 1024} GB" if mb % 1024 == 0 else f"{mb} MB"
 
 
 def _format(value: Any, field: str, known: tuple[str, ...]) -> str:

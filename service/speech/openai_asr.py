@@ -1,5 +1,6 @@
-"""Speech to text on any OpenAI-compatible transcription server (``POST /v1/audio/transcriptions``):
-faster-whisper servers, whisper.cpp's server, vLLM, or OpenAI itself.
+"""Speech to text on any OpenAI-compatible transcription server (its audio transcriptions
+endpoint, ``/v1/audio/transcriptions``): faster-whisper servers, whisper.cpp's server, vLLM, or
+OpenAI itself.
 
 Configured by ``LECTOR_ASR_MODEL``, which enables it, ``LECTOR_ASR_BASE_URL`` and
 ``LECTOR_ASR_API_KEY`` (unset: the vision model's ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``),

@@ -8,7 +8,7 @@ when the engine gave them and by its characters otherwise.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple, cast
 
 import msgspec
 from msgspec import Meta
@@ -95,9 +95,13 @@ RENDERERS: dict[TranscriptFormat, Callable[[Transcript], bytes]] = {
 }
 
 
-def render(transcript: Transcript, target: TranscriptFormat) -> bytes:
-    """``transcript`` written as ``target``."""
-    return RENDERERS[target](transcript)
+def render(transcript: Transcript, target: str) -> bytes:
+    """``transcript`` written as ``target`` (``txt``, ``json``, ``srt`` or ``vtt``);
+    ValueError for another format."""
+    renderer = RENDERERS.get(cast(TranscriptFormat, target))
+    if renderer is None:
+        raise ValueError(f"A transcript is not written as {target!r}.")
+    return renderer(transcript)
 
 
 class Cue(NamedTuple):

@@ -224,6 +224,24 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     llm_pages_per_call: Annotated[
         int, Meta(ge=1, le=100, description="pages per call for typed documents")
     ] = 8
+    asr_model: Annotated[
+        str | None,
+        Meta(
+            description="the speech model of an OpenAI-compatible transcription server (faster-whisper, "
+            "whisper.cpp, vLLM, OpenAI); unset, speech is transcribed here by PocketSphinx, English only"
+        ),
+    ] = None
+    asr_base_url: Annotated[
+        Annotated[str, Meta(pattern=r"^https?://")] | None,
+        Meta(description="the transcription server's address (`…/v1`); unset, `OPENAI_BASE_URL`'s"),
+    ] = None
+    asr_api_key: Annotated[
+        str | None, Meta(description="the transcription server's key; unset, `OPENAI_API_KEY`")
+    ] = None
+    asr_timeout_s: Annotated[
+        int,
+        Meta(ge=1, le=3600, description="seconds per transcription call, beyond the audio's own length"),
+    ] = 120
     metrics_dir: Annotated[
         str | None,
         Meta(
@@ -404,7 +422,14 @@ def allow_list(entries: Iterable[str]) -> AllowList:
 _BOOLEAN_FIELDS = tuple(
     field.name for field in fields_of(Settings) if isinstance(field.kind, msgspec.inspect.BoolType)
 )
-_SECRETS = ("LECTOR_API_KEYS", "LECTOR_ADMIN_KEY", "LECTOR_SECRET", "LECTOR_METRICS_KEY", "OPENAI_API_KEY")
+_SECRETS = (
+    "LECTOR_API_KEYS",
+    "LECTOR_ADMIN_KEY",
+    "LECTOR_SECRET",
+    "LECTOR_METRICS_KEY",
+    "LECTOR_ASR_API_KEY",
+    "OPENAI_API_KEY",
+)
 #: Settings that were read once, and what replaces them.
 _GONE = {
     "LECTOR_BLOB_DIR": "set LECTOR_STORAGE_URL=file:///that/directory (or s3://bucket/prefix) instead",

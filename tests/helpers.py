@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import wave
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -448,6 +450,46 @@ def character_error_rate(expected: str, actual: str) -> float:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
         previous = current
     return previous[-1] / max(len(a), 1)
+
+
+def word_error_rate(expected: str, actual: str) -> float:
+    """Word-level Levenshtein distance over the expected word count, ignoring case and
+    punctuation (what a speech engine is scored by)."""
+    a, b = _spoken_words(expected), _spoken_words(actual)
+    previous = list(range(len(b) + 1))
+    for i, word_a in enumerate(a, 1):
+        current = [i]
+        for j, word_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word_a != word_b)))
+        previous = current
+    return previous[-1] / max(len(a), 1)
+
+
+def _spoken_words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+#: The espeak-ng voice the speech tests speak with: its Klatt variant is the one PocketSphinx
+#: understands best (37 % word errors on five receipt sentences; the default voice, 70 %).
+VOICE = "en-us+klatt"
+
+
+def spoken_wav(text: str, path: Path) -> float:
+    """``text`` spoken by espeak-ng (SSML, so ``<break time="1s"/>`` makes a pause) into
+    ``path`` as the 16 kHz mono 16-bit WAV the speech engines are handed; its seconds."""
+    raw = path.with_suffix(".espeak.wav")
+    subprocess.run(
+        ["espeak-ng", "-m", "-v", VOICE, "-w", str(raw), f"<speak>{text}</speak>"], check=True, timeout=60
+    )
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(raw), "-ar", "16000", "-ac", "1",
+         "-c:a", "pcm_s16le", str(path)],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    raw.unlink()
+    with wave.open(str(path)) as sound:
+        return sound.getnframes() / sound.getframerate()
 
 
 def page_text(lines: list[str]) -> str:

@@ -10,7 +10,7 @@ from tests.helpers import ROOT
 def test_the_core_imports_no_web_framework_and_no_redis():
     probe = (
         "import sys, service.extract, service.cli, service.engines.tesseract, service.models,"
-        " service.startup, service.options;"
+        " service.startup, service.options, service.speech;"
         "print(sorted(m for m in ('litestar', 'redis', 'rq', 'uvicorn') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -90,6 +90,26 @@ def test_the_openai_variables_are_read_once_and_the_key_never_shown():
     assert "sk-secret" not in repr(settings)
 
 
+def test_the_speech_server_is_read_and_its_key_never_shown():
+    settings = load_settings(
+        {
+            "LECTOR_ASR_MODEL": "whisper-1",
+            "LECTOR_ASR_BASE_URL": "http://127.0.0.1:9/v1",
+            "LECTOR_ASR_API_KEY": "sk-speech",
+            "LECTOR_ASR_TIMEOUT_S": "300",
+        }
+    )
+    assert (settings.asr_model, settings.asr_base_url, settings.asr_api_key, settings.asr_timeout_s) == (
+        "whisper-1",
+        "http://127.0.0.1:9/v1",
+        "sk-speech",
+        300,
+    )
+    assert "sk-speech" not in repr(settings)
+    with pytest.raises(SettingsError, match="LECTOR_ASR_BASE_URL='ftp://x'"):
+        load_settings({"LECTOR_ASR_BASE_URL": "ftp://x"})
+
+
 @pytest.mark.parametrize(
     ("value", "reason"),
     [

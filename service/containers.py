@@ -15,6 +15,13 @@ from pathlib import Path
 #: ISO base media brands (bytes 8-12, after "ftyp") that are not MP4 video; HEIF and AVIF are
 #: images (service.pages), the rest are read as MP4.
 _FTYP_MEDIA = {b"qt  ": "MOV", b"M4A ": "M4A", b"M4B ": "M4A", b"M4P ": "M4A"}
+#: Brands of HEIF and AVIF image sequences, which are not video Lector reads.
+_FTYP_IMAGES = frozenset({b"hevc", b"hevx", b"heim", b"heis", b"avis"})
+#: Every name ``container_format`` answers.
+NAMES = frozenset(
+    {"MP4", "MOV", "M4A", "MKV", "WEBM", "AVI", "WAV", "OGG", "OPUS", "FLAC", "MP3", "AAC"}
+    | {"DOCX", "DOC", "ODT", "RTF", "XLSX", "ODS", "PPTX", "ODP"}
+)
 #: A ZIP holding more entries than this is not an office document Lector reads.
 MAX_ZIP_ENTRIES = 10_000
 #: The ``mimetype`` entry an OpenDocument file starts with, and the format it names.
@@ -31,7 +38,7 @@ def container_format(head: bytes, source: bytes | Path) -> str | None:
     """The format of an office, audio or video document whose first bytes are ``head``, or
     None. ``source`` (the whole document) is read only for a ZIP's list of entries."""
     if head[4:8] == b"ftyp":
-        return _FTYP_MEDIA.get(head[8:12], "MP4")
+        return None if head[8:12] in _FTYP_IMAGES else _FTYP_MEDIA.get(head[8:12], "MP4")
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska, or WebM (its DocType says)
         return "WEBM" if b"\x42\x82\x84webm" in head[:64] else "MKV"
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":

@@ -112,7 +112,19 @@ _OTHER_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%!PS", "a PostScript file"),
 )
 
-_SUPPORTED = f"Send {', '.join(list(INPUTS)[:-1])} or {list(INPUTS)[-1]}."
+
+def _supported() -> str:
+    """The sentence that lists what Lector reads, by family."""
+    names = {kind: [sniffed for sniffed, name in INPUTS.items() if family(name) is kind] for kind in Family}
+    pages = [name for name in names[Family.PAGES] if name != "PDF"]
+    return (
+        f"Send an image or drawing ({', '.join(pages)}), a PDF, an office document "
+        f"({', '.join(names[Family.OFFICE])}), audio ({', '.join(names[Family.AUDIO])}) "
+        f"or video ({', '.join(names[Family.VIDEO])})."
+    )
+
+
+_SUPPORTED = _supported()
 
 
 def head_of(source: Source) -> bytes:

@@ -51,7 +51,14 @@ def test_unsupported_formats_say_what_was_detected(data, named):
     with pytest.raises(UnsupportedFormat) as caught:
         sniff(data)
     assert named in caught.value.message
-    assert "Send PNG, JPEG, GIF, BMP, WEBP, TIFF, PDF, HEIF, AVIF or ICO." in caught.value.message
+    assert (
+        "Send an image or drawing (PNG, JPEG, GIF, BMP, WEBP, TIFF, HEIF, AVIF, ICO, SVG, PSD, EPS), a PDF, "
+        in (caught.value.message)
+    )
+    assert (
+        "audio (MP3, WAV, M4A, AAC, OGG, OPUS, FLAC) or video (MP4, MOV, MKV, WEBM, AVI)."
+        in caught.value.message
+    )
 
 
 @pytest.mark.parametrize(
@@ -265,6 +272,8 @@ def test_the_sniffer_knows_exactly_the_catalogue_formats():
     from service import pages
     from service.convert.formats import INPUTS
 
+    from service.containers import NAMES
+
     named = {name for _, name in pages._SIGNATURES} | set(pages._FTYP_BRANDS.values()) | {"WEBP", "PDF"}
-    assert named == set(INPUTS)
+    assert named | NAMES | {"SVG", "EPS"} == set(INPUTS)
     assert all(name in pages._SUPPORTED for name in INPUTS)

@@ -64,6 +64,8 @@ def add_struct_flags(
             parser.add_argument(*flags, type=json.loads, metavar="JSON", **common)
         elif isinstance(kind, inspect.IntType):
             parser.add_argument(*flags, type=int, metavar="N", **common)
+        elif isinstance(kind, inspect.FloatType):
+            parser.add_argument(*flags, type=float, metavar="X", **common)
         elif isinstance(kind, (inspect.VarTupleType, inspect.ListType)):
             parser.add_argument(*flags, type=_comma_list, metavar="A,B", **common)
         else:
@@ -76,9 +78,10 @@ def given_fields(args: argparse.Namespace, struct: type[msgspec.Struct]) -> dict
 
 
 def struct_from(args: argparse.Namespace, struct: type[S]) -> S:
-    """``struct`` from the flags given; ValueError with a sentence when one is refused."""
+    """``struct`` from the flags given; ValueError with a sentence when one is refused. A list's
+    items arrive as text (``--icon-sizes 16,32``) and are read as the type says."""
     try:
-        return msgspec.convert(given_fields(args, struct), struct)
+        return msgspec.convert(given_fields(args, struct), struct, strict=False)
     except msgspec.ValidationError as exc:
         raise ValueError(flag_problem(str(exc), struct)) from None
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import struct
 import subprocess
+import sys
 import time
 import wave
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from service.convert.formats import TARGETS_OF, Family
 from service.convert.target import Target
@@ -337,3 +339,14 @@ def test_convertr_media_pairs(server, media, source, target):
     )
     assert answer.status_code == 200, answer.text
     assert sniff(answer.content) == target.upper()
+
+
+def test_lector_convert_takes_media_and_list_options(media, tmp_path):
+    out, icon = tmp_path / "clip.mp3", tmp_path / "icon.ico"
+    command = [sys.executable, "-m", "service.cli", "convert"]
+    trimmed = [str(media["WAV"]), "--to", "mp3", "--start", "0.5", "--duration", "1.25", "--out", str(out)]
+    subprocess.run([*command, *trimmed], check=True, capture_output=True)
+    assert sniff(out) == "MP3" and abs(float(ffprobe(out)["format"]["duration"]) - 1.25) < 0.1
+    sizes = ["fixtures/sample.png", "--to", "ico", "--icon-sizes", "16,32", "--out", str(icon)]
+    subprocess.run([*command, *sizes], check=True, capture_output=True)
+    assert Image.open(icon).info["sizes"] == {(16, 16), (32, 32)}

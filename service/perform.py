@@ -74,7 +74,7 @@ def perform(
         )
         return Outcome(output=output)
     if kind is Family.OFFICE:
-        pdf = office_pdf(document, engines.settings)
+        pdf = office_pdf(document, sniffed, engines.settings)
         if isinstance(work, ConvertFile) and work.target.target_format == "pdf":
             return Outcome(output=OutputFile(name=f"{stem}.pdf", media_type=MEDIA_TYPES["pdf"], content=pdf))
         try:

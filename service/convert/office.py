@@ -7,14 +7,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from service.convert.formats import input_name
 from service.office import to_pdf
 from service.pages import Source, for_another_process
 from service.settings import Settings
 
 
-def office_pdf(document: Source, settings: Settings) -> Path:
-    """The PDF of the office ``document``, in a private directory of its own that the caller
-    removes (with the PDF) when done."""
+def office_pdf(document: Source, sniffed: str, settings: Settings) -> Path:
+    """The PDF of the office ``document`` (recognised as ``sniffed``), in a private directory
+    of its own that the caller removes (with the PDF) when done."""
     work = Path(tempfile.mkdtemp(prefix="office-"))
     try:
         if isinstance(document, Path):
@@ -22,7 +23,7 @@ def office_pdf(document: Source, settings: Settings) -> Path:
         else:
             source = work / "document"
             source.write_bytes(document)
-        pdf = to_pdf(source, work, timeout_s=settings.office_timeout_s)
+        pdf = to_pdf(source, work, format=input_name(sniffed), timeout_s=settings.office_timeout_s)
         if source.parent == work:
             source.unlink()
     except BaseException:

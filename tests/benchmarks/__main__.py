@@ -22,6 +22,7 @@ BENCH = (
     "streaming",
     "multi_host",
     "redis_size",
+    "speech",
 )
 #: Every benchmark module.
 ALL = (*BENCH, "accuracy")

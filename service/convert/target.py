@@ -56,18 +56,12 @@ class Target(Base, kw_only=True):
     start: (
         Annotated[
             float,
-            Meta(
-                ge=0,
-                le=86_400,
-                description="Media: start this many seconds in (trim); a frame is taken there",
-            ),
+            Meta(ge=0, le=86_400, description="Media: start this many seconds in (trim); a frame is taken there"),
         ]
         | None
     ) = None
     duration: (
-        Annotated[
-            float, Meta(gt=0, le=86_400, description="Media: keep this many seconds from `start` (trim)")
-        ]
+        Annotated[float, Meta(gt=0, le=86_400, description="Media: keep this many seconds from `start` (trim)")]
         | None
     ) = None
     structured: Annotated[

@@ -469,6 +469,20 @@ def _spoken_words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
+#: Receipt and invoice dictation, as the words said: what the speech tests and the speech
+#: benchmark have espeak-ng say.
+DICTATION = [
+    "the total is forty two dollars and fifty cents",
+    "invoice number one two three four dated march fifth",
+    "please pay within thirty days",
+    "the tax amount is seven dollars and twenty cents",
+    "payment received on the first of june",
+    "the balance due is one hundred and five dollars",
+    "order number eight six nine was shipped on april second",
+    "the discount is ten percent of the subtotal",
+    "two coffees and one sandwich come to eleven dollars",
+    "the invoice is due on the thirtieth of september",
+]
 #: The espeak-ng voice the speech tests speak with: its Klatt variant is the one PocketSphinx
 #: understands best (37 % word errors on five receipt sentences; the default voice, 70 %).
 VOICE = "en-us+klatt"

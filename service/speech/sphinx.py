@@ -2,16 +2,17 @@
 
 The WAV is read in chunks of ``CHUNK_S`` seconds. PocketSphinx's voice activity detector
 (``Endpointer``) finds the stretches of speech; each is decoded as one utterance, so the
-decoder's memory is bounded by the longest utterance (``MAX_UTTERANCE_S``: longer speech
-without a pause is cut there), never by the recording. Within an utterance, the decoder's
-``<sil>`` tokens of at least ``PAUSE_S`` end a segment. Words carry their times (the decoder
-counts 100 frames a second) and their posterior probability as confidence. The decoder's
-cepstral mean is first estimated on the first ``PRIME_S`` seconds (``_prime``).
+decoder's memory is bounded by the longest utterance, never by the recording: speech without a
+pause is cut at its first quiet frame after ``SOFT_UTTERANCE_S``, or at ``MAX_UTTERANCE_S``.
+Within an utterance, the decoder's ``<sil>`` tokens of at least ``PAUSE_S`` end a segment, and
+any silence ends one longer than a subtitle. Words carry their times (the decoder counts 100
+frames a second) and their posterior probability as confidence. The decoder's cepstral mean is
+first estimated on the first ``PRIME_S`` seconds (``_prime``).
 
-Decoding is CPU work on one thread, several times faster than real time (docs/benchmarks.md);
-it gives up after ``BASE_SECONDS + SECONDS_PER_SECOND × duration`` (EngineError).
-Loaded decoders (0.3 s and ~90 MB each) are kept for the next recording, as many as were
-ever busy at once.
+Decoding is CPU work on one thread, about five times faster than real time
+(docs/benchmarks.md); it gives up after ``BASE_SECONDS + SECONDS_PER_SECOND × duration``
+(EngineError). Loaded decoders (0.3 s and ~90 MB each) are kept for the next recording, as
+many as were ever busy at once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import pocketsphinx
 
 from service.errors import EngineError, InvalidOption
-from service.speech.transcript import Segment, SpokenWord, Transcript
+from service.speech.transcript import CUE_CHARS, Segment, SpokenWord, Transcript
 
 #: The sound the decoder reads, as the caller's ffmpeg writes it.
 RATE = 16_000
@@ -39,10 +40,12 @@ CHUNK_S = 1.0
 #: Speech longer than this is cut at its next quiet frame, or at the latest at the next.
 SOFT_UTTERANCE_S = 20.0
 MAX_UTTERANCE_S = 30.0
-#: A silence at least this long inside an utterance ends a segment.
+#: A silence at least this long inside an utterance ends a segment; so does any silence, once
+#: the segment is longer than a subtitle (two lines of 42 characters).
 PAUSE_S = 0.3
-#: The time limit: this many seconds, plus this many per second of sound (decoding runs at
-#: about 0.15 of real time on one core: the margin is for a busy machine).
+LONG_SEGMENT_CHARS = CUE_CHARS
+#: The time limit: this many seconds, plus this many per second of sound (decoding takes about
+#: 0.2 s per second of sound on one core: the margin is for a busy machine).
 BASE_SECONDS = 60.0
 SECONDS_PER_SECOND = 2.0
 #: The languages the shipped models know, as a client may name them.
@@ -159,7 +162,8 @@ def _wav(audio: Path) -> Iterator[wave.Wave_read]:
 def _prime(decoder: pocketsphinx.Decoder, sound: wave.Wave_read) -> None:
     """Let the decoder's cepstral mean settle on the recording's first ``PRIME_S`` seconds
     before it decodes them: started from the model's, it would take the first utterances to
-    adapt, and misread them (on espeak-ng's sentences, 50 % of the words wrong instead of 30 %).
+    adapt, and misread them (on the speech benchmark's ten sentences, 55 % of the words wrong
+    instead of 38 %).
 
     The passes search a grammar of one word: the mean is the same as the language model's
     search would leave, in a fortieth of the time (0.03 s for 10 s of sound).
@@ -181,17 +185,18 @@ def _decode(sound: wave.Wave_read, decoder: pocketsphinx.Decoder, segments: list
     utterances = _Utterances(decoder, segments)
     frame_bytes = utterances.endpointer.frame_bytes
     chunk_samples = max(int(CHUNK_S * RATE * SAMPLE_BYTES) // frame_bytes, 1) * frame_bytes // SAMPLE_BYTES
-    read, tail = 0, b""
+    # The last frame, whole or not, is held back for the endpointer's end_stream, which needs
+    # one to flush the speech it still buffers.
+    read, last = 0, b""
     while data := sound.readframes(chunk_samples):
         read += len(data) // SAMPLE_BYTES
-        whole = len(data) - len(data) % frame_bytes
-        for offset in range(0, whole, frame_bytes):
+        data = last + data
+        keep = len(data) % frame_bytes or frame_bytes
+        for offset in range(0, len(data) - keep, frame_bytes):
             utterances.frame(data[offset : offset + frame_bytes])
-        tail = data[whole:]
-        if tail:  # only the last chunk ends in a piece of a frame
-            break
+        last = data[len(data) - keep :]
         yield read
-    utterances.end(tail)
+    utterances.end(last)
     yield read
 
 
@@ -215,10 +220,10 @@ class _Utterances:
         if speech is not None:
             self._speech(speech, was_in_speech)
 
-    def end(self, tail: bytes) -> None:
-        """Take the sound's last piece of a frame (maybe none), and finish the utterance."""
-        if self.endpointer.in_speech:
-            speech = self.endpointer.end_stream(tail)
+    def end(self, last: bytes) -> None:
+        """Take the sound's last frame, whole or not (none: no sound), and finish the utterance."""
+        if self.endpointer.in_speech and last:
+            speech = self.endpointer.end_stream(last)
             if speech is not None:
                 self._speech(speech, True)
         if self.start is not None:
@@ -258,7 +263,8 @@ def _segments(decoder: pocketsphinx.Decoder, offset: float) -> list[Segment]:
         start = round(offset + token.start_frame / FRAMES_PER_S, 2)
         end = round(offset + (token.end_frame + 1) / FRAMES_PER_S, 2)
         if _FILLER.match(token.word):
-            if words and end - start >= PAUSE_S:
+            long = sum(len(word.text) + 1 for word in words) > LONG_SEGMENT_CHARS
+            if words and (end - start >= PAUSE_S or long):
                 found.append(_segment(words))
                 words = []
             continue

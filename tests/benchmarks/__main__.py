@@ -23,6 +23,7 @@ BENCH = (
     "multi_host",
     "redis_size",
     "media",
+    "speech",
 )
 #: Every benchmark module.
 ALL = (*BENCH, "accuracy")

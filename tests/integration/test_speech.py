@@ -15,14 +15,9 @@ from service.speech import render, transcribe
 from service.speech.openai_asr import OpenAIEngine
 from service.speech.sphinx import SphinxEngine
 from tests.fake_openai import SPOKEN, running
-from tests.helpers import free_port, spoken_wav, word_error_rate
+from tests.helpers import DICTATION, free_port, spoken_wav, word_error_rate
 
-#: Receipt and invoice dictation, as the words said.
-SENTENCES = [
-    "the total is forty two dollars and fifty cents",
-    "invoice number one two three four dated march fifth",
-    "please pay within thirty days",
-]
+SENTENCES = DICTATION[:3]
 #: PocketSphinx's word error rate on SENTENCES, all words together: 0.22 measured (5 of 23
 #: words: a robotic voice, an old model); the margin is for another espeak-ng or PocketSphinx
 #: build. Without its cepstral mean primed (sphinx._prime) it is 0.52.
@@ -87,6 +82,20 @@ def test_pocketsphinx_reports_its_progress_and_refuses_other_languages(recording
     assert [done for done, _ in reports] == sorted(done for done, _ in reports)
     with pytest.raises(InvalidOption, match="English only, not 'de'"):
         transcribe(path, seconds, settings=settings, language="de")
+
+
+def test_a_recording_cut_in_the_middle_of_a_word_is_transcribed_to_its_end(recordings, tmp_path):
+    path, _ = recordings[SENTENCES[0]]
+    with wave.open(str(path)) as sound:
+        params, frames = sound.getparams(), sound.readframes(sound.getnframes())
+    for samples in (24_000, 24_123):  # 50 of the endpointer's frames of 480 samples, and a bit more
+        cut = tmp_path / f"{samples}.wav"
+        with wave.open(str(cut), "wb") as out:
+            out.setparams(params)
+            out.writeframes(frames[: samples * 2])
+        transcript = SphinxEngine().transcribe(cut, samples / 16_000)
+        assert transcript.segments, samples
+        assert transcript.segments[-1].end > 1.2, transcript.segments
 
 
 def test_pocketsphinx_refuses_a_wav_that_is_not_16_khz_mono(tmp_path):

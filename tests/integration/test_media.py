@@ -350,3 +350,33 @@ def test_lector_convert_takes_media_and_list_options(media, tmp_path):
     sizes = ["fixtures/sample.png", "--to", "ico", "--icon-sizes", "16,32", "--out", str(icon)]
     subprocess.run([*command, *sizes], check=True, capture_output=True)
     assert Image.open(icon).info["sizes"] == {(16, 16), (32, 32)}
+
+
+@pytest.fixture(scope="module")
+def dictation(tmp_path_factory) -> Path:
+    """A spoken sentence (espeak-ng) as mp3."""
+    folder = tmp_path_factory.mktemp("speech")
+    spoken = folder / "spoken.wav"
+    subprocess.run(["espeak-ng", "-w", str(spoken), "the total is forty two dollars"], check=True)
+    ffmpeg("-i", str(spoken), "-c:a", "libmp3lame", "-f", "mp3", str(folder / "dictation"))
+    return folder / "dictation"
+
+
+def test_speech_becomes_text_and_subtitles_through_the_routes(server, client, workers, dictation):
+    with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=120) as app:
+        text = app.post(
+            "/convert/sync",
+            data={"target_format": "text"},
+            files=[("files", ("note.mp3", dictation.read_bytes()))],
+        )
+    assert text.status_code == 200, text.text
+    assert text.headers["content-type"].startswith("text/plain") and "forty" in text.text
+    queued = client.post(
+        "/api/convert-file-async",
+        data={"target_format": "vtt"},
+        files={"file": ("note.mp3", dictation.read_bytes())},
+    )
+    status = wait_for(client, queued.json()["conversion_id"])
+    assert (status["status"], status["file"]["media_type"]) == ("SUCCESS", "text/vtt; charset=utf-8")
+    subtitles = client.get(status["file"]["download_url"]).text
+    assert subtitles.startswith("WEBVTT") and " --> " in subtitles and "forty" in subtitles

@@ -6,14 +6,15 @@ other formats (DOCX, DOC, RTF, XLSX, PPTX...) are made from them by LibreOffice 
 
     /usr/bin/python3 -I tests/office_fixtures.py JOBS.json [--allow]
 
-``JOBS.json`` lists ``[input, output, filter]``: each input is loaded and stored as ``output``
+``JOBS.json`` lists ``[input, output, filter, visible]``: each input is loaded and stored as ``output``
 through the export filter named (``MS Word 2007 XML``, ``writer_pdf_Export``...). The
 LibreOffice it starts has the bridge's locked-down profile (``service/office/bridge.py``), so
 a hostile fixture is written as it was, without running its macros or following its links.
 
 ``--allow`` does the opposite, to show that a hostile fixture is hostile: macros run without
-asking (in a visible document: LibreOffice fires no open event for a hidden one), and links
-are updated on load.
+asking, and links are updated on load. LibreOffice fires no open event for a hidden document,
+so a job may ask for a window (its fourth item); a spreadsheet whose links update in a window
+crashes this LibreOffice, so only the macro document gets one.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -151,10 +152,19 @@ def macro_document(path: Path, marker: Path) -> Path:
     return package(path, "text", paragraphs("Macro document"), scripts=scripts, files=basic)
 
 
-def convert(jobs: list[tuple[Path, Path, str]], *, allow: bool = False, timeout: float = 120) -> None:
-    """Have LibreOffice store each ``(input, output, export filter)`` (see the module's doc)."""
+def convert(
+    jobs: list[tuple[Path, Path, str]],
+    *,
+    allow: bool = False,
+    visible: Collection[Path] = (),
+    timeout: float = 120,
+) -> None:
+    """Have LibreOffice store each ``(input, output, export filter)`` (see the module's doc);
+    with ``allow``, the inputs in ``visible`` are opened in a window, so their open events fire."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as listing:
-        json.dump([[str(source), str(target), name] for source, target, name in jobs], listing)
+        json.dump(
+            [[str(source), str(target), name, source in visible] for source, target, name in jobs], listing
+        )
         listing.flush()
         command = [DEBIAN_PYTHON, "-I", __file__, listing.name, *(["--allow"] if allow else [])]
         # In a process group of its own, so that LibreOffice ends with it whatever happens.
@@ -193,13 +203,9 @@ def main() -> None:
 
     jobs = json.loads(Path(sys.argv[1]).read_text())
     allow = "--allow" in sys.argv[2:]
-    load: dict[str, Any] = {
-        "Hidden": True,
-        "MacroExecutionMode": bridge.NEVER_EXECUTE,
-        "UpdateDocMode": bridge.NO_UPDATE,
-    }
+    load: dict[str, Any] = {"MacroExecutionMode": bridge.NEVER_EXECUTE, "UpdateDocMode": bridge.NO_UPDATE}
     if allow:
-        load = {"Hidden": False, "MacroExecutionMode": ALWAYS_EXECUTE_NO_WARN, "UpdateDocMode": QUIET_UPDATE}
+        load = {"MacroExecutionMode": ALWAYS_EXECUTE_NO_WARN, "UpdateDocMode": QUIET_UPDATE}
     home = Path(tempfile.mkdtemp(prefix="lector-office-fixtures-"))
     pipe = f"fixtures-{home.name}"
     try:
@@ -207,9 +213,12 @@ def main() -> None:
             "soffice", home, pipe, sys.stderr, PERMISSIVE if allow else bridge.SETTINGS
         )
         running = bridge.Office(bridge.connect(pipe, office, time.monotonic() + 60))
-        for source, target, export in jobs:
+        for source, target, export, visible in jobs:
             url = uno.systemPathToFileUrl(source)
-            document = running.desktop.loadComponentFromURL(url, "_blank", 0, bridge._properties(**load))
+            hidden = not (allow and visible)
+            document = running.desktop.loadComponentFromURL(
+                url, "_blank", 0, bridge._properties(Hidden=hidden, **load)
+            )
             try:
                 store = bridge._properties(FilterName=export, Overwrite=True)
                 document.storeToURL(uno.systemPathToFileUrl(target), store)
@@ -217,10 +226,10 @@ def main() -> None:
                 document.close(True)
         print(DONE, flush=True)
     finally:
-        shutil.rmtree(home, ignore_errors=True)
-        # The caller started this script in a process group of its own: end it all, as the
-        # bridge does (killing soffice, a shell script's oosplash, would leave soffice.bin).
-        bridge.end_group()
+        # The caller started this script in a process group of its own: end it all as the
+        # bridge does, its files included (killing soffice, a shell script that runs oosplash,
+        # would leave soffice.bin running).
+        bridge.end_group(home, pipe)
 
 
 if __name__ == "__main__":

@@ -3,34 +3,38 @@ which has ``uno``; the standard library and ``uno`` only, as it cannot import Le
 
 ``service.office.convert`` starts it in a process group of its own::
 
-    /usr/bin/python3 -I bridge.py --soffice /usr/bin/soffice --home DIR --pipe NAME [--memory-mb N]
+    /usr/bin/python3 -I bridge.py --soffice /usr/bin/soffice --home DIR --pipe NAME \
+        [--start-timeout S] [--memory-mb N]
 
 It writes a private LibreOffice profile under ``DIR`` (macros never run, links never update,
-no thread pools), starts ``soffice --headless`` on it listening on the UNO pipe ``NAME``, and
-answers one JSON line for each JSON line it reads:
+one thread per pool), starts ``soffice --headless`` on it listening on the UNO pipe ``NAME``,
+and answers one JSON line for each JSON line it reads::
 
     {"input": "/abs/in.docx", "output": "/abs/out.pdf", "format": "docx"}
     -> {"ok": true}
-    -> {"ok": false, "reason": "unreadable" | "mismatch" | "export", "detail": "..."}
+    -> {"ok": false, "reason": "unreadable" | "mismatch" | "export" | "crashed", "detail": "..."}
 
-The first line it writes is ``{"ready": true}`` once LibreOffice answers, or ``{"ready":
-false, "detail": "..."}``. When its input closes, or the process that started it is gone, it
-kills its process group (itself and LibreOffice): it never outlives Lector.
+The first line it writes is ``{"ready": true, "leftovers": [...]}`` once LibreOffice answers
+(the sockets LibreOffice leaves in /tmp if killed), or ``{"ready": false, "detail": "..."}``.
+After "crashed" it ends. When its input closes, or the process that started it is gone, it
+kills LibreOffice, removes ``DIR`` and the sockets, and ends: it never outlives its caller.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from xml.sax.saxutils import escape
 
 import uno  # type: ignore[import-not-found]
@@ -154,12 +158,17 @@ def office_environment(home: Path) -> dict[str, str]:
     }
 
 
+def profile_of(home: Path) -> Path:
+    """The LibreOffice profile the bridge keeps in ``home``."""
+    return home / "profile"
+
+
 def start_office(
     soffice: str, home: Path, pipe: str, log: Any, settings: tuple[tuple[str, str, str, str], ...] = SETTINGS
 ) -> subprocess.Popen[bytes]:
     """Write the private profile (with ``settings``) and start LibreOffice on it, listening on
     ``pipe``."""
-    profile = home / "profile"
+    profile = profile_of(home)
     (profile / "user").mkdir(parents=True, exist_ok=True)
     (home / "tmp").mkdir(exist_ok=True)
     (profile / "user" / "registrymodifications.xcu").write_text(registry(settings), encoding="utf-8")
@@ -276,16 +285,42 @@ def convert(office: Office, source: str, target: str, format: str) -> dict[str, 
             document.dispose()
 
 
-def end_group(*_: object) -> None:
-    """Kill the bridge's process group: the bridge and every LibreOffice process."""
-    os.killpg(os.getpgrp(), signal.SIGKILL)
+def leftovers(home: Path, pipe: str) -> list[Path]:
+    """What a LibreOffice on ``home``'s profile leaves behind when killed, besides ``home``: the
+    sockets of its UNO pipe and of its single-instance pipe (named for an MD5 of the profile's
+    URL), which it always makes in /tmp."""
+    digest = hashlib.md5(profile_of(home).as_uri().encode("utf-16-le"), usedforsecurity=False).digest()
+    single = "SingleOfficeIPC_" + "".join(f"{byte:x}" for byte in digest)
+    return [Path(f"/tmp/OSL_PIPE_{os.getuid()}_{name}") for name in (pipe, single)]
 
 
-def watch_parent(parent: int) -> None:
-    """End everything once the process that started the bridge is gone (a SIGKILL, a crash)."""
+def end_group(home: Path | None = None, pipe: str = "") -> NoReturn:
+    """Kill the bridge's process group: every LibreOffice process, then the bridge itself.
+    ``home`` (the profile and LibreOffice's temporary files) and the pipes' sockets, when given,
+    are removed between: when the bridge ends on its own, nobody else will."""
+    me, group = os.getpid(), os.getpgrp()
+    if home is not None:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                pid = int(stat.parent.name)
+                if pid != me and int(fields[2]) == group:
+                    os.kill(pid, signal.SIGKILL)
+            except (OSError, IndexError, ValueError):  # gone meanwhile, or not readable
+                continue
+        shutil.rmtree(home, ignore_errors=True)
+        for path in leftovers(home, pipe):
+            path.unlink(missing_ok=True)
+    os.killpg(group, signal.SIGKILL)
+    os._exit(1)  # not reached: the bridge is in its group
+
+
+def watch_parent(parent: int, home: Path, pipe: str) -> NoReturn:
+    """End everything once the process that started the bridge is gone (a SIGKILL, a crash, a
+    forked child that ended without cleaning up)."""
     while os.getppid() == parent:
         time.sleep(WATCH_S)
-    end_group()
+    end_group(home, pipe)
 
 
 def main() -> None:
@@ -303,8 +338,8 @@ def main() -> None:
     # stderr, which the caller sends to a log file.
     answers = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
-    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
-    signal.signal(signal.SIGTERM, end_group)
+    threading.Thread(target=watch_parent, args=(os.getppid(), args.home, args.pipe), daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: end_group(args.home, args.pipe))
 
     def say(message: dict[str, Any]) -> None:
         answers.write(json.dumps(message) + "\n")
@@ -315,7 +350,8 @@ def main() -> None:
     except Exception as exc:
         say({"ready": False, "detail": str(exc)})
         end_group()
-    say({"ready": True})
+    # The caller removes these when it kills the bridge; the bridge, when it ends on its own.
+    say({"ready": True, "leftovers": [str(path) for path in leftovers(args.home, args.pipe)]})
     for line in sys.stdin:
         request = json.loads(line)
         try:
@@ -328,7 +364,7 @@ def main() -> None:
             say({"ok": False, "reason": "crashed", "detail": answer.get("detail", "")})
             end_group()
         say(answer)
-    end_group()
+    end_group(args.home, args.pipe)  # the caller closed its end: it is done with this bridge
 
 
 if __name__ == "__main__":

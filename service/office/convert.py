@@ -75,6 +75,8 @@ class _Instance:
 
     process: subprocess.Popen[bytes]
     home: Path
+    #: The sockets LibreOffice leaves in /tmp when killed (the bridge names them).
+    leftovers: list[str] = field(default_factory=list)
     owner: int = field(default_factory=os.getpid)
     converted: int = 0
     buffer: bytes = b""
@@ -113,6 +115,9 @@ class _Instance:
             self.process.wait(timeout=5)
         self.abandon()
         shutil.rmtree(self.home, ignore_errors=True)
+        for path in self.leftovers:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def abandon(self) -> None:
         """Close this process's ends of the pipes, leaving the processes alone (after a fork,
@@ -185,6 +190,7 @@ def _start() -> _Instance:
         log.error("office.start_failed", detail=answer.get("detail"), output=instance.log_tail())
         instance.stop()
         raise EngineUnavailable("LibreOffice could not be started on this server.")
+    instance.leftovers = [str(path) for path in answer.get("leftovers", [])]
     log.info("office.started", seconds=round(time.monotonic() - started, 2))
     return instance
 
@@ -231,8 +237,8 @@ def to_pdf(source: Path, out_dir: Path, *, format: str, timeout_s: float) -> Pat
         raise ValueError(f"{format!r} is not an office format")
     source, out_dir = source.resolve(), out_dir.resolve()
     target = out_dir / f"{source.stem}.pdf"
-    if target == source:
-        raise ValueError("the PDF would overwrite its source")
+    if target == source or not out_dir.is_dir():
+        raise ValueError(f"cannot write {target}")
     if not _lock.acquire(timeout=timeout_s + START_TIMEOUT_S):
         raise ServerBusy("The office converter is busy with other documents; try again shortly.")
     try:
@@ -242,10 +248,11 @@ def to_pdf(source: Path, out_dir: Path, *, format: str, timeout_s: float) -> Pat
 
 
 def _convert(source: Path, target: Path, format: str, timeout_s: float) -> Path:
-    deadline = None
+    deadline: float | None = None
     while True:
         instance, warm = _current()
-        deadline = deadline or time.monotonic() + timeout_s  # from when LibreOffice is ready
+        if deadline is None:  # from when LibreOffice is ready: its start has a limit of its own
+            deadline = time.monotonic() + timeout_s
         with contextlib.suppress(FileNotFoundError):
             target.unlink()  # a PDF of an earlier try is no answer
         try:

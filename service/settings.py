@@ -155,6 +155,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     sync_max_pages: Annotated[
         int, Meta(ge=1, le=100_000, description="most pages the sync endpoints take")
     ] = 20
+    office_timeout_s: Annotated[
+        int,
+        Meta(ge=1, le=3600, description="seconds LibreOffice may take to make a PDF of an office document"),
+    ] = 120
     ocr_dpi: Annotated[
         int, Meta(ge=72, le=1200, description="resolution PDF pages are rendered at for OCR")
     ] = 300

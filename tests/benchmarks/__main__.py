@@ -17,6 +17,7 @@ BENCH = (
     "async_ocrmypdf",
     "keys",
     "convert",
+    "office",
     "small_docs",
     "pressure",
     "streaming",

@@ -114,6 +114,7 @@ _CORE = (
     "fields",
     "identify",
     "models",
+    "office",
     "options",
     "pages",
     "perform",

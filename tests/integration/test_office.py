@@ -17,6 +17,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import httpx
 import pymupdf
 import pytest
 
@@ -25,6 +26,7 @@ from service.office import SNIFFED, shutdown, to_pdf
 from service.office import convert as office
 from service.pages import sniff
 from tests import office_fixtures as make
+from tests.helpers import API_KEY, wait_for_end
 
 TIMEOUT_S = 60
 #: Each catalogue format: the sniffer's name for it, the flat source it is made from, the
@@ -311,3 +313,48 @@ def test_a_forked_child_starts_its_own_libreoffice_which_ends_with_it(
     shutdown()
     assert _wait_gone(parents)
     assert not any(path.exists() for path in files)  # its profile, its temporary files, its sockets
+
+
+# Over HTTP with real workers: Converter App's docx-to-pdf sync example, Convertr, Lector's
+# own routes, and an office document read as an OCR input through its PDF's text layer.
+
+
+def test_docx_to_pdf_through_the_routes(server, workers, documents: dict[str, Path]):
+    docx = documents["docx"].read_bytes()
+    headers = {"X-API-Key": API_KEY}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client:
+        app = client.post(
+            "/convert/sync", data={"target_format": "pdf"}, files={"files": ("document.docx", docx)}
+        )
+        assert app.status_code == 200, app.text
+        assert app.headers["content-type"] == "application/pdf" and TEXT["text"] in _pdf_text(app.content)
+        convertr = client.post(
+            "/convertr/api/convert",
+            data={"input_format": "odt", "output_format": "pdf"},
+            files={"file": ("notes.odt", documents["odt"].read_bytes())},
+        )
+        assert convertr.status_code == 200 and TEXT["text"] in _pdf_text(convertr.content)
+        queued = client.post(
+            "/api/convert-file-async",
+            data={"target_format": "png"},
+            files={"file": ("deck.pptx", documents["pptx"].read_bytes())},
+        )
+        assert queued.status_code == 202, queued.text
+        status = wait_for_end(client, queued.json()["conversion_id"])
+        assert (
+            status["status"] == "SUCCESS"
+            and sniff(client.get(status["file"]["download_url"]).content) == "PNG"
+        )
+        read = client.post(
+            "/api/ocr/extract-text-from-file", files={"file": ("sheet.xlsx", documents["xlsx"].read_bytes())}
+        )
+        assert read.status_code == 200, read.text
+        data = read.json()["data"]
+        assert (
+            TEXT["spreadsheet"] in data["text"] and data["raw_response"]["pages"][0]["source"] == "text-layer"
+        )
+
+
+def _pdf_text(pdf: bytes) -> str:
+    with pymupdf.open(stream=pdf, filetype="pdf") as document:
+        return "".join(page.get_text() for page in document)

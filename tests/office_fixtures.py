@@ -50,6 +50,7 @@ _NAMESPACES = " ".join(
         "xlink": "http://www.w3.org/1999/xlink",
         "script": "urn:oasis:names:tc:opendocument:xmlns:script:1.0",
         "ooo": "http://openoffice.org/2004/office",
+        "of": "urn:oasis:names:tc:opendocument:xmlns:of:1.2",
     }.items()
 )
 _MIMETYPES = {

@@ -202,6 +202,8 @@ def main() -> None:
     import bridge  # type: ignore[import-not-found]
     import uno  # type: ignore[import-not-found]
 
+    if os.getpgrp() != os.getpid():  # it ends by killing its process group: its own, only
+        os.setpgid(0, 0)
     jobs = json.loads(Path(sys.argv[1]).read_text())
     allow = "--allow" in sys.argv[2:]
     load: dict[str, Any] = {"MacroExecutionMode": bridge.NEVER_EXECUTE, "UpdateDocMode": bridge.NO_UPDATE}

@@ -50,6 +50,7 @@ _NAMESPACES = " ".join(
         "xlink": "http://www.w3.org/1999/xlink",
         "script": "urn:oasis:names:tc:opendocument:xmlns:script:1.0",
         "ooo": "http://openoffice.org/2004/office",
+        "of": "urn:oasis:names:tc:opendocument:xmlns:of:1.2",
     }.items()
 )
 _MIMETYPES = {
@@ -201,6 +202,8 @@ def main() -> None:
     import bridge  # type: ignore[import-not-found]
     import uno  # type: ignore[import-not-found]
 
+    if os.getpgrp() != os.getpid():  # it ends by killing its process group: its own, only
+        os.setpgid(0, 0)
     jobs = json.loads(Path(sys.argv[1]).read_text())
     allow = "--allow" in sys.argv[2:]
     load: dict[str, Any] = {"MacroExecutionMode": bridge.NEVER_EXECUTE, "UpdateDocMode": bridge.NO_UPDATE}

@@ -331,6 +331,8 @@ def main() -> None:
     parser.add_argument("--start-timeout", type=float, default=60.0)
     parser.add_argument("--memory-mb", type=int, default=4096)
     args = parser.parse_args()
+    if os.getpgrp() != os.getpid():  # end_group must never reach whoever ran the bridge
+        os.setpgid(0, 0)
     # LibreOffice inherits the limit: a document that needs more memory fails alone.
     limit = args.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -15,9 +15,11 @@ request, one JSON line each way.
   one, since a long-lived LibreOffice may have failed for a reason of its own.
 - **Owned by the process that started it.** A forked child (an RQ work horse) drops the copy of
   its parent's instance it inherits, without stopping it, and starts its own on first use.
-- **Never left behind.** The instance stops when this process exits (atexit); if this process
-  is killed outright, the bridge sees it gone within half a second and kills its group. Every
-  ``RECYCLE_AFTER`` documents the instance is replaced, so whatever LibreOffice leaks goes back.
+- **Never left behind.** The instance stops when this process exits (atexit), its profile and
+  the sockets LibreOffice leaves in /tmp removed; if this process is killed outright (or is a
+  forked child that ends without atexit), the bridge sees it gone within half a second, kills
+  LibreOffice and removes the same. Every ``RECYCLE_AFTER`` documents the instance is replaced,
+  so whatever LibreOffice leaks goes back.
 - **Nothing a document may do.** Macros never run, links are never followed or updated,
   formulas are not recalculated on load, no proxy and no secret is in LibreOffice's
   environment, one thread per pool (bridge.py says how).

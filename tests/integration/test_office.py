@@ -15,7 +15,11 @@ import os
 import signal
 import time
 import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
+from xml.sax.saxutils import quoteattr
 
 import httpx
 import pymupdf
@@ -26,7 +30,7 @@ from service.office import SNIFFED, shutdown, to_pdf
 from service.office import convert as office
 from service.pages import sniff
 from tests import office_fixtures as make
-from tests.helpers import API_KEY, wait_for_end
+from tests.helpers import API_KEY, serving_in_thread, wait_for_end
 
 TIMEOUT_S = 60
 #: Each catalogue format: the sniffer's name for it, the flat source it is made from, the
@@ -68,9 +72,46 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return made
 
 
-def _links(work: Path) -> tuple[Path, Path]:
-    """A text document with a section and an image linked to local files, and a spreadsheet
-    with a sheet linked to one; each linked file holds SECRET, the documents a placeholder."""
+class _Remote(BaseHTTPRequestHandler):
+    """A server on loopback that a document links an image to: it notes every request."""
+
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        body = (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="100">'
+            f'<text x="10" y="50" font-size="30">Secret remote {SECRET}</text></svg>'
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "image/svg+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[str]:
+    """The base URL of a _Remote."""
+    with serving_in_thread(_Remote) as url:
+        yield url
+
+
+def _image(href: str) -> str:
+    return (
+        '<text:p><draw:frame text:anchor-type="paragraph" svg:width="8cm" svg:height="2cm">'
+        f'<draw:image xlink:href="{href}" xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/>'
+        "</draw:frame></text:p>"
+    )
+
+
+def _links(work: Path, remote: str) -> tuple[Path, Path]:
+    """A text document with a section and an image linked to local files and an image linked to
+    ``remote``, and a spreadsheet with a sheet linked to a local file and a formula fetching from
+    ``remote``; what they link to holds SECRET, the documents a placeholder."""
     section = make.flat(work / "secret.fodt", "text", make.paragraphs(f"Secret section {SECRET}"))
     image = work / "secret.svg"
     image.write_text(
@@ -85,21 +126,26 @@ def _links(work: Path) -> tuple[Path, Path]:
         make.paragraphs("Linked document")
         + f'<text:section text:name="Linked"><text:section-source xlink:href="{section.as_uri()}"/>'
         "<text:p>placeholder section</text:p></text:section>"
-        '<text:p><draw:frame draw:name="Picture" text:anchor-type="paragraph" '
-        'svg:width="8cm" svg:height="2cm">'
-        f'<draw:image xlink:href="{image.as_uri()}" xlink:type="simple" xlink:show="embed" '
-        'xlink:actuate="onLoad"/>'
-        "</draw:frame></text:p>",
+        + _image(image.as_uri())
+        + _image(f"{remote}/{work.name}/secret.svg"),
     )
     source = (
         f'<table:table-source xlink:type="simple" xlink:href="{table.as_uri()}" '
         'table:filter-name="Text - txt - csv (StarCalc)" table:filter-options="44,34,76,1" '
         'table:mode="copy-all"/>'
     )
+    # A formula that fetches a URL (WEBSERVICE) whenever the sheet is calculated.
+    fetch = quoteattr(f'of:=COM.MICROSOFT.WEBSERVICE("{remote}/{work.name}/webservice")')
+    formula = (
+        f'<table:table table:name="Fetching"><table:table-row><table:table-cell table:formula={fetch}/>'
+        "</table:table-row></table:table>"
+    )
     spreadsheet = make.package(
         work / "links.ods",
         "spreadsheet",
-        make.sheet("Sheet1", "Linked sheet") + make.sheet("Linked", "placeholder cell", source=source),
+        make.sheet("Sheet1", "Linked sheet")
+        + make.sheet("Linked", "placeholder cell", source=source)
+        + formula,
     )
     return text, spreadsheet
 
@@ -148,12 +194,12 @@ def test_every_office_format_is_sniffed_and_becomes_a_pdf_with_its_text(
     assert TEXT[kind] in _text(pdf)
 
 
-def test_the_hostile_documents_are_hostile_in_a_permissive_libreoffice(tmp_path: Path):
+def test_the_hostile_documents_are_hostile_in_a_permissive_libreoffice(tmp_path: Path, remote: str):
     # The control for the next two tests: with macros allowed and links updated, LibreOffice
     # runs the macro and reads every linked file, so their assertions could fail.
     marker = tmp_path / "macro-ran"
     macro = make.macro_document(tmp_path / "macro.odt", marker)
-    text, spreadsheet = _links(tmp_path)
+    text, spreadsheet = _links(tmp_path, remote)
     pdfs = [tmp_path / "text.pdf", tmp_path / "spreadsheet.pdf"]
     make.convert(
         [
@@ -167,6 +213,9 @@ def test_the_hostile_documents_are_hostile_in_a_permissive_libreoffice(tmp_path:
     assert marker.exists()
     assert f"Secret section {SECRET}" in _text(pdfs[0])
     assert f"Secret image {SECRET}" in _text(pdfs[0])
+    assert f"Secret remote {SECRET}" in _text(pdfs[0])
+    assert f"/{tmp_path.name}/secret.svg" in _Remote.requests
+    assert f"/{tmp_path.name}/webservice" in _Remote.requests
     assert f"Secret sheet {SECRET}" in _text(pdfs[1])
 
 
@@ -180,8 +229,8 @@ def test_a_macro_bound_to_opening_the_document_does_not_run(tmp_path: Path):
     assert not marker.exists()
 
 
-def test_linked_local_files_are_not_read(tmp_path: Path):
-    text, spreadsheet = _links(tmp_path)
+def test_linked_files_and_urls_are_not_read(tmp_path: Path, remote: str):
+    text, spreadsheet = _links(tmp_path, remote)
     converted = _text(to_pdf(text, tmp_path, format="odt", timeout_s=TIMEOUT_S))
     assert "Linked document" in converted
     assert "placeholder section" in converted  # what the document holds, not what it links to
@@ -189,6 +238,7 @@ def test_linked_local_files_are_not_read(tmp_path: Path):
     converted = _text(to_pdf(spreadsheet, tmp_path, format="ods", timeout_s=TIMEOUT_S))
     assert "Linked sheet" in converted
     assert SECRET not in converted
+    assert not [path for path in _Remote.requests if path.startswith(f"/{tmp_path.name}/")]
 
 
 def _damaged(documents: dict[str, Path], work: Path) -> dict[str, tuple[Path, str]]:

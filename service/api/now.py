@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.api.gate import SyncGate
-from service.convert.run import OutputFile
+from service.convert.output import OutputFile
 from service.jobs.intake import Submission
 from service.lifecycle.now import run_now
 from service.lifecycle.steps import Here

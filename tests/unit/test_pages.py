@@ -270,9 +270,8 @@ def test_transparent_images_are_flattened_on_white():
 def test_the_sniffer_knows_exactly_the_catalogue_formats():
     """Every format the sniffer names is in the catalogue, and every catalogue input is sniffed."""
     from service import pages
-    from service.convert.formats import INPUTS
-
     from service.containers import NAMES
+    from service.convert.formats import INPUTS
 
     named = {name for _, name in pages._SIGNATURES} | set(pages._FTYP_BRANDS.values()) | {"WEBP", "PDF"}
     assert named | NAMES | {"SVG", "EPS"} == set(INPUTS)

@@ -41,7 +41,7 @@ from service.convert.formats import (
     pair,
     targets_of,
 )
-from service.convert.run import OutputFile, zipped
+from service.convert.output import OutputFile, zipped
 from service.convert.target import Target
 from service.errors import Forbidden, InvalidOption, MalformedBody, NotFound, NotReady, TooLarge
 from service.jobs.batches import Batch, summarize

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from service.reference import README
+from tests import office_fixtures as office
 from tests.doc_commands import EXAMPLE_URL, PLACEHOLDER, Command, commands, json_block
 from tests.helpers import ADMIN_KEY, API_KEY, ROOT, SECRET, Server, start_server
 
@@ -62,11 +63,36 @@ def docs_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     running.stop()
 
 
+@pytest.fixture(scope="module")
+def own_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files the examples have the reader bring: a video, a recording, office documents."""
+    folder = tmp_path_factory.mktemp("own-files")
+    ffmpeg = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y"]
+    picture = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2"]
+    sound = ["-f", "lavfi", "-i", "sine=frequency=440:duration=2"]
+    for name in ("talk.mp4", "film.mov"):
+        subprocess.run([*ffmpeg, *picture, *sound, "-shortest", str(folder / name)], check=True)
+    subprocess.run(["espeak-ng", "-w", str(folder / "call.wav"), "the invoice is due on friday"], check=True)
+    subprocess.run([*ffmpeg, "-i", str(folder / "call.wav"), str(folder / "call.mp3")], check=True)
+    text = office.flat(folder / "report.fodt", "text", office.paragraphs("Quarterly report"))
+    sheet = office.flat(folder / "sheet.fods", "spreadsheet", office.sheet("Sheet1", "Total 42"))
+    office.convert(
+        [
+            (text, folder / "report.docx", "MS Word 2007 XML"),
+            (sheet, folder / "sheet.xlsx", "Calc MS Excel 2007 XML"),
+        ]
+    )
+    return folder
+
+
 @pytest.fixture
-def reader(tmp_path: Path) -> Path:
-    """A folder like the reader's checkout: the fixtures at ``fixtures/``, outputs written beside."""
+def reader(tmp_path: Path, own_files: Path) -> Path:
+    """A folder like the reader's checkout: the fixtures at ``fixtures/``, the reader's own
+    files, outputs written beside."""
     (tmp_path / "fixtures").symlink_to(ROOT / "fixtures")
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    for name in ("talk.mp4", "film.mov", "call.wav", "call.mp3", "report.docx", "sheet.xlsx"):
+        (tmp_path / name).symlink_to(own_files / name)
     return tmp_path
 
 

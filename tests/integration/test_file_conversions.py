@@ -425,18 +425,13 @@ def test_pair_scopes_use_the_catalogue_names(server, client, docs):
     )
     catalogue = client.get("/api/formats").json()
     assert "png-jpg" in catalogue["pairs"] and catalogue["targets"]["hocr"].startswith("text/html")
-    assert set(catalogue["inputs"]) == {
-        "png",
-        "jpg",
-        "gif",
-        "bmp",
-        "webp",
-        "tiff",
-        "pdf",
-        "heic",
-        "avif",
-        "ico",
-    }
+    images = {"png", "jpg", "gif", "bmp", "webp", "tiff", "heic", "avif", "ico", "svg", "psd", "eps"}
+    office = {"docx", "doc", "odt", "rtf", "xlsx", "ods", "pptx", "odp"}
+    media = {"mp4", "mov", "mkv", "webm", "avi", "mp3", "wav", "m4a", "aac", "ogg", "opus", "flac"}
+    assert set(catalogue["inputs"]) == images | office | media | {"pdf"}
+    # Each family converts to its own targets: no image to mp3, no audio to png.
+    assert {"docx-pdf", "mp4-mp3", "mp4-gif", "wav-srt", "mp3-txt"} <= set(catalogue["pairs"])
+    assert not {"png-mp3", "mp3-png", "wav-mp4", "docx-srt"} & set(catalogue["pairs"])
 
 
 def test_bad_conversion_options_are_422_with_every_problem(client, docs):

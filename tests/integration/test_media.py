@@ -380,3 +380,26 @@ def test_speech_becomes_text_and_subtitles_through_the_routes(server, client, wo
     assert (status["status"], status["file"]["media_type"]) == ("SUCCESS", "text/vtt; charset=utf-8")
     subtitles = client.get(status["file"]["download_url"]).text
     assert subtitles.startswith("WEBVTT") and " --> " in subtitles and "forty" in subtitles
+
+
+def test_a_queued_conversions_progress_follows_ffmpeg(server, workers, tmp_path):
+    long_video = tmp_path / "long.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=40"),
+        *("-c:v", "libx264", "-preset", "ultrafast", str(long_video)),
+    )
+    seen = []
+    with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=120) as app:
+        started = app.post(
+            "/convert",
+            data={"target_format": "webm"},
+            files=[("files", ("long.mp4", long_video.read_bytes()))],
+        ).json()
+        deadline = time.monotonic() + 120
+        while (progress := app.get(f"/progress/{started['jobid']}").json())["status"] == "processing":
+            assert time.monotonic() < deadline
+            seen.append(progress["progress"])
+            time.sleep(0.1)
+    assert progress["status"] == "completed" and progress["progress"] == 1.0
+    assert any(0 < value < 1 for value in seen), seen  # reported while ffmpeg ran
+    assert seen == sorted(seen)

@@ -209,21 +209,23 @@ def _options(args: argparse.Namespace) -> Options | None:
 
 
 def _ocr(args: argparse.Namespace, settings: Settings) -> int:
-    from service.extract import extract
     from service.models import ocr_data
+    from service.perform import perform
     from service.startup import prepare_process
+    from service.work import Extract
 
     options = _options(args)
     if options is None:
         return 2
     try:
-        data = args.file.read_bytes()
+        args.file.stat()  # read as the routes read a large upload: page by page (an office file as its PDF)
     except OSError as exc:
         print(f"lector: cannot read {args.file}: {exc.strerror}.", file=sys.stderr)
         return 2
     engines = prepare_process(settings)
     try:
-        extraction = extract(data, options, engines)
+        extraction = perform(Extract(), args.file, options, engines, max_pages=settings.max_pages).reading
+        assert extraction is not None  # reading a document always reads it
     except LectorError as exc:
         print(f"lector: {exc.message}", file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -35,6 +36,9 @@ from service.errors import LectorError, SettingsError
 from service.jobs.routing import QUEUES
 from service.options import Options
 from service.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from service.engines import Engines
 
 #: Where `make run` (``lector up``) keeps the API key it generated.
 KEY_FILE = Path("var") / "api-key"
@@ -211,7 +215,6 @@ def _options(args: argparse.Namespace) -> Options | None:
 def _ocr(args: argparse.Namespace, settings: Settings) -> int:
     from service.models import ocr_data
     from service.perform import perform
-    from service.startup import prepare_process
     from service.work import Extract
 
     options = _options(args)
@@ -222,7 +225,7 @@ def _ocr(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"lector: cannot read {args.file}: {exc.strerror}.", file=sys.stderr)
         return 2
-    engines = prepare_process(settings)
+    engines = _prepared_quietly(settings)
     try:
         extraction = perform(Extract(), args.file, options, engines, max_pages=settings.max_pages).reading
         assert extraction is not None  # reading a document always reads it
@@ -239,9 +242,18 @@ def _ocr(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _prepared_quietly(settings: Settings) -> Engines:
+    """The process prepared for ``lector ocr`` or ``lector convert``, whose standard output is
+    the answer: only warnings are logged, and on stderr (LibreOffice starting is no news)."""
+    from service.logging import configure_logging
+    from service.startup import prepare_process
+
+    configure_logging(settings.log_format, "warning")
+    return prepare_process(settings)
+
+
 def _convert(args: argparse.Namespace, settings: Settings) -> int:
     from service.perform import perform
-    from service.startup import prepare_process
     from service.work import ConvertFile
 
     try:
@@ -256,7 +268,7 @@ def _convert(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"lector: cannot read {args.file}: {exc.strerror}.", file=sys.stderr)
         return 2
-    engines = prepare_process(settings)
+    engines = _prepared_quietly(settings)
     try:
         output = perform(
             ConvertFile(target=target),

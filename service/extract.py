@@ -20,11 +20,12 @@ import msgspec
 
 from service.doctypes import AUTO, DocumentType, Kinds, check_document_type, document_types, get_document_type
 from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
-from service.engines.base import FieldsReading
+from service.engines.base import FieldsReading, TextFieldEngine
 from service.errors import InvalidOption, LectorError, TooManyPages, ValidationFailed
 from service.fields import READINGS, ReadingProfile, find_fields
+from service.fields.evidence import evidence_of
 from service.identify import identify, model_question
-from service.models import TEXT_LAYER, Extraction, Identification, PageResult, Tokens, Word
+from service.models import TEXT_LAYER, Extraction, FieldEvidence, Identification, PageResult, Tokens, Word
 from service.options import Options
 from service.pages import Document, Page, Source, open_document, select_pages
 
@@ -71,22 +72,29 @@ def extract(
         document_type = get_document_type(options.document_type_code, kinds)
         engine = engines.get(options.engine, document_type.code, options.lang)
         schema = document_type.schema
-        by_rules = schema is not None and not isinstance(engine, FieldEngine)
-        profile = READINGS.get(document_type.code, ReadingProfile()) if by_rules else ReadingProfile()
+        # llm-text: the type's OCR engine reads the pages, and the model (not for plain text,
+        # which has no fields) finds the fields in what it read.
+        text_model = engine if isinstance(engine, TextFieldEngine) and schema is not None else None
+        if isinstance(engine, TextFieldEngine):
+            engine = engines.get(engines.ocr_engine(document_type.code, options.lang))
+        by_rules = schema is not None and text_model is None and not isinstance(engine, FieldEngine)
+        from_words = by_rules or text_model is not None
+        profile = READINGS.get(document_type.code, ReadingProfile()) if from_words else ReadingProfile()
         read_options = ReadOptions(
             lang=options.lang,
             psm=options.psm if options.psm is not None else profile.psm,
-            # The field rules work on the words and where they stand.
-            include_words=options.include_words or by_rules,
+            # The field rules work on the words and where they stand, and so does the evidence
+            # of llm-text's fields.
+            include_words=options.include_words or from_words,
             min_confidence=profile.min_confidence,
             prompt=document_type.prompt,
             instructions=options.ocr_instructions,
             metadata=options.document_metadata,
         )
-        fields = confidence = None
-        warnings = _ignored_options(options, engine)
+        fields = confidence = evidence = None
+        warnings = _ignored_options(options, text_model or engine)
         pages_of = _Pages(document, numbers, settings.ocr_dpi, options.force_ocr)
-        if schema is None or by_rules:
+        if schema is None or from_words:
             readings = _read_pages(pages_of, engine, engines, read_options, on_progress)
         else:
             assert isinstance(engine, FieldEngine)
@@ -94,17 +102,21 @@ def extract(
                 pages_of, engine, document_type, options, read_options, on_progress, warnings
             )
         page_count = document.page_count
-    if schema is not None and by_rules:
-        pages = [reading.result for reading in readings]
-        fields, confidence = find_fields(document_type.code, schema, pages)
-        if not options.include_words:  # read for the rules, not asked for
-            for page in pages:
-                page.words = []
+    if text_model is not None:
+        fields, evidence, confidence = _text_fields(
+            text_model, readings, document_type, read_options, warnings
+        )
+    elif schema is not None and by_rules:
+        fields, confidence = find_fields(document_type.code, schema, [reading.result for reading in readings])
+    if from_words and not options.include_words:  # read for the fields, not asked for
+        for reading in readings:
+            reading.result.words = []
     # When every page gave its own text and no model was asked for fields, no engine read
     # anything: the answer names the text layer, not the engine that stood by.
     engine_used = (schema is not None and not by_rules) or any(
         reading.result.source != TEXT_LAYER for reading in readings
     )
+    engine = text_model or engine
     return Extraction(
         engine=engine.name if engine_used else TEXT_LAYER,
         language=options.lang,
@@ -116,9 +128,38 @@ def extract(
         llm_calls=sum(reading.calls for reading in readings),
         fields=fields,
         field_confidence=confidence,
+        field_evidence=evidence,
         warnings=warnings,
         document_type=document_type.code,
     )
+
+
+def _text_fields(
+    engine: TextFieldEngine,
+    readings: list[Reading],
+    document_type: DocumentType,
+    read_options: ReadOptions,
+    warnings: list[str],
+) -> tuple[dict[str, Any], dict[str, FieldEvidence], dict[str, float]]:
+    """llm-text: the fields the model finds in the pages' OCR text, ``pages_per_call`` pages a
+    call, merged as a vision model's chunks are; each scalar field's evidence and confidence
+    from the words it came from (``service.fields.evidence``). Each call's cost is booked on
+    its first page's reading; the model's warnings and the evidence's are added to ``warnings``."""
+    schema = document_type.schema
+    assert schema is not None
+    found = []
+    for start in range(0, len(readings), engine.pages_per_call):
+        chunk = readings[start : start + engine.pages_per_call]
+        answer = engine.read_text_fields([reading.result for reading in chunk], document_type.code, schema,
+                                         read_options)  # fmt: skip
+        found.append(answer.fields)
+        warnings.extend(answer.warnings)
+        chunk[0].tokens = _summed([chunk[0].tokens, answer.tokens])
+        chunk[0].calls += answer.calls
+    fields = merge_fields(found)
+    evidence, confidence, unmatched = evidence_of(fields, [reading.result for reading in readings])
+    warnings.extend(unmatched)
+    return fields, evidence, confidence
 
 
 def _identified(

@@ -52,6 +52,27 @@ class Word(msgspec.Struct):
     box: Annotated[list[int], Meta(description="[left, top, right, bottom] in page pixels")]
 
 
+class FieldEvidence(msgspec.Struct):
+    """Where a field's value stands in the text the model was given: the OCR words it was
+    matched to. A value the text does not hold has no page, box or words."""
+
+    confidence: Annotated[
+        float, Meta(description="0 to 1: the matched words' mean OCR confidence, or 0.1 when unmatched")
+    ]
+    page: Annotated[int | None, Meta(description="1-based page of the matched words")] = None
+    box: Annotated[
+        list[int] | None, Meta(description="[left, top, right, bottom] around the words, in page pixels")
+    ] = None
+    polygon: Annotated[
+        list[list[int]] | None,
+        Meta(description="The box's corners clockwise from top left, [[x, y], ...], in page pixels"),
+    ] = None
+    box_normalized: Annotated[
+        list[float] | None, Meta(description="The box divided by the page's width and height, 0 to 1")
+    ] = None
+    words: Annotated[list[str], Meta(description="The matched words, as OCR read them")] = []
+
+
 class PageResult(msgspec.Struct):
     """The text of one page and how it was obtained."""
 
@@ -87,6 +108,8 @@ class Extraction(msgspec.Struct):
     llm_calls: int = 0
     fields: dict[str, Any] | None = None
     field_confidence: dict[str, float] | None = None
+    #: Where each scalar field's value stands in the OCR text (``llm-text`` only).
+    field_evidence: dict[str, FieldEvidence] | None = None
     warnings: list[str] = []
     #: The type read: the one asked for, or the one identified for ``auto``, with how sure
     #: the identification was (None when the type was given).
@@ -146,8 +169,16 @@ class OcrData(msgspec.Struct):
     field_confidence: Annotated[
         dict[str, float] | None,
         Meta(
-            description="Each field's confidence, 0 to 1 (0 when not found), from Tesseract's field rules; "
-            "null for a vision model, which reports none"
+            description="Each field's confidence, 0 to 1 (0 when not found), from Tesseract's field rules "
+            "or, for `llm-text`, from the OCR words the value was matched to; null for a vision model, "
+            "which reports none"
+        ),
+    ] = None
+    field_evidence: Annotated[
+        dict[str, FieldEvidence] | None,
+        Meta(
+            description="Engine `llm-text`: each scalar field's value matched back to the OCR words it "
+            "came from (page, box, words); null for the other engines"
         ),
     ] = None
     warnings: Annotated[
@@ -229,6 +260,7 @@ def ocr_data(extraction: Extraction) -> OcrData:
         language=extraction.language,
         fields=extraction.fields,
         field_confidence=extraction.field_confidence,
+        field_evidence=extraction.field_evidence,
         warnings=extraction.warnings,
         document_type=extraction.document_type,
         document_type_confidence=extraction.document_type_confidence,

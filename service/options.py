@@ -21,7 +21,7 @@ from msgspec import Meta
 
 from service.typeinfo import field_of
 
-EngineName = Literal["auto", "tesseract", "ppocr", "llm", "hybrid"]
+EngineName = Literal["auto", "tesseract", "ppocr", "llm", "hybrid", "llm-text"]
 #: Tesseract page segmentation modes that produce text (0 is OSD only, 2 is not implemented).
 Psm = Literal[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
 PSM_CHOICES: tuple[int, ...] = get_args(Psm)
@@ -84,7 +84,10 @@ class Options(Base, kw_only=True):
     document_type_code: DocumentTypeCode = "text"
     engine: Annotated[
         EngineName,
-        Meta(description="Who reads the pages (`auto`: the model if configured, else the type's engine)"),
+        Meta(
+            description="Who reads the pages (`auto`: the model if configured, else the type's engine; "
+            "`llm-text`: the type's OCR engine reads, and the model finds the fields in its text)"
+        ),
     ] = "auto"
     lang: Lang = "eng"
     pages: PageSelection | None = None

@@ -155,6 +155,7 @@ def extraction_result(extraction: Extraction) -> dict[str, Any]:
         "text": extraction.text,
         "fields": extraction.fields,
         "field_confidence": extraction.field_confidence,
+        "field_evidence": msgspec.to_builtins(extraction.field_evidence),
         "warnings": extraction.warnings,
         "pages": msgspec.to_builtins(extraction.pages),
         "tokens": msgspec.to_builtins(extraction.tokens),

@@ -220,6 +220,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
             "`auto` use it"
         ),
     ] = None
+    llm_vision: Annotated[
+        bool,
+        Meta(
+            description="the model sees images; `no`: `auto` reads typed documents with `llm-text` (the "
+            "model gets the OCR text) and plain text with the OCR engine, and `llm` and `hybrid` are refused"
+        ),
+    ] = True
     llm_concurrency: Annotated[int, Meta(ge=1, le=64, description="model calls in flight per process")] = 4
     llm_timeout_s: Annotated[int, Meta(ge=1, le=3600, description="seconds per model call")] = 120
     llm_max_image_side: Annotated[

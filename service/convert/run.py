@@ -101,7 +101,7 @@ def _by_ocr(
     types: list[str] | None,
 ) -> tuple[OutputFile, Extraction]:
     fmt = target.target_format
-    from_model = engines.uses_model(options.engine)
+    from_model = engines.uses_model(options.engine, options.document_type_code)
     if fmt == "json" and target.structured and from_model and options.ocr_instructions:
         shaped = extract_object(data, options, engines, max_pages=max_pages, sniffed=sniffed)
         return _file(stem, fmt, text.as_object(shaped)), shaped

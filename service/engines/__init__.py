@@ -27,9 +27,12 @@ _REGISTRY: dict[str, str] = {
     "ppocr": "service.engines.ppocr:PpocrEngine",
     "llm": "service.engines.llm:LlmEngine",
     "hybrid": "service.engines.llm:HybridEngine",
+    "llm-text": "service.engines.llm_text:LlmTextEngine",
 }
-#: The engines that call the vision model (and spend a key's token budget).
-_MODEL_ENGINES = frozenset({"llm", "hybrid"})
+#: The engines that call the model (and spend a key's token budget).
+_MODEL_ENGINES = frozenset({"llm", "hybrid", "llm-text"})
+#: The model engines that send the model page pictures (refused when LECTOR_LLM_VISION=no).
+_VISION_ENGINES = frozenset({"llm", "hybrid"})
 # Each registered engine is a choice of the options' `engine`, and `auto` is the only other one.
 assert set(get_args(EngineName)) == {"auto", *_REGISTRY}, "EngineName and _REGISTRY disagree"
 
@@ -57,13 +60,15 @@ class Engines:
 
     def resolve(self, name: str, document_type_code: str = "text", lang: str = "eng") -> str:
         """Map a requested engine name to a registered one. ``auto`` is the vision model when
-        LECTOR_LLM_MODEL is set; otherwise the document type's engine in prompts/engines.json
-        for English, and Tesseract for the other languages (ppocr's bundled model reads
-        English and Chinese, and ignores ``lang``)."""
+        LECTOR_LLM_MODEL is set; when that model cannot see images (LECTOR_LLM_VISION=no), it
+        is ``llm-text`` for a typed document and the OCR engine (``ocr_engine``) for plain
+        text; without a model, the OCR engine. ``llm`` and ``hybrid`` need a model that sees."""
         if name == "auto":
-            if self.settings.llm_model:
+            if self.settings.llm_model and self.settings.llm_vision:
                 return "llm"
-            return auto_engine_of(document_type_code) if lang == "eng" else "tesseract"
+            if self.settings.llm_model and document_type_code != "text":
+                return "llm-text"
+            return self.ocr_engine(document_type_code, lang)
         if name not in _REGISTRY:
             raise InvalidOption(
                 f"Unknown engine {name!r}; choose one of: auto, {', '.join(self.available())}."
@@ -74,22 +79,41 @@ class Engines:
                 f"The engine {name} needs a vision model, and this server has none (LECTOR_LLM_MODEL); "
                 f"choose auto, {local}."
             )
+        if name in _VISION_ENGINES and not self.settings.llm_vision:
+            raise InvalidOption(
+                f"The configured model ({self.settings.llm_model}) cannot see images "
+                "(LECTOR_LLM_VISION=no): use engine llm-text, or an OCR engine."
+            )
         return name
+
+    @staticmethod
+    def ocr_engine(document_type_code: str = "text", lang: str = "eng") -> str:
+        """The OCR engine that reads a document of that type and language without a model: the
+        type's engine in prompts/engines.json for English, and Tesseract for the other
+        languages (ppocr's bundled model reads English and Chinese, and ignores ``lang``).
+        ``llm-text`` reads its pages with it too."""
+        return auto_engine_of(document_type_code) if lang == "eng" else "tesseract"
 
     def local_auto_engines(self) -> set[str]:
         """The engines ``auto`` picks without a vision model (prompts/engines.json)."""
-        if self.settings.llm_model:
+        if self.settings.llm_model and self.settings.llm_vision:
             return set()
         return {kind.auto_engine for kind in document_types().values()}
 
-    def uses_model(self, name: str) -> bool:
-        """Whether engine ``name`` (``auto`` allowed) calls the vision model."""
-        return self.resolve(name) in _MODEL_ENGINES
+    def uses_model(self, name: str, document_type_code: str = "text") -> bool:
+        """Whether engine ``name`` (``auto`` allowed) calls the model for a document of that
+        type (``auto``: it may be typed). ``llm-text`` reads plain text with its OCR engine
+        alone: the model has no fields to find."""
+        resolved = self.resolve(name, document_type_code)
+        return resolved in _MODEL_ENGINES and not (resolved == "llm-text" and document_type_code == "text")
 
     def check(self, name: str, document_type_code: str, options: ReadOptions) -> None:
         """Refuse (InvalidOption) what engine ``name`` (``auto`` allowed, for a document of that
         type) would refuse about ``options`` before reading, without building the engine."""
-        _class_of(self.resolve(name, document_type_code, options.lang)).check(options)
+        resolved = self.resolve(name, document_type_code, options.lang)
+        if resolved == "llm-text":  # its OCR engine reads the pages
+            _class_of(self.ocr_engine(document_type_code, options.lang)).check(options)
+        _class_of(resolved).check(options)
 
     def get(self, name: str, document_type_code: str = "text", lang: str = "eng") -> Engine:
         """The process-wide instance of engine ``name`` (``auto`` allowed, for a document of

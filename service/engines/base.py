@@ -95,3 +95,19 @@ class FieldEngine(Engine, Protocol):
         """One JSON object about ``pages`` (one call's worth), shaped as the client's
         instructions ask, with no schema: ``fields`` holds it."""
         ...
+
+
+@runtime_checkable
+class TextFieldEngine(Engine, Protocol):
+    """An engine that finds a typed document's fields in the text another engine read from its
+    pages (``llm-text``: a model that gets no picture). ``service.extract`` reads the pages
+    with ``Engines.ocr_engine`` and hands their results, words included, to it."""
+
+    model: str
+    pages_per_call: int
+
+    def read_text_fields(
+        self, pages: list[PageResult], code: str, schema: dict[str, Any], options: ReadOptions
+    ) -> FieldsReading:
+        """The fields of ``schema`` in the text of ``pages`` (one call's worth)."""
+        ...

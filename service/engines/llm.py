@@ -192,7 +192,18 @@ class LlmEngine:
         self, pages: list[Page], code: str, schema: dict[str, Any], options: ReadOptions
     ) -> FieldsReading:
         """The fields of ``schema`` found on ``pages`` (one call, plus one repair if needed)."""
-        content = self._pages_content(pages, options)
+        return self.fields_from(self._pages_content(pages, options), pages[0].number, code, schema, options)
+
+    def fields_from(
+        self,
+        content: list[dict[str, Any]],
+        page_number: int,
+        code: str,
+        schema: dict[str, Any],
+        options: ReadOptions,
+    ) -> FieldsReading:
+        """The fields of ``schema`` the model finds in ``content`` (a user message's parts about
+        pages from ``page_number`` on): one call, plus one repair if needed."""  # fmt: skip
         base_url = str(self._client.base_url)
         use_schema = not self.formats.json_object_only(base_url)
         messages = self._typed_messages(options, schema, content, schema_in_prompt=not use_schema)
@@ -200,15 +211,13 @@ class LlmEngine:
         for attempt in ("first", "repair"):
             try:
                 response = self._complete(
-                    messages, pages[0].number, self._response_format(code, schema, use_schema)
+                    messages, page_number, self._response_format(code, schema, use_schema)
                 )
             except openai.BadRequestError:  # raised for json_schema only: fall back
                 self.formats.refused_schema(base_url)
                 use_schema = False
                 messages = self._typed_messages(options, schema, content, schema_in_prompt=True)
-                response = self._complete(
-                    messages, pages[0].number, self._response_format(code, schema, False)
-                )
+                response = self._complete(messages, page_number, self._response_format(code, schema, False))
             tokens, calls = _add(tokens, response), calls + 1
             reply = response.choices[0].message.content if response.choices else None
             parsed = parse_reply(reply)

@@ -52,7 +52,7 @@ async def charged(
     media holds (403 or 429 when the key may not), and give them back if the submission is
     then refused before it is queued (a refused callback URL, a reused Idempotency-Key, the
     store down): no document was taken in."""
-    uses_model = engines.uses_model(options.engine)
+    uses_model = engines.uses_model(options.engine, options.document_type_code)
     charge = await anyio.to_thread.run_sync(
         lambda: tenancy.charge(
             caller,
@@ -87,7 +87,7 @@ def charged_now(
     concurrency slot while it runs when the document (of the format ``sniffed``) is media.
     If the work raises, the failure is booked and refunded unless it was the client's fault;
     too many pages for a sync route is answered with ``queued_route`` as the way to go."""
-    uses_model = engines.uses_model(options.engine)
+    uses_model = engines.uses_model(options.engine, options.document_type_code)
     slots = media_slots([(new_id(), sniffed)], SYNC_SLOT_LEASE_S)
     charge = tenancy.charge(
         caller, 1, options.document_type_code, uses_model=uses_model, pair=pair, kinds=kinds, slots=slots

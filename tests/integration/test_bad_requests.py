@@ -85,7 +85,7 @@ def test_a_huge_page_selection_is_refused_at_once(client, docs, path):
         ("psm", "2", "psm: choose one of 1, 3, 4"),
         ("lang", "eng+", "lang: use up to 8 language codes"),
         ("pages", "1-x", "pages: use page numbers and ranges"),
-        ("engine", "magic", "engine: choose one of auto, tesseract, ppocr, llm, hybrid"),
+        ("engine", "magic", "engine: choose one of auto, tesseract, ppocr, llm, hybrid, llm-text"),
     ],
 )
 def test_async_options_are_validated_at_submission_as_on_the_sync_endpoints(

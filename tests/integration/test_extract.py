@@ -101,7 +101,7 @@ def test_bad_options_are_refused(docs, options, message):
         ({"lang": "eng+" * 40000 + "eng"}, "lang", "use up to 8 language codes joined by +"),
         ({"lang": "+".join(["eng"] * 9)}, "lang", "use up to 8 language codes joined by +"),
         ({"psm": 0}, "psm", "choose one of 1, 3, 4"),
-        ({"engine": "magic"}, "engine", "choose one of auto, tesseract, ppocr, llm, hybrid"),
+        ({"engine": "magic"}, "engine", "choose one of auto, tesseract, ppocr, llm, hybrid, llm-text"),
         ({"pages": "1-," * 200_000}, "pages", "use page numbers and ranges"),
         ({"password": "s3cret\x00"}, "password", "a password may not contain control characters"),
     ],

@@ -31,7 +31,7 @@ EVERY_PROBLEM = [
     "lang: use up to 8 language codes joined by +, such as eng or eng+deu",
     "pages: use page numbers and ranges such as 1-3,5 or 2-",
     "psm: choose one of 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13",
-    "engine: choose one of auto, tesseract, ppocr, llm, hybrid",
+    "engine: choose one of auto, tesseract, ppocr, llm, hybrid, llm-text",
     "force_ocr: expected `bool`, got `str`",
     "unknown field `colour`",
 ]

@@ -49,6 +49,7 @@ OCR_DATA_KEYS = {
     "raw_response",
     "fields",
     "field_confidence",
+    "field_evidence",
     "warnings",
     "document_type",
     "document_type_confidence",

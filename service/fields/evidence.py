@@ -4,7 +4,8 @@
 in that text. ``evidence_of`` matches each scalar field (a string or a number at the top level of
 the answer; objects and arrays such as ``line_items`` are skipped) back to the shortest run of
 consecutive OCR words, on one line or running on over the next lines of the same page, that holds
-it: strings compared case- and punctuation-blind, numbers as numbers ("1,234.50" is 1234.5), ISO
+it: strings compared case- and punctuation-blind (a run that is the value before one that
+contains it), numbers as numbers ("1,234.50" is 1234.5), ISO
 dates as dates ("25/12/2018" is 2018-12-25). A value the text does not hold gets a warning, a low
 confidence and no box: a box is never guessed.
 """
@@ -88,7 +89,13 @@ def _match(value: str | int | float, lines: list[Line]) -> tuple[int, list[Word]
     target = normalized(value)
     if not target:
         return None
-    return _shortest_containing(lines, target)
+    found = _shortest_containing(lines, target, exact=True) or _shortest_containing(
+        lines, target, exact=False
+    )
+    if found is None and (amount := parse_amount(value)) is not None:  # "1.234,50" for 1234.5
+        found = _shortest(lines, lambda text: parse_amount(text) == amount, max_words=MAX_TOKEN_WORDS,
+                          one_line=True)  # fmt: skip
+    return found
 
 
 def _runs(lines: list[Line], one_line: bool) -> list[list[tuple[Line, Word]]]:
@@ -121,9 +128,10 @@ def _shortest(
     return best
 
 
-def _shortest_containing(lines: list[Line], target: str) -> tuple[int, list[Word]] | None:
-    """The first shortest run of consecutive words on a page whose normalized text contains
-    ``target`` (itself normalized)."""
+def _shortest_containing(lines: list[Line], target: str, *, exact: bool) -> tuple[int, list[Word]] | None:
+    """The first shortest run of consecutive words on a page whose normalized text is
+    ``target`` (itself normalized), or when not ``exact`` contains it: "BHD" is the word
+    "BHD" before it is part of "BHDX"."""
     best: tuple[int, list[Word]] | None = None
     for run in _runs(lines, one_line=False):
         keys = [normalized(word.text) for _, word in run]
@@ -136,7 +144,9 @@ def _shortest_containing(lines: list[Line], target: str) -> tuple[int, list[Word
                     break
                 joined += keys[end]
                 if target in joined:
-                    if target not in joined[len(keys[start]) :]:  # else a later start is shorter
+                    # Else a later start is shorter; an exact run ends on the target's last letter.
+                    shortest = target not in joined[len(keys[start]) :]
+                    if shortest and (not exact or joined == target):
                         best = (run[start][0].page, [word for _, word in run[start : end + 1]])
                     break
                 if len(joined) - len(keys[start]) >= len(target):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import httpx
@@ -221,3 +222,19 @@ def test_a_queued_job_answers_evidence(api, model, docs):
     assert result["field_evidence"]["merchant_name"]["page"] == 1
     assert result["field_evidence"]["total"]["box"] is None
     assert result["warnings"] == ["The model's `total` (99.99) is not in the text it was given."]
+
+
+def test_a_batch_reads_receipts_with_llm_text_and_keeps_the_evidence(api, model, docs):
+    model.post("/_script", json=[{"content": json.dumps(ANSWER)}])
+    encoded = base64.b64encode(docs["receipt.png"].read_bytes()).decode()
+    created = api.post(
+        "/api/batches/", json={"document_type_code": "receipt", "items": [{"image_base64": encoded}]}
+    ).json()
+    deadline = time.monotonic() + 60
+    while api.get(f"/api/batches/{created['batch_id']}").json()["status"] != "SUCCESS":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    (line,) = api.get(f"/api/batches/{created['batch_id']}/results?format=jsonl").text.splitlines()
+    record = json.loads(line)
+    assert record["fields"]["total"] == 20.03 and record["tokens_used"] == ONE_CALL
+    assert record["field_evidence"]["total"]["words"] == ["20.03"]

@@ -216,7 +216,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     llm_model: Annotated[
         str | None,
         Meta(
-            description="the vision model; setting it enables the `llm` and `hybrid` engines and makes "
+            description="the model; setting it enables the `llm`, `hybrid` and `llm-text` engines and makes "
             "`auto` use it"
         ),
     ] = None

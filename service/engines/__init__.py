@@ -76,7 +76,8 @@ class Engines:
         if name in _MODEL_ENGINES and not self.settings.llm_model:  # the client can choose another
             local = ", ".join(sorted(set(_REGISTRY) - _MODEL_ENGINES))
             raise InvalidOption(
-                f"The engine {name} needs a vision model, and this server has none (LECTOR_LLM_MODEL); "
+                f"The engine {name} needs a {'' if name == 'llm-text' else 'vision '}model, and this server "
+                "has none (LECTOR_LLM_MODEL); "
                 f"choose auto, {local}."
             )
         if name in _VISION_ENGINES and not self.settings.llm_vision:

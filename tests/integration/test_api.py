@@ -161,6 +161,7 @@ def test_bad_requests_get_422_naming_the_problem(client, body, message):
         ({"pages": "4"}, "Page 4 does not exist: the document has 3 pages."),
         ({"pages": "a-b"}, "Invalid field `pages`: use page numbers"),
         ({"engine": "llm"}, "The engine llm needs a vision model, and this server has none"),
+        ({"engine": "llm-text"}, "The engine llm-text needs a model, and this server has none"),
     ],
 )
 def test_bad_options_get_422(client, docs, fields, message):

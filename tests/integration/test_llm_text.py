@@ -238,3 +238,11 @@ def test_a_batch_reads_receipts_with_llm_text_and_keeps_the_evidence(api, model,
     record = json.loads(line)
     assert record["fields"]["total"] == 20.03 and record["tokens_used"] == ONE_CALL
     assert record["field_evidence"]["total"]["words"] == ["20.03"]
+
+
+def test_a_blind_model_reads_an_identified_receipt_as_text(docs, blind, model):
+    model.post("/_script", json=[{"content": json.dumps(ANSWER)}])
+    found = read(docs, blind, document_type_code="auto")
+    assert (found.document_type, found.engine, found.llm_calls) == ("receipt", "llm-text", 1)
+    (request,) = model.get("/_requests").json()  # identified from the OCR text: one call, for the fields
+    assert request["body"]["response_format"]["json_schema"]["name"] == "receipt"

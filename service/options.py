@@ -99,10 +99,10 @@ class Options(Base, kw_only=True):
     ) = None
     password: Annotated[PdfPassword, Meta(description="Password of an encrypted PDF")] | None = None
     ocr_instructions: (
-        Annotated[str, Meta(max_length=4000, description="Free-text guidance for the vision model")] | None
+        Annotated[str, Meta(max_length=4000, description="Free-text guidance for the model")] | None
     ) = None
     document_metadata: Annotated[
-        dict[str, Any] | None, Meta(description="Free JSON given to the vision model as context")
+        dict[str, Any] | None, Meta(description="Free JSON given to the model as context")
     ] = None
 
 

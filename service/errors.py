@@ -283,9 +283,10 @@ class ModelTimeout(ModelServerError):
 
 
 class ContextExceeded(ModelServerError):
-    """A call needs more tokens than the model server's context holds. Fewer pages per call
-    may fit; a single page that does not is refused with the numbers, when the server gave
-    them (``needed``, ``allowed``; None when it did not)."""
+    """A page needs more tokens than the model server's context holds (a typed document is
+    first read with fewer pages per call); the numbers are given when the server said them.
+
+    ``needed`` and ``allowed`` are None when it did not."""
 
     status_code = 422
 

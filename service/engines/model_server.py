@@ -49,7 +49,7 @@ _LLAMA_NUMBERS = re.compile(r"\((\d+) tokens\) exceeds the available context siz
 #: OpenAI: "This model's maximum context length is 8192 tokens. However, your messages
 #: resulted in 9000 tokens."
 _OPENAI_NUMBERS = re.compile(r"maximum context length is (\d+) tokens.*?(\d+) tokens", re.DOTALL)
-_KEYLIKE = re.compile(r"\b(sk|key|Bearer)[-_ ][A-Za-z0-9_\-*.]{6,}", re.IGNORECASE)
+_KEYLIKE = re.compile(r"\b(sk-|Bearer )[A-Za-z0-9_\-*]{6,}")
 
 
 def error_of(body: Any, text: str = "") -> dict[str, Any]:

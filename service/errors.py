@@ -31,8 +31,13 @@
     ├── ServerBusy                 503  every synchronous slot is taken and the wait queue full
     ├── JobStoreError              500  a stored record is damaged (logged)
     └── EngineError                500  an OCR engine failed on a valid page
-        └── EngineUnavailable      503  an engine cannot run on this machine
-            └── LlmCredentialsRejected  the model server refused the key (never retried)
+        ├── EngineUnavailable      503  an engine cannot run on this machine
+        │   └── LlmCredentialsRejected  the model server refused the key (never retried)
+        └── ModelServerError       502  the model server failed the call (a queued job retries)
+            ├── ModelRefused       502  it refused the request itself (never retried)
+            ├── ModelUnreachable   503  it cannot be reached, or is overloaded (Retry-After)
+            ├── ModelTimeout       504  it did not answer in LECTOR_LLM_TIMEOUT_S
+            └── ContextExceeded    422  a page needs more tokens than its context holds
 
 Every message is one sentence meant for the person who sent the request. Messages never
 contain the document's content or a secret.
@@ -252,7 +257,51 @@ class LlmCredentialsRejected(EngineUnavailable):
     """The model server answered 401 or 403: retrying cannot help."""
 
 
+class ModelServerError(EngineError):
+    """The model server failed the call with an error of its own (a 5xx after the client's
+    retries): a later attempt may succeed."""
+
+    status_code = 502
+
+
+class ModelRefused(ModelServerError):
+    """The model server refused the request itself (a 4xx, or a 5xx whose message names the
+    request, as llama.cpp's for an image sent to a text-only model): retrying cannot help."""
+
+
+class ModelUnreachable(ModelServerError):
+    """The model server cannot be reached, or says it is overloaded: try again shortly."""
+
+    status_code = 503
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "30"}
+
+
+class ModelTimeout(ModelServerError):
+    """The model server did not answer within LECTOR_LLM_TIMEOUT_S."""
+
+    status_code = 504
+
+
+class ContextExceeded(ModelServerError):
+    """A page needs more tokens than the model server's context holds (a typed document is
+    first read with fewer pages per call); the numbers are given when the server said them.
+
+    ``needed`` and ``allowed`` are None when it did not."""
+
+    status_code = 422
+
+    def __init__(self, message: str, *, needed: int | None = None, allowed: int | None = None) -> None:
+        super().__init__(message, details={"needed_tokens": needed, "context_tokens": allowed})
+        self.needed = needed
+        self.allowed = allowed
+
+
 def is_client_fault(exc: BaseException) -> bool:
     """Whether ``exc`` refuses the request for something the client sent (a 4xx), as opposed
-    to a failure on Lector's side, which is not the client's to pay for."""
-    return isinstance(exc, LectorError) and 400 <= exc.status_code < 500
+    to a failure on Lector's side, which is not the client's to pay for. A page too large for
+    the model server's context is the server's limit, not the client's fault."""
+    return (
+        isinstance(exc, LectorError)
+        and 400 <= exc.status_code < 500
+        and not isinstance(exc, ModelServerError)
+    )

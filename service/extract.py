@@ -21,7 +21,7 @@ import msgspec
 from service.doctypes import AUTO, DocumentType, Kinds, check_document_type, document_types, get_document_type
 from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.engines.base import FieldsReading, TextFieldEngine
-from service.errors import InvalidOption, LectorError, TooManyPages, ValidationFailed
+from service.errors import ContextExceeded, InvalidOption, LectorError, TooManyPages, ValidationFailed
 from service.fields import READINGS, ReadingProfile, find_fields
 from service.fields.evidence import evidence_of
 from service.identify import identify, model_question
@@ -504,6 +504,7 @@ def _read_fields(
 
     The pages' own results carry their text layer where they have one (the model's answer is
     the fields, not a transcription). The cost of each chunk is booked on its first page.
+    A chunk over the model server's context is read as halves, down to single pages.
     """
     readings: list[Reading] = []
     found: list[dict[str, Any]] = []
@@ -511,26 +512,39 @@ def _read_fields(
     schema = document_type.schema
     assert schema is not None
 
+    size = engine.pages_per_call
+
     def flush() -> None:
-        reading = engine.read_fields(chunk, document_type.code, schema, read_options)
-        found.append(reading.fields)
-        warnings.extend(reading.warnings)
-        for index, page in enumerate(chunk):
-            first = index == 0
-            readings.append(
-                Reading(
-                    result=_page_result(page, include_words=options.include_words),
-                    tokens=reading.tokens if first else Tokens(),
-                    calls=reading.calls if first else 0,
+        # A call over the model server's context is sent again as halves, and later chunks
+        # keep the smaller size; a single page that does not fit is refused.
+        nonlocal size
+        while chunk:
+            part = chunk[:size]
+            try:
+                reading = engine.read_fields(part, document_type.code, schema, read_options)
+            except ContextExceeded:
+                if len(part) == 1:
+                    raise
+                size = len(part) // 2
+                continue
+            found.append(reading.fields)
+            warnings.extend(reading.warnings)
+            for index, page in enumerate(part):
+                first = index == 0
+                readings.append(
+                    Reading(
+                        result=_page_result(page, include_words=options.include_words),
+                        tokens=reading.tokens if first else Tokens(),
+                        calls=reading.calls if first else 0,
+                    )
                 )
-            )
-        chunk.clear()
+            del chunk[: len(part)]
         if on_progress is not None:
             on_progress(len(readings), len(pages.numbers))
 
     for page in pages:
         chunk.append(page)
-        if len(chunk) == engine.pages_per_call:
+        if len(chunk) >= size:
             flush()
     if chunk:
         flush()

@@ -248,6 +248,13 @@ class Health(msgspec.Struct, omit_defaults=True):
     llm: Annotated[
         str | None, Meta(description="The configured vision model (not called), or `not configured`")
     ] = None
+    llm_server: Annotated[
+        str | None,
+        Meta(
+            description="`ok` when the model server lists the configured model, or what is wrong "
+            "(it does not make the probe fail)"
+        ),
+    ] = None
 
 
 def ocr_data(extraction: Extraction) -> OcrData:

@@ -9,7 +9,8 @@ lists them. It records every request it receives (``GET /_requests``), and can b
 to answer next (``POST /_script`` with a list of answers, used one per request:
 ``{"status": 500, "headers": {...}, "body": {...}}`` answers that, ``{"content": "..."}`` is
 the model's reply to a chat request, and ``{"delay": 2}`` waits that many seconds first).
-``POST /_reset`` forgets both.
+``GET /v1/models`` lists ``SERVED`` (neither recorded nor scripted); ``POST /_models`` with a
+list of names serves those instead. ``POST /_reset`` forgets all three.
 
 By hand: ``python -m tests.fake_openai --port 9999``, then run Lector with
 ``OPENAI_BASE_URL=http://127.0.0.1:9999/v1 LECTOR_LLM_MODEL=fake-vision`` (and
@@ -42,6 +43,8 @@ _PAGE = re.compile(r"Page (\d+)")
 
 #: What the fake speech model hears in every recording: (start, end, text) per segment.
 SPOKEN = [(0.0, 2.4, " The total is forty two dollars."), (2.4, 3.6, " Thank you.")]
+#: The models ``GET /v1/models`` lists until told otherwise.
+SERVED = ["fake-vision", "fake-whisper"]
 
 
 def transcription(page: int | None) -> str:
@@ -76,6 +79,7 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.script: list[dict[str, Any]] = []
+        self.models = list(SERVED)
         self.lock = threading.Lock()
 
     def answer(
@@ -230,6 +234,11 @@ def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if self.path == "/_requests":
                 with state.lock:
                     return self._send(200, state.requests)
+            if self.path.endswith("/models"):
+                with state.lock:
+                    listed = [{"id": name, "object": "model", "created": 0, "owned_by": "fake"}
+                              for name in state.models]  # fmt: skip
+                return self._send(200, {"object": "list", "data": listed})
             return self._send(404, {"error": {"message": "not found"}})
 
         def do_POST(self) -> None:
@@ -251,7 +260,13 @@ def _handler(state: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 with state.lock:
                     state.requests.clear()
                     state.script.clear()
+                    state.models = list(SERVED)
                 return self._send(200, {})
+            if self.path == "/_models":
+                models = self._body()
+                with state.lock:
+                    state.models = models
+                return self._send(200, {"models": models})
             return self._send(404, {"error": {"message": "not found"}})
 
     return Handler

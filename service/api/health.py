@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from redis.exceptions import RedisError, ResponseError
 
 from service.api.services import Lector
+from service.engines.model_server import serving
 from service.errors import EngineUnavailable
 from service.models import Health
 
@@ -63,8 +64,9 @@ class HealthController(Controller):
         which step failed).
 
         A Redis that answers PING but refuses writes (full, `maxmemory`, a read-only replica)
-        cannot take jobs, so the check is a write. `llm` names the configured vision model,
-        which is not called."""
+        cannot take jobs, so the check is a write. `llm` names the configured vision model;
+        `llm_server` says whether its server lists it (GET /models, within 2 s): "ok" or what
+        is wrong. A model server that is down does not fail the probe: the OCR engines serve."""
         checks: dict[str, str] = {}
         try:
             # The client's own timeouts bound it; the key expires by itself.
@@ -79,6 +81,14 @@ class HealthController(Controller):
         checks["tesseract"] = "ok" if await anyio.to_thread.run_sync(_tesseract_runs) else "not runnable"
         checks["ppocr"] = "ok" if _ppocr_models_present() else "models missing"
         ready = all(value == "ok" for value in checks.values())
-        llm = lector.settings.llm_model or "not configured"
-        health = Health(status="ok" if ready else "unavailable", checks=checks, llm=llm)
+        settings = lector.settings
+        llm = settings.llm_model or "not configured"
+        llm_server = None
+        if settings.llm_model:
+            base_url = settings.openai_base_url or "https://api.openai.com/v1"
+            model, key = settings.llm_model, settings.openai_api_key
+            llm_server = await anyio.to_thread.run_sync(lambda: serving(base_url, model, key))
+        health = Health(
+            status="ok" if ready else "unavailable", checks=checks, llm=llm, llm_server=llm_server
+        )
         return Response(health, status_code=200 if ready else 503)

@@ -9,7 +9,8 @@ are in flight per process.
 
 The official client retries 408, 409, 429, 5xx, timeouts and connection errors with
 exponential backoff and jitter, honouring ``Retry-After``; Lector sets it to 3 retries.
-A 401 or 403 is not retried: the credentials are wrong, and saying so is the answer.
+A 401 or 403 is not retried: the credentials are wrong, and saying so is the answer; nor is
+a refusal of the request (``service.engines.model_server`` says what each failure means).
 """
 
 from __future__ import annotations
@@ -29,8 +30,16 @@ from openai.types.chat import ChatCompletion
 from PIL import Image
 
 from service.engines.base import FieldsReading, Reading, ReadOptions
+from service.engines.model_server import VISION_HINT, ModelClient, status_error
 from service.engines.replies import has_values, normalize, salvage
-from service.errors import EngineError, EngineUnavailable, LlmCredentialsRejected
+from service.errors import (
+    EngineError,
+    EngineUnavailable,
+    LlmCredentialsRejected,
+    ModelRefused,
+    ModelTimeout,
+    ModelUnreachable,
+)
 from service.models import PageResult, Tokens
 from service.pages import Page
 from service.settings import Settings
@@ -150,7 +159,8 @@ class LlmEngine:
         self._timeout_s = settings.llm_timeout_s
         self.formats = _FORMATS  # shared by every engine of the process, as the server is
         # Local servers (Ollama, vLLM, llama.cpp) often need no key; the client insists on one.
-        self._client = openai.OpenAI(
+        self._secret = settings.openai_api_key  # blanked out of the server's reasons
+        self._client = ModelClient(
             api_key=settings.openai_api_key or "none",
             base_url=settings.openai_base_url,
             timeout=settings.llm_timeout_s,
@@ -312,22 +322,22 @@ class LlmEngine:
         try:
             response: ChatCompletion = self._client.chat.completions.create(**request)
             return response
-        except openai.BadRequestError:
-            if response_format and response_format["type"] == "json_schema":
+        except openai.BadRequestError as exc:
+            error = status_error(exc, page_number, self._secret)
+            plain = type(error) is ModelRefused and VISION_HINT not in error.message
+            if response_format and response_format["type"] == "json_schema" and plain:
                 raise  # read_fields falls back to json_object
-            raise EngineError(f"The model server refused the request for page {page_number} (400).") from None
+            raise error from None
         except (openai.AuthenticationError, openai.PermissionDeniedError):
             raise LlmCredentialsRejected("LLM credentials rejected by the model server.") from None
         except openai.APITimeoutError:
-            raise EngineError(
+            raise ModelTimeout(
                 f"The model server did not answer for page {page_number} within {self._timeout_s} s."
             ) from None
         except openai.APIConnectionError:
-            raise EngineError("The model server cannot be reached.") from None
+            raise ModelUnreachable("The model server cannot be reached.") from None
         except openai.APIStatusError as exc:
-            raise EngineError(
-                f"The model server answered {exc.status_code} for page {page_number}."
-            ) from None
+            raise status_error(exc, page_number, self._secret) from None
 
 
 def _add(tokens: Tokens, response: ChatCompletion) -> Tokens:

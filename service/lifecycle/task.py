@@ -33,9 +33,12 @@ from rq.job import Job
 
 from service.downloads import fetch_document
 from service.errors import (
+    ContextExceeded,
     InputError,
     LectorError,
     LlmCredentialsRejected,
+    ModelRefused,
+    ModelServerError,
     StoreUnavailable,
     TooLarge,
     UrlError,
@@ -58,8 +61,12 @@ from service.tenants.billing import Tenancy
 from service.tenants.types import OwnTypes
 
 log = get_logger("lector.jobs")
-#: The failures that end a job at once: retrying would not help.
-ENDING = (InputError, TooLarge, LlmCredentialsRejected)
+#: The failures that end a job at once: retrying would not help. A model server that cannot
+#: be reached, is too slow or fails on its own (ModelServerError) is retried by RQ: the
+#: client has already backed off between its own attempts at each call.
+ENDING = (InputError, TooLarge, LlmCredentialsRejected, ModelRefused, ContextExceeded)
+#: The ending failures that are the model server's, not the document's: the key is refunded.
+SERVERS = (LlmCredentialsRejected, ModelServerError)
 
 
 def run_conversion(conversion_id: str) -> dict[str, Any] | None:
@@ -113,7 +120,7 @@ def _run(record: Conversion, data: Source, here: Here, store: JobStore) -> dict[
                 sniffed=sniffed,
             )
     except ENDING as exc:  # retrying would not help
-        bad_input = not isinstance(exc, LlmCredentialsRejected)
+        bad_input = not isinstance(exc, SERVERS)
         return _fail(here, store, record, exc.message, bad_input=bad_input)
     return _succeed(record, outcome, here, store).as_data()
 

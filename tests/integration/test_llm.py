@@ -420,8 +420,8 @@ def test_a_server_refusing_both_response_formats_is_a_clear_failure(api, model, 
     body = {"image": b64(docs["page.png"]), "document_type_code": "invoice"}
     response = api.post("/api/ocr/extract-text", json=body)
     assert (response.status_code, response.json()["message"]) == (
-        500,
-        "The model server refused the request for page 1 (400).",
+        502,
+        'The model server refused the request for page 1 (400): "bad request".',
     )
 
 

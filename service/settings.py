@@ -235,6 +235,22 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     llm_pages_per_call: Annotated[
         int, Meta(ge=1, le=100, description="pages per call for typed documents")
     ] = 8
+    llm_max_output_tokens: Annotated[
+        int,
+        Meta(
+            ge=16,
+            le=131_072,
+            description="most tokens one model reply may hold (`max_tokens`); a reply cut there is a 502, "
+            "not a guess",
+        ),
+    ] = 4096
+    llm_frequency_penalty: Annotated[
+        Annotated[float, Meta(ge=-2, le=2)] | None,
+        Meta(
+            description="`frequency_penalty` sent with every model call (-2 to 2); unset, none is sent. Around 1 "
+            "keeps a small local model from repeating itself until the token limit"
+        ),
+    ] = None
     asr_model: Annotated[
         str | None,
         Meta(

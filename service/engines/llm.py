@@ -37,6 +37,7 @@ from service.errors import (
     EngineUnavailable,
     LlmCredentialsRejected,
     ModelRefused,
+    ModelReplyCut,
     ModelTimeout,
     ModelUnreachable,
 )
@@ -72,6 +73,19 @@ class FormatMemory:
 #: How long a refusal of `json_schema` is remembered.
 FORMAT_MEMORY_S = 3600.0
 _FORMATS = FormatMemory(FORMAT_MEMORY_S)
+#: The model calls in flight in this process, whichever engine makes them (llm, hybrid,
+#: llm-text, several requests at once): at most LECTOR_LLM_CONCURRENCY, as its setting says.
+_IN_FLIGHT: list[threading.BoundedSemaphore] = []
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+def _calls_in_flight(limit: int) -> threading.BoundedSemaphore:
+    """The process's one semaphore for model calls (made on first use, with the settings'
+    limit: every engine of a process has the same settings)."""
+    with _IN_FLIGHT_LOCK:
+        if not _IN_FLIGHT:
+            _IN_FLIGHT.append(threading.BoundedSemaphore(limit))
+        return _IN_FLIGHT[0]
 
 
 def parse_reply(reply: str | None) -> dict[str, Any] | None:
@@ -157,6 +171,9 @@ class LlmEngine:
         self.pages_per_call = settings.llm_pages_per_call
         self._max_side = settings.llm_max_image_side
         self._timeout_s = settings.llm_timeout_s
+        self._max_output = settings.llm_max_output_tokens
+        self._in_flight = _calls_in_flight(settings.llm_concurrency)
+        self._frequency_penalty = settings.llm_frequency_penalty
         self.formats = _FORMATS  # shared by every engine of the process, as the server is
         # Local servers (Ollama, vLLM, llama.cpp) often need no key; the client insists on one.
         self._secret = settings.openai_api_key  # blanked out of the server's reasons
@@ -229,6 +246,7 @@ class LlmEngine:
                 messages = self._typed_messages(options, schema, content, schema_in_prompt=True)
                 response = self._complete(messages, page_number, self._response_format(code, schema, False))
             tokens, calls = _add(tokens, response), calls + 1
+            self._check_not_cut(response, page_number)
             reply = response.choices[0].message.content if response.choices else None
             parsed = parse_reply(reply)
             value = normalize(parsed, schema) if parsed is not None else None
@@ -254,6 +272,15 @@ class LlmEngine:
                 return FieldsReading(fields=fields, tokens=tokens, calls=calls, warnings=[warning])
         violated = ", ".join(where for _, where in problems[:10])
         raise EngineError(f"The model's reply does not follow the {code} schema: {violated}.")
+
+    def _check_not_cut(self, response: ChatCompletion, page_number: int) -> None:
+        """ModelReplyCut when the reply stopped at the token limit: a JSON answer cut there is
+        no answer, and asking again for a repair would resend all of it."""
+        if response.choices and response.choices[0].finish_reason == "length":
+            raise ModelReplyCut(
+                f"The model's reply for page {page_number} reached LECTOR_LLM_MAX_OUTPUT_TOKENS "
+                f"({self._max_output} tokens) before it ended."
+            )
 
     def read_object(self, pages: list[Page], options: ReadOptions) -> FieldsReading:
         """One JSON object about ``pages``, shaped as ``options.instructions`` ask: JSON mode
@@ -316,11 +343,19 @@ class LlmEngine:
     ) -> ChatCompletion:
         # The messages are plain dicts in the Chat Completions shape; the client's TypedDicts
         # would only restate it.
-        request: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0}
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": 0,
+            "max_tokens": self._max_output,
+        }
+        if self._frequency_penalty is not None:
+            request["frequency_penalty"] = self._frequency_penalty
         if response_format:
             request["response_format"] = response_format
         try:
-            response: ChatCompletion = self._client.chat.completions.create(**request)
+            with self._in_flight:
+                response: ChatCompletion = self._client.chat.completions.create(**request)
             return response
         except openai.BadRequestError as exc:
             error = status_error(exc, page_number, self._secret)

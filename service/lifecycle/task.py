@@ -38,6 +38,7 @@ from service.errors import (
     LectorError,
     LlmCredentialsRejected,
     ModelRefused,
+    ModelReplyCut,
     ModelServerError,
     StoreUnavailable,
     TooLarge,
@@ -64,7 +65,7 @@ log = get_logger("lector.jobs")
 #: The failures that end a job at once: retrying would not help. A model server that cannot
 #: be reached, is too slow or fails on its own (ModelServerError) is retried by RQ: the
 #: client has already backed off between its own attempts at each call.
-ENDING = (InputError, TooLarge, LlmCredentialsRejected, ModelRefused, ContextExceeded)
+ENDING = (InputError, TooLarge, LlmCredentialsRejected, ModelRefused, ModelReplyCut, ContextExceeded)
 #: The ending failures that are the model server's, not the document's: the key is refunded.
 SERVERS = (LlmCredentialsRejected, ModelServerError)
 

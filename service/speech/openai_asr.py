@@ -21,7 +21,14 @@ import msgspec
 import openai
 
 from service.engines.llm import MAX_RETRIES
-from service.errors import EngineError, EngineUnavailable, LlmCredentialsRejected
+from service.errors import (
+    EngineUnavailable,
+    LlmCredentialsRejected,
+    ModelRefused,
+    ModelServerError,
+    ModelTimeout,
+    ModelUnreachable,
+)
 from service.settings import Settings
 from service.speech.transcript import Segment, SpokenWord, Transcript
 
@@ -83,11 +90,13 @@ class OpenAIEngine:
             try:
                 body = self._call(audio, "json", language, timeout)
             except openai.BadRequestError:
-                raise EngineError("The transcription server refused the request (400).") from None
+                raise ModelRefused("The transcription server refused the request (400).") from None
         try:
             reply = msgspec.json.decode(body, type=_Reply)
         except msgspec.DecodeError:
-            raise EngineError("The transcription server's answer is not the JSON it should be.") from None
+            raise ModelServerError(
+                "The transcription server's answer is not the JSON it should be."
+            ) from None
         return Transcript(
             text=reply.text.strip(),
             language=reply.language or language,
@@ -124,11 +133,11 @@ class OpenAIEngine:
         except (openai.AuthenticationError, openai.PermissionDeniedError):
             raise LlmCredentialsRejected("The transcription server rejected Lector's credentials.") from None
         except openai.APITimeoutError:
-            raise EngineError(f"The transcription server did not answer within {timeout:.0f} s.") from None
+            raise ModelTimeout(f"The transcription server did not answer within {timeout:.0f} s.") from None
         except openai.APIConnectionError:
-            raise EngineError("The transcription server cannot be reached.") from None
+            raise ModelUnreachable("The transcription server cannot be reached.") from None
         except openai.APIStatusError as exc:
-            raise EngineError(f"The transcription server answered {exc.status_code}.") from None
+            raise ModelServerError(f"The transcription server answered {exc.status_code}.") from None
 
 
 def _segments(reply: _Reply, duration: float) -> list[Segment]:

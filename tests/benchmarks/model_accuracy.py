@@ -44,7 +44,7 @@ def score(
     receipts were read."""
     images = sorted((data / "img").glob("*.jpg"))[:limit]
     right = dict.fromkeys(FIELD_MAP, 0)
-    seconds, tokens = [], []
+    seconds, tokens, failed = [], [], 0
     for image in images:
         truth = json.loads((data / "key" / f"{image.stem}.json").read_text())
         started = time.perf_counter()
@@ -52,16 +52,16 @@ def score(
             extraction = extract(
                 image.read_bytes(), Options(document_type_code="receipt", engine=engine), engines
             )
-            fields, spent = extraction.fields or {}, extraction.tokens.total
+            fields = extraction.fields or {}
+            tokens.append(extraction.tokens.total)
         except Exception:  # a model error counts as every field missed; the run goes on
-            fields, spent = {}, 0
+            fields, failed = {}, failed + 1
         seconds.append(time.perf_counter() - started)
-        tokens.append(spent)
         for ours, theirs in FIELD_MAP.items():
             right[ours] += field_matches(ours, fields.get(ours), truth.get(theirs))
     count = len(images)
     shares = {name: hits / count for name, hits in right.items()} if count else dict.fromkeys(FIELD_MAP, 0.0)
-    return shares, statistics.median(seconds or [0.0]), statistics.median(tokens or [0]), count
+    return shares, statistics.median(seconds or [0.0]), statistics.median(tokens or [0]), count, failed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
         "set (receipts)",
         *FIELD_MAP,
         "seconds / receipt (median)",
-        "tokens / receipt (median)",
+        "tokens / receipt (median, of those answered)",
+        "model errors",
     )
     heading = title(f"Receipt fields read by {args.model}", f"the first {limit} receipts of each set")
     publish("model_accuracy", [table(heading, header, rows)], smoke=args.smoke)
@@ -114,7 +115,7 @@ def measure(
     rows = []
     for engine in names:
         for name in SETS:
-            shares, seconds, tokens, count = score(engines, DEFAULT_DATA.parent / name, engine, limit)
+            shares, seconds, tokens, count, failed = score(engines, DEFAULT_DATA.parent / name, engine, limit)
             rows.append(
                 (
                     engine,
@@ -122,6 +123,7 @@ def measure(
                     *(f"{shares[field]:.2f}" for field in FIELD_MAP),
                     f"{seconds:.2f} s",
                     f"{tokens:.0f}",
+                    str(failed),
                 )
             )
     return rows

@@ -9,7 +9,15 @@ import wave
 import httpx
 import pytest
 
-from service.errors import EngineError, InvalidOption, LlmCredentialsRejected
+from service.errors import (
+    EngineError,
+    InvalidOption,
+    LlmCredentialsRejected,
+    ModelRefused,
+    ModelServerError,
+    ModelTimeout,
+    ModelUnreachable,
+)
 from service.settings import Settings
 from service.speech import render, transcribe
 from service.speech.openai_asr import OpenAIEngine
@@ -209,7 +217,7 @@ def test_a_server_refusing_verbose_json_is_asked_for_json(server, fake_server, w
     assert [segment.text for segment in transcript.segments] == ["The total is forty two dollars. Thank you."]
 
     server.post("/_script", json=[refusal, refusal])
-    with pytest.raises(EngineError, match=r"refused the request \(400\)"):
+    with pytest.raises(ModelRefused, match=r"refused the request \(400\)"):
         OpenAIEngine(asr_settings(fake_server)).transcribe(path, seconds)
 
 
@@ -231,18 +239,18 @@ def test_a_500_is_retried_with_the_whole_file_again(server, fake_server, wav):
     assert len(transcript.segments) == 2
 
     server.post("/_script", json=[{"status": 500}])
-    with pytest.raises(EngineError, match="answered 500"):
+    with pytest.raises(ModelServerError, match="answered 500"):
         OpenAIEngine(asr_settings(fake_server), max_retries=0).transcribe(path, seconds)
 
 
 def test_an_unreachable_or_silent_server_is_an_engine_error(server, fake_server, wav):
     path, _ = wav
     nobody = Settings(asr_model="fake-whisper", asr_base_url=f"http://127.0.0.1:{free_port()}/v1")
-    with pytest.raises(EngineError, match="cannot be reached"):
+    with pytest.raises(ModelUnreachable, match="cannot be reached"):
         OpenAIEngine(nobody, max_retries=0).transcribe(path, 1.0)
 
     server.post("/_script", json=[{"delay": 3}])
-    with pytest.raises(EngineError, match=r"did not answer within 2 s"):
+    with pytest.raises(ModelTimeout, match=r"did not answer within 2 s"):
         OpenAIEngine(asr_settings(fake_server, asr_timeout_s=1), max_retries=0).transcribe(path, 0.5)
 
 

@@ -247,8 +247,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
     llm_frequency_penalty: Annotated[
         Annotated[float, Meta(ge=-2, le=2)] | None,
         Meta(
-            description="`frequency_penalty` sent with every model call (-2 to 2); unset, none is sent. Around 1 "
-            "keeps a small local model from repeating itself until the token limit"
+            description="`frequency_penalty` sent with every model call (-2 to 2); unset, none is sent. "
+            "Around 1 keeps a small local model from repeating itself until the token limit"
         ),
     ] = None
     asr_model: Annotated[

@@ -74,18 +74,17 @@ class FormatMemory:
 FORMAT_MEMORY_S = 3600.0
 _FORMATS = FormatMemory(FORMAT_MEMORY_S)
 #: The model calls in flight in this process, whichever engine makes them (llm, hybrid,
-#: llm-text, several requests at once): at most LECTOR_LLM_CONCURRENCY, as its setting says.
-_IN_FLIGHT: list[threading.BoundedSemaphore] = []
+#: llm-text, several requests at once): at most LECTOR_LLM_CONCURRENCY to one server, as its
+#: setting says. Keyed by the server and the limit, so that registries built from other
+#: settings in the same process (a test's, a benchmark's) each keep their own.
+_IN_FLIGHT: dict[tuple[str | None, int], threading.BoundedSemaphore] = {}
 _IN_FLIGHT_LOCK = threading.Lock()
 
 
-def _calls_in_flight(limit: int) -> threading.BoundedSemaphore:
-    """The process's one semaphore for model calls (made on first use, with the settings'
-    limit: every engine of a process has the same settings)."""
+def _calls_in_flight(server: str | None, limit: int) -> threading.BoundedSemaphore:
+    """The process's semaphore for model calls to ``server`` (made on first use)."""
     with _IN_FLIGHT_LOCK:
-        if not _IN_FLIGHT:
-            _IN_FLIGHT.append(threading.BoundedSemaphore(limit))
-        return _IN_FLIGHT[0]
+        return _IN_FLIGHT.setdefault((server, limit), threading.BoundedSemaphore(limit))
 
 
 def parse_reply(reply: str | None) -> dict[str, Any] | None:
@@ -172,7 +171,7 @@ class LlmEngine:
         self._max_side = settings.llm_max_image_side
         self._timeout_s = settings.llm_timeout_s
         self._max_output = settings.llm_max_output_tokens
-        self._in_flight = _calls_in_flight(settings.llm_concurrency)
+        self._in_flight = _calls_in_flight(settings.openai_base_url, settings.llm_concurrency)
         self._frequency_penalty = settings.llm_frequency_penalty
         self.formats = _FORMATS  # shared by every engine of the process, as the server is
         # Local servers (Ollama, vLLM, llama.cpp) often need no key; the client insists on one.

@@ -143,6 +143,16 @@ def for_another_process(path: Path) -> Path:
     return path
 
 
+def as_file(source: Source, work: Path) -> Path:
+    """``source`` as a file another process can open: a file is handed over as it is (see
+    ``for_another_process``), bytes are written to ``work``/document."""
+    if isinstance(source, Path):
+        return for_another_process(source)
+    path = work / "document"
+    path.write_bytes(source)
+    return path
+
+
 def size_of(source: Source) -> int:
     """A document's size in bytes."""
     return source.stat().st_size if isinstance(source, Path) else len(source)

@@ -441,29 +441,28 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def edit_distance(a: Sequence[object], b: Sequence[object]) -> int:
+    """Levenshtein distance between two sequences (of characters, or of words)."""
+    previous = list(range(len(b) + 1))
+    for i, item_a in enumerate(a, 1):
+        current = [i]
+        for j, item_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (item_a != item_b)))
+        previous = current
+    return previous[-1]
+
+
 def character_error_rate(expected: str, actual: str) -> float:
     """Levenshtein distance over the expected length, after folding whitespace."""
-    a, b = normalize(expected), normalize(actual)
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
-        previous = current
-    return previous[-1] / max(len(a), 1)
+    a = normalize(expected)
+    return edit_distance(a, normalize(actual)) / max(len(a), 1)
 
 
 def word_error_rate(expected: str, actual: str) -> float:
     """Word-level Levenshtein distance over the expected word count, ignoring case and
     punctuation (what a speech engine is scored by)."""
-    a, b = _spoken_words(expected), _spoken_words(actual)
-    previous = list(range(len(b) + 1))
-    for i, word_a in enumerate(a, 1):
-        current = [i]
-        for j, word_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word_a != word_b)))
-        previous = current
-    return previous[-1] / max(len(a), 1)
+    a = _spoken_words(expected)
+    return edit_distance(a, _spoken_words(actual)) / max(len(a), 1)
 
 
 def _spoken_words(text: str) -> list[str]:

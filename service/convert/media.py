@@ -14,7 +14,7 @@ from service.convert.output import OutputFile
 from service.convert.target import Target
 from service.media.probe import MediaInfo, probe
 from service.media.transcode import speech_wav, transcode
-from service.pages import Source, for_another_process
+from service.pages import Source, as_file
 from service.settings import Settings
 from service.speech import render, transcribe
 
@@ -34,7 +34,7 @@ def convert_media(
     fmt = target.target_format
     work = Path(tempfile.mkdtemp(prefix="media-"))
     try:
-        path = _as_file(document, work)
+        path = as_file(document, work)
         info = probe(path, sniffed, max_seconds=settings.max_media_seconds)
         if fmt in TRANSCRIPT_TARGETS:
             converted = _transcribed(path, info, target, settings, work, on_progress)
@@ -55,7 +55,7 @@ def media_info(document: Source, sniffed: str, settings: Settings) -> MediaInfo:
     (``service.media.probe.probe``): checked when it is submitted, before it is charged."""
     work = Path(tempfile.mkdtemp(prefix="media-"))
     try:
-        return probe(_as_file(document, work), sniffed, max_seconds=settings.max_media_seconds)
+        return probe(as_file(document, work), sniffed, max_seconds=settings.max_media_seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -88,12 +88,3 @@ def _part(on_progress: ProgressCallback | None, low: int, high: int) -> Progress
         report(low + (high - low) * done // max(total, 1), 1000)
 
     return scaled
-
-
-def _as_file(document: Source, work: Path) -> Path:
-    """The document as a file ffmpeg can open: a small one received in memory is written out."""
-    if isinstance(document, Path):
-        return for_another_process(document)
-    path = work / "document"
-    path.write_bytes(document)
-    return path

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from service.convert.formats import input_name
 from service.office import to_pdf
-from service.pages import Source, for_another_process
+from service.pages import Source, as_file
 from service.settings import Settings
 
 
@@ -18,11 +18,7 @@ def office_pdf(document: Source, sniffed: str, settings: Settings) -> Path:
     of its own that the caller removes (with the PDF) when done."""
     work = Path(tempfile.mkdtemp(prefix="office-"))
     try:
-        if isinstance(document, Path):
-            source = for_another_process(document)
-        else:
-            source = work / "document"
-            source.write_bytes(document)
+        source = as_file(document, work)
         pdf = to_pdf(source, work, format=input_name(sniffed), timeout_s=settings.office_timeout_s)
         if source.parent == work:
             source.unlink()

@@ -249,8 +249,10 @@ def start_s3(
         f"-s3.port.grpc={ports['s3.grpc']}",
         # Its gRPC port is left to weed (this one + 10,000): see _free_port_with_grpc.
         f"-admin.port={_free_port_with_grpc()}",
-        f"-filer.localSocket={directory / 'filer.sock'}",
-        f"-s3.localSocket={directory / 's3.sock'}",
+        # In /tmp, named for their ports like weed's gRPC sockets: a socket's path may hold 107
+        # bytes, which a pytest temporary directory can pass.
+        f"-filer.localSocket=/tmp/seaweedfs-filer-local-{ports['filer']}.sock",
+        f"-s3.localSocket=/tmp/seaweedfs-s3-local-{ports['s3']}.sock",
         f"-s3.config={config}",
         f"-bucket={S3_BUCKET}",
         # A missing bucket is an error, never a bucket made on the first write.
@@ -301,29 +303,31 @@ def start_s3(
 
 
 def s3_sockets(process: subprocess.Popen) -> list[Path]:
-    """The gRPC sockets a ``weed`` of start_s3 makes: always in /tmp, named for their ports."""
-    ports = {}
+    """The sockets a ``weed`` of start_s3 makes: always in /tmp, named for their ports."""
+    ports, local = {}, []
     for argument in process.args:
         name, _, value = str(argument).lstrip("-").partition("=")
-        if name.endswith(".port.grpc"):
+        if name.endswith(".localSocket"):
+            local.append(Path(value))
+        elif name.endswith(".port.grpc"):
             ports[name.split(".")[0]] = int(value)
         elif name == "admin.port":
             ports["admin"] = int(value) + 10_000
-    return [Path(f"/tmp/seaweedfs-{service}-grpc-{port}.sock") for service, port in ports.items()]
+    return [*local, *(Path(f"/tmp/seaweedfs-{service}-grpc-{port}.sock") for service, port in ports.items())]
 
 
 def stop_s3(process: subprocess.Popen) -> None:
     """Stop a ``weed`` of start_s3: SIGTERM, which takes about 1.5 s, and SIGKILL after 5 s,
     because one stop in three or so hangs (its volume server waits for a write the filer
-    started while shutting down). A killed weed leaves its sockets in /tmp; they go too."""
+    started while shutting down). Its sockets in /tmp go too."""
     process.terminate()
     try:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-        for socket_path in s3_sockets(process):
-            socket_path.unlink(missing_ok=True)
+    for socket_path in s3_sockets(process):  # weed leaves its local sockets even when it ends well
+        socket_path.unlink(missing_ok=True)
 
 
 @dataclass

@@ -242,7 +242,7 @@ def test_a_stopped_server_is_a_generic_error_and_stops_cleanly(tmp_path: Path, d
         # 20 MB written: weed keeps about that, not gigabytes of preallocated volumes.
         assert int(used.stdout.split()[0]) < 64 * 1024
         sockets = s3_sockets(process)
-        assert len(sockets) == 5 and all(path.exists() for path in sockets)
+        assert len(sockets) == 7 and all(path.exists() for path in sockets)  # 5 gRPC, 2 local
     finally:
         stop_s3(process)
     assert process.returncode is not None

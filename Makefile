@@ -13,7 +13,7 @@ UV_SPEC := uv>=0.13,<0.14
 # Tesseract languages to install as Debian packages (tesseract-ocr-<code>), e.g. "eng deu fra".
 LECTOR_TESSERACT_LANGS ?= eng
 
-.PHONY: run test model-server install install-prod image image-check system-packages browser test-tools bench bench-accuracy bench-tools lint typecheck lock reference clean
+.PHONY: run test train model-server install install-prod image image-check system-packages browser test-tools bench bench-accuracy bench-tools lint typecheck lock reference clean
 
 run: install
 	$(BIN)/lector up
@@ -72,6 +72,12 @@ ifdef MODEL_URL
 else
 	$(BIN)/python -m tests.benchmarks.accuracy $(if $(DATA),--data $(DATA)) $(if $(SMOKE),--smoke)
 endif
+
+# The field chooser's model (service/fields/chooser.json), fitted on ../shared/datasets/sroie-dev
+# and the generated invoices (DATA=dir for another copy of sroie-dev; CACHE=dir keeps the pages
+# read between runs).
+train: install
+	$(BIN)/python -m tests.train $(if $(DATA),--data $(DATA)) $(if $(CACHE),--cache $(CACHE))
 
 # OCRmyPDF is installed for the benchmark only, in its own environment, with Ghostscript.
 bench-tools:

@@ -23,6 +23,7 @@ from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.engines.base import FieldsReading, TextFieldEngine
 from service.errors import ContextExceeded, InvalidOption, LectorError, TooManyPages, ValidationFailed
 from service.fields import READINGS, ReadingProfile, find_fields
+from service.fields.checks import checks
 from service.fields.evidence import evidence_of
 from service.identify import identify, model_question
 from service.models import TEXT_LAYER, Extraction, FieldEvidence, Identification, PageResult, Tokens, Word
@@ -107,7 +108,9 @@ def extract(
             text_model, readings, document_type, read_options, warnings
         )
     elif schema is not None and by_rules:
-        fields, confidence = find_fields(document_type.code, schema, [reading.result for reading in readings])
+        fields, confidence, evidence = find_fields(
+            document_type.code, schema, [reading.result for reading in readings]
+        )
     if from_words and not options.include_words:  # read for the fields, not asked for
         for reading in readings:
             reading.result.words = []
@@ -129,6 +132,7 @@ def extract(
         fields=fields,
         field_confidence=confidence,
         field_evidence=evidence,
+        checks=checks(fields) if fields is not None else None,
         warnings=warnings,
         document_type=document_type.code,
     )

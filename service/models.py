@@ -53,11 +53,15 @@ class Word(msgspec.Struct):
 
 
 class FieldEvidence(msgspec.Struct):
-    """Where a field's value stands in the text the model was given: the OCR words it was
-    matched to. A value the text does not hold has no page, box or words."""
+    """Where a field's value stands in the OCR words: the words it was read from or matched
+    to. A value the words do not hold has no page, box or words."""
 
     confidence: Annotated[
-        float, Meta(description="0 to 1: the matched words' mean OCR confidence, or 0.1 when unmatched")
+        float,
+        Meta(
+            description="0 to 1: the field's confidence (a model's answer: its words' mean OCR confidence, "
+            "or 0.1 when unmatched)"
+        ),
     ]
     page: Annotated[int | None, Meta(description="1-based page of the matched words")] = None
     box: Annotated[
@@ -87,6 +91,14 @@ class PageResult(msgspec.Struct):
     words: list[Word] = []
 
 
+class Check(msgspec.Struct):
+    """One arithmetic check of a document's amounts."""
+
+    name: Annotated[str, Meta(description="What was checked: `total`, `line_items_sum` or `line_amounts`")]
+    ok: Annotated[bool, Meta(description="Whether the amounts add up (to the cent, or within cash rounding)")]
+    detail: Annotated[str, Meta(description="The sum as computed, in one sentence")]
+
+
 class Tokens(msgspec.Struct):
     """Model tokens spent on the request (all zero for Tesseract)."""
 
@@ -108,8 +120,10 @@ class Extraction(msgspec.Struct):
     llm_calls: int = 0
     fields: dict[str, Any] | None = None
     field_confidence: dict[str, float] | None = None
-    #: Where each scalar field's value stands in the OCR text (``llm-text`` only).
+    #: Where each scalar field's value stands in the OCR words (every engine but a vision model).
     field_evidence: dict[str, FieldEvidence] | None = None
+    #: The arithmetic of the fields' amounts (typed documents with amounts only).
+    checks: list[Check] | None = None
     warnings: list[str] = []
     #: The type read: the one asked for, or the one identified for ``auto``, with how sure
     #: the identification was (None when the type was given).
@@ -169,16 +183,23 @@ class OcrData(msgspec.Struct):
     field_confidence: Annotated[
         dict[str, float] | None,
         Meta(
-            description="Each field's confidence, 0 to 1 (0 when not found), from Tesseract's field rules "
-            "or, for `llm-text`, from the OCR words the value was matched to; null for a vision model, "
-            "which reports none"
+            description="Each field's confidence, 0 to 1 (0 when not found): the field chooser's "
+            "probability or the field rules' strength for an OCR engine, or, for `llm-text`, from the OCR "
+            "words the value was matched to; null for a vision model, which reports none"
         ),
     ] = None
     field_evidence: Annotated[
         dict[str, FieldEvidence] | None,
         Meta(
-            description="Engine `llm-text`: each scalar field's value matched back to the OCR words it "
-            "came from (page, box, words); null for the other engines"
+            description="Each scalar field's value and where it was read: its page, box and OCR words "
+            "(an OCR engine's or `llm-text`'s); null for a vision model"
+        ),
+    ] = None
+    checks: Annotated[
+        list[Check] | None,
+        Meta(
+            description="Whether the fields' amounts add up: subtotal + tax = total, the line items to "
+            "the subtotal, quantity × unit price = amount (null for `text`)"
         ),
     ] = None
     warnings: Annotated[
@@ -268,6 +289,7 @@ def ocr_data(extraction: Extraction) -> OcrData:
         fields=extraction.fields,
         field_confidence=extraction.field_confidence,
         field_evidence=extraction.field_evidence,
+        checks=extraction.checks,
         warnings=extraction.warnings,
         document_type=extraction.document_type,
         document_type_confidence=extraction.document_type_confidence,

@@ -156,6 +156,7 @@ def extraction_result(extraction: Extraction) -> dict[str, Any]:
         "fields": extraction.fields,
         "field_confidence": extraction.field_confidence,
         "field_evidence": msgspec.to_builtins(extraction.field_evidence),
+        "checks": msgspec.to_builtins(extraction.checks),
         "warnings": extraction.warnings,
         "pages": msgspec.to_builtins(extraction.pages),
         "tokens": msgspec.to_builtins(extraction.tokens),

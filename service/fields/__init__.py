@@ -1,9 +1,12 @@
-"""Typed documents' fields from OCR words and their positions alone, with no model.
+"""Typed documents' fields from OCR words and their positions alone, with no model server.
 
 ``find_fields(code, schema, pages)`` answers every property of the schema: a value where the
 rules for that document type found one, else null, and beside it a confidence in [0, 1]
 (0 for null). Rules exist for ``receipt`` and ``invoice``; another type gets nulls, because
-guessing the meaning of an unknown schema's fields from words alone would be made up.
+guessing the meaning of an unknown schema's fields from words alone would be made up. For the
+fields the chooser has a model for (``service.fields.chooser``), its choice among the
+candidates replaces the rules' answer, and the rules' answer is one of its features. Each
+field's evidence says where it was read (``service.fields.evidence``).
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from service.fields.chooser import choose
+from service.fields.evidence import evidence_found
 from service.fields.found import Found
 from service.fields.invoice import invoice_fields
 from service.fields.layout import Line, lines_of
 from service.fields.receipt import receipt_fields
-from service.models import PageResult
+from service.models import FieldEvidence, PageResult
 from service.options import Psm
 
 
@@ -40,12 +45,25 @@ RULES: dict[str, Callable[[list[Line]], dict[str, Found]]] = {
 }
 
 
+class Fields(NamedTuple):
+    """A typed document's fields as the rules and the chooser read them."""
+
+    values: dict[str, Any]
+    confidence: dict[str, float]
+    evidence: dict[str, FieldEvidence]
+
+
 def find_fields(
-    code: str, schema: dict[str, Any], pages: list[PageResult]
-) -> tuple[dict[str, Any], dict[str, float]]:
-    """(fields, field_confidence) for a document of type ``code`` whose pages carry their words."""
+    code: str, schema: dict[str, Any], pages: list[PageResult], *, learned: bool = True
+) -> Fields:
+    """The fields of a document of type ``code`` whose pages carry their words; ``learned``:
+    the chooser picks the fields it has a model for (else the rules alone answer, as the
+    accuracy benchmark compares)."""
     rules = RULES.get(code)
-    found = rules(lines_of(pages)) if rules is not None else {}
+    lines = lines_of(pages)
+    found = rules(lines) if rules is not None else {}
+    if learned and rules is not None:
+        found = {**found, **choose(code, lines, found)}
     fields: dict[str, Any] = {}
     confidence: dict[str, float] = {}
     for name in schema.get("properties", {}):
@@ -53,4 +71,5 @@ def find_fields(
         value, sure = hit.value, hit.confidence
         fields[name] = value
         confidence[name] = round(max(0.0, min(sure, 1.0)), 3) if value is not None else 0.0
-    return fields, confidence
+    found = {name: hit._replace(confidence=confidence.get(name, 0.0)) for name, hit in found.items()}
+    return Fields(fields, confidence, evidence_found(found, fields, pages))

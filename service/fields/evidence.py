@@ -1,4 +1,4 @@
-"""Where a model's answer stands in the OCR text it was given: each field's evidence.
+"""Where each field's value stands in the OCR words: its evidence.
 
 ``llm-text`` gives the model the OCR text, not the picture, so every value it answers should be
 in that text. ``evidence_of`` matches each scalar field (a string or a number at the top level of
@@ -8,6 +8,9 @@ it: strings compared case- and punctuation-blind (a run that is the value before
 contains it), numbers as numbers ("1,234.50" is 1234.5), ISO
 dates as dates ("25/12/2018" is 2018-12-25). A value the text does not hold gets a warning, a low
 confidence and no box: a box is never guessed.
+
+The field rules and the chooser (``evidence_found``) answer values read from the words, and
+say which words when they know; their fields' evidence is those words, else found the same way.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import msgspec
+
 from service.fields.amounts import parse_amount
 from service.fields.dates import parse_date
+from service.fields.found import Found
 from service.fields.layout import Line, lines_of
 from service.models import FieldEvidence, PageResult, Word
 
@@ -65,6 +71,33 @@ def evidence_of(
             evidence[name] = _evidence(page, words, sizes[page])
         confidence[name] = evidence[name].confidence
     return evidence, confidence, warnings
+
+
+def evidence_found(
+    found: dict[str, Found], fields: dict[str, Any], pages: list[PageResult]
+) -> dict[str, FieldEvidence]:
+    """The evidence of each scalar field the field rules or the chooser answered (``fields``,
+    from ``found``): the words the picker read it from when it says, else the words that hold
+    it, as for a model's answer. Its confidence is the picker's; a value not found in the words
+    (a total after cash rounding, a name the rules joined) has no box."""
+    lines = lines_of(pages)
+    sizes = {page.page: (page.width, page.height) for page in pages}
+    evidence: dict[str, FieldEvidence] = {}
+    for name, value in fields.items():
+        if value is None or isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            continue
+        hit = found.get(name)
+        confidence = hit.confidence if hit is not None else 0.0
+        at = (hit.page, list(hit.words)) if hit is not None and hit.words and hit.page is not None else None
+        at = at or _match(value, lines)
+        if at is None:
+            evidence[name] = FieldEvidence(confidence=confidence)
+        else:
+            page, words = at
+            evidence[name] = msgspec.structs.replace(
+                _evidence(page, words, sizes[page]), confidence=confidence
+            )
+    return evidence
 
 
 def _match(value: str | int | float, lines: list[Line]) -> tuple[int, list[Word]] | None:

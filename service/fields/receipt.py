@@ -33,27 +33,27 @@ _MISREAD_FORMS = (
 #: "Owned by ..." before the company that owns a shop's brand.
 _OWNED_BY = re.compile(r"^OWN(?:ED)?\s*BY\s*:?\s*", re.IGNORECASE)
 #: Headings that are not anyone's name.
-_HEADING = re.compile(
+HEADING = re.compile(
     r"^(?:TAX\s*INVOICE|INVOICE|RECEIPT|OFFICIAL\s*RECEIPT|CASH\s*(?:BILL|SALES?|RECEIPT)|SIMPLIFIED|"
     r"WELCOME|THANK|COPY|DUPLICATE|REPRINT|TABLE|ORDER)"
 )
 #: A line that ends the address: contact details, tax numbers, or the sale itself.
-_AFTER_ADDRESS = re.compile(
+AFTER_ADDRESS = re.compile(
     r"\bTEL\b|TEL\s*[:.]|PHONE|\bFAX\b|\bH/?P\b|\bMOBILE|E-?MAIL|WWW\.|HTTP|\bGST\b|\bSST\b|\bVAT\b|\bTAX\b|"
     r"\bREG\b|\bCO\.?\s*(?:REG|NO)|INVOICE|RECEIPT|\bDATE\b|CASHIER|\bBILL\b|\bTABLE\b|DOC(?:UMENT)?\s*NO|"
     r"\bTIME\b|\bID\s*:|\bNO\s*:"
 )
 #: Words of street addresses (English and Malay, as the receipts print them, abbreviations too).
-_ADDRESS_WORD = re.compile(
+ADDRESS_WORD = re.compile(
     r"\bNO\W{0,3}[A-Z]?\d|\b(?:LOT|JALAN|JLN|JL|LORONG|LRG|TAMAN|TMN|LEVEL|UNIT|BLOCK|BLK|FLR|FLOOR|ROAD|RD|STREET|"
     r"AVENUE|AVE|LANE|BANDAR|BDR|KAWASAN|SEKSYEN|SEK|PERSIARAN|KAMPUNG|KG|MALL|PLAZA|SUITE|"
     r"KUALA LUMPUR|SELANGOR|JOHOR|PENANG|PULAU PINANG|PERAK|KEDAH|MELAKA|SABAH|SARAWAK|MALAYSIA)\b"
 )
-_POSTCODE = re.compile(r"(?<![\w.,-])\d{5}(?!\d|[.,-]\d)")
+POSTCODE = re.compile(r"(?<![\w.,-])\d{5}(?!\d|[.,-]\d)")
 #: Contact details, which end an address even on a line that names a street.
-_CONTACT = re.compile(r"\bTEL\b|TEL\s*[:.]|PHONE|\bFAX\b|E-?MAIL|WWW\.|HTTP|\bGST\b|\bSST\b", re.IGNORECASE)
+CONTACT = re.compile(r"\bTEL\b|TEL\s*[:.]|PHONE|\bFAX\b|E-?MAIL|WWW\.|HTTP|\bGST\b|\bSST\b", re.IGNORECASE)
 #: A company's registration or tax number, printed between its name and its address.
-_REGISTRATION_LINE = re.compile(
+REGISTRATION_LINE = re.compile(
     r"\bCO(?:M?[MN]?PANY)?\.?\s*(?:REG|NO)|\bROC\b|\bBR\s*NO|\b(?:GST|SST|VAT|TAX)\s*(?:REG|ID|NO|REF)|"
     r"\bREG(?:ISTRATION)?\b|^\W*(?:NO\W*)?[A-Z]{0,3}\d{4,}\s*-?\s*[A-Z]?\W*$"
 )
@@ -93,23 +93,23 @@ def find_merchant(lines: list[Line]) -> tuple[int | None, Found]:
     """(index of the name's last line, the name) from the head of the receipt."""
     head = [(index, line) for index, line in enumerate(lines[:_HEAD_LINES]) if _wordy(line)]
     for index, line in head:
-        text = _fix_forms(line.text)
+        text = fix_forms(line.text)
         forms = list(COMPANY_FORM.finditer(text.upper()))
         if not forms:
             continue
         # The last form ends the name: "AEON CO. (M) BHD" runs to BHD.
-        name = _clean_name(text[: forms[-1].end()])
+        name = clean_name(text[: forms[-1].end()])
         continued = len(re.sub(r"[^A-Za-z]", "", text[: forms[0].start()])) < 2 or text.startswith("(")
         if continued and index > 0 and _wordy(lines[index - 1]):
             # "SDN BHD" or "(BRANCH) SDN BHD" on its own line: the name starts on the line above.
-            name = f"{_clean_name(lines[index - 1].text)} {name}"
+            name = f"{clean_name(lines[index - 1].text)} {name}"
         return index, Found(name, round(0.85 * line.confidence, 3))
     for index, line in head:
-        if not _HEADING.match(line.text.upper()) and not _AFTER_ADDRESS.search(line.text.upper()):
-            name = _clean_name(line.text)
+        if not HEADING.match(line.text.upper()) and not AFTER_ADDRESS.search(line.text.upper()):
+            name = clean_name(line.text)
             if line.text.rstrip().endswith(("&", "-")) and index + 1 < len(lines):
                 index += 1  # "HOME MASTER HARDWARE &" over "ELECTRICAL"
-                name = f"{name} {_clean_name(lines[index].text)}"
+                name = f"{name} {clean_name(lines[index].text)}"
             return index, Found(name, round(0.6 * line.confidence, 3))
     return None, NOT_FOUND
 
@@ -119,7 +119,7 @@ def find_address(lines: list[Line], name_at: int | None) -> Found:
 
     The address follows the name, or stands above it when the name found is the owning
     company's, printed further down. It reads as an address: a street word or a postcode
-    (``_address_like``). Registration and tax numbers between the name and the address are
+    (``address_like``). Registration and tax numbers between the name and the address are
     passed over, and so are lines of words with no number before the first line that reads
     as an address (a branch or a mall's name). It ends at contact details, the sale, or,
     once the postcode is read, the first line that is not address.
@@ -131,23 +131,23 @@ def find_address(lines: list[Line], name_at: int | None) -> Found:
     addressed = posted = False  # an address line, a postcode line taken
     for line in lines[start : start + _MAX_ADDRESS_LINES + _MAX_SKIPPED]:
         upper = line.text.upper()
-        contact = _CONTACT.search(line.text)
-        if contact and contact.start() > 0 and _address_like(line.text[: contact.start()].upper()):
+        contact = CONTACT.search(line.text)
+        if contact and contact.start() > 0 and address_like(line.text[: contact.start()].upper()):
             # "81750 Johor Bahru, Johor. Tel No.: 07-387 3322": the address, then the phone
             parts.append((line.text[: contact.start()].strip(" ,;.|"), line.confidence))
             break
-        if _REGISTRATION_LINE.search(upper):
+        if REGISTRATION_LINE.search(upper):
             if addressed:
                 break
             continue  # "(Co. No. 113825-W)", "GST Reg No: ..." between the name and the address
-        address_like = _address_like(upper)
-        if posted and not address_like:
+        reads_as_address = address_like(upper)
+        if posted and not reads_as_address:
             break
-        if address_like and not contact:
-            addressed, posted = True, posted or bool(_POSTCODE.search(upper))
-        elif _HEADING.match(upper.strip(" -*")) and not addressed:
+        if reads_as_address and not contact:
+            addressed, posted = True, posted or bool(POSTCODE.search(upper))
+        elif HEADING.match(upper.strip(" -*")) and not addressed:
             continue  # "TAX INVOICE" above the address
-        elif _AFTER_ADDRESS.search(upper) or has_decimals(upper):  # contact details, or the sale begins
+        elif AFTER_ADDRESS.search(upper) or has_decimals(upper):  # contact details, or the sale begins
             break
         elif find_dates(upper) or not _wordy(line):
             if addressed:
@@ -156,13 +156,13 @@ def find_address(lines: list[Line], name_at: int | None) -> Found:
         parts.append((line.text, line.confidence))
         if len(parts) == _MAX_ADDRESS_LINES:
             break
-    while len(parts) > 1 and not _address_like(parts[0][0].upper()) and _not_street(parts[0][0]):
+    while len(parts) > 1 and not address_like(parts[0][0].upper()) and _not_street(parts[0][0]):
         parts.pop(0)  # a branch or a mall's name above the street
     if not parts:
         return NOT_FOUND
     text = " ".join(part for part, _ in parts)
     # A postcode is the strongest sign the lines are an address.
-    strength = 0.8 if _POSTCODE.search(text) else 0.5
+    strength = 0.8 if POSTCODE.search(text) else 0.5
     confidence = sum(confidence for _, confidence in parts) / len(parts)
     return Found(text, round(strength * confidence, 3))
 
@@ -176,25 +176,25 @@ def _not_street(text: str) -> bool:
 def _address_above(lines: list[Line], name_at: int) -> int:
     """Where to look for the address: below the name, or from the first address line above it
     when the lines above hold a postcode (the name found is the owner's, lower down)."""
-    above = [index for index in range(name_at) if _address_like(lines[index].text.upper())]
-    if above and any(_POSTCODE.search(lines[index].text) for index in range(above[0], name_at)):
+    above = [index for index in range(name_at) if address_like(lines[index].text.upper())]
+    if above and any(POSTCODE.search(lines[index].text) for index in range(above[0], name_at)):
         return above[0]
     return name_at + 1
 
 
-def _address_like(upper: str) -> bool:
+def address_like(upper: str) -> bool:
     """Whether a line reads as part of an address: a street word, or a postcode on a line
     with no amount on it."""
-    return bool(_ADDRESS_WORD.search(upper)) or (bool(_POSTCODE.search(upper)) and not has_decimals(upper))
+    return bool(ADDRESS_WORD.search(upper)) or (bool(POSTCODE.search(upper)) and not has_decimals(upper))
 
 
-def _clean_name(text: str) -> str:
+def clean_name(text: str) -> str:
     """A company name without the registration number printed beside it, or table rules around it."""
     text = _OWNED_BY.sub("", _REGISTRATION.sub("", text).strip(" ,:;-_|!'\"‘’“”{}[]>").lstrip("."))
     return re.sub(r"\s+", " ", text)
 
 
-def _fix_forms(text: str) -> str:
+def fix_forms(text: str) -> str:
     for misread, fixed in _MISREAD_FORMS:
         text = misread.sub(fixed, text)
     return text

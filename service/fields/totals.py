@@ -18,27 +18,27 @@ from service.fields.amounts import currency_of, find_amounts, has_decimals
 from service.fields.found import NOT_FOUND, Found
 from service.fields.layout import Line
 
-_STRONG_TOTAL = re.compile(
+STRONG_TOTAL = re.compile(
     r"GRAND\s*TOTAL|AMOUNT\s*DUE|TOTAL\s*DUE|BALANCE\s*DUE|TOTAL\s*PAYABLE|AMOUNT\s*PAYABLE|NET+\s*TOTAL|"
     r"NET+\s*AMOUNT|TOTAL\s*AMOUNT|ROUNDED\s*TOTAL|TOTAL\s*\(?(?:RM|MYR|USD|EUR|GBP|\$|€|£)|"
     r"TOTAL\s*INCL|TOTAL\s*SALES|TOTAL\s*TO\s*PAY|AMOUNT\s*TO\s*PAY|INVOICE\s*TOTAL|" + labels.TOTAL.pattern
 )
-_TOTAL = re.compile(r"\bT[O0]TAL\b|\bT[O0]TAL(?=[:.\dR])|^TOTAL|\bJUMLAH\b|^(?:AMOUNT\s*)?DUE\b")
-_NOT_TOTAL = re.compile(
+TOTAL = re.compile(r"\bT[O0]TAL\b|\bT[O0]TAL(?=[:.\dR])|^TOTAL|\bJUMLAH\b|^(?:AMOUNT\s*)?DUE\b")
+NOT_TOTAL = re.compile(
     r"SUB\s*-?\s*T[O0]TAL|T[O0]TAL\s*(?:QTY|QUANTITY|ITEMS?|PCS|UNITS?|POINTS?|SAVINGS?|DISCOUNTS?|"
     r"NO\b|NUMBER|WEIGHT|TAX|GST|VAT|SST|EXCL)|EXCL|BEFORE\s*(?:GST|TAX|VAT)|"
     r"\bCASH\b|CHANGE|TENDERED|\bPAID\b|\bDUE\s*DATE|ROUNDING|\bQTY\b|SUMMARY|\bSAVED?\b|TOTAL\s*HT\b|NETTO"
 )
-_SUBTOTAL = re.compile(r"SUB\s*-?\s*T[O0]TAL|" + labels.SUBTOTAL.pattern)
-_TAX = re.compile(labels.TAX.pattern + r"(?!\s*(?:REG|NO|ID|INVOICE|CODE|SUMMARY))")
-_NOT_TAX = re.compile(r"INCL|EXCL|REG|INVOICE|SUMMARY|\bID\b|NUMBER|\bNO\b|CODE|RATE\s*$|SUB\s*-?\s*T[O0]TAL")
-_CASH = re.compile(r"\bCASH\b|TENDERED|\bPAID\b|PAYMENT")
-_CHANGE = re.compile(r"CHANGE|\bBAKI\b")
-_ROUNDING = re.compile(r"ROUNDING|ROUND\s*ADJ|\bADJ")
-_ROUNDED_TOTAL = re.compile(
+SUBTOTAL = re.compile(r"SUB\s*-?\s*T[O0]TAL|" + labels.SUBTOTAL.pattern)
+TAX = re.compile(labels.TAX.pattern + r"(?!\s*(?:REG|NO|ID|INVOICE|CODE|SUMMARY))")
+NOT_TAX = re.compile(r"INCL|EXCL|REG|INVOICE|SUMMARY|\bID\b|NUMBER|\bNO\b|CODE|RATE\s*$|SUB\s*-?\s*T[O0]TAL")
+CASH = re.compile(r"\bCASH\b|TENDERED|\bPAID\b|PAYMENT")
+CHANGE = re.compile(r"CHANGE|\bBAKI\b")
+ROUNDING = re.compile(r"ROUNDING|ROUND\s*ADJ|\bADJ")
+ROUNDED_TOTAL = re.compile(
     r"ROUNDED\s*TOTAL|T[O0P]TAL\s*(?:AFTER\s*)?ROUND|ROUND(?:ED|ING)?\W*\w?\W*T[O0]TAL|NETT\s*TOTAL"
 )
-_NOT_ROUNDED = re.compile(r"SUB\s*-?\s*T[O0]TAL|CHANGE|\bCASH\b|TENDERED")
+NOT_ROUNDED = re.compile(r"SUB\s*-?\s*T[O0]TAL|CHANGE|\bCASH\b|TENDERED")
 
 #: How much a label is worth as evidence that its amount is the total, and what weakens it.
 _ROUNDED, _STRONG, _PLAIN, _CONFIRMED = 0.85, 0.75, 0.6, 0.25
@@ -91,12 +91,12 @@ def _one(lines: list[Line], label: re.Pattern[str], exclude: re.Pattern[str] | N
 
 def find_subtotal(lines: list[Line]) -> Found:
     """The amount labelled subtotal (or total before tax)."""
-    return _one(lines, _SUBTOTAL)
+    return _one(lines, SUBTOTAL)
 
 
 def find_tax(lines: list[Line]) -> Found:
     """The amount labelled tax, GST, VAT or SST (a tax-summary table's rate lines aside)."""
-    return _one(lines, _TAX, _NOT_TAX)
+    return _one(lines, TAX, NOT_TAX)
 
 
 def find_total(lines: list[Line], subtotal: Found, tax: Found) -> Found:
@@ -109,22 +109,22 @@ def find_total(lines: list[Line], subtotal: Found, tax: Found) -> Found:
         (
             index
             for index, line in enumerate(lines)
-            if _CASH.search(line.text.upper()) or _CHANGE.search(line.text.upper())
+            if CASH.search(line.text.upper()) or CHANGE.search(line.text.upper())
         ),
         len(lines),
     )
     candidates: dict[int, tuple[Decimal, float]] = {}
-    for pattern in (_TOTAL, _STRONG_TOTAL, _ROUNDED_TOTAL):
+    for pattern in (TOTAL, STRONG_TOTAL, ROUNDED_TOTAL):
         for index, value, confidence in labelled_amounts(
-            lines, pattern, _NOT_TOTAL if pattern is _TOTAL else _NOT_ROUNDED
+            lines, pattern, NOT_TOTAL if pattern is TOTAL else NOT_ROUNDED
         ):
             candidates.setdefault(index, (value, confidence))
-    rounding = _rounding(lines)
-    confirmations = _confirmations(lines, subtotal, tax, rounding[1] if rounding else None)
+    rounding = rounding_of(lines)
+    confirmed = confirmations(lines, subtotal, tax, rounding[1] if rounding else None)
     if not candidates:
         # No label survived the OCR: an amount the payment lines confirm is still the total.
-        if confirmations:
-            value, _ = confirmations.most_common(1)[0]
+        if confirmed:
+            value, _ = confirmed.most_common(1)[0]
             return Found(_money(value), 0.4)
         return NOT_FOUND
 
@@ -135,9 +135,9 @@ def find_total(lines: list[Line], subtotal: Found, tax: Found) -> Found:
         value, _ = candidates[index]
         upper = lines[index].text.upper()
         strength = (
-            _ROUNDED if _ROUNDED_TOTAL.search(upper) else _STRONG if _STRONG_TOTAL.search(upper) else _PLAIN
+            _ROUNDED if ROUNDED_TOTAL.search(upper) else _STRONG if STRONG_TOTAL.search(upper) else _PLAIN
         )
-        strength += _CONFIRMED if value in confirmations else 0
+        strength += _CONFIRMED if value in confirmed else 0
         strength -= _IS_TAX if value == tax_only else 0
         strength -= _BELOW_PAYMENT if index > first_payment else 0
         strength -= _NO_CENTS if not has_decimals(str(value)) or value <= 0 else 0
@@ -163,23 +163,23 @@ def find_currency(lines: list[Line]) -> Found:
     return Found(code, round(min(0.5 + 0.1 * count, 0.95), 3))
 
 
-def _rounding(lines: list[Line]) -> tuple[int, Decimal] | None:
+def rounding_of(lines: list[Line]) -> tuple[int, Decimal] | None:
     """(line index, amount) of the first cash-rounding adjustment of a few cents, if any."""
-    for index, amount, _ in labelled_amounts(lines, _ROUNDING, _ROUNDED_TOTAL):
+    for index, amount, _ in labelled_amounts(lines, ROUNDING, ROUNDED_TOTAL):
         if 0 < abs(amount) < _MAX_ROUNDING:
             return index, amount
     return None
 
 
-def _confirmations(
+def confirmations(
     lines: list[Line], subtotal: Found, tax: Found, rounding: Decimal | None
 ) -> Counter[Decimal]:
     """Amounts the document's own arithmetic points at as the total, before and after rounding."""
     confirmed: Counter[Decimal] = Counter()
     if subtotal.value is not None and tax.value is not None:
         confirmed[_cents(subtotal.value + tax.value)] += 1
-    cash = [value for _, value, _ in labelled_amounts(lines, _CASH, _CHANGE)]
-    change = [value for _, value, _ in labelled_amounts(lines, _CHANGE)]
+    cash = [value for _, value, _ in labelled_amounts(lines, CASH, CHANGE)]
+    change = [value for _, value, _ in labelled_amounts(lines, CHANGE)]
     # What was paid is firmer evidence than the sum: a tax line may be included in the subtotal.
     for paid in cash:
         for back in change:

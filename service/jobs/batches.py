@@ -169,6 +169,7 @@ def result_records(batch: Batch, jobs: JobStore) -> Iterator[dict[str, Any]]:
                 "fields": data.get("fields") if data else None,
                 "field_confidence": data.get("field_confidence") if data else None,
                 "field_evidence": data.get("field_evidence") if data else None,
+                "checks": data.get("checks") if data else None,
                 "text": data.get("text") if data else None,
             }
 

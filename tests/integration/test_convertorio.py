@@ -20,8 +20,8 @@ from redis import Redis
 
 from fixtures import drawings
 from fixtures.generate import PAGES
-from service.models import Status
 from service.jobs.remembered import Remembered
+from service.models import Status
 from tests.helpers import ADMIN_KEY, API_KEY, OTHER_KEY
 
 

@@ -13,6 +13,8 @@ import msgspec
 from msgspec import Meta
 
 PageSource = Literal["ocr", "text-layer"]
+#: What a field's value was read from: OCR words (or a text layer's), or a payment QR code.
+EvidenceSource = Literal["ocr", "qr"]
 #: What reads a page from its own text layer, where an answer or a metric names an engine.
 TEXT_LAYER: PageSource = "text-layer"
 #: The limits of a key a request can run into (``service.tenants.limits``).
@@ -52,9 +54,23 @@ class Word(msgspec.Struct):
     box: Annotated[list[int], Meta(description="[left, top, right, bottom] in page pixels")]
 
 
+#: The most barcodes one page answers: a page of hundreds of codes costs no more than this many.
+MAX_BARCODES = 20
+
+
+class Barcode(msgspec.Struct):
+    """One barcode or 2D code read on a page, and where it stands."""
+
+    format: Annotated[
+        str, Meta(description="The symbology, as zxing-cpp names it: QRCode, EAN13, Code128, DataMatrix, ...")
+    ]
+    text: Annotated[str, Meta(description="What the code holds, as text")]
+    box: Annotated[list[int], Meta(description="[left, top, right, bottom] around the code, in page pixels")]
+
+
 class FieldEvidence(msgspec.Struct):
-    """Where a field's value stands in the text the model was given: the OCR words it was
-    matched to. A value the text does not hold has no page, box or words."""
+    """Where a field's value stands on the page: the OCR words it was matched to, or the payment
+    QR code it was read from. A value the text does not hold has no page, box or words."""
 
     confidence: Annotated[
         float, Meta(description="0 to 1: the matched words' mean OCR confidence, or 0.1 when unmatched")
@@ -71,6 +87,10 @@ class FieldEvidence(msgspec.Struct):
         list[float] | None, Meta(description="The box divided by the page's width and height, 0 to 1")
     ] = None
     words: Annotated[list[str], Meta(description="The matched words, as OCR read them")] = []
+    source: Annotated[
+        EvidenceSource,
+        Meta(description="`ocr`: the page's words; `qr`: a payment QR code, whose box `box` is (no words)"),
+    ] = "ocr"
 
 
 class PageResult(msgspec.Struct):
@@ -85,6 +105,13 @@ class PageResult(msgspec.Struct):
     height: int
     source: PageSource
     words: list[Word] = []
+    barcodes: Annotated[
+        list[Barcode],
+        Meta(
+            description=f"The barcodes and QR codes on the page (at most {MAX_BARCODES}), boxed in the "
+            "words' pixels; a text-layer page is looked at when it draws images or graphics"
+        ),
+    ] = []
 
 
 class Tokens(msgspec.Struct):
@@ -108,7 +135,7 @@ class Extraction(msgspec.Struct):
     llm_calls: int = 0
     fields: dict[str, Any] | None = None
     field_confidence: dict[str, float] | None = None
-    #: Where each scalar field's value stands in the OCR text (``llm-text`` only).
+    #: Where each scalar field's value stands: in the OCR text (``llm-text``), or a payment QR code.
     field_evidence: dict[str, FieldEvidence] | None = None
     warnings: list[str] = []
     #: The type read: the one asked for, or the one identified for ``auto``, with how sure
@@ -178,7 +205,8 @@ class OcrData(msgspec.Struct):
         dict[str, FieldEvidence] | None,
         Meta(
             description="Engine `llm-text`: each scalar field's value matched back to the OCR words it "
-            "came from (page, box, words); null for the other engines"
+            "came from (page, box, words); a field read from a payment QR code (any engine): the code's "
+            "page and box, with source `qr`; else null"
         ),
     ] = None
     warnings: Annotated[

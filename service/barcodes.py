@@ -20,7 +20,7 @@ from service.models import MAX_BARCODES, Barcode
 #: The resolution a PDF page that gave its own text is drawn at to look for codes on it: what a
 #: 300 dpi raster is read at (READ_PIXELS).
 CODE_DPI = 150
-#: The most pixels a raster is read at: an A4 page at 212 dpi (a 300 dpi one is read at 150).
+#: The most pixels a raster is read at: an A4 page at about 215 dpi (a 300 dpi one is read at 150).
 READ_PIXELS = 4_500_000
 
 

@@ -58,6 +58,8 @@ def payment_of(text: str) -> Payment | None:
     if len(text) > _MAX_TEXT:
         return None
     lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    while len(lines) > 1 and not lines[-1]:  # a line feed after the last element
+        lines.pop()
     if lines[0] == "BCD":
         return _epc(lines)
     if lines[0] == "SPC":

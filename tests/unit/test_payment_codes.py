@@ -50,6 +50,11 @@ def test_a_girocode_of_version_1_with_crlf_and_its_optional_lines_left_out():
     assert payment_of(payload) == Payment("epc", "BE72000000001616", "Red Cross", "BPOTBEB1", currency="EUR")
 
 
+def test_a_line_feed_after_the_last_element_is_no_line():
+    assert payment_of(GIROCODE + "\n") == payment_of(GIROCODE) is not None
+    assert payment_of(SWISS_QR_BILL + "\r\n") == payment_of(SWISS_QR_BILL)
+
+
 def test_a_girocode_without_a_reference_quotes_its_remittance_text():
     found = payment_of(giro(l9="", l10="Invoice 42"))
     assert found is not None and found.reference == "Invoice 42"

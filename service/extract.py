@@ -18,6 +18,7 @@ from typing import Any, overload
 
 import msgspec
 
+from service.barcodes import CODE_DPI, read_barcodes
 from service.doctypes import AUTO, DocumentType, Kinds, check_document_type, document_types, get_document_type
 from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.engines.base import FieldsReading, TextFieldEngine
@@ -25,8 +26,18 @@ from service.errors import ContextExceeded, InvalidOption, LectorError, TooManyP
 from service.fields import READINGS, ReadingProfile, find_fields
 from service.fields.checks import checks
 from service.fields.evidence import evidence_of
+from service.fields.payment_codes import overlay_payment
 from service.identify import identify, model_question
-from service.models import TEXT_LAYER, Extraction, FieldEvidence, Identification, PageResult, Tokens, Word
+from service.models import (
+    TEXT_LAYER,
+    Barcode,
+    Extraction,
+    FieldEvidence,
+    Identification,
+    PageResult,
+    Tokens,
+    Word,
+)
 from service.options import Options
 from service.pages import Document, Page, Source, open_document, select_pages
 
@@ -53,7 +64,9 @@ def extract(
     ``engines`` is the process's registry, built from the settings (which also give the
     rendering resolution and, unless ``max_pages`` is given, the page limit). A typed
     document's fields come from the engine when it reads fields itself (a vision model),
-    else from the field rules over the words the engine read (``service.fields``). Raises
+    else from the field rules over the words the engine read (``service.fields``); a payment QR
+    code's values win over both (``service.fields.payment_codes``). Every page's barcodes are
+    read as it is rendered, whichever engine reads it (``service.barcodes``). Raises
     an InputError for a document or option the client must fix, TooManyPages when the
     selection exceeds the page limit, and EngineError when the engine fails. ``types`` limits
     what ``document_type_code=auto`` may identify (None: every type); ``kinds`` is where types
@@ -103,6 +116,7 @@ def extract(
                 pages_of, engine, document_type, options, read_options, on_progress, warnings
             )
         page_count = document.page_count
+    pages_of.add_barcodes([reading.result for reading in readings])
     if text_model is not None:
         fields, evidence, confidence = _text_fields(
             text_model, readings, document_type, read_options, warnings
@@ -110,6 +124,10 @@ def extract(
     elif schema is not None and by_rules:
         fields, confidence, evidence = find_fields(
             document_type.code, schema, [reading.result for reading in readings]
+        )
+    if schema is not None and fields is not None:  # a payment code's fields win over the others
+        fields, confidence, evidence = overlay_payment(
+            schema, [reading.result for reading in readings], fields, confidence, evidence
         )
     if from_words and not options.include_words:  # read for the fields, not asked for
         for reading in readings:
@@ -322,14 +340,17 @@ def extract_object(
                 f"JSON shaped by ocr_instructions reads at most {engine.pages_per_call} pages in one call "
                 f"(LECTOR_LLM_PAGES_PER_CALL); select them with `pages`."
             )
-        pages = list(_Pages(document, numbers, settings.ocr_dpi, options.force_ocr))
+        pages_of = _Pages(document, numbers, settings.ocr_dpi, options.force_ocr)
+        pages = list(pages_of)
         page_count = document.page_count
     found = engine.read_object(pages, read_options)
+    results = [_page_result(page, include_words=False) for page in pages]
+    pages_of.add_barcodes(results)
     return Extraction(
         engine=engine.name,
         language=options.lang,
         page_count=page_count,
-        pages=[_page_result(page, include_words=False) for page in pages],
+        pages=results,
         processing_time=round(time.perf_counter() - started, 3),
         tokens=found.tokens,
         model=getattr(engine, "model", None),
@@ -444,14 +465,31 @@ def _ignored_options(options: Options, engine: Engine) -> list[str]:
 
 
 class _Pages:
-    """The selected pages of an open document, and how to render them."""
+    """The selected pages of an open document, and how to render them; each page's barcodes
+    are read as it passes (every engine's pages pass here), for ``add_barcodes``."""
 
     def __init__(self, document: Document, numbers: list[int], dpi: int, force_ocr: bool) -> None:
         self.numbers = numbers
         self._document, self._dpi, self._force_ocr = document, dpi, force_ocr
+        self._barcodes: dict[int, list[Barcode]] = {}
 
     def __iter__(self) -> Iterator[Page]:
-        return self._document.pages(self.numbers, dpi=self._dpi, force_ocr=self._force_ocr)
+        for page in self._document.pages(self.numbers, dpi=self._dpi, force_ocr=self._force_ocr):
+            self._barcodes[page.number] = self._codes_on(page)
+            yield page
+
+    def _codes_on(self, page: Page) -> list[Barcode]:
+        """A raster's codes; a text-layer page's where it draws anything but text (drawn for
+        them at CODE_DPI, and boxed in its words' pixels)."""
+        if page.image is not None:
+            return read_barcodes(page.image)
+        drawn = self._document.code_raster(page.number, CODE_DPI)
+        return read_barcodes(drawn, scale=page.width / drawn.width) if drawn is not None else []
+
+    def add_barcodes(self, results: list[PageResult]) -> None:
+        """Give each page's result the codes read on that page."""
+        for result in results:
+            result.barcodes = self._barcodes.get(result.page, [])
 
 
 def _read_pages(

@@ -13,6 +13,8 @@ import msgspec
 from msgspec import Meta
 
 PageSource = Literal["ocr", "text-layer"]
+#: What a field's value was read from: OCR words (or a text layer's), or a payment QR code.
+EvidenceSource = Literal["ocr", "qr"]
 #: What reads a page from its own text layer, where an answer or a metric names an engine.
 TEXT_LAYER: PageSource = "text-layer"
 #: The limits of a key a request can run into (``service.tenants.limits``).
@@ -52,9 +54,24 @@ class Word(msgspec.Struct):
     box: Annotated[list[int], Meta(description="[left, top, right, bottom] in page pixels")]
 
 
+#: The most barcodes one page answers: a page of hundreds of codes costs no more than this many.
+MAX_BARCODES = 20
+
+
+class Barcode(msgspec.Struct):
+    """One barcode or 2D code read on a page, and where it stands."""
+
+    format: Annotated[
+        str, Meta(description="The symbology, as zxing-cpp names it: QRCode, EAN13, Code128, DataMatrix, ...")
+    ]
+    text: Annotated[str, Meta(description="What the code holds, as text")]
+    box: Annotated[list[int], Meta(description="[left, top, right, bottom] around the code, in page pixels")]
+
+
 class FieldEvidence(msgspec.Struct):
-    """Where a field's value stands in the OCR words: the words it was read from or matched
-    to. A value the words do not hold has no page, box or words."""
+    """Where a field's value stands on the page: the OCR words it was read from or matched to,
+    or the payment QR code it was read from. A value the words do not hold has no page, box or
+    words."""
 
     confidence: Annotated[
         float,
@@ -75,6 +92,10 @@ class FieldEvidence(msgspec.Struct):
         list[float] | None, Meta(description="The box divided by the page's width and height, 0 to 1")
     ] = None
     words: Annotated[list[str], Meta(description="The matched words, as OCR read them")] = []
+    source: Annotated[
+        EvidenceSource,
+        Meta(description="`ocr`: the page's words; `qr`: a payment QR code, whose box `box` is (no words)"),
+    ] = "ocr"
 
 
 class PageResult(msgspec.Struct):
@@ -89,6 +110,13 @@ class PageResult(msgspec.Struct):
     height: int
     source: PageSource
     words: list[Word] = []
+    barcodes: Annotated[
+        list[Barcode],
+        Meta(
+            description=f"The barcodes and QR codes on the page (at most {MAX_BARCODES}), boxed in the "
+            "words' pixels; a text-layer page is looked at when it draws images or graphics"
+        ),
+    ] = []
 
 
 class Check(msgspec.Struct):
@@ -120,7 +148,8 @@ class Extraction(msgspec.Struct):
     llm_calls: int = 0
     fields: dict[str, Any] | None = None
     field_confidence: dict[str, float] | None = None
-    #: Where each scalar field's value stands in the OCR words (every engine but a vision model).
+    #: Where each scalar field's value stands: in the OCR words (every engine but a vision
+    #: model), or a payment QR code.
     field_evidence: dict[str, FieldEvidence] | None = None
     #: The arithmetic of the fields' amounts (typed documents with amounts only).
     checks: list[Check] | None = None
@@ -192,7 +221,8 @@ class OcrData(msgspec.Struct):
         dict[str, FieldEvidence] | None,
         Meta(
             description="Each scalar field's value and where it was read: its page, box and OCR words "
-            "(an OCR engine's or `llm-text`'s); null for a vision model"
+            "(an OCR engine's or `llm-text`'s), or a payment QR code's page and box with source `qr` "
+            "(any engine); null for a vision model's other fields"
         ),
     ] = None
     checks: Annotated[

@@ -309,6 +309,11 @@ class Document:
         PDF pages always rendered)."""
         raise NotImplementedError
 
+    def code_raster(self, number: int, dpi: int) -> Image.Image | None:
+        """Page ``number``, which gave its own text layer, drawn at ``dpi`` only to look for
+        barcodes on it; None when it draws nothing a code could be. Only a PDF has such pages."""
+        return None
+
     def close(self) -> None:
         """Release the decoder's resources."""
 
@@ -556,6 +561,19 @@ class PdfDocument(Document):
                 ) from None
             del pixmap  # the raster now lives in `image`; don't hold both while the consumer works
             yield Page(number=number, width=image.width, height=image.height, image=image, dpi=render_dpi)
+
+    def code_raster(self, number: int, dpi: int) -> Image.Image | None:
+        """Page ``number`` drawn in grayscale at ``dpi`` when it shows an image or vector
+        graphics, where a code is drawn (as a picture, or as bars and squares); a page of text
+        alone is not drawn. A damaged page gives None: its text was read, and codes are extra."""
+        try:
+            page = self._pdf[number - 1]
+            if not page.get_images() and not page.get_cdrawings():
+                return None
+            pixmap = page.get_pixmap(dpi=_capped_dpi(page.rect, dpi), colorspace=pymupdf.csGRAY, alpha=False)
+            return Image.frombytes("L", (pixmap.width, pixmap.height), pixmap.samples)
+        except _PDF_ERRORS:
+            return None
 
     def close(self) -> None:
         """Close the PyMuPDF document."""

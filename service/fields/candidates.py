@@ -301,10 +301,10 @@ def names(document: Document, name_field: str = "merchant_name") -> list[Candida
 def _first_of_each(candidates: list[Candidate]) -> list[Candidate]:
     """The first candidate of each value: a name or an address read again from more lines is
     the same answer."""
-    seen: set[Any] = set()
-    return [
-        candidate for candidate in candidates if not (candidate.value in seen or seen.add(candidate.value))
-    ]
+    first: dict[Any, Candidate] = {}
+    for candidate in candidates:
+        first.setdefault(candidate.value, candidate)
+    return list(first.values())
 
 
 #: Lines from the top an address may start on, and the most lines it may run over.

@@ -75,10 +75,8 @@ def _line_amounts(items: list[dict[str, Any]]) -> Check | None:
         checked += 1
         if abs(quantity * price - amount) > Decimal("0.01"):
             wrong += 1
-            first_wrong = (
-                first_wrong
-                or f"item {number}: {quantity.normalize():f} × {price:.2f} = {quantity * price:.2f} ≠ {amount:.2f}"
-            )
+            product = f"{quantity.normalize():f} × {price:.2f} = {quantity * price:.2f}"
+            first_wrong = first_wrong or f"item {number}: {product} ≠ {amount:.2f}"
     if not checked:
         return None
     if not wrong:

@@ -26,7 +26,7 @@ from service.fields.amounts import parse_amount
 from service.fields.dates import parse_date
 from service.fields.found import Found
 from service.fields.layout import Line, lines_of
-from service.models import FieldEvidence, PageResult, Word
+from service.models import EvidenceSource, FieldEvidence, PageResult, Word
 
 #: The confidence of a value the text does not hold.
 UNMATCHED_CONFIDENCE = 0.1
@@ -192,10 +192,26 @@ def _evidence(page: int, words: list[Word], size: tuple[int, int]) -> FieldEvide
     top = min(word.box[1] for word in words)
     right = max(word.box[2] for word in words)
     bottom = max(word.box[3] for word in words)
-    width, height = size
     mean = sum(word.confidence for word in words) / len(words) / 100
+    confidence = round(min(max(mean, 0.0), MAX_CONFIDENCE), 3)
+    return boxed(page, [left, top, right, bottom], size, confidence, words=[word.text for word in words])
+
+
+def boxed(
+    page: int,
+    box: list[int],
+    size: tuple[int, int],
+    confidence: float,
+    *,
+    words: list[str] | None = None,
+    source: EvidenceSource = "ocr",
+) -> FieldEvidence:
+    """The evidence of a value that stands in ``box`` on ``page`` (of ``size``, in pixels): the
+    box, its corners and the box relative to the page."""
+    left, top, right, bottom = box
+    width, height = max(size[0], 1), max(size[1], 1)
     return FieldEvidence(
-        confidence=round(min(max(mean, 0.0), MAX_CONFIDENCE), 3),
+        confidence=confidence,
         page=page,
         box=[left, top, right, bottom],
         polygon=[[left, top], [right, top], [right, bottom], [left, bottom]],
@@ -205,5 +221,6 @@ def _evidence(page: int, words: list[Word], size: tuple[int, int]) -> FieldEvide
             round(right / width, 4),
             round(bottom / height, 4),
         ],
-        words=[word.text for word in words],
+        words=words or [],
+        source=source,
     )

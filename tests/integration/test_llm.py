@@ -193,7 +193,7 @@ RECEIPT = {
 INVOICE_NULLS = dict.fromkeys(
     "invoice_number invoice_date due_date purchase_order vendor_name vendor_address vendor_tax_id "
     "customer_name customer_address currency subtotal tax total amount_due payment_terms iban "
-    "line_items".split()
+    "bic payment_reference line_items".split()
 )
 
 

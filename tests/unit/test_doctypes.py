@@ -15,7 +15,8 @@ RECEIPT_FIELDS = (
 ).split()
 INVOICE_FIELDS = (
     "invoice_number invoice_date due_date purchase_order vendor_name vendor_address vendor_tax_id "
-    "customer_name customer_address currency subtotal tax total amount_due payment_terms iban line_items"
+    "customer_name customer_address currency subtotal tax total amount_due payment_terms iban bic "
+    "payment_reference line_items"
 ).split()
 LINE_ITEM_FIELDS = ["description", "quantity", "unit_price", "amount"]
 

@@ -1,6 +1,7 @@
 """The web console in a real headless Chromium (Debian's, driven by playwright): sign in, read
 a generated receipt, see its fields (amounts in their currency, confidence coloured by value),
-its text with its lines and its word boxes, download the text; a wrong key; a scoped key's
+its text with its lines and its word boxes, download the text; a field chosen drawn where its
+evidence stands on the picture; a wrong key; a scoped key's
 type menu, and a failure never reported as done; jobs, usage (with its axes and values) and
 pairs; a narrow screen; and no request leaving the server, the OpenAPI page's included."""
 
@@ -117,6 +118,54 @@ def test_read_a_receipt_see_fields_and_boxes_and_download_the_text(page, server,
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     print(f"console screenshot: {shot}")
+    assert page.outside == []
+
+
+def test_choosing_a_field_draws_its_evidence_box_over_the_picture(page, server, workers, docs):
+    sign_in(page, server)
+    page.get_by_label("Documents: drop them here, or choose them").set_input_files(str(docs["receipt.png"]))
+    page.get_by_label("Document type").select_option("receipt")
+    page.get_by_label("Engine").select_option("tesseract")
+    with page.expect_response("**/api/ocr/extract-text-from-file", timeout=60_000) as answered:
+        page.get_by_role("button", name="Read", exact=True).click()
+    data = answered.value.json()["data"]
+    boxes = {name: proof["box"] for name, proof in (data["field_evidence"] or {}).items() if proof.get("box")}
+    assert "total" in boxes and len(boxes) >= 2, data["field_evidence"]
+    unboxed = [name for name in data["fields"] if name not in boxes]
+    assert unboxed
+    (width,) = [reading["width"] for reading in data["raw_response"]["pages"]]
+    drawn = page.locator(".page svg rect.field")
+    expect(page.locator("tr[data-field=total]")).to_be_visible()
+    assert drawn.count() == 0
+
+    def assert_drawn_at(box: list[int]) -> None:
+        expect(drawn).to_have_count(1)
+        left, top, right, bottom = box
+        place = [float(drawn.get_attribute(name)) for name in ("x", "y", "width", "height")]
+        assert place == [left, top, right - left, bottom - top]
+        # On screen the picture is scaled; the box is scaled with it, onto the same pixels (its
+        # centre: the on-screen box includes the stroke).
+        picture = page.locator(".page img").bounding_box()
+        shown = drawn.bounding_box()
+        scale = picture["width"] / width
+        assert scale < 0.9
+        assert abs(shown["x"] + shown["width"] / 2 - (picture["x"] + (left + right) / 2 * scale)) < 1
+        assert abs(shown["y"] + shown["height"] / 2 - (picture["y"] + (top + bottom) / 2 * scale)) < 1
+        assert abs(shown["width"] - (right - left) * scale) < 4
+
+    # From the keyboard: the field's name is a button.
+    page.locator("tr[data-field=total] button").focus()
+    page.keyboard.press("Enter")
+    assert_drawn_at(boxes["total"])
+    expect(page.locator("tr[data-field=total] button")).to_have_attribute("aria-pressed", "true")
+    other = next(name for name in boxes if name != "total")
+    page.locator(f"tr[data-field={other}]").click()  # a click anywhere on the row; the box moves
+    assert_drawn_at(boxes[other])
+    expect(page.locator("tr[data-field=total] button")).to_have_attribute("aria-pressed", "false")
+    nowhere = page.locator(f"tr[data-field={unboxed[0]}] button")
+    expect(nowhere).to_have_attribute("title", re.compile("^No box"))
+    nowhere.click()
+    expect(drawn).to_have_count(0)
     assert page.outside == []
 
 

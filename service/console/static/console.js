@@ -171,8 +171,12 @@ function showResult(file, data, seconds) {
   card.append(element("p", { class: "muted",
     text: `${type} · ${raw.engine} · ${raw.page_count} page(s) · ${raw.tokens_used} tokens · ` +
           `${data.processing_time.toFixed(2)} s on the server, ${seconds.toFixed(2)} s in all` }));
-  if (data.fields) card.append(fieldsTable(data.fields, data.field_confidence || {}, schemas.get(data.document_type)));
-  for (const page of raw.pages) card.append(pageView(file, page, raw.pages.length));
+  const layers = new Map(); // page number -> the SVG drawn over its picture
+  if (data.fields) {
+    card.append(fieldsTable(data.fields, data.field_confidence || {}, schemas.get(data.document_type),
+                            data.field_evidence || {}, layers));
+  }
+  for (const page of raw.pages) card.append(pageView(file, page, raw.pages.length, layers));
   const base = file.name.replace(/\.[^.]+$/, "");
   card.append(element("div", { class: "downloads" },
     downloadLink("Download the text", new Blob([data.text], { type: "text/plain" }), `${base}.txt`),
@@ -180,7 +184,9 @@ function showResult(file, data, seconds) {
   $("results").append(card);
 }
 
-function fieldsTable(fields, confidence, schema) {
+// A field's row can be chosen (its name is a button): that draws the field's evidence box on
+// its page's picture (see chooseField).
+function fieldsTable(fields, confidence, schema, evidence, layers) {
   const table = element("table", {}, element("caption", { text: "Fields" }));
   table.append(element("tr", {}, element("th", { text: "Field" }), element("th", { text: "Value" }),
                        element("th", { text: "Confidence" })));
@@ -194,34 +200,48 @@ function fieldsTable(fields, confidence, schema) {
     fill.style.width = `${percent}%`;
     const bar = element("span", { class: `confidence ${confidenceLevel(sure)}`, role: "meter", "aria-valuemin": "0",
       "aria-valuemax": "1", "aria-valuenow": String(sure), "aria-label": `${name} confidence` }, fill);
-    table.append(element("tr", { "data-field": name }, element("td", { text: name }), element("td", { text: shown }),
-                         element("td", {}, bar, ` ${percent} %`)));
+    const proof = evidence[name];
+    const choose = element("button", { type: "button", class: "field-name", "aria-pressed": "false", text: name,
+      title: proof?.box ? `Show where ${name} stands on page ${proof.page}` : `No box on the page for ${name}` });
+    const row = element("tr", { "data-field": name }, element("td", {}, choose), element("td", { text: shown }),
+                        element("td", {}, bar, ` ${percent} %`));
+    row.addEventListener("click", () => chooseField(table, row, proof, layers));
+    table.append(row);
   }
   return table;
 }
 
+// One field's box at a time: choosing a row moves it there. The box is in page pixels, like the
+// words', so it goes in the same SVG (whose viewBox is the page): it scales with the picture.
+// A field without a box, or on a page shown without its picture, draws nothing.
+function chooseField(table, row, proof, layers) {
+  for (const layer of layers.values()) layer.querySelector("rect.field")?.remove();
+  for (const button of table.querySelectorAll("button[aria-pressed=true]")) button.setAttribute("aria-pressed", "false");
+  row.querySelector("button").setAttribute("aria-pressed", "true");
+  const layer = proof?.box && layers.get(proof.page);
+  if (layer) layer.append(boxRect(proof.box, "box field"));
+}
+
+function boxRect([left, top, right, bottom], classes) {
+  return svgElement("rect", { x: left, y: top, width: right - left, height: bottom - top, class: classes });
+}
+
 // A page: its picture (for an image file) with each word's box drawn over it, and its words
-// beside; choosing a word lights its box.
-function pageView(file, page, pages) {
+// beside; choosing a word lights its box. The SVG over the picture goes in layers by page number.
+function pageView(file, page, pages, layers) {
   const panes = element("div", { class: "panes" });
   const boxes = [];
   if (file.type.startsWith("image/") && pages === 1) {
     const figure = element("div", { class: "page" });
     figure.append(element("img", { src: URL.createObjectURL(file), alt: `Page ${page.page} of ${file.name}` }));
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", `0 0 ${page.width} ${page.height}`);
-    svg.setAttribute("preserveAspectRatio", "none");
-    svg.setAttribute("aria-hidden", "true");
+    const svg = svgElement("svg", { viewBox: `0 0 ${page.width} ${page.height}`, preserveAspectRatio: "none",
+      "aria-hidden": "true" });
     for (const word of page.words) {
-      const [left, top, right, bottom] = word.box;
-      const rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-      for (const [name, value] of Object.entries({ x: left, y: top, width: right - left, height: bottom - top })) {
-        rect.setAttribute(name, String(value));
-      }
-      rect.setAttribute("class", `box ${confidenceLevel(word.confidence / 100)}`);
+      const rect = boxRect(word.box, `box ${confidenceLevel(word.confidence / 100)}`);
       svg.append(rect);
       boxes.push(rect);
     }
+    layers.set(page.page, svg);
     figure.append(svg);
     panes.append(figure);
   }

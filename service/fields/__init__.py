@@ -72,4 +72,4 @@ def find_fields(
         fields[name] = value
         confidence[name] = round(max(0.0, min(sure, 1.0)), 3) if value is not None else 0.0
     found = {name: hit._replace(confidence=confidence.get(name, 0.0)) for name, hit in found.items()}
-    return Fields(fields, confidence, evidence_found(found, fields, pages))
+    return Fields(fields, confidence, evidence_found(found, fields, pages, lines))

@@ -74,13 +74,13 @@ def evidence_of(
 
 
 def evidence_found(
-    found: dict[str, Found], fields: dict[str, Any], pages: list[PageResult]
+    found: dict[str, Found], fields: dict[str, Any], pages: list[PageResult], lines: list[Line]
 ) -> dict[str, FieldEvidence]:
     """The evidence of each scalar field the field rules or the chooser answered (``fields``,
     from ``found``): the words the picker read it from when it says, else the words that hold
     it, as for a model's answer. Its confidence is the picker's; a value not found in the words
-    (a total after cash rounding, a name the rules joined) has no box."""
-    lines = lines_of(pages)
+    (a total after cash rounding, a name the rules joined) has no box. ``lines``: the pages'
+    lines, as the pickers read them."""
     sizes = {page.page: (page.width, page.height) for page in pages}
     evidence: dict[str, FieldEvidence] = {}
     for name, value in fields.items():

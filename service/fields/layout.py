@@ -8,6 +8,8 @@ lines.
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 from statistics import median
 
@@ -45,12 +47,22 @@ def _page_lines(page: PageResult) -> list[Line]:
     if not words:
         return []
     size = median(word.box[3] - word.box[1] for word in words)
+    reach = max(size * 0.6, 1.0)  # how far from a line's height a word may stand and join it
     lines: list[Line] = []
     anchors: list[Word] = []  # each line's last letter-sized word: dots and dashes drift
+    # Lines by the band of height their anchor stands in, so a word looks only at the lines
+    # within reach rather than at every line of the page.
+    bands: dict[int, set[int]] = defaultdict(set)
+
+    def band(word: Word) -> int:
+        return math.floor((word.box[1] + word.box[3]) / 2 / reach)
+
     for word in sorted(words, key=lambda word: word.box[0]):
         center = (word.box[1] + word.box[3]) / 2
         best, distance = None, size * 0.6
-        for number, line in enumerate(lines):
+        near = sorted(number for key in (band(word) - 1, band(word), band(word) + 1) for number in bands[key])
+        for number in near:
+            line = lines[number]
             if line.words[-1].box[2] > word.box[0] + size / 2:  # overlaps its last word: another line
                 continue
             gap = abs((anchors[number].box[1] + anchors[number].box[3]) / 2 - center)
@@ -59,10 +71,13 @@ def _page_lines(page: PageResult) -> list[Line]:
         if best is None:
             lines.append(Line(page.page, [word]))
             anchors.append(word)
+            bands[band(word)].add(len(lines) - 1)
         else:
             lines[best].words.append(word)
             if word.box[3] - word.box[1] >= size / 2:
+                bands[band(anchors[best])].discard(best)
                 anchors[best] = word
+                bands[band(word)].add(best)
     return sorted(lines, key=lambda line: min((word.box[1] + word.box[3]) / 2 for word in line.words))
 
 

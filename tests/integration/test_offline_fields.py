@@ -42,6 +42,13 @@ def test_sync_json_answers_fields_with_their_confidence(client, docs, name):
     assert data["raw_response"]["engine"] == "tesseract" and data["raw_response"]["llm_calls"] == 0
     assert data["raw_response"]["pages"][0]["words"] == []  # read for the rules, not asked for
     assert "TOTAL" in data["text"].upper()
+    total = data["field_evidence"]["total"]
+    page = data["raw_response"]["pages"][0]
+    assert total["page"] == 1 and total["confidence"] == data["field_confidence"]["total"]
+    left, top, right, bottom = total["box"]
+    assert 0 <= left < right <= page["width"] and 0 <= top < bottom <= page["height"]
+    assert "total" in [check["name"] for check in data["checks"]]
+    assert all(check["ok"] for check in data["checks"]), data["checks"]
 
 
 def test_sync_upload_of_a_text_layer_invoice_uses_its_words(client, docs):

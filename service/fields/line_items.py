@@ -93,6 +93,8 @@ _FILLER = re.compile(r"^(?:X|×|@|\*|=|-|PC|PCS|NOS|SET|UNIT|UNITS|EA|KG|G|M|L|L
 _GLUED_QUANTITY = re.compile(r"^(\d{1,4}(?:[.,]\d{1,3})?)(?:PCS?|X|NOS|SET|UNITS?|EA)$", re.IGNORECASE)
 #: A price and a quantity written as one word: "7.90*3".
 _TIMES = re.compile(r"^(\d+[.,]\d{2})\*(\d{1,4})$")
+#: A stock code on a line of its own: a code, a dash, a pack size ("WA45-/2A - 12", "WA36 - 6/60").
+_STOCK_CODE = re.compile(r"^[\w/#.\s-]*-\s*[\d/]+$")
 #: An article code or barcode: digits only, four or more.
 _CODE = re.compile(r"^\d{4,}-?$")
 #: Tax codes that may stand among an item's numbers ("2  SR  12.00").
@@ -316,6 +318,13 @@ def _part_of_name(line: Line, left: Word, number: Word) -> bool:
     return _wordy(left.text) and not _wide_gap(line, left, number, 1.0)
 
 
+def _name_line(text: str) -> bool:
+    """Whether a line of no numbers reads as (part of) a name: three letters or more, and not
+    a stock code ("WA43-A-24", "PI12PJ11-4 - 6/300", "CH50514")."""
+    letters = sum(char.isalpha() for char in text)
+    return _wordy(text) or (letters >= 3 and not _STOCK_CODE.match(text))
+
+
 def _wordy(text: str) -> bool:
     """Whether a line reads as a name rather than a code: a run of three letters."""
     return bool(re.search(r"[^\W\d_]{3}", text))
@@ -341,7 +350,7 @@ def _items(rows: list[_Row | Line], *, header: bool) -> list[_Item]:
     for row in rows:
         if isinstance(row, Line):
             text = _clean_name(_name_cell(row))
-            if _wordy(text) and not _DISCOUNT.search(text.upper()):
+            if _name_line(text) and not _DISCOUNT.search(text.upper()):
                 pending.append(text)
             continue
         own = _name_text(row)
@@ -387,9 +396,11 @@ def _name_text(row: _Row) -> str:
 
 
 def _clean_name(text: str) -> str:
-    """A description without the bullet before it or a unit price after it ("@ 5.6600")."""
+    """A description without the bullet before it, a unit price after it ("@ 5.6600") or the
+    OCR's O for a zero in a code."""
     text = re.sub(r"\s*@\s*\d+(?:[.,]\d+)?\s*$", "", text)
     text = re.sub(r"\s+(?:SR|ZRL?|\*S?)$", "", text)
+    text = re.sub(r"(?<=\d)O(?=\d|\b)", "0", text)  # "ES1O0O", "EW-100O-1L": an O after a digit is a 0
     return re.sub(r"\s+", " ", text.strip(" -•*|")).strip()
 
 

@@ -76,7 +76,10 @@ def test_names_above_a_row_of_barcode_and_numbers_without_stock_codes():
         [(50, "ITEM(S) : 2"), (400, "QTY(S) : 3")],
         *TOTALS,
     ]
-    assert items_of(rows) == [item("KILAT AUTO ECO WASH 1L", 1, 3.11, 3.11), item("HANDKERCHIEF 2PCS", 2, 4.5, 9.0)]
+    assert items_of(rows) == [
+        item("KILAT AUTO ECO WASH 1L", 1, 3.11, 3.11),
+        item("HANDKERCHIEF 2PCS", 2, 4.5, 9.0),
+    ]
 
 
 def test_names_below_their_code_rows_when_the_first_row_has_none():

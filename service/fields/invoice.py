@@ -12,6 +12,7 @@ import re
 from service.fields import labels
 from service.fields.found import NOT_FOUND, Found
 from service.fields.layout import Line, cell_below
+from service.fields.line_items import find_line_items
 from service.fields.receipt import find_address, find_merchant
 from service.fields.totals import find_currency, find_subtotal, find_tax, find_total
 from service.fields.when import document_order, find_date
@@ -45,6 +46,7 @@ def invoice_fields(lines: list[Line]) -> dict[str, Found]:
         "amount_due": _amount_due(lines, total),
         "payment_terms": _terms(lines),
         "iban": _iban(lines),
+        "line_items": find_line_items(lines),
     }
 
 

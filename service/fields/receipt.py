@@ -13,6 +13,7 @@ from service.fields.amounts import has_decimals
 from service.fields.dates import find_dates
 from service.fields.found import NOT_FOUND, Found
 from service.fields.layout import Line
+from service.fields.line_items import find_line_items
 from service.fields.totals import find_currency, find_subtotal, find_tax, find_total
 from service.fields.when import document_order, find_date, find_time
 
@@ -86,6 +87,7 @@ def receipt_fields(lines: list[Line]) -> dict[str, Found]:
         "tax": tax,
         "total": find_total(lines, subtotal, tax),
         "payment_method": _payment(lines),
+        "line_items": find_line_items(lines),
     }
 
 

@@ -27,7 +27,7 @@ BENCH = (
     "speech",
 )
 #: Every benchmark module.
-ALL = (*BENCH, "accuracy", "model_accuracy")
+ALL = (*BENCH, "accuracy", "model_accuracy", "line_items")
 
 
 def main() -> None:

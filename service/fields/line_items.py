@@ -34,7 +34,7 @@ from service.fields import labels
 from service.fields.amounts import CURRENCY_MARKS, has_decimals, parse_amount, unsmudge
 from service.fields.found import NOT_FOUND, Found
 from service.fields.layout import Line
-from service.fields.totals import _CASH, _CHANGE, _ROUNDING, _STRONG_TOTAL, _SUBTOTAL, _TAX, _TOTAL
+from service.fields.totals import CASH, CHANGE, ROUNDING, STRONG_TOTAL, SUBTOTAL, TAX, TOTAL
 from service.models import Word
 
 #: Column headers by what the column holds, in the invoice set's eight languages and as
@@ -62,13 +62,13 @@ _HEADERS = {
 _HEADER_WORDS = {"CODE", "TAX", "GST", "RM", "DISC", "DISC%", "%", "EXC.", "INC.", "UOM", "NO", "NO."}
 #: Where the items end: the first line of totals, tax, rounding, payment or item counts.
 _END_LABELS = (
-    _SUBTOTAL,
-    _TOTAL,
-    _STRONG_TOTAL,
-    _TAX,
-    _CASH,
-    _CHANGE,
-    _ROUNDING,
+    SUBTOTAL,
+    TOTAL,
+    STRONG_TOTAL,
+    TAX,
+    CASH,
+    CHANGE,
+    ROUNDING,
     labels.SUBTOTAL,
     labels.TOTAL,
 )

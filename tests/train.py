@@ -34,7 +34,7 @@ from fixtures.invoices import FORMS, VENDORS, invoices
 from service.extract import extract
 from service.fields import RULES
 from service.fields.candidates import Candidate, Document
-from service.fields.chooser import FIELDS, MODEL_FILE, ChooserFile, FieldModel
+from service.fields.chooser import FIELDS, MODEL_FILE, ChooserFile, FieldModel, candidates_of
 from service.fields.layout import lines_of
 from service.models import PageResult
 from service.options import Options
@@ -128,7 +128,7 @@ def table(examples: list[Example], code: str, name: str) -> tuple[list[str], lis
             continue
         lines = lines_of(example.pages)
         document = Document.of(lines, RULES[code](lines))
-        for candidate in find(document):
+        for candidate in candidates_of(document, name, find):
             rows.append(candidate.features)
             labels.append(int(right(name, candidate, example.truth[name])))
     features = sorted({feature for row in rows for feature in row})

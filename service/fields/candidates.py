@@ -132,6 +132,7 @@ def amounts(document: Document, total_name: str = "total") -> list[Candidate]:
     )
     rounding = rounding_of(lines)
     confirmed = confirmations(lines, subtotal, tax, rounding[1] if rounding else None)
+    items = _items_sum(document.rules.get("line_items", Found(None, 0.0)).value)
     candidates = []
     for index, value, words in found:
         line = lines[index]
@@ -151,6 +152,7 @@ def amounts(document: Document, total_name: str = "total") -> list[Candidate]:
             "rank": ranked.index(value) / max(len(ranked) - 1, 1) if value in ranked else 1.0,
             "repeats": min(values[value] - 1, 3) / 3,
             "confirmed": min(confirmed[value], 3) / 3,
+            "items_sum": float(items is not None and value == items),
             "currency_mark": float(currency_of(" ".join(word.text for word in words)) is not None),
             "is_subtotal": float(subtotal.value == wire),
             "is_tax": float(tax.value == wire and tax.value != subtotal.value),
@@ -160,6 +162,16 @@ def amounts(document: Document, total_name: str = "total") -> list[Candidate]:
         }
         candidates.append(Candidate(wire, index, words, features))
     return candidates
+
+
+def _items_sum(items: Any) -> Decimal | None:
+    """What the line items the rules read add up to, when there are any and all have amounts."""
+    if not isinstance(items, list) or not items:
+        return None
+    amounts = [item.get("amount") if isinstance(item, dict) else None for item in items]
+    if any(not isinstance(amount, (int, float)) for amount in amounts):
+        return None
+    return sum((Decimal(str(amount)) for amount in amounts), Decimal(0)).quantize(Decimal("0.01"))
 
 
 def _amounts(lines: list[Line]) -> Iterator[tuple[int, Decimal, tuple[Word, ...]]]:

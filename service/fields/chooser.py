@@ -82,29 +82,58 @@ def models() -> dict[str, FieldModel]:
 
 def choose(code: str, lines: list[Line], rules: dict[str, Found]) -> dict[str, Found]:
     """The chooser's answer for each field it has a model for on documents of type ``code``:
-    the best candidate with its probability and words, or null under the threshold. Fields
-    without a model are not in the answer (the rules' answer stands for them)."""
+    the best candidate with its probability and words. When no candidate reaches the model's
+    threshold, the rules' answer stands, with the model's (low) probability of it; with none,
+    the field is null. Fields without a model are not in the answer (the rules' answer stands
+    for them, with the rules' confidence)."""
     chosen: dict[str, Found] = {}
     document = Document.of(lines, rules)
     for name, find in FIELDS.get(code, {}).items():
         model = models().get(f"{code}.{name}")
         if model is None:
             continue
-        best = best_candidate(model, find(document))
-        if best is None or best[1] < model.threshold:
+        choice = decide(model, candidates_of(document, name, find), rules.get(name))
+        if choice is None:
             chosen[name] = Found(None, 0.0)
             continue
-        candidate, probability = best
-        chosen[name] = Found(
-            candidate.value, round(probability, 3), candidate.words, lines[candidate.line].page
-        )
+        candidate, probability = choice
+        page = lines[candidate.line].page if candidate.words else None
+        chosen[name] = Found(candidate.value, round(probability, 3), candidate.words, page)
     return chosen
 
 
-def best_candidate(model: FieldModel, candidates: list[Candidate]) -> tuple[Candidate, float] | None:
-    """The most probable candidate and its probability (the first of equals), or None."""
+def decide(
+    model: FieldModel, candidates: list[Candidate], ruled: Found | None
+) -> tuple[Candidate, float] | None:
+    """The candidate answered, and its probability: the most probable one when it reaches the
+    model's threshold, else the rules' own answer (a labelled value the model finds unlikely is
+    still the best the document offers), else None."""
     scored = [(model.probability(candidate), -number) for number, candidate in enumerate(candidates)]
     if not scored:
         return None
     probability, number = max(scored)
-    return candidates[-number], probability
+    if probability >= model.threshold:
+        return candidates[-number], probability
+    for (probability, _), candidate in zip(scored, candidates, strict=True):
+        if ruled is not None and ruled.value is not None and candidate.value == ruled.value:
+            return candidate, probability
+    return None
+
+
+def candidates_of(
+    document: Document, name: str, find: Callable[[Document], list[Candidate]]
+) -> list[Candidate]:
+    """The candidates ``find`` sees for field ``name``, each with how sure the rules were of it
+    (``rules_confidence``, 0 for a value they did not answer); and the rules' answer when it is
+    none of them (a total after cash rounding, an address of lines apart): ``rules_only``, with
+    no words."""
+    found = find(document)
+    ruled = document.rules.get(name)
+    if ruled is None or ruled.value is None:
+        return found
+    for candidate in found:
+        candidate.features["rules_confidence"] = ruled.confidence if candidate.value == ruled.value else 0.0
+    if all(candidate.value != ruled.value for candidate in found):
+        features = {"rules": 1.0, "rules_only": 1.0, "rules_confidence": ruled.confidence}
+        found.append(Candidate(ruled.value, 0, (), features))
+    return found

@@ -27,7 +27,7 @@ BENCH = (
     "speech",
 )
 #: Every benchmark module.
-ALL = (*BENCH, "accuracy", "model_accuracy", "line_items")
+ALL = (*BENCH, "accuracy", "model_accuracy")
 
 
 def main() -> None:

@@ -21,7 +21,9 @@ is for measuring only (``--data`` and ``--check`` for other sets in the same lay
     other than receipts with (prompts/engines.json);
 (f) the generated invoices' fields (fixtures/invoices.py), from their text layer and scans;
 (g) identification (``document_type_code=auto``) of sroie-dev's receipts, the invoices and
-    plain text.
+    plain text;
+(h) line items, item-level F1 on the generated invoices and on sroie-dev's receipts labelled by
+    hand (``tests/benchmarks/line_items.py``).
 
 ``--smoke`` runs one generated page of each kind, one invoice, and one generated receipt (a
 data set of one, written for the run, in place of both sets), and writes nothing into docs/benchmarks.md.
@@ -73,6 +75,7 @@ from service.models import Extraction
 from service.options import Options
 from service.settings import Settings
 from service.startup import prepare_process
+from tests.benchmarks.line_items import line_items_table
 from tests.benchmarks.tables import add_smoke_flag, publish, table, tesseract, title
 from tests.helpers import character_error_rate
 
@@ -497,6 +500,7 @@ def main(argv: list[str] | None = None) -> None:
         receipt_texts = receipt_texts or texts  # the development set's, for identification
     tables.append(receipts_table(sets))
     tables.append(reliability_table(sets))
+    tables.append(line_items_table(folders[0], smoke=smoke, engines=ENGINES, limit=args.limit))
     kinds = {"receipt": receipt_texts, "invoice": invoice_texts, "text": text_pages()[: 1 if smoke else None]}
     tables.append(identification_table(kinds))
     publish("accuracy", tables, smoke=smoke)

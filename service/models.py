@@ -85,6 +85,13 @@ class PageResult(msgspec.Struct):
     height: int
     source: PageSource
     words: list[Word] = []
+    language: Annotated[
+        str | None,
+        Meta(
+            description="With `lang=auto`: the Tesseract language the page was read in, as detected on it "
+            "(`eng` when it could not be told), or a text-layer page's detected language; null otherwise"
+        ),
+    ] = None
 
 
 class Tokens(msgspec.Struct):

@@ -114,6 +114,13 @@ def language_of(text: str, candidates: list[str]) -> tuple[str, float] | None:
     return by_iso[iso], probability
 
 
+def prepare(candidates: list[str]) -> None:
+    """Load the model restricted to ``candidates`` now (1.5 s for the eight languages of the
+    invoice set), rather than on the first page: a worker does it once, before its jobs fork."""
+    if len(candidates) > 1:
+        _identifier(frozenset(LANGUAGES[code].iso for code in candidates))
+
+
 _lock = threading.Lock()
 _model: Any = None
 _identifiers: dict[frozenset[str], Any] = {}

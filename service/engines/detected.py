@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import msgspec
 
+from service import languages
 from service.engines.base import Engine, Reading, ReadOptions
 from service.engines.tesseract import TesseractEngine, installed_languages
 from service.languages import FALLBACK, LATIN, language_of, languages_of_script, scripts_of
@@ -86,3 +87,9 @@ def text_language(text: str) -> str | None:
     languages; None when it cannot be told."""
     found = language_of(text, languages_of_script(LATIN, installed_languages()))
     return found[0] if found else None
+
+
+def prepare() -> None:
+    """Load the language model for the installed Latin-script languages, which every page
+    ``lang=auto`` reads is first looked up among (nothing when ``eng`` is the only one)."""
+    languages.prepare(languages_of_script(LATIN, installed_languages()))

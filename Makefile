@@ -45,8 +45,9 @@ browser:
 # What only the suite needs from Debian: systemd-analyze, with which it checks the units in
 # deploy/, ip (iproute2), with which it builds network namespaces for its several hosts,
 # espeak-ng, which speaks the sentences the speech tests transcribe, and the Tesseract
-# languages of the invoice set (TEST_TESSERACT_LANGS), which lang=auto's tests and benchmark read.
-TEST_TESSERACT_LANGS := eng deu fra nld spa ita por pol
+# languages of the invoice set and Russian (TEST_TESSERACT_LANGS), which lang=auto's tests and
+# benchmark read (Russian: a page in another script, found by Tesseract's OSD).
+TEST_TESSERACT_LANGS := eng deu fra nld spa ita por pol rus
 test-tools:
 	@need=""; \
 	command -v systemd-analyze >/dev/null 2>&1 || need="$$need systemd"; \

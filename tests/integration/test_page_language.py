@@ -1,5 +1,5 @@
-"""``lang=auto``: each page read in the language detected on it, with the real Tesseract (its
-languages of the invoice set installed by ``make test-tools``) and py3langid."""
+"""``lang=auto``: each page read in the language detected on it, with the real Tesseract (the
+languages of the invoice set and Russian installed by ``make test-tools``) and py3langid."""
 
 from __future__ import annotations
 
@@ -39,6 +39,16 @@ def png(lines: list[str]) -> bytes:
     return encode(page_image(lines, size=SMALL), "PNG")
 
 
+def png_in_any_script(lines: list[str]) -> bytes:
+    """A page of ``lines`` in PyMuPDF's own fallback font, which has Cyrillic and Greek letters."""
+    with pymupdf.open() as document:
+        page = document.new_page(width=SMALL[0], height=SMALL[1])
+        page.insert_font(fontname="F0", fontbuffer=pymupdf.Font("cjk").buffer)
+        for index, line in enumerate(lines):
+            page.insert_text((60, 80 + index * 24), line, fontsize=12, fontname="F0")
+        return page.get_pixmap(dpi=300, colorspace=pymupdf.csGRAY).tobytes("png")
+
+
 @pytest.mark.parametrize(("lines", "language"), [(GERMAN, "deu"), (ENGLISH, "eng")])
 def test_a_page_is_read_in_the_language_found_on_it(lines, language):
     result = extract(png(lines), Options(lang="auto"), engines)
@@ -46,6 +56,22 @@ def test_a_page_is_read_in_the_language_found_on_it(lines, language):
     assert page.language == language and result.language == language
     assert lines[-1] in page.text  # Grüßen needs deu: eng reads it as GriiBen
     assert result.warnings == []
+
+
+def test_a_page_in_another_script_is_read_in_an_installed_language_of_that_script():
+    russian = ["Уважаемые дамы и господа,", "благодарим вас за ваш заказ.", "С наилучшими пожеланиями"]
+    result = extract(png_in_any_script(russian), Options(lang="auto"), engines)
+    assert result.pages[0].language == "rus" and "благодарим" in result.text and result.warnings == []
+
+
+def test_a_page_in_a_script_no_installed_language_writes_is_read_in_english_and_said_so():
+    greek = ["Αγαπητοί κύριοι και κυρίες,", "σας ευχαριστούμε για την παραγγελία σας.", "Με εκτίμηση"]
+    result = extract(png_in_any_script(greek), Options(lang="auto"), engines)
+    assert result.pages[0].language == "eng"
+    assert result.warnings == [
+        "Page 1 looks written in the Greek script, for which no Tesseract language is installed; "
+        "it was read as eng."
+    ]
 
 
 def test_a_blank_page_is_english_without_a_word():

@@ -99,10 +99,10 @@ def scripts_of(installed: Collection[str]) -> set[str]:
 
 def language_of(text: str, candidates: list[str]) -> tuple[str, float] | None:
     """The language of ``text`` among ``candidates`` (Tesseract codes), with py3langid's
-    probability; None when the text has too few letters or no candidate is likely enough.
-    A single candidate is the answer without a look."""
-    if len(candidates) == 1:
-        return candidates[0], 1.0
+    probability; None when the text has too few letters, no candidate is likely enough, or
+    there is none. A single candidate is the answer without a look."""
+    if len(candidates) <= 1:
+        return (candidates[0], 1.0) if candidates else None
     if sum(char.isalpha() for char in text) < MIN_LETTERS:
         return None
     by_iso: dict[str, str] = {}

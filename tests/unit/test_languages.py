@@ -43,9 +43,10 @@ def test_a_language_that_is_not_a_candidate_is_never_answered():
     assert found is None or found[0] in ("eng", "fra")
 
 
-def test_too_few_letters_say_nothing_and_one_candidate_is_the_answer_unseen():
+def test_too_few_letters_or_no_candidate_say_nothing_and_one_candidate_is_the_answer_unseen():
     assert language_of("INV-2024-0042 12.03.2024 1.234,56", ["eng", "deu"]) is None
     assert language_of("", [FALLBACK]) == (FALLBACK, 1.0)
+    assert language_of("Thank you for your order. Please pay the amount due.", []) is None
 
 
 def test_every_language_of_the_table_is_one_the_identifier_knows():

@@ -43,13 +43,19 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium; }
 
 # What only the suite needs from Debian: systemd-analyze, with which it checks the units in
-# deploy/, ip (iproute2), with which it builds network namespaces for its several hosts, and
-# espeak-ng, which speaks the sentences the speech tests transcribe.
+# deploy/, ip (iproute2), with which it builds network namespaces for its several hosts,
+# espeak-ng, which speaks the sentences the speech tests transcribe, and the Tesseract
+# languages of the invoice set and Russian (TEST_TESSERACT_LANGS), which lang=auto's tests and
+# benchmark read (Russian: a page in another script, found by Tesseract's OSD).
+TEST_TESSERACT_LANGS := eng deu fra nld spa ita por pol rus
 test-tools:
 	@need=""; \
 	command -v systemd-analyze >/dev/null 2>&1 || need="$$need systemd"; \
 	command -v ip >/dev/null 2>&1 || need="$$need iproute2"; \
 	command -v espeak-ng >/dev/null 2>&1 || need="$$need espeak-ng"; \
+	for code in $(TEST_TESSERACT_LANGS); do \
+		tesseract --list-langs 2>/dev/null | grep -qx "$$code" || need="$$need tesseract-ocr-$$code"; \
+	done; \
 	if [ -n "$$need" ]; then \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
 		echo "Installing Debian packages:$$need"; \

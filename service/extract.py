@@ -22,6 +22,7 @@ from service.barcodes import CODE_DPI, read_barcodes
 from service.doctypes import AUTO, DocumentType, Kinds, check_document_type, document_types, get_document_type
 from service.engines import Engine, Engines, FieldEngine, Reading, ReadOptions
 from service.engines.base import FieldsReading, TextFieldEngine
+from service.engines.detected import text_language
 from service.errors import ContextExceeded, InvalidOption, LectorError, TooManyPages, ValidationFailed
 from service.fields import READINGS, ReadingProfile, find_fields
 from service.fields.checks import checks
@@ -38,7 +39,7 @@ from service.models import (
     Tokens,
     Word,
 )
-from service.options import Options
+from service.options import AUTO_LANGUAGE, Options
 from service.pages import Document, Page, Source, open_document, select_pages
 
 #: Called as pages finish, with (pages done, pages selected).
@@ -91,6 +92,8 @@ def extract(
         text_model = engine if isinstance(engine, TextFieldEngine) and schema is not None else None
         if isinstance(engine, TextFieldEngine):
             engine = engines.get(engines.ocr_engine(document_type.code, options.lang))
+        if options.lang == AUTO_LANGUAGE and not isinstance(engine, FieldEngine):
+            engine = engines.in_page_language(engine)
         by_rules = schema is not None and text_model is None and not isinstance(engine, FieldEngine)
         from_words = by_rules or text_model is not None
         profile = READINGS.get(document_type.code, ReadingProfile()) if from_words else ReadingProfile()
@@ -132,6 +135,7 @@ def extract(
     if from_words and not options.include_words:  # read for the fields, not asked for
         for reading in readings:
             reading.result.words = []
+    warnings.extend(warning for reading in readings for warning in reading.warnings)
     # When every page gave its own text and no model was asked for fields, no engine read
     # anything: the answer names the text layer, not the engine that stood by.
     engine_used = (schema is not None and not by_rules) or any(
@@ -140,7 +144,7 @@ def extract(
     engine = text_model or engine
     return Extraction(
         engine=engine.name if engine_used else TEXT_LAYER,
-        language=options.lang,
+        language=_language(options.lang, [reading.result for reading in readings]),
         page_count=page_count,
         pages=[reading.result for reading in readings],
         processing_time=round(time.perf_counter() - started, 3),
@@ -154,6 +158,14 @@ def extract(
         warnings=warnings,
         document_type=document_type.code,
     )
+
+
+def _language(asked: str, pages: list[PageResult]) -> str:
+    """The answer's language: the one asked for, or for ``auto`` the languages found on the
+    pages joined by +, in page order (``auto`` still when none was, as for a vision model)."""
+    if asked != AUTO_LANGUAGE:
+        return asked
+    return "+".join(dict.fromkeys(page.language for page in pages if page.language)) or asked
 
 
 def _text_fields(
@@ -517,7 +529,10 @@ def _read_pages(
     try:
         for index, page in enumerate(pages):
             if page.has_text_layer:
-                finish(index, _text_layer_result(page, include_words=read_options.include_words))
+                reading = _text_layer_result(page, include_words=read_options.include_words)
+                if read_options.lang == AUTO_LANGUAGE:
+                    reading.result.language = text_language(page.text)
+                finish(index, reading)
                 continue
             pending.append((index, pool.submit(engine.read, page, read_options)))
             while len(pending) > engine.concurrency:

@@ -117,6 +117,13 @@ class PageResult(msgspec.Struct):
             "words' pixels; a text-layer page is looked at when it draws images or graphics"
         ),
     ] = []
+    language: Annotated[
+        str | None,
+        Meta(
+            description="With `lang=auto`: the Tesseract language the page was read in, as detected on it "
+            "(`eng` when it could not be told), or a text-layer page's detected language; null otherwise"
+        ),
+    ] = None
 
 
 class Check(msgspec.Struct):

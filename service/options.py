@@ -26,6 +26,8 @@ EngineName = Literal["auto", "tesseract", "ppocr", "llm", "hybrid", "llm-text"]
 Psm = Literal[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
 PSM_CHOICES: tuple[int, ...] = get_args(Psm)
 
+#: The language that stands for each page's own, detected (``service.engines.detected``).
+AUTO_LANGUAGE = "auto"
 #: At most this many Tesseract languages in one request (each costs a model load per page).
 MAX_LANGUAGES = 8
 #: A page selection longer than this is refused before it is parsed.
@@ -36,7 +38,9 @@ Lang = Annotated[
     Meta(
         max_length=100,
         pattern=rf"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+){{0,{MAX_LANGUAGES - 1}}}$",
-        description="Tesseract language(s), e.g. `eng` or `eng+deu` (at most 8, installed ones only)",
+        description="Tesseract language(s), e.g. `eng` or `eng+deu` (at most 8, installed ones only); "
+        "`auto`: each page is read in the language detected on it, among the installed ones (`eng` "
+        "when it cannot be told; each page's `language` says which)",
         extra={"hint": f"use up to {MAX_LANGUAGES} language codes joined by +, such as eng or eng+deu"},
     ),
 ]
@@ -89,7 +93,7 @@ class Options(Base, kw_only=True):
             "`llm-text`: the type's OCR engine reads, and the model finds the fields in its text)"
         ),
     ] = "auto"
-    lang: Lang = "eng"
+    lang: Lang = AUTO_LANGUAGE
     pages: PageSelection | None = None
     force_ocr: Annotated[bool, Meta(description="OCR PDF pages even when they have a text layer")] = False
     include_words: Annotated[bool, Meta(description="Return each word with its box and confidence")] = False

@@ -210,7 +210,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
         Lang,
         Meta(
             description="Tesseract languages `make run` and `make test` install as Debian packages "
-            "(`tesseract-ocr-<code>`), e.g. `eng+deu+fra`"
+            "(`tesseract-ocr-<code>`), e.g. `eng+deu+fra`: `lang=auto` finds each page's language among "
+            "the installed ones"
         ),
     ] = "eng"
     llm_model: Annotated[

@@ -17,7 +17,7 @@ from typing import Any, get_args
 from service.doctypes import auto_engine_of, document_types
 from service.engines.base import Engine, FieldEngine, Reading, ReadOptions
 from service.errors import InvalidOption, SettingsError
-from service.options import EngineName
+from service.options import AUTO_LANGUAGE, EngineName
 from service.settings import Settings
 
 __all__ = ["Engine", "Engines", "FieldEngine", "ReadOptions", "Reading"]
@@ -92,8 +92,19 @@ class Engines:
         """The OCR engine that reads a document of that type and language without a model: the
         type's engine in prompts/engines.json for English, and Tesseract for the other
         languages (ppocr's bundled model reads English and Chinese, and ignores ``lang``).
-        ``llm-text`` reads its pages with it too."""
-        return auto_engine_of(document_type_code) if lang == "eng" else "tesseract"
+        For ``auto``, the English one: it reads each page first, and Tesseract again the pages
+        in another language (``in_page_language``). ``llm-text`` reads its pages with it too."""
+        return auto_engine_of(document_type_code) if lang in ("eng", AUTO_LANGUAGE) else "tesseract"
+
+    def in_page_language(self, engine: Engine) -> Engine:
+        """``engine`` reading each page in the language detected on it (``lang=auto``), with
+        Tesseract reading again the pages in another language than English."""
+        from service.engines.detected import DetectedLanguage
+        from service.engines.tesseract import TesseractEngine
+
+        tesseract = self.get("tesseract")
+        assert isinstance(tesseract, TesseractEngine)
+        return DetectedLanguage(engine, tesseract)
 
     def local_auto_engines(self) -> set[str]:
         """The engines ``auto`` picks without a vision model (prompts/engines.json)."""
@@ -114,6 +125,8 @@ class Engines:
         resolved = self.resolve(name, document_type_code, options.lang)
         if resolved == "llm-text":  # its OCR engine reads the pages
             _class_of(self.ocr_engine(document_type_code, options.lang)).check(options)
+        if AUTO_LANGUAGE in options.lang.split("+"):
+            _class_of("tesseract").check(options)  # it detects, and reads pages in other languages
         _class_of(resolved).check(options)
 
     def get(self, name: str, document_type_code: str = "text", lang: str = "eng") -> Engine:

@@ -48,6 +48,8 @@ class Reading(msgspec.Struct):
     result: PageResult
     tokens: Tokens = msgspec.field(default_factory=Tokens)
     calls: int = 0
+    #: Sentences for the answer about how the page was read (its language could not be told).
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 class FieldsReading(msgspec.Struct):

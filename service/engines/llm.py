@@ -42,6 +42,7 @@ from service.errors import (
     ModelUnreachable,
 )
 from service.models import PageResult, Tokens
+from service.options import AUTO_LANGUAGE
 from service.pages import Page
 from service.settings import Settings
 
@@ -414,7 +415,13 @@ class HybridEngine(LlmEngine):
         """The page as the vision model gets it, plus Tesseract's text of it."""
         parts = super().page_parts(page, options)
         if page.image is not None:
-            ocr = self._tesseract.read(page, ReadOptions(lang=options.lang, psm=options.psm)).result.text
+            ocr_options = ReadOptions(lang=options.lang, psm=options.psm)
+            if options.lang == AUTO_LANGUAGE:  # Tesseract reads the page in the language it finds
+                from service.engines.detected import DetectedLanguage
+
+                ocr = DetectedLanguage(self._tesseract, self._tesseract).read(page, ocr_options).result.text
+            else:
+                ocr = self._tesseract.read(page, ocr_options).result.text
             parts.append(
                 {
                     "type": "text",

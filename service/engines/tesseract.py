@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import pytesseract
@@ -18,6 +21,7 @@ import pytesseract
 from service.engines.base import Reading, ReadOptions, cores
 from service.errors import EngineError, EngineUnavailable, InvalidOption
 from service.models import PageResult, Word
+from service.options import AUTO_LANGUAGE
 from service.pages import Page
 from service.settings import Settings
 
@@ -55,12 +59,21 @@ class TesseractEngine:
 
     @classmethod
     def check(cls, options: ReadOptions) -> None:
-        """Refuse languages that are not installed before any work starts.
+        """Refuse languages that are not installed before any work starts, and ``auto`` joined
+        to another (it picks one language per page).
 
         The options' types already bound the language list and the segmentation mode.
         """
         installed = installed_languages()
-        missing = [code for code in options.lang.split("+") if code not in installed]
+        codes = options.lang.split("+")
+        if AUTO_LANGUAGE in codes:
+            if len(codes) > 1:
+                raise InvalidOption(
+                    f"The language {AUTO_LANGUAGE} stands alone: it detects each page's language; "
+                    "or name the languages, such as eng+deu."
+                )
+            return
+        missing = [code for code in codes if code not in installed]
         if missing:
             raise InvalidOption(
                 f"Language {missing[0]!r} is not installed; installed: {', '.join(sorted(installed))}."
@@ -68,40 +81,60 @@ class TesseractEngine:
 
     def read(self, page: Page, options: ReadOptions) -> Reading:
         """OCR one raster page: its text, confidence and words (at no token cost)."""
-        assert page.image is not None, "text-layer pages never reach an engine"
         config = f"--psm {options.psm or 3}"
-        if page.dpi:
-            config += f" --dpi {page.dpi}"
-        # The file as received when the page is exactly its pixels, decoded by Tesseract as the
-        # CLI does: on 20 receipts, 26 ms less CPU each than Pillow's decode plus a BMP written
-        # and read (Pillow still decodes the page, for its checks). Otherwise an uncompressed
-        # BMP: ~10 ms to write, and Leptonica reads it as fast as the original file;
-        # pytesseract's own PNG costs ~0.2 s, and a PNM is slow to read (README).
-        with tempfile.NamedTemporaryFile(prefix="lector-") as handle:
-            if page.original is not None:
-                handle.write(page.original)
-            else:
-                page.image.save(handle, format="BMP")
-            handle.flush()
-            try:
-                tsv = pytesseract.image_to_data(
-                    handle.name, lang=options.lang, config=config, timeout=PAGE_TIMEOUT_S
-                )
-            except pytesseract.TesseractNotFoundError:
-                raise EngineUnavailable("Tesseract is not installed on this server.") from None
-            except pytesseract.TesseractError as exc:
-                raise EngineError(
-                    f"Tesseract failed on page {page.number} (exit status {exc.status})."
-                ) from None
-            except RuntimeError:  # pytesseract's timeout
-                raise EngineError(
-                    f"Tesseract gave up on page {page.number} after {PAGE_TIMEOUT_S} s."
-                ) from None
+        with _page_file(page) as path:
+            tsv = _run(pytesseract.image_to_data, page, path, lang=options.lang, config=config)
         return Reading(
             result=parse_tsv(
                 tsv, page, include_words=options.include_words, min_confidence=options.min_confidence
             )
         )
+
+    def script(self, page: Page) -> str | None:
+        """The script of one raster page as Tesseract's orientation and script detection (OSD,
+        ``--psm 0``) names it (``Latin``, ``Cyrillic``, ``Han``...); None when the page has too
+        little text for it to tell, which OSD reports as a failure."""
+        with _page_file(page) as path:
+            try:
+                osd = _run(pytesseract.image_to_osd, page, path, config="")  # it adds --psm 0
+            except EngineError:
+                return None
+        found = re.search(r"^Script: *(\S+)", osd, re.MULTILINE)
+        return found.group(1) if found else None
+
+
+@contextmanager
+def _page_file(page: Page) -> Iterator[str]:
+    """The path of a private file holding ``page``'s pixels, removed afterwards.
+
+    The file as received when the page is exactly its pixels, decoded by Tesseract as the
+    CLI does: on 20 receipts, 26 ms less CPU each than Pillow's decode plus a BMP written and
+    read (Pillow still decodes the page, for its checks). Otherwise an uncompressed BMP:
+    ~10 ms to write, and Leptonica reads it as fast as the original file; pytesseract's own
+    PNG costs ~0.2 s, and a PNM is slow to read (README).
+    """
+    assert page.image is not None, "text-layer pages never reach an engine"
+    with tempfile.NamedTemporaryFile(prefix="lector-") as handle:
+        if page.original is not None:
+            handle.write(page.original)
+        else:
+            page.image.save(handle, format="BMP")
+        handle.flush()
+        yield handle.name
+
+
+def _run(function: Callable[..., str], page: Page, path: str, *, config: str, lang: str = "osd") -> str:
+    """``function`` (a pytesseract call) on the page at ``path``, its failures as Lector's errors."""
+    if page.dpi:
+        config += f" --dpi {page.dpi}"
+    try:
+        return str(function(path, lang=lang, config=config, timeout=PAGE_TIMEOUT_S))
+    except pytesseract.TesseractNotFoundError:
+        raise EngineUnavailable("Tesseract is not installed on this server.") from None
+    except pytesseract.TesseractError as exc:
+        raise EngineError(f"Tesseract failed on page {page.number} (exit status {exc.status}).") from None
+    except RuntimeError:  # pytesseract's timeout
+        raise EngineError(f"Tesseract gave up on page {page.number} after {PAGE_TIMEOUT_S} s.") from None
 
 
 def parse_tsv(tsv: str, page: Page, *, include_words: bool, min_confidence: float = 0.0) -> PageResult:

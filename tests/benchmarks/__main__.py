@@ -1,6 +1,7 @@
 """Run benchmarks in one process: ``python -m tests.benchmarks [--smoke] [NAME ...]``.
 
-Without names, the ``make bench`` set (``BENCH``); ``accuracy`` is ``make bench-accuracy``'s.
+Without names, the ``make bench`` set (``BENCH``); ``accuracy`` is ``make bench-accuracy``'s,
+and ``languages`` (the Tesseract languages of ``make test-tools``) runs only when named.
 With ``--smoke`` each runs in its smoke form (one repetition of tiny inputs, written nowhere),
 all of them on one shared Redis, API and workers.
 """
@@ -27,7 +28,7 @@ BENCH = (
     "speech",
 )
 #: Every benchmark module.
-ALL = (*BENCH, "accuracy", "model_accuracy")
+ALL = (*BENCH, "accuracy", "model_accuracy", "languages")
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ import pytest
 
 from fixtures.generate import PAGES
 from service.engines import Engines
+from service.engines.tesseract import installed_languages
 from service.errors import InvalidOption, TooManyPages
 from service.extract import extract
 from service.options import Options, problem
@@ -83,7 +84,10 @@ def test_psm_option_changes_segmentation(docs):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (Options(lang="xyz"), "Language 'xyz' is not installed; installed: eng."),
+        (
+            Options(lang="xyz"),
+            f"Language 'xyz' is not installed; installed: {', '.join(sorted(installed_languages()))}.",
+        ),
         (Options(pages="9"), "Page 9 does not exist"),
         (Options(pages="1-2," * 300), "at most 200 pages or ranges"),
     ],

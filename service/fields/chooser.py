@@ -39,7 +39,6 @@ FIELDS: dict[str, dict[str, Callable[[Document], list[Candidate]]]] = {
     "invoice": {
         "total": amounts,
         "invoice_date": lambda document: dates(document, "invoice_date", labels.DUE_DATE),
-        "vendor_name": lambda document: names(document, "vendor_name"),
     },
 }
 

@@ -36,7 +36,7 @@ def page(rows: list[list[tuple[int, str]]]) -> PageResult:
 
 
 def items_of(rows: list[list[tuple[int, str]]], code: str = "receipt") -> list[dict] | None:
-    fields, confidence = find_fields(code, get_document_type(code).schema, [page(rows)])
+    fields, confidence, _ = find_fields(code, get_document_type(code).schema, [page(rows)])
     assert (confidence["line_items"] > 0) == (fields["line_items"] is not None)
     return fields["line_items"]
 

@@ -1,12 +1,13 @@
 """The field chooser: a small learned model picks each field's value among its candidates.
 
-For the fields in ``FIELDS``, every candidate (``service.fields.candidates``) is scored by a
-logistic regression over its features, and the best one is answered, with the model's
-probability as its confidence. Below the model's threshold the field is null: a field the
-document does not show is not answered as a guess.
+For the fields in ``FIELDS``, every candidate (``service.fields.candidates``, and the rules'
+own answer) is scored by a logistic regression over its features, and the best one is
+answered, with the model's probability as its confidence. When none reaches the model's
+threshold the rules' answer stands, with the model's low probability of it; when the rules
+found none either, the field is null: a field the document does not show is not a guess.
 
 The model is data, not code: ``chooser.json`` beside this module holds each field's feature
-names, their scaling and the coefficients, fitted by ``make train`` (``tests/training``) on
+names, their scaling and the coefficients, fitted by ``make train`` (``tests/train.py``) on
 sroie-dev's receipts and the generated invoices. Scoring is a dot product here, so scikit-learn,
 which fits it, is not needed at run time, and nothing is trained or downloaded then.
 """
@@ -51,7 +52,7 @@ class FieldModel(msgspec.Struct, forbid_unknown_fields=True):
     scale: list[float]
     coefficients: list[float]
     intercept: float
-    #: Under this probability the best candidate is not answered.
+    #: Under this probability the best candidate is not answered (the rules' answer stands).
     threshold: float
 
     def probability(self, candidate: Candidate) -> float:

@@ -50,6 +50,7 @@ OCR_DATA_KEYS = {
     "fields",
     "field_confidence",
     "field_evidence",
+    "checks",
     "warnings",
     "document_type",
     "document_type_confidence",

@@ -84,7 +84,7 @@ def test_a_50_item_batch_finishes_with_csv_and_jsonl_in_input_order(client, work
     for (name, _, expected), record, row in zip(files, records, rows, strict=True):
         assert record["filename"] == row["filename"] == name
         assert set(record) == {"index", "filename", "status", "error", "tokens_used", "fields",
-                               "field_confidence", "field_evidence", "text"}  # fmt: skip
+                               "field_confidence", "field_evidence", "checks", "text"}  # fmt: skip
         if expected is None:
             assert record["status"] == row["status"] == "FAILED"
             assert record["error"] == row["error"] == "The PNG image is corrupt or truncated."

@@ -74,8 +74,8 @@ def test_multipart_submission_is_queued_and_succeeds(client, workers, docs):
     )
     data = status["result"]
     assert set(data) == {"document_type_code", "document_type_confidence", "text", "fields",
-                         "field_confidence", "field_evidence", "pages", "tokens", "tokens_used", "engine",
-                         "model", "llm_calls", "processing_time_ms", "warnings"}  # fmt: skip
+                         "field_confidence", "field_evidence", "checks", "pages", "tokens", "tokens_used",
+                         "engine", "model", "llm_calls", "processing_time_ms", "warnings"}  # fmt: skip
     assert (data["document_type_code"], data["fields"], data["engine"]) == ("text", None, "tesseract")
     assert data["tokens"] == {"prompt": 0, "completion": 0, "total": 0} and data["tokens_used"] == 0
     assert (data["model"], data["llm_calls"]) == (None, 0)

@@ -120,8 +120,9 @@ class PageResult(msgspec.Struct):
     language: Annotated[
         str | None,
         Meta(
-            description="With `lang=auto`: the Tesseract language the page was read in, as detected on it "
-            "(`eng` when it could not be told), or a text-layer page's detected language; null otherwise"
+            description="With `lang=auto`: the language found on the page, which Tesseract read it in "
+            "(`eng` when it could not be told; ppocr reads every Latin-script language alike), or a "
+            "text-layer page's; null otherwise"
         ),
     ] = None
 

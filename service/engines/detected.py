@@ -21,7 +21,7 @@ import msgspec
 from service import languages
 from service.engines.base import Engine, Reading, ReadOptions
 from service.engines.tesseract import TesseractEngine, installed_languages
-from service.languages import FALLBACK, LATIN, language_of, languages_of_script, scripts_of
+from service.languages import FALLBACK, LATIN, MIN_LETTERS, language_of, languages_of_script, scripts_of
 from service.pages import Page
 
 #: A first reading whose mean word confidence (0 to 100) is under this may be of another
@@ -55,8 +55,11 @@ class DetectedLanguage:
         script = LATIN
         confidence = reading.result.confidence
         # OSD costs more than the reading (0.4 to 0.75 s a page): asked only when the reading
-        # is unsure, and when another script than Latin could change what the page is read in.
-        if confidence is not None and confidence < MIN_CONFIDENCE and scripts_of(installed) - {LATIN}:
+        # is unsure, when another script than Latin could change what the page is read in, and
+        # when the page has text enough to tell a language by (a label or a logo does not).
+        unsure = confidence is not None and confidence < MIN_CONFIDENCE
+        wordy = sum(char.isalpha() for char in reading.result.text) >= MIN_LETTERS
+        if unsure and wordy and scripts_of(installed) - {LATIN}:
             script = self._tesseract.script(page) or LATIN
         candidates = languages_of_script(script, installed)
         if not candidates:

@@ -68,7 +68,8 @@ test-tools:
 bench: install $(if $(SMOKE),,bench-tools)
 	$(BIN)/python -m tests.benchmarks $(if $(SMOKE),--smoke)
 
-# Receipt fields and text on ../shared/datasets/sroie-dev, read in place (DATA=dir for another set).
+# Receipt fields and text on ../shared/datasets/sroie-dev and sroie-check, side by side, read in
+# place (DATA=dir for another development set).
 # With MODEL_URL and MODEL (any OpenAI-compatible server; VISION=1 when the model sees images):
 # receipt fields read by that model on sroie-dev and sroie-check instead (LIMIT receipts each).
 bench-accuracy: install

@@ -1,0 +1,41 @@
+"""A read document's structure: lines, paragraphs with their roles, key-value pairs and
+tables, found from the words' geometry (``structure_of``).
+
+Lector's own answers carry words and fields; the Textract and Azure Document Intelligence
+dialects answer these parts too (Textract's LINE, KEY_VALUE_SET, TABLE and LAYOUT blocks,
+Azure's lines, paragraphs, keyValuePairs and tables), and both read them from here, so a
+label, a table or a heading is found one way whichever wire it leaves by. Pure and bounded:
+no web framework, no Redis, at most ``MAX_LINES`` lines a document.
+"""
+
+from __future__ import annotations
+
+from service.models import PageResult
+from service.structure.key_values import key_values_of
+from service.structure.paragraphs import paragraphs_of
+from service.structure.parts import Cell, KeyValue, Paragraph, Role, Run, Structure, Table
+from service.structure.runs import MAX_LINES, line_runs
+from service.structure.tables import tables_of
+
+__all__ = [
+    "MAX_LINES",
+    "Cell",
+    "KeyValue",
+    "Paragraph",
+    "Role",
+    "Run",
+    "Structure",
+    "Table",
+    "structure_of",
+]
+
+
+def structure_of(pages: list[PageResult]) -> Structure:
+    """The structure of the read ``pages``: every part refers to the words by their index."""
+    lines = line_runs(pages)
+    return Structure(
+        lines=tuple(lines),
+        paragraphs=tuple(paragraphs_of(lines, pages)),
+        key_values=tuple(key_values_of(lines, pages)),
+        tables=tuple(tables_of(lines, pages)),
+    )

@@ -76,11 +76,22 @@ def new_key(space: Space) -> str:
 class Storage:
     """One object store, with what Lector does with it."""
 
-    def __init__(self, open_store: Callable[[], LocalStore | S3Store], where: str) -> None:
+    def __init__(
+        self,
+        open_store: Callable[[], LocalStore | S3Store],
+        where: str,
+        *,
+        bucket: str | None = None,
+        prefix: str = "",
+    ) -> None:
         self._open_store = open_store
         self._opened: LocalStore | S3Store | None = None
         #: The store as an operator recognises it, with no credentials (for logs and messages).
         self.where = where
+        #: An S3 store's bucket (None: a directory), and the prefix its keys live under there
+        #: ("" or ending in "/"): object ``prefix + key`` of the bucket is ``key`` here.
+        self.bucket = bucket
+        self.prefix = prefix
 
     @property
     def _store(self) -> LocalStore | S3Store:
@@ -241,6 +252,8 @@ def _s3(bucket: str, prefix: str, where: str, environ: Mapping[str, str]) -> Sto
             bucket, prefix=prefix or None, config=config, client_options=client, retry_config=retry
         ),
         where,
+        bucket=bucket,
+        prefix=f"{prefix}/" if prefix else "",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from typing import Any
 
 import anyio
 import msgspec
@@ -61,6 +62,8 @@ class Submission(msgspec.Struct):
     types: list[str] | None = None
     #: Where to announce the end (else the key's default, if any).
     callback_url: str | None = None
+    #: What a dialect needs to answer the job in its own words later (``Conversion.note``).
+    note: dict[str, Any] | None = None
 
 
 class BatchSubmission(msgspec.Struct):
@@ -196,6 +199,7 @@ class Intake:
             types=submission.types,
             callback_url=submission.callback_url,
             batch_id=batch_id,
+            note=submission.note,
         )
         if media_kind(record.sniffed) is not None:
             timeout = media_job_timeout(self._settings.max_media_seconds)

@@ -61,6 +61,10 @@ class Conversion(msgspec.Struct, kw_only=True):
     callback_url: str | None = None
     #: The batch the conversion is an item of.
     batch_id: str | None = None
+    #: What the dialect that queued the job asked, in its own words (which of its operations
+    #: started it, and with what), for its status answers; small, and never read by the core
+    #: or shown by Lector's own routes. None for Lector's own routes.
+    note: dict[str, Any] | None = None
     #: An extraction's or an identification's result (``service.work.Outcome.result``); a
     #: large one is kept in the store under ``result_key`` (``service.jobs.store``).
     data: dict[str, Any] | None = None

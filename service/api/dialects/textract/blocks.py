@@ -59,7 +59,9 @@ def geometry(box: Box, page: PageResult) -> Geometry:
     left, top = _fraction(box[0] / width), _fraction(box[1] / height)
     right, bottom = _fraction(box[2] / width), _fraction(box[3] / height)
     return Geometry(
-        bounding_box=BoundingBox(width=right - left, height=bottom - top, left=left, top=top),
+        bounding_box=BoundingBox(
+            width=round(right - left, 6), height=round(bottom - top, 6), left=left, top=top
+        ),
         polygon=[
             Point(x=left, y=top),
             Point(x=right, y=top),

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import pairwise
 from statistics import median
 from typing import Any
 
@@ -107,6 +108,8 @@ _STRENGTH = 0.7
 _MAX_NUMBERS = 6
 #: At most this many name lines above a number row, or below one.
 _MAX_NAME_LINES = 3
+#: The most columns an items' table has.
+MAX_COLUMNS = 24
 
 
 @dataclass
@@ -131,6 +134,19 @@ class _Item:
 def find_line_items(lines: list[Line]) -> Found:
     """The document's line items, each ``{"description", "quantity", "unit_price", "amount"}``
     (None where not printed), in order; not found when no item row stands before the totals."""
+    lines, header, rows = _region(lines)
+    items = _items(rows, header=header is not None)
+    columns = _columns(lines[header]) if header is not None else {}
+    if not items:
+        return NOT_FOUND
+    values = [_values(item, columns) for item in items]
+    confidence = sum(item.row.confidence for item in items) / len(items)
+    return Found(values, round(_STRENGTH * confidence, 3))
+
+
+def _region(lines: list[Line]) -> tuple[list[Line], int | None, list[_Row | Line]]:
+    """The items' region: (the lines, rejoined; the header's index among them, or None; the
+    region's lines under the header up to the totals, each a number row or a line of text)."""
     lines = _rejoined(lines)
     start, header = _table_start(lines)
     rows: list[_Row | Line] = []
@@ -146,13 +162,7 @@ def find_line_items(lines: list[Line]) -> Found:
         elif _ends_items(line.text.upper()):
             break
         rows.append(row if row is not None else line)
-    items = _items(rows, header=header is not None)
-    columns = _columns(lines[header]) if header is not None else {}
-    if not items:
-        return NOT_FOUND
-    values = [_values(item, columns) for item in items]
-    confidence = sum(item.row.confidence for item in items) / len(items)
-    return Found(values, round(_STRENGTH * confidence, 3))
+    return lines, header, rows
 
 
 def _rejoined(lines: list[Line]) -> list[Line]:
@@ -476,3 +486,145 @@ def _number(value: Decimal | None) -> float | int | None:
     if value is None:
         return None
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+# The items region as a table: the same region, header and rows as the items above, cut into
+# columns, for the document's structure (service/structure/tables.py).
+
+
+@dataclass
+class GridRow:
+    """One row of the items' table: its words in each column (an empty list: an empty cell)."""
+
+    header: bool
+    cells: list[list[Word]]
+
+
+@dataclass
+class ItemsGrid:
+    """The items region as rows of cells under common columns, the header row first."""
+
+    #: Each column's [left, right] in page pixels.
+    columns: list[tuple[float, float]]
+    rows: list[GridRow]
+
+
+def items_grid(lines: list[Line]) -> ItemsGrid | None:
+    """The items region of ``lines`` (one page's) as a grid, or None when it has no number row.
+
+    A row is the header line, or an item's number row with the name lines the items above join
+    to it (the lines below a named row, or above an unnamed one). A line's words are cut into
+    groups at a column's gap, and the name apart from the numbers; the columns are where the
+    header's groups and the numbers' groups stand (their x spans overlapping make one column)
+    and where names begin.
+    """
+    lines, header, region = _region(lines)
+    numbered = [row for row in region if isinstance(row, _Row)]
+    if not numbered:
+        return None
+    grouped: list[tuple[bool, list[list[Word]]]] = []
+    if header is not None:
+        grouped.append((True, _gapped(lines[header].words)))
+    for row, names in _joined_rows(region, below=header is not None and not _name_text(numbered[0])):
+        groups = _row_groups(lines[row.index], row)
+        for name in names:
+            groups.extend(_gapped(name.words))
+        grouped.append((False, groups))
+    columns = _grid_columns(grouped)
+    if len(columns) > MAX_COLUMNS:
+        return None  # no items' table has so many columns: numbers strewn over the page
+    rows = []
+    for is_header, groups in grouped:
+        cells: list[list[Word]] = [[] for _ in columns]
+        for group in groups:
+            cells[_nearest_column(group, columns)].extend(group)
+        rows.append(
+            GridRow(
+                is_header, [sorted(cell, key=lambda word: (word.box[1] // 4, word.box[0])) for cell in cells]
+            )
+        )
+    return ItemsGrid(columns, rows)
+
+
+def _joined_rows(region: list[_Row | Line], *, below: bool) -> list[tuple[_Row, list[Line]]]:
+    """Each number row with the name lines that belong to it, as ``_items`` joins them: under
+    a named row (or every row, names below), a line continues the row above; otherwise it is
+    the name of the row below."""
+    joined: list[tuple[_Row, list[Line]]] = []
+    pending: list[Line] = []
+    for row in region:
+        if isinstance(row, Line):
+            if joined and (below or _name_text(joined[-1][0])):
+                joined[-1][1].append(row)
+            else:
+                pending.append(row)
+            continue
+        joined.append((row, pending))
+        pending = []
+    if pending and joined:
+        joined[-1][1].extend(pending)
+    return joined
+
+
+def _gapped(words: list[Word]) -> list[list[Word]]:
+    """``words`` (of one line, left to right) cut where a gap is a column's edge: as wide as
+    the line's height."""
+    if not words:
+        return []
+    height = median(word.box[3] - word.box[1] for word in words)
+    groups = [[words[0]]]
+    for left, right in pairwise(words):
+        if right.box[0] - left.box[2] >= height:
+            groups.append([right])
+        else:
+            groups[-1].append(right)
+    return groups
+
+
+def _row_groups(line: Line, row: _Row) -> list[list[Word]]:
+    """A number row's words in groups: the text before its first number cut at wide gaps,
+    then the numbers and the words among them cut at wide gaps and before each number."""
+    numbers = {id(word) for _, word in row.numbers}
+    first = next((at for at, word in enumerate(line.words) if id(word) in numbers), len(line.words))
+    groups = _gapped(line.words[:first])
+    for group in _gapped(line.words[first:]):
+        part: list[Word] = []
+        for word in group:
+            if id(word) in numbers and part and any(id(other) in numbers for other in part):
+                groups.append(part)
+                part = []
+            part.append(word)
+        groups.append(part)
+    return groups
+
+
+def _grid_columns(grouped: list[tuple[bool, list[list[Word]]]]) -> list[tuple[float, float]]:
+    """The columns: the header's groups and every number row's groups but its first (a name's
+    width says nothing of its column) by their x spans, the first by where it begins; spans
+    that overlap make one column."""
+    spans: list[tuple[float, float]] = []
+    for is_header, groups in grouped:
+        for position, group in enumerate(groups):
+            left, right = group[0].box[0], group[-1].box[2]
+            if position == 0 and not is_header:
+                right = left + 1
+            spans.append((left, right))
+    spans.sort()
+    columns: list[tuple[float, float]] = []
+    for left, right in spans:
+        if columns and left <= columns[-1][1]:
+            columns[-1] = (columns[-1][0], max(columns[-1][1], right))
+        else:
+            columns.append((left, right))
+    return columns
+
+
+def _nearest_column(group: list[Word], columns: list[tuple[float, float]]) -> int:
+    """The column a group stands in: the one its span overlaps most, else the nearest."""
+    left, right = group[0].box[0], group[-1].box[2]
+
+    def fit(column: tuple[float, float]) -> tuple[float, float]:
+        overlap = min(right, column[1]) - max(left, column[0])
+        return (overlap, -min(abs(left - column[1]), abs(right - column[0])))
+
+    return max(range(len(columns)), key=lambda number: fit(columns[number]))

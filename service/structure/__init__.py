@@ -33,9 +33,16 @@ __all__ = [
 def structure_of(pages: list[PageResult]) -> Structure:
     """The structure of the read ``pages``: every part refers to the words by their index."""
     lines = line_runs(pages)
+    tables = tables_of(lines, pages)
+    in_tables = {(table.page, word) for table in tables for cell in table.cells for word in cell.words}
+    table_lines = {
+        number
+        for number, line in enumerate(lines)
+        if any((line.page, word) in in_tables for word in line.words)
+    }
     return Structure(
         lines=tuple(lines),
         paragraphs=tuple(paragraphs_of(lines, pages)),
-        key_values=tuple(key_values_of(lines, pages)),
-        tables=tuple(tables_of(lines, pages)),
+        key_values=tuple(key_values_of(lines, pages, skip=table_lines)),
+        tables=tuple(tables),
     )

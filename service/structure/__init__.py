@@ -40,9 +40,12 @@ def structure_of(pages: list[PageResult]) -> Structure:
         for number, line in enumerate(lines)
         if any((line.page, word) in in_tables for word in line.words)
     }
+    key_values = key_values_of(lines, pages, skip=table_lines)
+    line_of = {(line.page, word): number for number, line in enumerate(lines) for word in line.words}
+    pair_lines = {line_of[(pair.key.page, pair.key.words[0])] for pair in key_values}
     return Structure(
         lines=tuple(lines),
-        paragraphs=tuple(paragraphs_of(lines, pages)),
-        key_values=tuple(key_values_of(lines, pages, skip=table_lines)),
+        paragraphs=tuple(paragraphs_of(lines, pages, alone=table_lines | pair_lines)),
+        key_values=tuple(key_values),
         tables=tuple(tables),
     )

@@ -122,6 +122,8 @@ class _Row:
     leading_quantity: Decimal | None = None
     joined_quantity: Decimal | None = None  # "7.90*3"
     confidence: float = 0.0
+    #: Where the numbers' columns begin among the line's words (the name's words stand before).
+    numbers_at: int = 0
 
 
 @dataclass
@@ -297,6 +299,7 @@ def _number_row(line: Line, index: int) -> _Row | None:
         words.pop()
     if not numbers or not _cents(numbers[-1][1].text):
         return None
+    numbers_at = len(words)
     name = words
     if name and _CODE.match(name[0].text) and (len(name) == 1 or _wide_gap(line, name[0], name[1], 1.0)):
         name = name[1:]  # an article code or barcode in its own column
@@ -307,7 +310,7 @@ def _number_row(line: Line, index: int) -> _Row | None:
         leading = Decimal(name[0].text.replace(",", "."))  # "1  HH TIGER 12 GLASSES  145.00"
         name = name[1:]
     confidence = sum(word.confidence for word in line.words) / len(line.words) / 100
-    return _Row(index, name, numbers, leading, joined, confidence)
+    return _Row(index, name, numbers, leading, joined, confidence, numbers_at)
 
 
 def _cents(text: str) -> bool:
@@ -549,7 +552,7 @@ def items_grid(lines: list[Line]) -> ItemsGrid | None:
 def _joined_rows(region: list[_Row | Line], *, below: bool) -> list[tuple[_Row, list[Line]]]:
     """Each number row with the name lines that belong to it, as ``_items`` joins them: under
     a named row (or every row, names below), a line continues the row above; otherwise it is
-    the name of the row below."""
+    the name of the row below, unless that row has its own."""
     joined: list[tuple[_Row, list[Line]]] = []
     pending: list[Line] = []
     for row in region:
@@ -559,7 +562,7 @@ def _joined_rows(region: list[_Row | Line], *, below: bool) -> list[tuple[_Row, 
             else:
                 pending.append(row)
             continue
-        joined.append((row, pending))
+        joined.append((row, [] if _name_text(row) else pending))  # a named row's lines above are not its
         pending = []
     if pending and joined:
         joined[-1][1].extend(pending)
@@ -582,10 +585,11 @@ def _gapped(words: list[Word]) -> list[list[Word]]:
 
 
 def _row_groups(line: Line, row: _Row) -> list[list[Word]]:
-    """A number row's words in groups: the text before its first number cut at wide gaps,
-    then the numbers and the words among them cut at wide gaps and before each number."""
+    """A number row's words in groups: the text before its numbers' columns cut at wide gaps,
+    then the numbers and the words among them (currencies, flags) cut at wide gaps and before
+    each number."""
     numbers = {id(word) for _, word in row.numbers}
-    first = next((at for at, word in enumerate(line.words) if id(word) in numbers), len(line.words))
+    first = row.numbers_at
     groups = _gapped(line.words[:first])
     for group in _gapped(line.words[first:]):
         part: list[Word] = []
@@ -600,14 +604,14 @@ def _row_groups(line: Line, row: _Row) -> list[list[Word]]:
 
 def _grid_columns(grouped: list[tuple[bool, list[list[Word]]]]) -> list[tuple[float, float]]:
     """The columns: the header's groups and every number row's groups but its first (a name's
-    width says nothing of its column) by their x spans, the first by where it begins; spans
-    that overlap make one column."""
+    width says nothing of its column) by their x spans, the first by where it begins (give or
+    take a letter's height: a tilted scan); spans that overlap make one column."""
     spans: list[tuple[float, float]] = []
     for is_header, groups in grouped:
         for position, group in enumerate(groups):
             left, right = group[0].box[0], group[-1].box[2]
             if position == 0 and not is_header:
-                right = left + 1
+                right = left + group[0].box[3] - group[0].box[1]
             spans.append((left, right))
     spans.sort()
     columns: list[tuple[float, float]] = []

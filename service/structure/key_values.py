@@ -103,9 +103,10 @@ def _groups(words: Group) -> list[Group]:
     return groups
 
 
-def _key_length(group: Group) -> int:
+def _key_length(group: Group, *, whole: bool = False) -> int:
     """How many of a group's first words are a key: up to a word ending in a colon, or a
-    known label's words up to the first word with a digit; 0 when the group starts no key."""
+    known label's words up to the first word with a digit (the whole group when ``whole``: a
+    value stands in the next); 0 when the group starts no key."""
     for position, (_, word) in enumerate(group[:MAX_KEY_WORDS]):
         if word.text.endswith(":") and (position > 0 or any(char.isalpha() for char in word.text)):
             return position + 1
@@ -114,10 +115,13 @@ def _key_length(group: Group) -> int:
     )
     while length > 1 and group[length - 1][1].text.upper() in _CURRENCIES:
         length -= 1  # "Total Due EUR 1,440.00": the currency is the value's
-    text = " ".join(word.text for _, word in group[:length]).upper()
-    if 0 < length <= MAX_KEY_WORDS and KNOWN_LABEL.search(text):
+    if 0 < length <= MAX_KEY_WORDS and _known(group[:length]):
         return length
     return 0
+
+
+def _known(words: Group) -> bool:
+    return bool(KNOWN_LABEL.search(" ".join(word.text for _, word in words).upper()))
 
 
 def _pairs_on_line(page: int, groups: list[Group]) -> tuple[list[KeyValue], list[int]]:
@@ -128,12 +132,12 @@ def _pairs_on_line(page: int, groups: list[Group]) -> tuple[list[KeyValue], list
     position = 0
     while position < len(groups):
         group = groups[position]
-        length = _key_length(group)
+        following = groups[position + 1] if position + 1 < len(groups) else None
+        length = _key_length(group, whole=following is not None and _key_length(following) == 0)
         if length == 0:
             position += 1
             continue
         value = group[length:]
-        following = groups[position + 1] if position + 1 < len(groups) else None
         if not value and following is not None and _key_length(following) == 0:
             value = following
             position += 1

@@ -106,7 +106,7 @@ def _joins(lines: list[Run], sizes: list[float], above: int, below: int) -> bool
     if gap < -size / 2 or gap > _GAP * size:
         return False
     same_left = abs(lower.box[0] - upper.box[0]) <= size
-    centred = abs((lower.box[0] + lower.box[2]) - (upper.box[0] + upper.box[2])) / 2 <= size
+    centred = abs((lower.box[0] + lower.box[2]) - (upper.box[0] + upper.box[2])) / 2 <= size / 2
     return same_left or centred
 
 

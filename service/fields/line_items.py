@@ -529,9 +529,11 @@ def items_grid(lines: list[Line]) -> ItemsGrid | None:
     if header is not None:
         grouped.append((True, _gapped(lines[header].words)))
     for row, names in _joined_rows(region, below=header is not None and not _name_text(numbered[0])):
-        groups = _row_groups(lines[row.index], row)
-        for name in names:
-            groups.extend(_gapped(name.words))
+        line = lines[row.index]
+        above = [name for name in names if name.words[0].box[1] < line.words[0].box[1]]
+        groups = [group for name in above for group in _gapped(name.words)]
+        groups.extend(_row_groups(line, row))
+        groups.extend(group for name in names if name not in above for group in _gapped(name.words))
         grouped.append((False, groups))
     columns = _grid_columns(grouped)
     if len(columns) > MAX_COLUMNS:
@@ -541,11 +543,7 @@ def items_grid(lines: list[Line]) -> ItemsGrid | None:
         cells: list[list[Word]] = [[] for _ in columns]
         for group in groups:
             cells[_nearest_column(group, columns)].extend(group)
-        rows.append(
-            GridRow(
-                is_header, [sorted(cell, key=lambda word: (word.box[1] // 4, word.box[0])) for cell in cells]
-            )
-        )
+        rows.append(GridRow(is_header, cells))
     return ItemsGrid(columns, rows)
 
 

@@ -110,6 +110,8 @@ def _key_length(group: Group, *, whole: bool = False) -> int:
     for position, (_, word) in enumerate(group[:MAX_KEY_WORDS]):
         if word.text.endswith(":") and (position > 0 or any(char.isalpha() for char in word.text)):
             return position + 1
+    if len(group) <= MAX_KEY_WORDS and whole and _known(group):
+        return len(group)  # "VAT 20%      50.00": the label's whole group, its value the next
     length = next(
         (at for at, (_, word) in enumerate(group) if any(char.isdigit() for char in word.text)), len(group)
     )

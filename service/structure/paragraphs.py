@@ -3,7 +3,8 @@
 Consecutive lines of one page join one paragraph when they start at the same left edge (or are
 centred alike), stand a normal line's gap apart and are printed at about the same size; a wide
 gap, a change of size or of indentation starts another. A line that is a table's row or holds a
-key-value pair is a paragraph of its own, as document-AI services report them.
+key-value pair is a paragraph of its own, as document-AI services report them; a line whose
+words stand far apart (a heading and a text at the right margin) is cut into pieces first.
 
 The roles, as layout analysis names them:
 
@@ -24,16 +25,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from itertools import pairwise
 from statistics import median
 
 from service.models import PageResult, Word
 from service.structure.parts import Paragraph, Role, Run
+from service.structure.runs import run_of
 
 #: The share of a page's height at its top and its bottom where headers, footers and page
 #: numbers stand.
 BAND = 0.06
 #: How much larger than the body a heading's text is, and a title's.
 _HEADING_SIZE, _TITLE_SIZE = 1.2, 1.3
+#: Words of one line further apart than this many text sizes are in two pieces of text.
+_APART = 3.0
 #: The widest gap between two lines of one paragraph, in text sizes.
 _GAP = 0.9
 #: Two lines of one paragraph differ in size by less than this ratio.
@@ -56,6 +61,14 @@ def paragraphs_of(lines: list[Run], pages: list[PageResult], alone: Collection[i
     roles; ``alone``: lines (by index) that are paragraphs of their own (table rows, key-value
     pairs)."""
     words_of = {page.page: page.words for page in pages}
+    pieces: list[Run] = []
+    alone_pieces: set[int] = set()
+    for number, line in enumerate(lines):
+        for piece in _apart(line, words_of[line.page]):
+            if number in alone:
+                alone_pieces.add(len(pieces))
+            pieces.append(piece)
+    lines, alone = pieces, alone_pieces
     sizes = [_size([words_of[line.page][number] for number in line.words]) for line in lines]
     groups: list[list[int]] = []
     for number in range(len(lines)):
@@ -76,6 +89,21 @@ def paragraphs_of(lines: list[Run], pages: list[PageResult], alone: Collection[i
         Paragraph(lines=tuple(lines[n] for n in group), role=role)
         for group, role in zip(groups, roles, strict=True)
     ]
+
+
+def _apart(line: Run, words: list[Word]) -> list[Run]:
+    """A line cut where its words stand far apart (``_APART`` sizes): a heading at the left
+    and another text at the right margin, or a label and its value, are pieces of their own."""
+    pieces: list[list[int]] = [[line.words[0]]]
+    for left, right in pairwise(line.words):
+        size = max(_word_size(words[left]), _word_size(words[right]))
+        if words[right].box[0] - words[left].box[2] > _APART * size:
+            pieces.append([right])
+        else:
+            pieces[-1].append(right)
+    if len(pieces) == 1:
+        return [line]
+    return [run_of(line.page, [(number, words[number]) for number in piece]) for piece in pieces]
 
 
 def _size(words: list[Word]) -> float:

@@ -613,11 +613,11 @@ def _grid_columns(grouped: list[tuple[bool, list[list[Word]]]]) -> list[tuple[fl
             spans.append((left, right))
     spans.sort()
     columns: list[tuple[float, float]] = []
-    for left, right in spans:
-        if columns and left <= columns[-1][1]:
-            columns[-1] = (columns[-1][0], max(columns[-1][1], right))
+    for start, end in spans:
+        if columns and start <= columns[-1][1]:
+            columns[-1] = (columns[-1][0], max(columns[-1][1], end))
         else:
-            columns.append((left, right))
+            columns.append((start, end))
     return columns
 
 

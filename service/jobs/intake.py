@@ -28,7 +28,7 @@ from service.jobs.queue import (
     media_job_timeout,
     selected_pages,
 )
-from service.jobs.record import Conversion, new_id, now_iso
+from service.jobs.record import Conversion, new_id, note_checked, now_iso
 from service.jobs.routing import media_kind
 from service.jobs.store import JobStore
 from service.jobs.webhooks import WebhookConfig, check_url, state_of
@@ -62,7 +62,8 @@ class Submission(msgspec.Struct):
     types: list[str] | None = None
     #: Where to announce the end (else the key's default, if any).
     callback_url: str | None = None
-    #: What a dialect needs to answer the job in its own words later (``Conversion.note``).
+    #: A dialect's note on the job, kept on its record (``Conversion.note``: bounded, never
+    #: the document's content).
     note: dict[str, Any] | None = None
 
 
@@ -199,7 +200,7 @@ class Intake:
             types=submission.types,
             callback_url=submission.callback_url,
             batch_id=batch_id,
-            note=submission.note,
+            note=note_checked(submission.note),
         )
         if media_kind(record.sniffed) is not None:
             timeout = media_job_timeout(self._settings.max_media_seconds)

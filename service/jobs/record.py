@@ -61,9 +61,11 @@ class Conversion(msgspec.Struct, kw_only=True):
     callback_url: str | None = None
     #: The batch the conversion is an item of.
     batch_id: str | None = None
-    #: What the dialect that queued the job asked, in its own words (which of its operations
-    #: started it, and with what), for its status answers; small, and never read by the core
-    #: or shown by Lector's own routes. None for Lector's own routes.
+    #: A dialect's note on the job: what the client asked in that dialect's words (which of
+    #: its operations started the job, with what options), so its status answers can be given
+    #: in them later. The core only stores it: it never reads it nor shows it on Lector's own
+    #: routes. It holds the request's parameters, never the document's content, and is at
+    #: most NOTE_MAX_BYTES as JSON (``note_checked``). None for Lector's own routes.
     note: dict[str, Any] | None = None
     #: An extraction's or an identification's result (``service.work.Outcome.result``); a
     #: large one is kept in the store under ``result_key`` (``service.jobs.store``).
@@ -86,6 +88,18 @@ class Conversion(msgspec.Struct, kw_only=True):
 def now_iso() -> str:
     """The current time in ISO 8601, UTC."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: The most a job's ``note`` may take, as JSON.
+NOTE_MAX_BYTES = 32_768
+
+
+def note_checked(note: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``note`` as a record may keep it; ValueError when it is over NOTE_MAX_BYTES (a dialect
+    bounds what it notes, so this is the dialect's mistake, not the client's)."""
+    if note is not None and len(msgspec.json.encode(note)) > NOTE_MAX_BYTES:
+        raise ValueError(f"A job's note may take at most {NOTE_MAX_BYTES} bytes as JSON.")
+    return note
 
 
 #: What every id ``new_id`` makes looks like: 32 lowercase hexadecimal digits.

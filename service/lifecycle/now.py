@@ -30,6 +30,7 @@ def run_now(
     filename: str | None = None,
     cohort: str | None = None,
     sniffed: str | None = None,
+    max_pages: int | None = None,
 ) -> Outcome:
     """Charge the caller one document (and a concurrency slot while it runs, for media), run
     ``work`` (at most LECTOR_SYNC_MAX_PAGES pages; more is a 413 that names
@@ -37,7 +38,8 @@ def run_now(
     ``cohort``), and book what it used, or the failure (refunded when it was on Lector's
     side). ``asked_types`` narrows what it may be identified as; ``kinds``: the
     caller's types, where it may use its own; ``sniffed``: the document's format, where the
-    route found it already."""
+    route found it already; ``max_pages``: the route's own page limit, where it takes fewer
+    than LECTOR_SYNC_MAX_PAGES (refused as that limit is)."""
     settings, engines, tenancy, redis = here.settings, here.engines, here.tenancy, here.redis
     types = allowed_types(asked_types, caller, kinds)
     # Once: an unknown format is refused before anything is charged.
@@ -60,7 +62,7 @@ def run_now(
             document,
             options,
             engines,
-            max_pages=min(settings.sync_max_pages, settings.max_pages),
+            max_pages=min(settings.sync_max_pages, settings.max_pages, max_pages or settings.max_pages),
             types=types,
             kinds=kinds,
             filename=filename,

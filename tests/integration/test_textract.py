@@ -22,9 +22,9 @@ def lector(s3_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
     """An API with auth off and a worker, sharing one Redis and the S3 store."""
     directory = tmp_path_factory.mktemp("textract")
     redis_process, redis_url = start_redis(directory)
-    settings = {**s3_env, "LECTOR_SECRET": SECRET, "LECTOR_REDIS_URL": redis_url}
-    server = start_server(directory, **settings, LECTOR_AUTH="off")
+    settings = {**s3_env, "LECTOR_SECRET": SECRET}
     worker = start_worker(directory, redis_url, **settings)
+    server = start_server(directory, **settings, LECTOR_REDIS_URL=redis_url, LECTOR_AUTH="off")
     yield server
     stop_process(worker)
     server.stop()

@@ -46,7 +46,7 @@ def _parts(
         feature for feature in ("FORMS", "TABLES", "QUERIES", "LAYOUT") if feature in features
     ]
     blocks = document_blocks(pages, structure, namespace, asked, queries, answers)
-    expense = expense_document(result, pages, structure.key_values, blocks) if api == "expense" else None
+    expense = expense_document(result, pages, structure, blocks) if api == "expense" else None
     return max(len(pages), 1), blocks, expense
 
 

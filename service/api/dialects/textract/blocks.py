@@ -191,8 +191,6 @@ class Blocks:
         """TABLE blocks with their CELLs."""
         for table in tables:
             page = self.pages[table.page]
-            first_row = min((cell.row for cell in table.cells), default=0)
-            first_column = min((cell.column for cell in table.cells), default=0)
             cells: list[Block] = []
             for cell in table.cells:
                 words = self._word_ids(page.page, cell.words)
@@ -201,9 +199,9 @@ class Blocks:
                         block_type="CELL",
                         id=self._id(),
                         confidence=_percent(table.confidence),
-                        # Textract counts rows and columns from 1, whatever the structure counts from.
-                        row_index=cell.row - first_row + 1,
-                        column_index=cell.column - first_column + 1,
+                        # Textract counts rows and columns from 1, the structure from 0.
+                        row_index=cell.row + 1,
+                        column_index=cell.column + 1,
                         row_span=cell.row_span,
                         column_span=cell.column_span,
                         geometry=geometry(cell.box, page),

@@ -6,13 +6,21 @@ fields. ``EXPENSE_TYPES`` is the one table between Lector's fields and Textract'
 field with no Textract type (a receipt's time, an invoice's IBAN) is answered as ``OTHER``,
 its label being Lector's name for it. Amounts carry the document's currency when it is known.
 A value's geometry is its field evidence; its label, the key of the key-value pair whose
-value holds it, when there is one.
+value holds it, when there is one (a field Textract would call OTHER with no printed label is
+labelled with Lector's name for it, placed on its value, since AWS's parsers need a label's
+geometry). A summary amount carries the currency; a line item's does not (trp's expense
+schema refuses a Currency there). Line items have no evidence of their own: each value is
+placed on the words that hold it in its table row (``service.structure``'s tables are the
+line items' rows), and the row's geometry is around them; AWS's parsers need every row to
+have one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import msgspec
 
 from service.api.dialects.textract.blocks import geometry
 from service.api.dialects.textract.wire import (
@@ -25,8 +33,9 @@ from service.api.dialects.textract.wire import (
     LineItemFields,
     LineItemGroup,
 )
-from service.models import PageResult
-from service.structure import KeyValue
+from service.fields.evidence import evidence_of
+from service.models import FieldEvidence, PageResult
+from service.structure import KeyValue, Structure, Table
 
 #: The document types AnalyzeExpense reads a document as.
 EXPENSE_DOCUMENT_TYPES = ["receipt", "invoice"]
@@ -65,13 +74,15 @@ AMOUNTS = frozenset({"subtotal", "tax", "tip", "total", "amount_due", "unit_pric
 _NOT_SUMMARY = frozenset({"currency", "line_items"})
 #: The most line items answered.
 MAX_LINE_ITEMS = 500
+#: The most line items looked for on their whole pages (when they are not a table's rows).
+MAX_SEARCHED = 50
 
 
 def expense_document(
-    result: Mapping[str, Any], pages: list[PageResult], pairs: Sequence[KeyValue], blocks: list[Block]
+    result: Mapping[str, Any], pages: list[PageResult], structure: Structure, blocks: list[Block]
 ) -> ExpenseDocument:
     """One expense document from an extraction's result (its fields, confidences and
-    evidence), its pages, its key-value pairs and its blocks."""
+    evidence), its pages, their structure (key-value pairs and tables) and its blocks."""
     fields = result.get("fields") or {}
     confidence = result.get("field_confidence") or {}
     evidence = result.get("field_evidence") or {}
@@ -85,11 +96,12 @@ def expense_document(
         found = evidence.get(name) or {}
         page = by_page.get(found.get("page") or 0)
         box = found.get("box")
-        where = geometry(box, page) if page is not None and isinstance(box, list) and len(box) == 4 else None
+        where = geometry(box, page) if page is not None and box is not None and _is_box(box) else None
         kind = EXPENSE_TYPES.get(name, "OTHER")
-        label = _label(pairs, found.get("page"), box, page)
-        if label is None and kind == "OTHER":
-            label = ExpenseDetection(text=name.replace("_", " "), confidence=sure)
+        label = _label(structure.key_values, found.get("page"), box, page)
+        if label is None and kind == "OTHER" and where is not None:
+            # No printed label: Lector's name for the field, placed on its value.
+            label = ExpenseDetection(text=name.replace("_", " "), confidence=sure, geometry=where)
         summary.append(
             ExpenseField(
                 type=ExpenseType(text=kind, confidence=sure),
@@ -100,41 +112,116 @@ def expense_document(
             )
         )
     listed = fields.get("line_items")
-    items: list[Any] = listed if isinstance(listed, list) else []
-    rows = [_row(item, currency) for item in items[:MAX_LINE_ITEMS] if isinstance(item, dict)]
-    groups = [LineItemGroup(line_item_group_index=1, line_items=rows)] if rows else []
+    items = [
+        item
+        for item in (listed if isinstance(listed, list) else [])[:MAX_LINE_ITEMS]
+        if isinstance(item, dict)
+    ]
+    rows: list[ItemRow | None] = list(_item_rows(structure.tables))
+    if len(rows) != len(items):  # the items are not the tables' rows: each is looked for on its pages
+        rows = [None] * len(items)
+    lines = [
+        _row(item, row, pages, by_page, searched=number < MAX_SEARCHED)
+        for number, (item, row) in enumerate(zip(items, rows, strict=True))
+    ]
+    groups = [LineItemGroup(line_item_group_index=1, line_items=lines)] if lines else []
     return ExpenseDocument(expense_index=1, summary_fields=summary, line_item_groups=groups, blocks=blocks)
 
 
-def _row(item: Mapping[str, Any], currency: str | None) -> LineItemFields:
-    """One line item: its fields, then the whole row as EXPENSE_ROW."""
+ItemRow = tuple[int, frozenset[int]]
+
+
+def _item_rows(tables: Sequence[Table]) -> list[ItemRow]:
+    """Each item row of the tables (every row but a header), as its page and its words."""
+    rows: list[ItemRow] = []
+    for table in tables:
+        words: dict[int, set[int]] = {}
+        for cell in table.cells:
+            if not cell.header:
+                words.setdefault(cell.row, set()).update(cell.words)
+        rows.extend((table.page, frozenset(words[number])) for number in sorted(words))
+    return rows
+
+
+def _row(
+    item: Mapping[str, Any],
+    row: ItemRow | None,
+    pages: list[PageResult],
+    by_page: Mapping[int, PageResult],
+    *,
+    searched: bool,
+) -> LineItemFields:
+    """One line item: its fields, then the whole row as EXPENSE_ROW. Each value is placed on
+    the words that hold it (``evidence_of``, as a model's fields are): among its table row's
+    words when the items are the table's rows, else on its pages (for the first
+    MAX_SEARCHED items only)."""
+    values = {
+        name: item[name]
+        for name in LINE_ITEM_TYPES
+        if isinstance(item.get(name), str | int | float) and not isinstance(item.get(name), bool)
+    }
+    found: dict[str, FieldEvidence] = {}
+    if row is not None and row[0] in by_page:
+        on_row = by_page[row[0]]
+        words = [on_row.words[number] for number in sorted(row[1]) if number < len(on_row.words)]
+        found = evidence_of(values, [msgspec.structs.replace(on_row, words=words)])[0]
+    elif searched:
+        found = evidence_of(values, pages)[0]
     fields = []
+    boxes: list[tuple[int, list[int]]] = []
     for name, kind in LINE_ITEM_TYPES.items():
-        value = item.get(name)
-        if value is None:
+        if name not in values:
             continue
+        place = found.get(name)
+        page = by_page.get(place.page or 0) if place is not None else None
+        where = None
+        if place is not None and page is not None and _is_box(place.box):
+            assert place.box is not None
+            where = geometry(place.box, page)
+            boxes.append((page.page, place.box))
+        sure = _percent(place.confidence if place is not None and where is not None else 0.5)
         fields.append(
             ExpenseField(
-                type=ExpenseType(text=kind, confidence=_percent(0.5)),
-                value_detection=ExpenseDetection(text=str(value), confidence=_percent(0.5)),
-                currency=ExpenseCurrency(code=currency) if currency and name in AMOUNTS else None,
+                type=ExpenseType(text=kind, confidence=sure),
+                value_detection=ExpenseDetection(text=str(values[name]), confidence=sure, geometry=where),
+                page_number=page.page if page is not None else None,
             )
         )
-    row = " ".join(str(item[name]) for name in LINE_ITEM_TYPES if item.get(name) is not None)
+    text = " ".join(str(values[name]) for name in LINE_ITEM_TYPES if name in values)
+    on = by_page.get(boxes[0][0]) if boxes else None
+    around = [box for number, box in boxes if on is not None and number == on.page]
     fields.append(
         ExpenseField(
             type=ExpenseType(text="EXPENSE_ROW", confidence=_percent(0.5)),
-            value_detection=ExpenseDetection(text=row, confidence=_percent(0.5)),
+            value_detection=ExpenseDetection(
+                text=text,
+                confidence=_percent(0.5),
+                geometry=geometry(_around(around), on) if on is not None else None,
+            ),
+            page_number=on.page if on is not None else None,
         )
     )
     return LineItemFields(line_item_expense_fields=fields)
+
+
+def _is_box(box: Any) -> bool:
+    return isinstance(box, list | tuple) and len(box) == 4
+
+
+def _around(boxes: Sequence[Sequence[int]]) -> tuple[int, int, int, int]:
+    return (
+        min(box[0] for box in boxes),
+        min(box[1] for box in boxes),
+        max(box[2] for box in boxes),
+        max(box[3] for box in boxes),
+    )
 
 
 def _label(
     pairs: Sequence[KeyValue], page_number: Any, box: Any, page: PageResult | None
 ) -> ExpenseDetection | None:
     """The key of the pair whose value holds the box ``box`` of page ``page_number``."""
-    if page is None or not isinstance(box, list) or len(box) != 4:
+    if page is None or not _is_box(box):
         return None
     for pair in pairs:
         value = pair.value

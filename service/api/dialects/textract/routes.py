@@ -54,7 +54,7 @@ from service.api.dialects.textract.wire import (
 )
 from service.api.services import Lector
 from service.api.submissions import spooled_body
-from service.errors import TooLarge
+from service.errors import TooLarge, TooManyPages
 from service.jobs.intake import Submission, storage_errors
 from service.jobs.record import Conversion, is_id
 from service.lifecycle.now import run_now
@@ -168,25 +168,35 @@ def _run_sync(body: memoryview | bytearray, lector: Lector, caller: Caller, api:
         document = document_bytes(asked.document, lector.storage, here.settings.max_upload_bytes)
         sniffed = sniff(document)
         _one_page(document, sniffed, here.settings.max_pages)
-        outcome = run_now(
-            Extract(),
-            document,
-            options,
-            here,
-            caller,
-            queued_route="Textract.StartDocumentTextDetection",
-            asked_types=types,
-            sniffed=sniffed,
-        )
+        try:
+            outcome = run_now(
+                Extract(),
+                document,
+                options,
+                here,
+                caller,
+                queued_route="Textract.StartDocumentTextDetection",
+                asked_types=types,
+                sniffed=sniffed,
+                # A document whose pages are known only once converted (an office document)
+                # is refused as Lector's sync routes refuse too many pages: before any is read.
+                max_pages=1,
+            )
+        except TooManyPages as exc:
+            raise UnsupportedDocument(f"The document has {_pages(exc)} pages; {_ASYNC}.") from None
     assert outcome.reading is not None  # an extraction always reads
-    if outcome.reading.page_count > 1:  # a document whose pages are known only once read (office)
-        raise UnsupportedDocument(f"The document has {outcome.reading.page_count} pages; {_ASYNC}.")
     result = extraction_result(outcome.reading)
     return answers.whole(api, result, uuid.uuid4(), features, queries)
 
 
+def _pages(exc: TooManyPages) -> str:
+    return f"more than {exc.count}" if exc.more else str(exc.count)
+
+
 def _one_page(document: bytes, sniffed: str, max_pages: int) -> None:
-    """UnsupportedDocument for a PDF or TIFF of several pages, as Textract's sync operations."""
+    """UnsupportedDocument for a PDF or TIFF of several pages, as Textract's sync operations,
+    before it is charged: these formats tell their page count on opening (``run_now``'s own
+    limit then refuses what is known only once converted)."""
     if sniffed not in ("PDF", "TIFF"):
         return
     try:

@@ -13,6 +13,7 @@ from service.api.dialects.textract.blocks import document_blocks
 from service.api.dialects.textract.expense import expense_document
 from service.api.dialects.textract.queries import answer
 from service.api.dialects.textract.wire import (
+    MODEL_VERSION,
     AnalyzeDocumentAnswer,
     AnalyzeExpenseAnswer,
     Block,
@@ -57,9 +58,13 @@ def whole(
     count, blocks, expense = _parts(result, namespace, features, queries, api)
     metadata = DocumentMetadata(pages=count)
     if api == "text":
-        return DetectDocumentTextAnswer(document_metadata=metadata, blocks=blocks)
+        return DetectDocumentTextAnswer(
+            document_metadata=metadata, blocks=blocks, detect_document_text_model_version=MODEL_VERSION
+        )
     if api == "analysis":
-        return AnalyzeDocumentAnswer(document_metadata=metadata, blocks=blocks)
+        return AnalyzeDocumentAnswer(
+            document_metadata=metadata, blocks=blocks, analyze_document_model_version=MODEL_VERSION
+        )
     assert expense is not None
     return AnalyzeExpenseAnswer(document_metadata=metadata, expense_documents=[expense])
 
@@ -68,10 +73,16 @@ def unfinished(api: Api, status: JobStatus, failure: str | None) -> msgspec.Stru
     """A Get's answer for a job still running, or failed."""
     message = failure if status == "FAILED" else None
     if api == "text":
-        return GetTextDetectionAnswer(job_status=status, status_message=message)
+        return GetTextDetectionAnswer(
+            job_status=status, status_message=message, detect_document_text_model_version=MODEL_VERSION
+        )
     if api == "analysis":
-        return GetAnalysisAnswer(job_status=status, status_message=message)
-    return GetExpenseAnswer(job_status=status, status_message=message)
+        return GetAnalysisAnswer(
+            job_status=status, status_message=message, analyze_document_model_version=MODEL_VERSION
+        )
+    return GetExpenseAnswer(
+        job_status=status, status_message=message, analyze_expense_model_version=MODEL_VERSION
+    )
 
 
 def paged(
@@ -93,14 +104,26 @@ def paged(
         documents = [expense][start : start + size]
         more = token(start + size) if start + size < 1 else None
         return GetExpenseAnswer(
-            job_status="SUCCEEDED", document_metadata=metadata, expense_documents=documents, next_token=more
+            job_status="SUCCEEDED",
+            document_metadata=metadata,
+            expense_documents=documents,
+            next_token=more,
+            analyze_expense_model_version=MODEL_VERSION,
         )
     shown = blocks[start : start + size]
     more = token(start + size) if start + size < len(blocks) else None
     if api == "text":
         return GetTextDetectionAnswer(
-            job_status="SUCCEEDED", document_metadata=metadata, blocks=shown, next_token=more
+            job_status="SUCCEEDED",
+            document_metadata=metadata,
+            blocks=shown,
+            next_token=more,
+            detect_document_text_model_version=MODEL_VERSION,
         )
     return GetAnalysisAnswer(
-        job_status="SUCCEEDED", document_metadata=metadata, blocks=shown, next_token=more
+        job_status="SUCCEEDED",
+        document_metadata=metadata,
+        blocks=shown,
+        next_token=more,
+        analyze_document_model_version=MODEL_VERSION,
     )

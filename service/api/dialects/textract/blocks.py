@@ -347,4 +347,6 @@ def document_blocks(
         made.queries(queries, answers)
     if "LAYOUT" in features:
         made.layout(structure)
-    return made.blocks
+    # Page by page, each PAGE first, as Textract answers: trp reads a block as on the page
+    # of the PAGE block before it.
+    return sorted(made.blocks, key=lambda block: block.page or 0)

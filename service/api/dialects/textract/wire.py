@@ -295,20 +295,20 @@ class ExpenseDocument(Answer):
 # -- Answers --------------------------------------------------------------------------------
 
 
-class DetectDocumentTextAnswer(Answer):
+class DetectDocumentTextAnswer(Answer, kw_only=True):
     """``DetectDocumentText``'s answer."""
 
     document_metadata: DocumentMetadata
     blocks: list[Block]
-    detect_document_text_model_version: str = MODEL_VERSION
+    detect_document_text_model_version: str  # always given: a default would be left out
 
 
-class AnalyzeDocumentAnswer(Answer):
+class AnalyzeDocumentAnswer(Answer, kw_only=True):
     """``AnalyzeDocument``'s answer."""
 
     document_metadata: DocumentMetadata
     blocks: list[Block]
-    analyze_document_model_version: str = MODEL_VERSION
+    analyze_document_model_version: str  # always given: a default would be left out
 
 
 class AnalyzeExpenseAnswer(Answer):
@@ -327,7 +327,7 @@ class Started(Answer):
 JobStatus = Literal["IN_PROGRESS", "SUCCEEDED", "FAILED", "PARTIAL_SUCCESS"]
 
 
-class GetTextDetectionAnswer(Answer):
+class GetTextDetectionAnswer(Answer, kw_only=True):
     """``GetDocumentTextDetection``'s answer."""
 
     job_status: JobStatus
@@ -335,10 +335,10 @@ class GetTextDetectionAnswer(Answer):
     blocks: list[Block] | None = None
     next_token: str | None = None
     status_message: str | None = None
-    detect_document_text_model_version: str = MODEL_VERSION
+    detect_document_text_model_version: str  # always given: a default would be left out
 
 
-class GetAnalysisAnswer(Answer):
+class GetAnalysisAnswer(Answer, kw_only=True):
     """``GetDocumentAnalysis``'s answer."""
 
     job_status: JobStatus
@@ -346,10 +346,10 @@ class GetAnalysisAnswer(Answer):
     blocks: list[Block] | None = None
     next_token: str | None = None
     status_message: str | None = None
-    analyze_document_model_version: str = MODEL_VERSION
+    analyze_document_model_version: str  # always given: a default would be left out
 
 
-class GetExpenseAnswer(Answer):
+class GetExpenseAnswer(Answer, kw_only=True):
     """``GetExpenseAnalysis``'s answer."""
 
     job_status: JobStatus
@@ -357,7 +357,7 @@ class GetExpenseAnswer(Answer):
     expense_documents: list[ExpenseDocument] | None = None
     next_token: str | None = None
     status_message: str | None = None
-    analyze_expense_model_version: str = MODEL_VERSION
+    analyze_expense_model_version: str  # always given: a default would be left out
 
 
 class Failure(msgspec.Struct):

@@ -325,8 +325,8 @@ class _Fields:
         if value is None or isinstance(value, list | dict):
             return None
         field = _typed(kind, value, self.currency)
-        if lector is None:
-            return msgspec.structs.replace(field, content=str(value))
+        if lector is None:  # a line item's part: Lector does not say where it was read
+            return msgspec.structs.replace(field, content=value) if isinstance(value, str) else field
         sure = self.confidence.get(lector)
         field = msgspec.structs.replace(
             field, confidence=round(sure, 3) if isinstance(sure, int | float) else None

@@ -151,7 +151,7 @@ class DocumentIntelligenceController(Controller):
         output_content_format: ContentFormatParameter = "text",
         output: Annotated[str | None, Parameter(max_length=100, description="Accepted, not made")] = None,
         query_fields: Annotated[str | None, Parameter(query="queryFields", max_length=1000)] = None,
-    ) -> Response[None]:
+    ) -> Response[bytes]:
         """`{modelId}:analyze`: queue the document (JSON `base64Source` or `urlSource`, or the
         raw bytes) for the model; 202 with `Operation-Location`, where the result is read."""
         _check_version(api_version)
@@ -176,7 +176,7 @@ class DocumentIntelligenceController(Controller):
             "apim-request-id": _request_id(request),
             "Retry-After": str(RETRY_AFTER_S),
         }
-        return Response(None, status_code=202, headers=headers)
+        return Response(b"", status_code=202, headers=headers, media_type="text/plain")
 
     @get(
         "/documentModels/{model_id:str}/analyzeResults/{result_id:str}",

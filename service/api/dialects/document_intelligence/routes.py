@@ -27,7 +27,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityRequirement, SecurityScheme
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 
 from service.api.addresses import url_for
 from service.api.auth import caller_for
@@ -109,11 +109,13 @@ RESULT_ERRORS = {
 }
 MODEL_ERRORS = {**AUTH, 404: error_spec("No such model for this key (ModelNotFound)")}
 
-ApiVersion = Annotated[str | None, Parameter(query="api-version", max_length=40, description="2024-11-30")]
-IndexType = Annotated[StringIndexType, Parameter(query="stringIndexType")]
-ContentFormatParameter = Annotated[ContentFormat, Parameter(query="outputContentFormat")]
+ApiVersion = Annotated[
+    str | None, QueryParameter(name="api-version", max_length=40, description="2024-11-30")
+]
+IndexType = Annotated[StringIndexType, QueryParameter(name="stringIndexType")]
+ContentFormatParameter = Annotated[ContentFormat, QueryParameter(name="outputContentFormat")]
 Features = Annotated[
-    str | None, Parameter(max_length=300, description="Comma-separated: " + ", ".join(get_args(Feature)))
+    str | None, QueryParameter(max_length=300, description="Comma-separated: " + ", ".join(get_args(Feature)))
 ]
 
 
@@ -142,15 +144,17 @@ class DocumentIntelligenceController(Controller):
         caller: NamedDependency[Caller],
         model_id: FromPath[str],
         api_version: ApiVersion = None,
-        pages: Annotated[str | None, Parameter(max_length=1000, description="Such as 1-3,5")] = None,
+        pages: Annotated[str | None, QueryParameter(max_length=1000, description="Such as 1-3,5")] = None,
         locale: Annotated[
-            str | None, Parameter(max_length=40, description="Accepted; Lector detects")
+            str | None, QueryParameter(max_length=40, description="Accepted; Lector detects")
         ] = None,
         string_index_type: IndexType = "textElements",
         features: Features = None,
         output_content_format: ContentFormatParameter = "text",
-        output: Annotated[str | None, Parameter(max_length=100, description="Accepted, not made")] = None,
-        query_fields: Annotated[str | None, Parameter(query="queryFields", max_length=1000)] = None,
+        output: Annotated[
+            str | None, QueryParameter(max_length=100, description="Accepted, not made")
+        ] = None,
+        query_fields: Annotated[str | None, QueryParameter(name="queryFields", max_length=1000)] = None,
     ) -> Response[bytes]:
         """`{modelId}:analyze`: queue the document (JSON `base64Source` or `urlSource`, or the
         raw bytes) for the model; 202 with `Operation-Location`, where the result is read."""

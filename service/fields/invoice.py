@@ -18,8 +18,6 @@ from service.fields.totals import find_currency, find_subtotal, find_tax, find_t
 from service.fields.when import document_order, find_date
 
 _NUMBER = re.compile(r"[#:.\s]*([A-Z0-9][A-Z0-9/_.-]*\d[A-Z0-9/_.-]*)")
-_ORDER_LABEL = re.compile(r"P\.?\s*O\.?\s*(?:NO|NUMBER|#)|PURCHASE\s*ORDER|ORDER\s*(?:NO|NUMBER|#)")
-_TAX_ID_LABEL = re.compile(r"(?:VAT|GST|SST|TAX)\s*(?:REG\.?\s*)?(?:NO|NUMBER|ID|#)|\bTIN\b|\bEIN\b|\bABN\b")
 _TERMS = re.compile(r"\b(NET\s*\d+|DUE\s+ON\s+RECEIPT|\d+\s*DAYS)\b")
 _IBAN = re.compile(r"\b([A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?)\b")
 _AMOUNT_DUE = re.compile(r"AMOUNT\s*DUE|BALANCE\s*DUE|TOTAL\s*DUE|AMOUNT\s*PAYABLE")
@@ -35,10 +33,10 @@ def invoice_fields(lines: list[Line]) -> dict[str, Found]:
         "invoice_number": _labelled_code(lines, labels.INVOICE_NUMBER),
         "invoice_date": find_date(lines, order, labels.ISSUE_DATE, labels.DUE_DATE),
         "due_date": find_date(lines, order, labels.DUE_DATE),
-        "purchase_order": _labelled_code(lines, _ORDER_LABEL),
+        "purchase_order": _labelled_code(lines, labels.PURCHASE_ORDER),
         "vendor_name": vendor,
         "vendor_address": find_address(lines, vendor_at),
-        "vendor_tax_id": _labelled_code(lines, _TAX_ID_LABEL),
+        "vendor_tax_id": _labelled_code(lines, labels.TAX_ID),
         "currency": find_currency(lines),
         "subtotal": subtotal,
         "tax": tax,

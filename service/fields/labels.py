@@ -33,6 +33,9 @@ DUE_DATE = re.compile(r"\bDUE\b|PAYABLE\s*(?:BY|BEFORE|UNTIL)|PAY\s*BY|" + _DUE_
 DUE_DATE_ONLY = re.compile(
     r"(?<!CHANGE )\bDUE\s*(?:DATE|ON|BY)\b|PAYMENT\s*DUE|PAYABLE\s*(?:BY|BEFORE|UNTIL)|" + _DUE_ELSEWHERE
 )
+PURCHASE_ORDER = re.compile(r"P\.?\s*O\.?\s*(?:NO|NUMBER|#)|PURCHASE\s*ORDER|ORDER\s*(?:NO|NUMBER|#)")
+#: The issuer's tax registration (English labels only, as yet).
+TAX_ID = re.compile(r"(?:VAT|GST|SST|TAX)\s*(?:REG\.?\s*)?(?:NO|NUMBER|ID|#)|\bTIN\b|\bEIN\b|\bABN\b")
 #: The amount before tax.
 SUBTOTAL = re.compile(
     r"SUB\s*-?\s*TOTAL|TOTAL\s*(?:EXCL|BEFORE)|NET\s*OF\s*TAX|AMOUNT\s*EXCL|"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import pairwise
 from statistics import median
 from typing import Any
 
@@ -107,6 +108,8 @@ _STRENGTH = 0.7
 _MAX_NUMBERS = 6
 #: At most this many name lines above a number row, or below one.
 _MAX_NAME_LINES = 3
+#: The most columns an items' table has.
+MAX_COLUMNS = 24
 
 
 @dataclass
@@ -119,6 +122,8 @@ class _Row:
     leading_quantity: Decimal | None = None
     joined_quantity: Decimal | None = None  # "7.90*3"
     confidence: float = 0.0
+    #: Where the numbers' columns begin among the line's words (the name's words stand before).
+    numbers_at: int = 0
 
 
 @dataclass
@@ -131,6 +136,19 @@ class _Item:
 def find_line_items(lines: list[Line]) -> Found:
     """The document's line items, each ``{"description", "quantity", "unit_price", "amount"}``
     (None where not printed), in order; not found when no item row stands before the totals."""
+    lines, header, rows = _region(lines)
+    items = _items(rows, header=header is not None)
+    columns = _columns(lines[header]) if header is not None else {}
+    if not items:
+        return NOT_FOUND
+    values = [_values(item, columns) for item in items]
+    confidence = sum(item.row.confidence for item in items) / len(items)
+    return Found(values, round(_STRENGTH * confidence, 3))
+
+
+def _region(lines: list[Line]) -> tuple[list[Line], int | None, list[_Row | Line]]:
+    """The items' region: (the lines, rejoined; the header's index among them, or None; the
+    region's lines under the header up to the totals, each a number row or a line of text)."""
     lines = _rejoined(lines)
     start, header = _table_start(lines)
     rows: list[_Row | Line] = []
@@ -146,13 +164,7 @@ def find_line_items(lines: list[Line]) -> Found:
         elif _ends_items(line.text.upper()):
             break
         rows.append(row if row is not None else line)
-    items = _items(rows, header=header is not None)
-    columns = _columns(lines[header]) if header is not None else {}
-    if not items:
-        return NOT_FOUND
-    values = [_values(item, columns) for item in items]
-    confidence = sum(item.row.confidence for item in items) / len(items)
-    return Found(values, round(_STRENGTH * confidence, 3))
+    return lines, header, rows
 
 
 def _rejoined(lines: list[Line]) -> list[Line]:
@@ -287,6 +299,7 @@ def _number_row(line: Line, index: int) -> _Row | None:
         words.pop()
     if not numbers or not _cents(numbers[-1][1].text):
         return None
+    numbers_at = len(words)
     name = words
     if name and _CODE.match(name[0].text) and (len(name) == 1 or _wide_gap(line, name[0], name[1], 1.0)):
         name = name[1:]  # an article code or barcode in its own column
@@ -297,7 +310,7 @@ def _number_row(line: Line, index: int) -> _Row | None:
         leading = Decimal(name[0].text.replace(",", "."))  # "1  HH TIGER 12 GLASSES  145.00"
         name = name[1:]
     confidence = sum(word.confidence for word in line.words) / len(line.words) / 100
-    return _Row(index, name, numbers, leading, joined, confidence)
+    return _Row(index, name, numbers, leading, joined, confidence, numbers_at)
 
 
 def _cents(text: str) -> bool:
@@ -476,3 +489,144 @@ def _number(value: Decimal | None) -> float | int | None:
     if value is None:
         return None
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+# The items region as a table: the same region, header and rows as the items above, cut into
+# columns, for the document's structure (service/structure/tables.py).
+
+
+@dataclass
+class GridRow:
+    """One row of the items' table: its words in each column (an empty list: an empty cell)."""
+
+    header: bool
+    cells: list[list[Word]]
+
+
+@dataclass
+class ItemsGrid:
+    """The items region as rows of cells under common columns, the header row first."""
+
+    #: Each column's [left, right] in page pixels.
+    columns: list[tuple[float, float]]
+    rows: list[GridRow]
+
+
+def items_grid(lines: list[Line]) -> ItemsGrid | None:
+    """The items region of ``lines`` (one page's) as a grid, or None when it has no number row.
+
+    A row is the header line, or an item's number row with the name lines the items above join
+    to it (the lines below a named row, or above an unnamed one). A line's words are cut into
+    groups at a column's gap, and the name apart from the numbers; the columns are where the
+    header's groups and the numbers' groups stand (their x spans overlapping make one column)
+    and where names begin.
+    """
+    lines, header, region = _region(lines)
+    numbered = [row for row in region if isinstance(row, _Row)]
+    if not numbered:
+        return None
+    grouped: list[tuple[bool, list[list[Word]]]] = []
+    if header is not None:
+        grouped.append((True, _gapped(lines[header].words)))
+    for row, names in _joined_rows(region, below=header is not None and not _name_text(numbered[0])):
+        line = lines[row.index]
+        above = [name for name in names if name.words[0].box[1] < line.words[0].box[1]]
+        groups = [group for name in above for group in _gapped(name.words)]
+        groups.extend(_row_groups(line, row))
+        groups.extend(group for name in names if name not in above for group in _gapped(name.words))
+        grouped.append((False, groups))
+    columns = _grid_columns(grouped)
+    if len(columns) > MAX_COLUMNS:
+        return None  # no items' table has so many columns: numbers strewn over the page
+    rows = []
+    for is_header, groups in grouped:
+        cells: list[list[Word]] = [[] for _ in columns]
+        for group in groups:
+            cells[_nearest_column(group, columns)].extend(group)
+        rows.append(GridRow(is_header, cells))
+    return ItemsGrid(columns, rows)
+
+
+def _joined_rows(region: list[_Row | Line], *, below: bool) -> list[tuple[_Row, list[Line]]]:
+    """Each number row with the name lines that belong to it, as ``_items`` joins them: under
+    a named row (or every row, names below), a line continues the row above; otherwise it is
+    the name of the row below, unless that row has its own."""
+    joined: list[tuple[_Row, list[Line]]] = []
+    pending: list[Line] = []
+    for row in region:
+        if isinstance(row, Line):
+            if joined and (below or _name_text(joined[-1][0])):
+                joined[-1][1].append(row)
+            else:
+                pending.append(row)
+            continue
+        joined.append((row, [] if _name_text(row) else pending))  # a named row's lines above are not its
+        pending = []
+    if pending and joined:
+        joined[-1][1].extend(pending)
+    return joined
+
+
+def _gapped(words: list[Word]) -> list[list[Word]]:
+    """``words`` (of one line, left to right) cut where a gap is a column's edge: as wide as
+    the line's height."""
+    if not words:
+        return []
+    height = median(word.box[3] - word.box[1] for word in words)
+    groups = [[words[0]]]
+    for left, right in pairwise(words):
+        if right.box[0] - left.box[2] >= height:
+            groups.append([right])
+        else:
+            groups[-1].append(right)
+    return groups
+
+
+def _row_groups(line: Line, row: _Row) -> list[list[Word]]:
+    """A number row's words in groups: the text before its numbers' columns cut at wide gaps,
+    then the numbers and the words among them (currencies, flags) cut at wide gaps and before
+    each number."""
+    numbers = {id(word) for _, word in row.numbers}
+    first = row.numbers_at
+    groups = _gapped(line.words[:first])
+    for group in _gapped(line.words[first:]):
+        part: list[Word] = []
+        for word in group:
+            if id(word) in numbers and part and any(id(other) in numbers for other in part):
+                groups.append(part)
+                part = []
+            part.append(word)
+        groups.append(part)
+    return groups
+
+
+def _grid_columns(grouped: list[tuple[bool, list[list[Word]]]]) -> list[tuple[float, float]]:
+    """The columns: the header's groups and every number row's groups but its first (a name's
+    width says nothing of its column) by their x spans, the first by where it begins (give or
+    take a letter's height: a tilted scan); spans that overlap make one column."""
+    spans: list[tuple[float, float]] = []
+    for is_header, groups in grouped:
+        for position, group in enumerate(groups):
+            left, right = group[0].box[0], group[-1].box[2]
+            if position == 0 and not is_header:
+                right = left + group[0].box[3] - group[0].box[1]
+            spans.append((left, right))
+    spans.sort()
+    columns: list[tuple[float, float]] = []
+    for start, end in spans:
+        if columns and start <= columns[-1][1]:
+            columns[-1] = (columns[-1][0], max(columns[-1][1], end))
+        else:
+            columns.append((start, end))
+    return columns
+
+
+def _nearest_column(group: list[Word], columns: list[tuple[float, float]]) -> int:
+    """The column a group stands in: the one its span overlaps most, else the nearest."""
+    left, right = group[0].box[0], group[-1].box[2]
+
+    def fit(column: tuple[float, float]) -> tuple[float, float]:
+        overlap = min(right, column[1]) - max(left, column[0])
+        return (overlap, -min(abs(left - column[1]), abs(right - column[0])))
+
+    return max(range(len(columns)), key=lambda number: fit(columns[number]))

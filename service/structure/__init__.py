@@ -33,9 +33,19 @@ __all__ = [
 def structure_of(pages: list[PageResult]) -> Structure:
     """The structure of the read ``pages``: every part refers to the words by their index."""
     lines = line_runs(pages)
+    tables = tables_of(lines, pages)
+    in_tables = {(table.page, word) for table in tables for cell in table.cells for word in cell.words}
+    table_lines = {
+        number
+        for number, line in enumerate(lines)
+        if any((line.page, word) in in_tables for word in line.words)
+    }
+    key_values = key_values_of(lines, pages, skip=table_lines)
+    line_of = {(line.page, word): number for number, line in enumerate(lines) for word in line.words}
+    pair_lines = {line_of[(pair.key.page, pair.key.words[0])] for pair in key_values}
     return Structure(
         lines=tuple(lines),
-        paragraphs=tuple(paragraphs_of(lines, pages)),
-        key_values=tuple(key_values_of(lines, pages)),
-        tables=tuple(tables_of(lines, pages)),
+        paragraphs=tuple(paragraphs_of(lines, pages, alone=table_lines | pair_lines)),
+        key_values=tuple(key_values),
+        tables=tuple(tables),
     )

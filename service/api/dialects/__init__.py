@@ -11,14 +11,23 @@ holds these rules.
 - ``docutray``: Docutray's conversions, identification and document types (``/api``);
 - ``convertorio``: Convertorio's upload URL, confirm, jobs and account (``/v1``);
 - ``converter_app``: Converter App's pairs, conversions, progress and downloads (root paths);
-- ``convertr``: Convertr's conversion, anonymous use, registrations and pair stats (``/convertr``).
+- ``convertr``: Convertr's conversion, anonymous use, registrations and pair stats (``/convertr``);
+- ``document_intelligence``: Azure AI Document Intelligence's analyze, results and models
+  (``/documentintelligence``).
 """
 
 from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
-from service.api.dialects import converter_app, convertorio, convertr, docutray, image_to_text
+from service.api.dialects import (
+    converter_app,
+    convertorio,
+    convertr,
+    document_intelligence,
+    docutray,
+    image_to_text,
+)
 
 #: Every dialect's controllers, as the application mounts them.
 CONTROLLERS: list[ControllerRouterHandler] = [
@@ -27,4 +36,5 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     *convertorio.CONTROLLERS,
     *converter_app.CONTROLLERS,
     *convertr.CONTROLLERS,
+    *document_intelligence.CONTROLLERS,
 ]

@@ -4,8 +4,8 @@
 own counters live beside them (``service.tenants.limits``). A record also holds the key's
 AWS credentials (``service.tenants.aws_credentials``), each found by its access key id at
 ``lector:aws-access-key:<access key id>``; revoking a key withdraws them, and rotating it
-gives them the old key's grace. Changes to a record are
-optimistic transactions (WATCH), so two operators updating one key cannot lose a change.
+gives them the old key's grace. Changes to a record are optimistic transactions (WATCH), so
+two operators updating one key cannot lose a change.
 Every API process reads the record on every request (one MGET with the rate windows), so a
 revocation or an expiry holds on all of them at once, with no cache to wait out.
 """

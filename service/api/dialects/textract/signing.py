@@ -157,33 +157,8 @@ def read_signature(request: SignedRequest, now: datetime) -> Signature:
     if authorization is None:
         raise MissingAuthenticationTokenException()
     parts = _authorization_parts(authorization)
-    credential = parts["Credential"].split("/")
-    if len(credential) != 5:
-        raise IncompleteSignatureException(
-            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term."
-        )
-    access_key_id, day, region, service, terminator = credential
-    if terminator != TERMINATOR:
-        raise InvalidSignatureException(
-            f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator[:32]}'."
-        )
-    if service != SERVICE:
-        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
-    if not _REGION.fullmatch(region):
-        raise InvalidSignatureException("Credential should be scoped to a valid region.")
-    signed_headers = tuple(parts["SignedHeaders"].split(";"))
-    if len(signed_headers) > _MAX_SIGNED_HEADERS:
-        raise IncompleteSignatureException(f"A request may sign at most {_MAX_SIGNED_HEADERS} headers.")
-    if not all(_HEADER_NAME.fullmatch(name) for name in signed_headers) or len(set(signed_headers)) < len(
-        signed_headers
-    ):
-        raise IncompleteSignatureException(
-            "SignedHeaders must name each signed header once, in lower case, separated by semicolons."
-        )
-    if "host" not in signed_headers:
-        raise IncompleteSignatureException(
-            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
-        )
+    access_key_id, day, region = _credential(parts["Credential"])
+    signed_headers = _signed_headers(parts["SignedHeaders"])
     timestamp = _request_time(request.headers)
     if day != timestamp[:8]:
         raise InvalidSignatureException(
@@ -298,6 +273,41 @@ def _authorization_parts(authorization: str) -> dict[str, str]:
             "Authorization header takes only 'Credential', 'SignedHeaders' and 'Signature' parameters."
         )
     return parts
+
+
+def _credential(credential: str) -> tuple[str, str, str]:
+    """The access key id, day and region of ``keyid/date/region/textract/aws4_request``."""
+    parts = credential.split("/")
+    if len(parts) != 5:
+        raise IncompleteSignatureException(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term."
+        )
+    access_key_id, day, region, service, terminator = parts
+    if terminator != TERMINATOR:
+        raise InvalidSignatureException(
+            f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator[:32]}'."
+        )
+    if service != SERVICE:
+        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if not _REGION.fullmatch(region):
+        raise InvalidSignatureException("Credential should be scoped to a valid region.")
+    return access_key_id, day, region
+
+
+def _signed_headers(text: str) -> tuple[str, ...]:
+    """The names in ``SignedHeaders``, as signed: bounded, well formed, each once, Host among them."""
+    names = tuple(text.split(";", _MAX_SIGNED_HEADERS))
+    if len(names) > _MAX_SIGNED_HEADERS:
+        raise IncompleteSignatureException(f"A request may sign at most {_MAX_SIGNED_HEADERS} headers.")
+    if not all(_HEADER_NAME.fullmatch(name) for name in names) or len(set(names)) < len(names):
+        raise IncompleteSignatureException(
+            "SignedHeaders must name each signed header once, in lower case, separated by semicolons."
+        )
+    if "host" not in names:
+        raise IncompleteSignatureException(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+        )
+    return names
 
 
 def _request_time(headers: Sequence[tuple[str, str]]) -> str:

@@ -19,6 +19,9 @@ from service.errors import InvalidOption, SettingsError
 
 _KEY = "lector:password:"
 _PURPOSE = "pdf-password"
+#: The first byte of a password kept by an earlier version (an HMAC-only construction), which
+#: a job queued across an upgrade may still hold: it is refused by name, not as a wrong secret.
+_FORMER = b"\x01"
 
 
 def check_keepable(password: str | None, secret: str | None) -> None:
@@ -49,6 +52,11 @@ def read(redis: Redis, conversion_id: str, secret: str | None) -> str | None:
     value = redis.get(_KEY + conversion_id)
     if not isinstance(value, bytes):
         return None
+    if value[:1] == _FORMER:
+        raise SettingsError(
+            "The document's PDF password was kept by an earlier Lector version, which this worker "
+            "cannot read: submit the document again."
+        )
     password = sealing.unseal(secret, _PURPOSE, value, bound_to=conversion_id) if secret else None
     if password is None:
         raise SettingsError(

@@ -76,7 +76,11 @@ def statuses_table() -> str:
     docstring), by status."""
     rows = ["| status | error | when |", "|---|---|---|"]
     below = _error_classes(errors.LectorError)[1:]  # the root is only their common base
-    answered = [kind for kind in below if not issubclass(kind, _NOT_ANSWERS)]
+    # Lector's own errors only: a dialect's subclasses (named for its vendor's errors) answer
+    # in its own shape, and would appear here only in a process that happened to import it.
+    answered = [
+        kind for kind in below if kind.__module__ == errors.__name__ and not issubclass(kind, _NOT_ANSWERS)
+    ]
     for kind in sorted(answered, key=lambda kind: kind.status_code):
         when = _first_paragraph(kind.__doc__)
         rows.append(f"| {kind.status_code} | `{kind.__name__}` | {when} |")

@@ -124,9 +124,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=e
         Annotated[str, Meta(min_length=32)] | None,
         Meta(
             description="signs download URLs that need no key and encrypts the PDF passwords of "
-            "queued jobs (32+ characters; the API and every worker need the same one); when unset, "
-            "`make run` generates one into `./var/secret`, and without one no signed URL is given and "
-            "a queued job takes no PDF password"
+            "queued jobs and the keys' AWS secret access keys (32+ characters; the API and every "
+            "worker need the same one); when unset, `make run` generates one into `./var/secret`, "
+            "and without one no signed URL is given, a queued job takes no PDF password and no AWS "
+            "credentials are made"
         ),
     ] = None
     download_url_hours: Annotated[

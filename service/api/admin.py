@@ -19,6 +19,7 @@ from service.api.bodies import KeyChangesOperation
 from service.api.responses import AUTH_ERRORS, error_spec
 from service.api.services import Lector
 from service.tenants import usage
+from service.tenants.aws_credentials import IssuedCredentials
 from service.tenants.durations import GRACE_PATTERN, grace_seconds
 from service.tenants.keys import KEY_ID_PATTERN
 from service.tenants.records import KeyInfo, KeySpec
@@ -31,6 +32,11 @@ KEY_ERRORS = {
     404: error_spec("No key with this id"),
     422: error_spec("A setting out of range, or an unknown document type"),
 }
+AWS_CREDENTIAL_ERRORS = {
+    **KEY_ERRORS,
+    403: error_spec("Not the admin key, or LECTOR_ADMIN_KEY or LECTOR_SECRET is unset"),
+    409: error_spec("The key holds its two AWS credentials already"),
+}
 KeyId = Annotated[str, Parameter(pattern=KEY_ID_PATTERN, description="the key's public id")]
 
 
@@ -41,7 +47,8 @@ class KeyList(msgspec.Struct):
 
 
 class AdminController(Controller):
-    """Managed API keys: create, list, show, update, revoke, rotate; usage of every key."""
+    """Managed API keys: create, list, show, update, revoke, rotate, AWS credentials; usage of
+    every key."""
 
     path = "/admin"
     tags = ("Admin",)
@@ -94,6 +101,19 @@ class AdminController(Controller):
         """A new key for the same id, limits and usage (shown once in `key`); the old key
         works until the grace ends (`grace=0`: at once)."""
         return lector.keys.rotate(key_id, grace_seconds(grace))
+
+    @post(
+        "/keys/{key_id:str}/aws-credentials",
+        status_code=201,
+        responses=AWS_CREDENTIAL_ERRORS,
+        sync_to_thread=True,
+    )
+    def aws_credentials(self, lector: NamedDependency[Lector], key_id: FromPath[KeyId]) -> IssuedCredentials:
+        """An AWS access key id and secret access key for the key, for clients that sign their
+        requests with AWS Signature Version 4 (boto3 on `/textract`); the secret is shown in this
+        answer only. A key holds two at most; rotating the key gives them its grace, revoking
+        it withdraws them."""
+        return lector.aws_credentials.create(key_id)
 
     @get(
         "/keys/{key_id:str}/usage",

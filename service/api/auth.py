@@ -47,16 +47,17 @@ def key_matches(presented: str, accepted: tuple[str, ...]) -> bool:
     return found
 
 
-def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | str:
-    """The caller of a request: a static key (LECTOR_API_KEYS, no limits), or anyone when
-    auth is off; for a managed key, the key itself, to look up in Redis (in a thread).
-    Raises Unauthorized."""
+def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], key: str | None, *, missing: str = MISSING_KEY
+) -> Caller | str:
+    """The caller presenting ``key`` (None: no key was sent, and ``missing`` says where to
+    send one): a static key (LECTOR_API_KEYS, no limits), or anyone when auth is off; for a
+    managed key, the key itself, to look up in Redis (in a thread). Raises Unauthorized."""
     settings: Settings = connection.app.state.settings
     if not settings.auth_enabled:
         return static_caller("anonymous")
-    key = presented_key(connection)
     if key is None:
-        raise Unauthorized(MISSING_KEY)
+        raise Unauthorized(missing)
     if is_managed(key):
         return key
     if not key_matches(key, settings.api_keys):
@@ -64,13 +65,21 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | str
     return static_key_caller(key)
 
 
-async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
-    """Who sent the request (see ``authenticate``)."""
-    found = authenticate(connection)
+async def caller_for(
+    connection: ASGIConnection[Any, Any, Any, Any], key: str | None, *, missing: str = MISSING_KEY
+) -> Caller:
+    """Who presents ``key``, however the request carried it (see ``authenticate``): a
+    dialect reads its vendor's header and asks here."""
+    found = authenticate(connection, key, missing=missing)
     if isinstance(found, str):
         store: KeyStore = connection.app.state.key_store
         return await anyio.to_thread.run_sync(store.authenticate, found)
     return found
+
+
+async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
+    """Who sent the request, by Lector's own headers (``presented_key``)."""
+    return await caller_for(connection, presented_key(connection))
 
 
 def caller_of_request(request: Request[Any, Any, Any]) -> Caller:

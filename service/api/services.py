@@ -17,6 +17,7 @@ from service.jobs.uploads import UploadStore
 from service.lifecycle.steps import Here
 from service.settings import Settings
 from service.storage import Storage, open_storage
+from service.tenants.aws_credentials import AwsCredentials
 from service.tenants.billing import Tenancy
 from service.tenants.store import KeyStore
 from service.tenants.types import OwnTypes
@@ -31,6 +32,8 @@ class Lector:
     redis: Redis
     intake: Intake
     keys: KeyStore
+    #: The managed keys' AWS credentials (SigV4-signed requests).
+    aws_credentials: AwsCredentials
     own_types: OwnTypes
     uploads: UploadStore
     gate: SyncGate
@@ -43,11 +46,13 @@ class Lector:
     def build(cls, settings: Settings, engines: Engines, redis: Redis) -> Lector:
         """Everything, built once from ``settings`` over ``redis``."""
         storage = open_storage(settings.storage_url)
+        keys = KeyStore(redis)
         return cls(
             settings=settings,
             redis=redis,
             intake=Intake(redis, storage, settings),
-            keys=KeyStore(redis),
+            keys=keys,
+            aws_credentials=AwsCredentials(keys, redis, settings.secret),
             own_types=OwnTypes(redis),
             uploads=UploadStore(redis, storage),
             gate=SyncGate.from_settings(settings),

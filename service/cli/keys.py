@@ -2,7 +2,8 @@
 
 The same ``KeyStore`` operations as the ``/admin`` routes. ``create`` and ``rotate`` print
 the new key alone on standard output (so ``KEY=$(lector keys create --name x)`` works) and
-what it may do on standard error; the other commands print JSON.
+what it may do on standard error; the other commands print JSON (``aws-credentials``: the
+new access key id and secret access key, sealed in Redis with LECTOR_SECRET).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from service.tenants.records import KeyInfo, KeySpec
 
 
 def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``lector keys create | list | show | update | revoke | rotate | usage``."""
+    """``lector keys create | list | show | update | revoke | rotate | aws-credentials | usage``."""
     keys = commands.add_parser("keys", help="create and manage API keys with limits (on Redis)")
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="a new key, printed once")
@@ -33,6 +34,9 @@ def add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     rotate = actions.add_parser("rotate", help="a new key for the same id; the old one works for --grace")
     rotate.add_argument("key_id")
     rotate.add_argument("--grace", default="24h", help="0, 90s, 30m, 24h (default) or 7d")
+    actions.add_parser(
+        "aws-credentials", help="an AWS access key id and secret for the key (SigV4), printed once"
+    ).add_argument("key_id")
     usage = actions.add_parser("usage", help="a key's usage per UTC day")
     usage.add_argument("key_id")
     usage.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: 29 days before --to)")
@@ -60,6 +64,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from redis import Redis
 
     from service.tenants import usage
+    from service.tenants.aws_credentials import AwsCredentials
     from service.tenants.durations import grace_seconds
     from service.tenants.store import KeyStore
 
@@ -87,6 +92,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(store.revoke(args.key_id))
     elif action == "rotate":
         return _issued(store.rotate(args.key_id, grace_seconds(args.grace)))
+    elif action == "aws-credentials":
+        _print_json(AwsCredentials(store, redis, settings.secret).create(args.key_id))
+        print(f"lector: AWS credentials of key {args.key_id}; shown once, store them now", file=sys.stderr)
     else:
         store.get(args.key_id)
         first, last = usage.span(args.start, args.end, settings.usage_days)

@@ -1,10 +1,11 @@
 """The tenants' durable data: the Redis keys that must outlive every restart, and that
 ``lector backup`` copies.
 
-They are the managed keys (records with their secrets' hashes, the index, when each was last
-used), the quota each key has left, the model tokens it spent, its usage by day and in all,
-the rate windows of the current minute and day, its own document types and the client
-registrations. Each pattern is made from the prefix its module defines.
+They are the managed keys (records with their secrets' hashes and their AWS credentials'
+sealed secrets, the index, where each AWS access key id points, when each key was last used),
+the quota each key has left, the model tokens it spent, its usage by day and in all, the rate
+windows of the current minute and day, its own document types and the client registrations.
+Each pattern is made from the prefix its module defines.
 
 Anonymous callers keep nothing of their own beyond usage and rate windows, which these cover.
 The refund guards (``lector:refund:*``) and the media concurrency slots (``lector:slots:*``)
@@ -19,6 +20,7 @@ from service.tenants import limits, registrations, store, types, usage
 PATTERNS: tuple[str, ...] = (
     store.INDEX,
     store.RECORD_PREFIX + "*",
+    store.AWS_ACCESS_KEY_PREFIX + "*",
     limits.QUOTA_PREFIX + "*",
     limits.RATE_PREFIX + "*",
     usage.PREFIX + "*",

@@ -90,15 +90,27 @@ class KeySecret(msgspec.Struct):
     expires_at: str | None = None
 
 
+class AwsCredential(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An AWS access key of a managed key (``service.tenants.aws_credentials``): its id, its
+    secret sealed with LECTOR_SECRET, and, once the key is rotated, when it stops working."""
+
+    access_key_id: str
+    #: AES-GCM under LECTOR_SECRET (``service.sealing``), bound to the access key id.
+    sealed_secret: bytes
+    created_at: str
+    expires_at: str | None = None
+
+
 class KeyRecord(KeySettings, kw_only=True, forbid_unknown_fields=True):
     """A managed key as stored: never the key itself, only the hashes of its current and
-    (during a rotation's grace) previous key."""
+    (during a rotation's grace) previous key, and its AWS credentials' sealed secrets."""
 
     key_id: str
     created_at: str
     expires_at: str | None = None
     revoked_at: str | None = None
     secrets: list[KeySecret]
+    aws_credentials: list[AwsCredential] = msgspec.field(default_factory=list)
 
     def state(self, now: datetime) -> KeyState:
         """Whether the key is active, revoked or expired at ``now``."""
@@ -129,6 +141,9 @@ class KeyInfo(KeySettings, kw_only=True):
     quota_remaining: int = -1
     tokens_used: int = 0
     previous_key_expires_at: str | None = None
+    aws_access_key_ids: Annotated[
+        list[str], Meta(description="the access key ids of the key's AWS credentials that work")
+    ] = msgspec.field(default_factory=list)
     key: Annotated[
         str | msgspec.UnsetType, Meta(description="the new key: shown once, in the answer that made it")
     ] = msgspec.UNSET

@@ -5,11 +5,14 @@ NotificationChannel asks for."""
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -62,41 +65,43 @@ def admin(lector: Server) -> Iterator[httpx.Client]:
         yield client
 
 
-def new_key(admin: httpx.Client, **limits: int) -> str:
-    """A managed key made through the admin API."""
+class Key(NamedTuple):
+    """A managed key and the AWS credentials the admin API gave it."""
+
+    key: str
+    access_key_id: str
+    secret_access_key: str
+
+
+def new_key(admin: httpx.Client, **limits: int) -> Key:
+    """A managed key made through the admin API, with AWS credentials."""
     made = admin.post("/admin/keys", json={"name": "textract", **limits})
     assert made.status_code == 201, made.text
-    key: str = made.json()["key"]
-    return key
+    credentials = admin.post(f"/admin/keys/{made.json()['key_id']}/aws-credentials")
+    assert credentials.status_code == 201, credentials.text
+    return Key(made.json()["key"], **credentials.json())
 
 
-def client_for(lector: Server, key: str) -> Any:
-    """boto3's textract client, speaking for ``key``."""
-    client = boto3.client(
+def client_for(lector: Server, access_key_id: str, secret_access_key: str) -> Any:
+    """boto3's textract client, signing with these credentials."""
+    return boto3.client(
         "textract",
         endpoint_url=lector.url + "/textract",
         region_name="us-east-1",
-        aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
-        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
         config=botocore_config.Config(retries={"max_attempts": 1}),
     )
 
-    # TEMPORARY until the SigV4 verifier is merged: Lector's key beside boto3's signature.
-    def with_key(request: Any, **_: Any) -> None:
-        request.headers["X-API-Key"] = key
-
-    client.meta.events.register("before-sign.textract", with_key)
-    return client
-
 
 @pytest.fixture(scope="module")
-def key(admin: httpx.Client) -> str:
+def key(admin: httpx.Client) -> Key:
     return new_key(admin)
 
 
 @pytest.fixture(scope="module")
-def textract(lector: Server, key: str) -> Any:
-    return client_for(lector, key)
+def textract(lector: Server, key: Key) -> Any:
+    return client_for(lector, key.access_key_id, key.secret_access_key)
 
 
 @pytest.fixture(scope="module")
@@ -328,7 +333,7 @@ def test_asynchronous_analysis_pages_blocks_and_calls_the_notification_url(lecto
     from standardwebhooks import Webhook
     from trp import Document as TrpDocument
 
-    secret = httpx.post(lector.url + "/api/webhooks/secret", headers={"X-API-Key": key}, timeout=30)
+    secret = httpx.post(lector.url + "/api/webhooks/secret", headers={"X-API-Key": key.key}, timeout=30)
     assert secret.status_code == 201, secret.text
     where = put("two-invoices.pdf", text_pdf([INVOICE_LINES, PAGES[0]]).tobytes())
     got = Receiver()
@@ -375,11 +380,51 @@ def test_asynchronous_expense_analysis_of_a_two_page_invoice(textract, put):
 def test_another_keys_job_and_a_throttled_key(lector, admin, textract, put, docs):
     where = put("page.png", docs["page.png"].read_bytes())
     job = textract.start_document_text_detection(DocumentLocation={"S3Object": where})
-    other = client_for(lector, new_key(admin))
+    other = client_for(lector, *new_key(admin)[1:])
     foreign = _error(other.get_document_text_detection, JobId=job["JobId"])
     assert foreign["Error"]["Code"] == "InvalidJobIdException"
-    throttled = client_for(lector, new_key(admin, per_minute=1))
+    throttled = client_for(lector, *new_key(admin, per_minute=1)[1:])
     throttled.start_document_text_detection(DocumentLocation={"S3Object": where})
     refused = _error(throttled.start_document_text_detection, DocumentLocation={"S3Object": where})
     assert refused["Error"]["Code"] == "ProvisionedThroughputExceededException"
     assert int(refused["ResponseMetadata"]["HTTPHeaders"]["retry-after"]) > 0
+
+
+def _signed_at(url: str, key: Key, body: bytes, when: datetime) -> dict[str, str]:
+    """The headers of a DetectDocumentText request signed by botocore's own signer, as a
+    client whose clock says ``when`` signs it."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    target = {"X-Amz-Target": "Textract.DetectDocumentText", "Content-Type": "application/x-amz-json-1.1"}
+    request = AWSRequest(method="POST", url=url, data=body, headers=target)
+    request.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
+    signer = SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "textract", "us-east-1")
+    signer._modify_request_before_signing(request)  # as add_auth does, at the time given
+    signature = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    signer._inject_signature_to_request(request, signature)
+    return dict(request.headers.items())
+
+
+def test_signatures_are_verified(lector, key, docs):
+    page = {"Document": {"Bytes": base64.b64encode(docs["page.png"].read_bytes()).decode()}}
+    wrong = client_for(lector, key.access_key_id, key.secret_access_key[:-1] + "!")
+    refused = _error(wrong.get_document_text_detection, JobId="0" * 32)
+    assert refused["Error"]["Code"] == "InvalidSignatureException"
+    assert refused["ResponseMetadata"]["HTTPStatusCode"] == 403
+    unknown = client_for(lector, "AKIA" + "Q" * 16, key.secret_access_key)
+    assert _error(unknown.get_document_text_detection, JobId="0" * 32)["Error"]["Code"] == (
+        "UnrecognizedClientException"
+    )
+    url, body = lector.url + "/textract", json.dumps(page).encode()
+    now = datetime.now(UTC)
+    skewed = httpx.post(url, content=body, headers=_signed_at(url, key, body, now - timedelta(minutes=6)))
+    assert skewed.status_code == 403 and skewed.json()["__type"] == "InvalidSignatureException"
+    assert "Signature expired" in skewed.json()["message"]
+    tampered = _signed_at(url, key, body, now)
+    assert (
+        httpx.post(url, content=body.replace(b"Document", b"Documenu"), headers=tampered).status_code == 403
+    )
+    unsigned = httpx.post(url, content=body, headers={"X-Amz-Target": "Textract.DetectDocumentText"})
+    assert unsigned.json()["__type"] == "MissingAuthenticationTokenException"

@@ -38,3 +38,11 @@ def test_a_password_opens_only_with_its_secret_and_for_its_job(redis_url):
     assert not redis.exists("lector:password:job-c")
     passwords.forget(redis, "job-a")
     passwords.forget(redis, "job-b")
+
+
+def test_a_password_kept_by_an_earlier_version_is_refused_by_name(redis_url):
+    redis = Redis.from_url(redis_url)
+    redis.set("lector:password:job-old", b"\x01" + bytes(16) + b"pw" + bytes(32))
+    with pytest.raises(SettingsError, match="earlier Lector version"):
+        passwords.read(redis, "job-old", SECRET)
+    passwords.forget(redis, "job-old")

@@ -12,14 +12,24 @@ holds these rules.
 - ``convertorio``: Convertorio's upload URL, confirm, jobs and account (``/v1``);
 - ``converter_app``: Converter App's pairs, conversions, progress and downloads (root paths);
 - ``convertr``: Convertr's conversion, anonymous use, registrations and pair stats (``/convertr``);
-- ``textract``: AWS Textract's JSON 1.1 operations, sync and asynchronous (``/textract``).
+- ``textract``: AWS Textract's JSON 1.1 operations, sync and asynchronous (``/textract``);
+- ``document_intelligence``: Azure AI Document Intelligence's analyze, results and models
+  (``/documentintelligence``).
 """
 
 from __future__ import annotations
 
 from litestar.types import ControllerRouterHandler
 
-from service.api.dialects import converter_app, convertorio, convertr, docutray, image_to_text, textract
+from service.api.dialects import (
+    converter_app,
+    convertorio,
+    convertr,
+    document_intelligence,
+    docutray,
+    image_to_text,
+    textract,
+)
 
 #: Every dialect's controllers, as the application mounts them.
 CONTROLLERS: list[ControllerRouterHandler] = [
@@ -29,4 +39,5 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     *converter_app.CONTROLLERS,
     *convertr.CONTROLLERS,
     *textract.CONTROLLERS,
+    *document_intelligence.CONTROLLERS,
 ]

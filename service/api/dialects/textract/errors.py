@@ -14,8 +14,11 @@ says little to it beyond "retry a 5xx". Lector's sentence is kept; the type is T
   does not cure, so botocore does not retry it;
 - the server busy, or Redis or the store down: ThrottlingException (503, Retry-After),
   Textract's "temporarily unable to process the request";
-- a key the server does not know, or a key that may not do this: UnrecognizedClientException
-  (400) and AccessDeniedException (400); the signature's own errors carry their type;
+- the signature's refusals (``service.api.dialects.textract.signing``) carry their own type:
+  UnrecognizedClientException (400: an unknown, revoked or expired access key id),
+  InvalidSignatureException (403: a wrong signature, or a clock more than 5 minutes off),
+  IncompleteSignatureException (400) and MissingAuthenticationTokenException (403); a key
+  that may not do this: AccessDeniedException (400);
 - anything else on Lector's side: InternalServerError (500).
 
 Every answer carries ``x-amzn-RequestId``, Lector's request id.
@@ -99,6 +102,8 @@ _TYPES: tuple[tuple[type[Exception], str], ...] = (
     (Forbidden, "AccessDeniedException"),
     (ModelServerError, "InternalServerError"),
 )
+#: The types AWS answers with another status than 400 (the signature's refusals).
+_STATUS = {"InvalidSignatureException": 403, "MissingAuthenticationTokenException": 403}
 #: A key's limits, by ``LimitExceeded.limit_type``.
 _LIMITS = {
     "minute": "ProvisionedThroughputExceededException",
@@ -110,7 +115,7 @@ def error_type(exc: Exception, status: int) -> tuple[str, int]:
     """Textract's error type and status for ``exc``, which Lector answers with ``status``."""
     named = getattr(exc, "aws_type", None)
     if isinstance(named, str):
-        return named, 500 if status >= 500 else 400
+        return named, 500 if status >= 500 else _STATUS.get(named, 400)
     if isinstance(exc, LimitExceeded):
         return _LIMITS.get(exc.limit_type, "LimitExceededException"), 400
     for kind, name in _TYPES:

@@ -23,7 +23,6 @@ import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
-from service.api.auth import caller_of
 from service.api.dialects.textract import answers
 from service.api.dialects.textract.documents import copy_object, document_bytes
 from service.api.dialects.textract.errors import (
@@ -37,6 +36,7 @@ from service.api.dialects.textract.errors import (
     request_id,
 )
 from service.api.dialects.textract.expense import EXPENSE_DOCUMENT_TYPES
+from service.api.dialects.textract.signing import signed_caller
 from service.api.dialects.textract.wire import (
     FEATURES,
     MAX_RESULTS,
@@ -100,8 +100,7 @@ class TextractController(Controller):
             shown = request.headers.get("x-amz-target", "")[:100]
             raise UnknownOperation(f"Unknown operation {shown!r}: X-Amz-Target names Textract.<Operation>.")
         async with spooled_body(request) as body:
-            # TEMPORARY until the SigV4 verifier is merged: Lector's own keys (or auth off).
-            caller = await caller_of(request)
+            caller = await signed_caller(request, body, lector)
             answer = await run(body, lector, caller)
         return Response(
             msgspec.json.encode(answer),

@@ -153,8 +153,8 @@ def _row(
 ) -> LineItemFields:
     """One line item: its fields, then the whole row as EXPENSE_ROW. Each value is placed on
     the words that hold it (``evidence_of``, as a model's fields are): among its table row's
-    words when the items are the table's rows, else on its pages (for the first
-    MAX_SEARCHED items only)."""
+    words when the items are the table's rows, else (or when none is there) on its pages, for
+    the first MAX_SEARCHED items only."""
     values = {
         name: item[name]
         for name in LINE_ITEM_TYPES
@@ -165,7 +165,7 @@ def _row(
         on_row = by_page[row[0]]
         words = [on_row.words[number] for number in sorted(row[1]) if number < len(on_row.words)]
         found = evidence_of(values, [msgspec.structs.replace(on_row, words=words)])[0]
-    elif searched:
+    if searched and not any(place.box for place in found.values()):  # not on its row: anywhere
         found = evidence_of(values, pages)[0]
     fields = []
     boxes: list[tuple[int, list[int]]] = []

@@ -122,6 +122,10 @@ def _key_length(group: Group, *, whole: bool = False) -> int:
     return 0
 
 
+def _currency_alone(words: Group) -> bool:
+    return all(word.text.upper() in _CURRENCIES for _, word in words)
+
+
 def _known(words: Group) -> bool:
     return bool(KNOWN_LABEL.search(" ".join(word.text for _, word in words).upper()))
 
@@ -143,6 +147,10 @@ def _pairs_on_line(page: int, groups: list[Group]) -> tuple[list[KeyValue], list
         if not value and following is not None and _key_length(following) == 0:
             value = following
             position += 1
+            after = groups[position + 1] if position + 1 < len(groups) else None
+            if after is not None and _currency_alone(value) and _key_length(after) == 0:
+                value = value + after  # "TOTAL    RM    20.03": the amount is the currency's
+                position += 1
         position += 1
         if not value:
             bare.append(position - 1)

@@ -66,6 +66,11 @@ def test_a_known_label_across_a_gap_or_before_its_digits():
     assert pairs(found) == [("Invoice Number", "INV-2024-001"), ("Date", "12/03/2024")]
 
 
+def test_a_currency_standing_apart_takes_its_amount_with_it():
+    found = structure_of([page([[(50, "TOTAL"), (300, "RM"), (500, "20.03")], [(50, "CASH"), (500, "50.00")]])])
+    assert pairs(found) == [("TOTAL", "RM 20.03"), ("CASH", "50.00")]
+
+
 def test_labels_over_their_values_in_header_cells():
     rows = [[(50, "Invoice Date"), (400, "Due Date")], [(50, "2024-03-12"), (400, "2024-04-11")]]
     found = structure_of([page(rows)])

@@ -67,7 +67,9 @@ def test_a_known_label_across_a_gap_or_before_its_digits():
 
 
 def test_a_currency_standing_apart_takes_its_amount_with_it():
-    found = structure_of([page([[(50, "TOTAL"), (300, "RM"), (500, "20.03")], [(50, "CASH"), (500, "50.00")]])])
+    found = structure_of(
+        [page([[(50, "TOTAL"), (300, "RM"), (500, "20.03")], [(50, "CASH"), (500, "50.00")]])]
+    )
     assert pairs(found) == [("TOTAL", "RM 20.03"), ("CASH", "50.00")]
 
 

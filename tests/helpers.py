@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -57,11 +58,24 @@ OCR_DATA_KEYS = {
 }
 
 
+#: Where ``free_port`` picks: below the kernel's range of ephemeral ports (32768 and up, in
+#: net.ipv4.ip_local_port_range), from which every outgoing connection takes its own port; a
+#: port from that range could be taken by some connection between being picked and being
+#: bound (a weed server in a network namespace failed so, its port used by a connection of
+#: its own). 10,000 below its start, so that weed's admin port + 10,000 stays below it too.
+_PORTS = range(12_000, 22_768)
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A TCP port nobody listens on right now, outside the ephemeral range (``_PORTS``)."""
+    while True:
+        port = random.choice(_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 #: The document store every process a test starts shares, unless the test names another:
@@ -191,8 +205,6 @@ def _free_port_with_grpc() -> int:
     dials the admin server there whatever ``-admin.port.grpc`` says."""
     while True:
         port = free_port()
-        if port + 10_000 > 65_535:
-            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port + 10_000))

@@ -71,6 +71,8 @@ class Key(NamedTuple):
     key: str
     access_key_id: str
     secret_access_key: str
+    #: The key's id: its objects go under textract/<key_id>/ of the store.
+    key_id: str
 
 
 def new_key(admin: httpx.Client, **limits: int) -> Key:
@@ -79,7 +81,7 @@ def new_key(admin: httpx.Client, **limits: int) -> Key:
     assert made.status_code == 201, made.text
     credentials = admin.post(f"/admin/keys/{made.json()['key_id']}/aws-credentials")
     assert credentials.status_code == 201, credentials.text
-    return Key(made.json()["key"], **credentials.json())
+    return Key(made.json()["key"], **credentials.json(), key_id=made.json()["key_id"])
 
 
 def client_for(lector: Server, access_key_id: str, secret_access_key: str) -> Any:
@@ -116,12 +118,13 @@ def s3(s3_env: dict[str, str]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def put(s3: Any, s3_env: dict[str, str]) -> Any:
-    """Put a document in the store's bucket as a client does; its S3Object."""
+def put(s3: Any, s3_env: dict[str, str], key: Key) -> Any:
+    """Put a document in a key's place in the store's bucket (the module's key's, unless
+    another is named), as a client does; its S3Object."""
     bucket, _, prefix = s3_env["LECTOR_STORAGE_URL"].removeprefix("s3://").partition("/")
 
-    def put_object(name: str, body: bytes) -> dict[str, str]:
-        key = f"{prefix}/client/{name}" if prefix else f"client/{name}"
+    def put_object(name: str, body: bytes, owner: str = key.key_id) -> dict[str, str]:
+        key = f"{prefix}/textract/{owner}/{name}" if prefix else f"textract/{owner}/{name}"
         s3.put_object(Bucket=bucket, Key=key, Body=body)
         return {"Bucket": bucket, "Name": key}
 
@@ -282,7 +285,7 @@ def test_errors_take_textract_types(lector, textract, docs):
     assert unknown.status_code == 400 and unknown.json()["__type"] == "UnknownOperationException"
 
 
-def test_asynchronous_text_detection_pages_its_blocks(textract, s3, put, docs):
+def test_asynchronous_text_detection_pages_its_blocks(textract, key, s3, put, docs):
     where = put("text-layer.pdf", docs["text-layer.pdf"].read_bytes())
     job = textract.start_document_text_detection(DocumentLocation={"S3Object": where})
     answer = _finished(textract.get_document_text_detection, job["JobId"], MaxResults=5)
@@ -296,12 +299,13 @@ def test_asynchronous_text_detection_pages_its_blocks(textract, s3, put, docs):
     foreign = _error(textract.get_document_text_detection, JobId=job["JobId"], NextToken="bm9wZTo1")
     assert foreign["Error"]["Code"] == "InvalidParameterException"
     assert s3.head_object(Bucket=where["Bucket"], Key=where["Name"])  # the client's object stays
-    prefix = where["Name"].removesuffix("client/text-layer.pdf")
-    own = _error(
-        textract.start_document_text_detection,
-        DocumentLocation={"S3Object": {"Bucket": where["Bucket"], "Name": f"{prefix}documents/x"}},
-    )
-    assert own["Error"]["Code"] == "InvalidS3ObjectException"
+    prefix = where["Name"].removesuffix(f"textract/{key.key_id}/text-layer.pdf")
+    for name in (f"{prefix}documents/x", f"{prefix}textract/{key.key_id}/../other/x"):
+        own = _error(
+            textract.start_document_text_detection,
+            DocumentLocation={"S3Object": {"Bucket": where["Bucket"], "Name": name}},
+        )
+        assert own["Error"]["Code"] == "InvalidS3ObjectException", name
 
 
 class Receiver:
@@ -380,12 +384,19 @@ def test_asynchronous_expense_analysis_of_a_two_page_invoice(textract, put):
 def test_another_keys_job_and_a_throttled_key(lector, admin, textract, put, docs):
     where = put("page.png", docs["page.png"].read_bytes())
     job = textract.start_document_text_detection(DocumentLocation={"S3Object": where})
-    other = client_for(lector, *new_key(admin)[1:])
+    other_key = new_key(admin)
+    other = client_for(lector, other_key.access_key_id, other_key.secret_access_key)
     foreign = _error(other.get_document_text_detection, JobId=job["JobId"])
     assert foreign["Error"]["Code"] == "InvalidJobIdException"
-    throttled = client_for(lector, *new_key(admin, per_minute=1)[1:])
-    throttled.start_document_text_detection(DocumentLocation={"S3Object": where})
-    refused = _error(throttled.start_document_text_detection, DocumentLocation={"S3Object": where})
+    # Another key may not read this key's object, however it names it.
+    foreign_object = _error(other.detect_document_text, Document={"S3Object": where})
+    assert foreign_object["Error"]["Code"] == "InvalidS3ObjectException"
+    assert other_key.key_id in foreign_object["Error"]["Message"]  # it is told where its own go
+    limited = new_key(admin, per_minute=1)
+    throttled = client_for(lector, limited.access_key_id, limited.secret_access_key)
+    its_own = put("page.png", docs["page.png"].read_bytes(), owner=limited.key_id)
+    throttled.start_document_text_detection(DocumentLocation={"S3Object": its_own})
+    refused = _error(throttled.start_document_text_detection, DocumentLocation={"S3Object": its_own})
     assert refused["Error"]["Code"] == "ProvisionedThroughputExceededException"
     assert int(refused["ResponseMetadata"]["HTTPHeaders"]["retry-after"]) > 0
 

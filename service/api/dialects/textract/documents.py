@@ -5,15 +5,16 @@ store, which must then be S3 (``LECTOR_STORAGE_URL=s3://bucket/prefix``). The cl
 its document there with its own S3 client, and names it as Textract would:
 
 - ``Bucket`` is the store's bucket, and ``Name`` the object's whole key in it, under the
-  store's prefix when it has one (``prefix/invoices/march.pdf``);
-- a key under Lector's own spaces (``documents/``, ``uploads/``, ``files/``, ``results/``,
-  ``ready/``) is refused: those are other jobs' documents and results;
+  store's prefix when it has one, then under ``textract/<key id>/``, the signing key's own
+  place (``prefix/textract/k7Qx2mP9aB3d/invoices/march.pdf``): a key reads only what was put
+  in its own place, never another tenant's documents nor Lector's own objects (other jobs'
+  documents and results), however it names them;
 - ``Version`` is refused: Lector reads the object as it is now;
 - the object is read up to LECTOR_MAX_UPLOAD_MB, and never deleted: it is the client's.
   A queued job works on its own copy.
 
-Every key may name every object outside Lector's spaces: the bucket's other objects are the
-operator's clients', as an AWS account's bucket is that account's.
+The operator gives each client an S3 identity that may write its own place only (SeaweedFS's
+and every S3 server's policies allow a prefix); Lector's own credentials never leave it.
 """
 
 from __future__ import annotations
@@ -25,16 +26,15 @@ from service.api.dialects.textract.errors import InvalidParameter, InvalidS3Obje
 from service.api.dialects.textract.wire import Document, S3Object
 from service.api.payloads import check_size
 from service.errors import DocumentTooLarge
-from service.storage import Space, Storage
+from service.storage import Storage
 
-#: The key prefixes of Lector's own objects, which no S3Object may name (``ready/``: the
-#: readiness probe's test object).
-OWN_SPACES = (*(f"{space.value}/" for space in Space), "ready/")
+#: Where, under the store's prefix, the clients' objects are: each key's under its own id.
+CLIENT_SPACE = "textract"
 
 
-def document_bytes(document: Document, storage: Storage, max_bytes: int) -> bytes:
+def document_bytes(document: Document, storage: Storage, owner: str, max_bytes: int) -> bytes:
     """The bytes of a synchronous operation's document (base64-decoded by msgspec, or read
-    from the store); InvalidParameter, InvalidS3Object or DocumentTooLarge."""
+    from ``owner``'s place in the store); InvalidParameter, InvalidS3Object or DocumentTooLarge."""
     if (document.content is None) == (document.s3_object is None):
         raise InvalidParameter("Document needs exactly one of Bytes and S3Object.")
     if document.content is not None:
@@ -44,15 +44,15 @@ def document_bytes(document: Document, storage: Storage, max_bytes: int) -> byte
         return document.content
     assert document.s3_object is not None
     copy = io.BytesIO()
-    copy_object(document.s3_object, storage, max_bytes, copy)
+    copy_object(document.s3_object, storage, owner, max_bytes, copy)
     return copy.getvalue()
 
 
-def copy_object(where: S3Object, storage: Storage, max_bytes: int, target: IO[bytes]) -> str:
+def copy_object(where: S3Object, storage: Storage, owner: str, max_bytes: int, target: IO[bytes]) -> str:
     """Write the object ``where`` names into ``target``, at most ``max_bytes``; its file name.
-    InvalidS3Object when it names no object Lector may read, DocumentTooLarge when it is over
-    the limit."""
-    key = stored_key(where, storage)
+    InvalidS3Object when it names no object ``owner`` may read, DocumentTooLarge when it is
+    over the limit."""
+    key = stored_key(where, storage, owner)
     size = storage.size(key)
     pieces = storage.chunks(key) if size is not None else None
     if size is None or pieces is None:
@@ -68,9 +68,9 @@ def copy_object(where: S3Object, storage: Storage, max_bytes: int, target: IO[by
     return key.rsplit("/", 1)[-1]
 
 
-def stored_key(where: S3Object, storage: Storage) -> str:
-    """The store's key of the object ``where`` names (see the module); InvalidParameter or
-    InvalidS3Object with the reason."""
+def stored_key(where: S3Object, storage: Storage, owner: str) -> str:
+    """The store's key of the object ``where`` names, in ``owner``'s place (see the module);
+    InvalidParameter or InvalidS3Object with the reason."""
     if not where.bucket or not where.name:
         raise InvalidParameter("S3Object needs its Bucket and its Name.")
     if where.version is not None:
@@ -85,9 +85,13 @@ def stored_key(where: S3Object, storage: Storage) -> str:
     if not where.name.startswith(storage.prefix):
         raise InvalidS3Object(f"Lector reads objects under {storage.prefix!r} of its bucket only.")
     key = where.name[len(storage.prefix) :]
+    place = f"{CLIENT_SPACE}/{owner}/"
     parts = key.split("/")
-    if not key or key.startswith(OWN_SPACES) or "" in parts or "." in parts or ".." in parts:
-        raise InvalidS3Object(f"The object {_shown(where)} is not one a client may name.")
+    if not key.startswith(place) or "" in parts or "." in parts or ".." in parts:
+        raise InvalidS3Object(
+            f"The object {_shown(where)} is not in this key's place: put it under "
+            f"{storage.prefix + place!r} of the bucket."
+        )
     return key
 
 

@@ -164,7 +164,9 @@ def _run_sync(body: memoryview | bytearray, lector: Lector, caller: Caller, api:
     options, types = _options(api, features)
     here = lector.here
     with lector.gate.slot():  # the document is read only once it may run
-        document = document_bytes(asked.document, lector.storage, here.settings.max_upload_bytes)
+        document = document_bytes(
+            asked.document, lector.storage, caller.owner, here.settings.max_upload_bytes
+        )
         sniffed = sniff(document)
         _one_page(document, sniffed, here.settings.max_pages)
         try:
@@ -237,7 +239,7 @@ async def _start(body: memoryview | bytearray, lector: Lector, caller: Caller, a
     with tempfile.NamedTemporaryFile(prefix="lector-textract-") as copy:
         with storage_errors():
             name = await anyio.to_thread.run_sync(
-                copy_object, where, lector.storage, settings.max_upload_bytes, copy
+                copy_object, where, lector.storage, caller.owner, settings.max_upload_bytes, copy
             )
         fingerprint = msgspec.json.encode([where.bucket, where.name, note, callback], order="sorted").hex()[
             :4000

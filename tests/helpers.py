@@ -542,6 +542,34 @@ def serving_in_thread(handler: type[BaseHTTPRequestHandler], port: int = 0) -> I
         server.server_close()
 
 
+class Receiver:
+    """A webhook receiver's record: what it got (headers lower-cased, body), and the statuses
+    it answers in turn (then 200). Serve ``handler()`` with ``serving_in_thread``."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[dict[str, str], bytes]] = []
+        self.answers: list[int] = []
+        self.lock = threading.Lock()
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    status = receiver.answers.pop(0) if receiver.answers else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
 def streamed_size(client: httpx.Client, url: str) -> int:
     """Download ``url`` piece by piece, keeping none of it; how many bytes came."""
     received = 0

@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 
+import boto3
 import httpx
 import pytest
+from botocore import config as botocore_config
+from botocore.exceptions import ClientError
 
 from fixtures.generate import INVOICE_LINES, PAGES, text_pdf
 from tests.helpers import (
     ADMIN_KEY,
     SECRET,
+    Receiver,
     Server,
     serving_in_thread,
     start_redis,
@@ -29,10 +31,6 @@ from tests.helpers import (
     stop_process,
     wait_until,
 )
-
-boto3 = pytest.importorskip("boto3")
-botocore_config = pytest.importorskip("botocore.config")
-ClientError = pytest.importorskip("botocore.exceptions").ClientError
 
 #: The most a document may take here: small, so that "too large" is cheap to send.
 MAX_UPLOAD_MB = 1
@@ -306,31 +304,6 @@ def test_asynchronous_text_detection_pages_its_blocks(textract, key, s3, put, do
             DocumentLocation={"S3Object": {"Bucket": where["Bucket"], "Name": name}},
         )
         assert own["Error"]["Code"] == "InvalidS3ObjectException", name
-
-
-class Receiver:
-    """The webhooks a receiver on loopback got."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[dict[str, str], bytes]] = []
-        self.lock = threading.Lock()
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver.lock:
-                    receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
 
 
 def test_asynchronous_analysis_pages_blocks_and_calls_the_notification_url(lector, textract, key, put, docs):

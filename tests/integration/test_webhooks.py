@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -17,6 +15,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.helpers import (
     API_KEY,
+    Receiver,
     serving_in_thread,
     start_redis,
     start_server,
@@ -26,33 +25,6 @@ from tests.helpers import (
 )
 
 DELAYS = "0.2,0.2,0.2"
-
-
-class Receiver:
-    """What a receiver got, and the statuses it answers in turn (then 200)."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[dict[str, str], bytes]] = []
-        self.answers: list[int] = []
-        self.lock = threading.Lock()
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver.lock:
-                    receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    status = receiver.answers.pop(0) if receiver.answers else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,11 @@ def key_values_of(lines: list[Run], pages: list[PageResult], skip: Collection[in
         if number in skip:
             continue
         words = words_of[line.page]
-        groups = _groups([(index, words[index]) for index in line.words])
+        groups = [
+            part
+            for group in _groups([(index, words[index]) for index in line.words])
+            for part in _at_labels(group)
+        ]
         pairs, bare = _pairs_on_line(line.page, groups)
         if bare and len(bare) == len(groups) <= _MAX_LABEL_GROUPS and number + 1 < len(lines):
             below = lines[number + 1]
@@ -101,6 +105,50 @@ def _groups(words: Group) -> list[Group]:
         else:
             groups[-1].append(right)
     return groups
+
+
+def _at_labels(group: Group) -> list[Group]:
+    """``group`` cut before each further "Label:" after a value, where the words stand too
+    close for a column's gap ("Date: 25/12/2018 Time: 14:05" is two pairs): the label is its
+    word ending in a colon, with the words before it that a known label begins with ("Invoice
+    No: 123 Due Date: 2024" is cut before "Due", "Name: John Smith Phone: 555" before
+    "Phone:"), never all of the value before it."""
+    parts: list[Group] = []
+    start = 0
+    seen_key = False
+    for position, (_, word) in enumerate(group):
+        if not (word.text.endswith(":") and any(char.isalpha() for char in word.text)):
+            continue
+        if not seen_key:
+            seen_key = True
+            continue
+        first_value = _first_value(group, start)
+        cut = position
+        while cut - 1 > first_value and position - cut < MAX_KEY_WORDS - 1:
+            before = group[cut - 1][1].text
+            if any(char.isdigit() or char == ":" for char in before) or not _label_from(
+                group[cut - 1 : position + 1]
+            ):
+                break
+            cut -= 1
+        if cut <= first_value:
+            continue  # no value between the two labels: "Invoice No:" is one label
+        parts.append(group[start:cut])
+        start = cut
+    parts.append(group[start:])
+    return parts
+
+
+def _label_from(words: Group) -> bool:
+    """Whether a known label begins at the first of ``words``."""
+    found = KNOWN_LABEL.search(" ".join(word.text for _, word in words).upper())
+    return found is not None and found.start() == 0
+
+
+def _first_value(group: Group, start: int) -> int:
+    """Where the value of the part of ``group`` from ``start`` begins: after its first word
+    ending in a colon."""
+    return next((at + 1 for at in range(start, len(group)) if group[at][1].text.endswith(":")), len(group))
 
 
 def _key_length(group: Group, *, whole: bool = False) -> int:

@@ -61,6 +61,22 @@ def test_a_label_with_a_colon_and_its_value_two_on_one_line():
     assert pairs(found) == [("Invoice No:", "123"), ("Date:", "25/12/2018"), ("Time:", "14:05")]
 
 
+def test_labels_with_colons_close_together_on_one_line_are_pairs_of_their_own():
+    rows = [
+        [(50, "Date: 25/12/2018 Time: 14:05")],
+        [(50, "Invoice No: 123 Due Date: 2024-01-31")],
+        [(50, "Name: John Smith Phone: 555-0100")],
+    ]
+    assert pairs(structure_of([page(rows)])) == [
+        ("Date:", "25/12/2018"),
+        ("Time:", "14:05"),
+        ("Invoice No:", "123"),
+        ("Due Date:", "2024-01-31"),
+        ("Name:", "John Smith"),
+        ("Phone:", "555-0100"),
+    ]
+
+
 def test_a_known_label_across_a_gap_or_before_its_digits():
     found = structure_of([page([[(50, "Invoice Number"), (500, "INV-2024-001")], [(50, "Date 12/03/2024")]])])
     assert pairs(found) == [("Invoice Number", "INV-2024-001"), ("Date", "12/03/2024")]

@@ -220,25 +220,26 @@ def _around(boxes: Sequence[Sequence[int]]) -> tuple[int, int, int, int]:
 def _label(
     pairs: Sequence[KeyValue], page_number: Any, box: Any, page: PageResult | None
 ) -> ExpenseDetection | None:
-    """The key of the pair whose value holds the box ``box`` of page ``page_number``."""
+    """The key of the pair whose value overlaps the box ``box`` of page ``page_number`` most
+    (boxes that only touch do not overlap: "Date: 25/12/2018  Time: 14:05" has two pairs)."""
     if page is None or not _is_box(box):
         return None
+    best, most = None, 0
     for pair in pairs:
         value = pair.value
         if value is None or value.page != page_number:
             continue
-        if (
-            value.box[0] <= box[2]
-            and box[0] <= value.box[2]
-            and value.box[1] <= box[3]
-            and box[1] <= value.box[3]
-        ):
-            return ExpenseDetection(
-                text=pair.key.text.rstrip(":"),
-                confidence=_percent(pair.key.confidence),
-                geometry=geometry(pair.key.box, page),
-            )
-    return None
+        width = min(value.box[2], box[2]) - max(value.box[0], box[0])
+        height = min(value.box[3], box[3]) - max(value.box[1], box[1])
+        if width > 0 and height > 0 and width * height > most:
+            best, most = pair, width * height
+    if best is None:
+        return None
+    return ExpenseDetection(
+        text=best.key.text.rstrip(":"),
+        confidence=_percent(best.key.confidence),
+        geometry=geometry(best.key.box, page),
+    )
 
 
 def _percent(confidence: Any) -> float:

@@ -90,6 +90,9 @@ def assert_spans_true(result: AnalyzeResult) -> int:
     for document in result.documents or []:
         for field in document.fields.values():
             holds(field.content, field.spans)
+            for item in field.value_array or []:  # a line item's parts
+                for part in (item.value_object or {}).values():
+                    holds(part.content, part.spans)
     return checked
 
 
@@ -136,6 +139,17 @@ def test_a_receipt_reads_as_lectors_own_route_reads_it(receipt, server, docs):
     assert [item.value_object["TotalPrice"].value_currency.amount for item in items] == [
         line["amount"] for line in own["line_items"]
     ]
+    # Each item's parts are placed on its row's words: the description left of its amount
+    for item in items:
+        description, amount = item.value_object["Description"], item.value_object["TotalPrice"]
+        assert description.spans and description.bounding_regions[0].page_number == 1
+        assert description.content == description.value_string and amount.content
+        left_of = description.bounding_regions[0].polygon[2] <= amount.bounding_regions[0].polygon[0]
+        same_line = (
+            abs(description.bounding_regions[0].polygon[1] - amount.bounding_regions[0].polygon[1]) < 40
+        )
+        assert left_of and same_line, (description, amount)
+        assert 0 < description.confidence <= 1
 
     (page,) = result.pages
     assert (page.page_number, page.unit, page.angle) == (1, "pixel", 0)

@@ -17,6 +17,7 @@ from service.options import Options
 from service.settings import Settings
 from service.startup import prepare_process
 from service.structure import MAX_LINES, Structure, structure_of
+from service.structure.items import item_evidence
 
 CHAR, HEIGHT, GAP = 12, 24, 36
 
@@ -209,6 +210,27 @@ def test_a_table_with_its_header_rows_and_an_empty_cell():
     assert empty.words == () and empty.box[0] == qty.box[0] and empty.box[1] == 400 + 2 * GAP
     words = found.lines[1].words
     assert table.cells[4].words == words[:2]
+
+
+def test_each_line_item_is_placed_on_its_own_row():
+    rows = [
+        [(50, "Description"), (400, "Qty"), (650, "Amount")],
+        [(50, "Tea"), (400, "2"), (650, "3.00")],
+        [(50, "Tea"), (400, "1"), (650, "3.00")],  # the same values again: its own row's words
+        [(50, "Total"), (650, "6.00")],
+    ]
+    pages = [page(rows)]
+    items = [
+        {"description": "Tea", "quantity": 2, "unit_price": None, "amount": 3.0},
+        {"description": "Tea", "quantity": 1, "unit_price": None, "amount": 3.0},
+    ]
+    placed = item_evidence(items, pages, structure_of(pages).tables)
+    assert [found["amount"].box[1] for found in placed] == [400 + GAP, 400 + 2 * GAP]
+    assert [found["description"].words for found in placed] == [["Tea"], ["Tea"]]
+    assert "unit_price" not in placed[0]  # null: placed nowhere
+    # Items that are not the table's rows are looked for on the whole page.
+    (alone,) = item_evidence([{"description": "Total", "amount": 6.0}], pages, structure_of(pages).tables)
+    assert alone["amount"].box[1] == 400 + 3 * GAP
 
 
 def test_one_number_row_is_no_table():

@@ -9,6 +9,7 @@ The words, their boxes and the fields come from the job's result
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
@@ -37,8 +38,9 @@ from service.api.dialects.document_intelligence.wire import (
     Span,
     StringIndexType,
 )
-from service.models import PageResult
-from service.structure import Run, Structure, structure_of
+from service.models import FieldEvidence, PageResult
+from service.structure import Run, Structure, Table, structure_of
+from service.structure.items import item_evidence
 
 #: The most items of one array field answered (a hostile model's answer costs no more).
 MAX_ITEMS = 500
@@ -109,6 +111,7 @@ def analyze_result(model: Model, result: dict[str, Any], choices: Choices) -> An
     """The ``analyzeResult`` of ``model`` from a finished extraction's ``result``."""
     pages = msgspec.convert(result.get("pages") or [], list[PageResult])
     structure = structure_of(pages)
+    tables = structure.tables  # the line items' rows, which place Items' values
     if not model.layout:  # prebuilt-read: paragraphs without roles, no tables
         paragraphs = tuple(msgspec.structs.replace(p, role=None) for p in structure.paragraphs)
         structure = msgspec.structs.replace(structure, paragraphs=paragraphs, tables=())
@@ -127,7 +130,7 @@ def analyze_result(model: Model, result: dict[str, Any], choices: Choices) -> An
         if "keyValuePairs" in features
         else None,
         languages=_languages(writer, pages, result) if "languages" in features else None,
-        documents=[_document(writer, model, result)] if model.doc_type is not None else None,
+        documents=[_document(writer, model, result, tables)] if model.doc_type is not None else None,
     )
 
 
@@ -244,11 +247,13 @@ def _languages(writer: _Writer, pages: list[PageResult], result: dict[str, Any])
     return found
 
 
-def _document(writer: _Writer, model: Model, result: dict[str, Any]) -> AnalyzedDocument:
+def _document(
+    writer: _Writer, model: Model, result: dict[str, Any], tables: Sequence[Table]
+) -> AnalyzedDocument:
     values: dict[str, Any] = result.get("fields") or {}
     evidence: dict[str, Any] = result.get("field_evidence") or {}
     confidence: dict[str, float] = result.get("field_confidence") or {}
-    fields = _Fields(writer, values, evidence, confidence)
+    fields = _Fields(writer, values, evidence, confidence, tables)
     if model.schema is not None:
         properties = model.schema.get("properties") or {}
         answered = {name: fields.custom(name, values.get(name), properties.get(name)) for name in properties}
@@ -271,12 +276,18 @@ class _Fields:
     """Lector's fields as Azure's: values typed, placed by their evidence."""
 
     def __init__(
-        self, writer: _Writer, values: dict[str, Any], evidence: dict[str, Any], confidence: dict[str, float]
+        self,
+        writer: _Writer,
+        values: dict[str, Any],
+        evidence: dict[str, Any],
+        confidence: dict[str, float],
+        tables: Sequence[Table],
     ) -> None:
         self.writer = writer
         self.values = values
         self.evidence = evidence
         self.confidence = confidence
+        self.tables = tables
         currency = values.get(CURRENCY)
         self.currency = currency if isinstance(currency, str) else None
 
@@ -289,14 +300,29 @@ class _Fields:
             items = self.values.get(field.lector)
             if not isinstance(items, list) or not items:
                 return None
+            kept = [item for item in items[:MAX_ITEMS] if isinstance(item, dict)]
+            placed = item_evidence(kept, list(self.writer.pages.values()), self.tables)
             objects = [
-                self._object(field.items, item) for item in items[:MAX_ITEMS] if isinstance(item, dict)
+                self._object(field.items, item, found) for item, found in zip(kept, placed, strict=True)
             ]
             return DocumentField(type="array", value_array=[item for item in objects if item is not None])
         return self._scalar(field.type, self.values.get(field.lector or ""), field.lector)
 
-    def _object(self, parts: tuple[FieldMap, ...], source: dict[str, Any]) -> DocumentField | None:
-        inner = {part.azure: self._scalar(part.type, source.get(part.lector or ""), None) for part in parts}
+    def _object(
+        self,
+        parts: tuple[FieldMap, ...],
+        source: dict[str, Any],
+        found: Mapping[str, FieldEvidence] | None = None,
+    ) -> DocumentField | None:
+        """An object of ``parts`` from ``source`` (the top-level fields, or a line item, which
+        ``found`` places)."""
+        found = found or {}
+        inner = {
+            part.azure: self._scalar(
+                part.type, source.get(part.lector or ""), None, found.get(part.lector or "")
+            )
+            for part in parts
+        }
         kept = {name: value for name, value in inner.items() if value is not None}
         return DocumentField(type="object", value_object=kept) if kept else None
 
@@ -319,19 +345,22 @@ class _Fields:
             )
         return self._scalar(kind, value, name if depth == 0 else None)
 
-    def _scalar(self, kind: str, value: Any, lector: str | None) -> DocumentField | None:
+    def _scalar(
+        self, kind: str, value: Any, lector: str | None, found: FieldEvidence | None = None
+    ) -> DocumentField | None:
         """A field's value under its type's name; ``lector``: the top-level field whose
-        evidence places it."""
+        evidence places it, or ``found``: a line item's value's evidence."""
         if value is None or isinstance(value, list | dict):
             return None
         field = _typed(kind, value, self.currency)
-        if lector is None:  # a line item's part: Lector does not say where it was read
+        if lector is None and found is None:  # placed nowhere
             return msgspec.structs.replace(field, content=value) if isinstance(value, str) else field
-        sure = self.confidence.get(lector)
+        sure = self.confidence.get(lector) if lector is not None else found.confidence if found else None
         field = msgspec.structs.replace(
             field, confidence=round(sure, 3) if isinstance(sure, int | float) else None
         )
-        place = self._place(self.evidence.get(lector))
+        evidence = self.evidence.get(lector) if lector is not None else msgspec.to_builtins(found)
+        place = self._place(evidence)
         if place is None:
             return field
         return msgspec.structs.replace(

@@ -9,18 +9,15 @@ A value's geometry is its field evidence; its label, the key of the key-value pa
 value holds it, when there is one (a field Textract would call OTHER with no printed label is
 labelled with Lector's name for it, placed on its value, since AWS's parsers need a label's
 geometry). A summary amount carries the currency; a line item's does not (trp's expense
-schema refuses a Currency there). Line items have no evidence of their own: each value is
-placed on the words that hold it in its table row (``service.structure``'s tables are the
-line items' rows), and the row's geometry is around them; AWS's parsers need every row to
-have one.
+schema refuses a Currency there). A line item's values are placed where
+``service.structure.items`` finds them (on the words of its table row), and the row's
+geometry is around them; AWS's parsers need every row to have one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import msgspec
 
 from service.api.dialects.textract.blocks import geometry
 from service.api.dialects.textract.wire import (
@@ -33,9 +30,9 @@ from service.api.dialects.textract.wire import (
     LineItemFields,
     LineItemGroup,
 )
-from service.fields.evidence import evidence_of
 from service.models import FieldEvidence, PageResult
-from service.structure import KeyValue, Structure, Table
+from service.structure import KeyValue, Structure
+from service.structure.items import item_evidence
 
 #: The document types AnalyzeExpense reads a document as.
 EXPENSE_DOCUMENT_TYPES = ["receipt", "invoice"]
@@ -74,8 +71,6 @@ AMOUNTS = frozenset({"subtotal", "tax", "tip", "total", "amount_due", "unit_pric
 _NOT_SUMMARY = frozenset({"currency", "line_items"})
 #: The most line items answered.
 MAX_LINE_ITEMS = 500
-#: The most line items looked for on their whole pages (when they are not a table's rows).
-MAX_SEARCHED = 50
 
 
 def expense_document(
@@ -117,56 +112,22 @@ def expense_document(
         for item in (listed if isinstance(listed, list) else [])[:MAX_LINE_ITEMS]
         if isinstance(item, dict)
     ]
-    rows: list[ItemRow | None] = list(_item_rows(structure.tables))
-    if len(rows) != len(items):  # the items are not the tables' rows: each is looked for on its pages
-        rows = [None] * len(items)
-    lines = [
-        _row(item, row, pages, by_page, searched=number < MAX_SEARCHED)
-        for number, (item, row) in enumerate(zip(items, rows, strict=True))
-    ]
+    placed = item_evidence(items, pages, structure.tables)
+    lines = [_row(item, found, by_page) for item, found in zip(items, placed, strict=True)]
     groups = [LineItemGroup(line_item_group_index=1, line_items=lines)] if lines else []
     return ExpenseDocument(expense_index=1, summary_fields=summary, line_item_groups=groups, blocks=blocks)
 
 
-ItemRow = tuple[int, frozenset[int]]
-
-
-def _item_rows(tables: Sequence[Table]) -> list[ItemRow]:
-    """Each item row of the tables (every row but a header), as its page and its words."""
-    rows: list[ItemRow] = []
-    for table in tables:
-        words: dict[int, set[int]] = {}
-        for cell in table.cells:
-            if not cell.header:
-                words.setdefault(cell.row, set()).update(cell.words)
-        rows.extend((table.page, frozenset(words[number])) for number in sorted(words))
-    return rows
-
-
 def _row(
-    item: Mapping[str, Any],
-    row: ItemRow | None,
-    pages: list[PageResult],
-    by_page: Mapping[int, PageResult],
-    *,
-    searched: bool,
+    item: Mapping[str, Any], found: Mapping[str, FieldEvidence], by_page: Mapping[int, PageResult]
 ) -> LineItemFields:
-    """One line item: its fields, then the whole row as EXPENSE_ROW. Each value is placed on
-    the words that hold it (``evidence_of``, as a model's fields are): among its table row's
-    words when the items are the table's rows, else (or when none is there) on its pages, for
-    the first MAX_SEARCHED items only."""
+    """One line item: its fields, each placed where ``found`` says it was read, then the whole
+    row as EXPENSE_ROW."""
     values = {
         name: item[name]
         for name in LINE_ITEM_TYPES
         if isinstance(item.get(name), str | int | float) and not isinstance(item.get(name), bool)
     }
-    found: dict[str, FieldEvidence] = {}
-    if row is not None and row[0] in by_page:
-        on_row = by_page[row[0]]
-        words = [on_row.words[number] for number in sorted(row[1]) if number < len(on_row.words)]
-        found = evidence_of(values, [msgspec.structs.replace(on_row, words=words)])[0]
-    if searched and not any(place.box for place in found.values()):  # not on its row: anywhere
-        found = evidence_of(values, pages)[0]
     fields = []
     boxes: list[tuple[int, list[int]]] = []
     for name, kind in LINE_ITEM_TYPES.items():

@@ -5,8 +5,8 @@ Field evidence (``service.fields.evidence``) places the top-level fields; the it
 (Textract's LineItemGroups, Azure's ``Items``) place them here, one way: when the document's
 tables have as many item rows as there are items, each item's values are matched
 (``evidence_of``, as a model's fields are) among its own row's words; otherwise, or when none
-of its values is on its row, on the whole document, for the first ``MAX_SEARCHED`` items only
-(each search reads every line).
+of its values is on its row, on the whole document, for the first ``MAX_SEARCHED`` such items
+only, all in one search (each value is matched against every line).
 """
 
 from __future__ import annotations
@@ -37,21 +37,33 @@ def item_evidence(
         rows = [None] * len(items)
     by_page = {page.page: page for page in pages}
     placed: list[dict[str, FieldEvidence]] = []
-    for number, (item, row) in enumerate(zip(items, rows, strict=True)):
-        values = {
-            name: value
-            for name, value in item.items()
-            if isinstance(value, str | int | float) and not isinstance(value, bool)
-        }
+    for item, row in zip(items, rows, strict=True):
         found: dict[str, FieldEvidence] = {}
         if row is not None and row[0] in by_page:
             page = by_page[row[0]]
             words = [page.words[index] for index in sorted(row[1]) if index < len(page.words)]
-            found = evidence_of(values, [msgspec.structs.replace(page, words=words)])[0]
-        if number < MAX_SEARCHED and not any(place.box for place in found.values()):
-            found = evidence_of(values, pages)[0]
+            found = evidence_of(_values(item), [msgspec.structs.replace(page, words=words)])[0]
         placed.append({name: place for name, place in found.items() if place.box is not None})
+    # The items placed nowhere on their rows, looked for on the whole document in one search
+    # (the document's lines are made once), the first MAX_SEARCHED only.
+    unplaced = [number for number, found in enumerate(placed) if not found][:MAX_SEARCHED]
+    wanted = {
+        f"{number}/{name}": value for number in unplaced for name, value in _values(items[number]).items()
+    }
+    for key, place in evidence_of(wanted, pages)[0].items() if wanted else ():
+        number, _, name = key.partition("/")
+        if place.box is not None:
+            placed[int(number)][name] = place
     return placed
+
+
+def _values(item: Mapping[str, Any]) -> dict[str, str | int | float]:
+    """An item's scalar values (null, lists and flags are placed nowhere)."""
+    return {
+        name: value
+        for name, value in item.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+    }
 
 
 def item_rows(tables: Sequence[Table]) -> list[ItemRow]:
